@@ -1,0 +1,49 @@
+# Shared helpers for the run and test scripts. Source it; do not run it.
+
+# True when something answers PING with +PONG on host:port (plain bash, no redis-cli needed).
+redis_answers() {
+  local host=$1 port=$2 reply=""
+  { exec 9<>"/dev/tcp/$host/$port"; } 2>/dev/null || return 1
+  printf 'PING\r\n' >&9
+  read -r -t 2 reply <&9 || true
+  exec 9>&- 9<&-
+  [[ "$reply" == +PONG* || "$reply" == -NOAUTH* ]]
+}
+
+apt_install() {
+  echo "Installing $* from Debian's packages..." >&2
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=""; fi
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_redis_installed() {
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  # Debian's package starts a system service on 6379; we run our own instances instead.
+}
+
+# start_redis PORT DIR [extra redis-server args...]: a Redis as this project needs it:
+# AOF everysec, noeviction (it is the database, never a cache), data under DIR.
+start_redis() {
+  local port=$1 dir=$2; shift 2
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$(cd "$dir" && pwd)" \
+    --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
+    --save "" --daemonize yes --pidfile "$(cd "$dir" && pwd)/redis.pid" \
+    --logfile "$(cd "$dir" && pwd)/redis.log" "$@" >/dev/null
+  for _ in $(seq 1 100); do
+    redis_answers 127.0.0.1 "$port" && return 0
+    sleep 0.1
+  done
+  echo "redis-server did not start on port $port; see $dir/redis.log" >&2
+  return 1
+}
+
+stop_redis() {
+  local dir=$1
+  if [ -f "$dir/redis.pid" ]; then
+    kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$dir/redis.pid"
+  fi
+}

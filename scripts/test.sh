@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test against a real Redis (and, for the S3 storage suite, a real S3-compatible server)
+# that this script installs if needed, starts on its own ports, and stops afterwards.
+# Ends with one line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+TEST_REDIS_PORT="${TEST_REDIS_PORT:-6391}"
+work=.data/test
+rm -rf "$work" && mkdir -p "$work"
+
+ensure_redis_installed || exit 1
+start_redis "$TEST_REDIS_PORT" "$work/redis" || exit 1
+cleanup() { stop_redis "$work/redis"; }
+trap cleanup EXIT
+
+export NB_TEST_REDIS="127.0.0.1:$TEST_REDIS_PORT"
+
+dotnet test NanoBanana.sln -c Release --logger "trx;LogFileName=results.trx" \
+  --results-directory "$work/results" "$@"
+status=$?
+
+passed=0; failed=0
+for trx in "$work"/results/*.trx; do
+  [ -f "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters"); f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+done
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; echo "dotnet test failed before running every test (exit $status)." >&2; fi
+echo "$passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -1,0 +1,124 @@
+using System.Security.Cryptography;
+using System.Text;
+using NanoBanana.Infrastructure.Configuration;
+using NanoBanana.Infrastructure.Redis;
+using StackExchange.Redis;
+
+namespace NanoBanana.Features.Auth;
+
+/// <summary>
+/// Long-lived refresh tokens, one family per signed-in device. A token reads
+/// <c>&lt;userId&gt;.&lt;familyId&gt;.&lt;secret&gt;</c>; Redis keeps only its SHA-256, as the family's
+/// <c>current</c> field. Every refresh rotates the token; presenting a token that was already
+/// rotated out means it was copied, so the whole family (that device) is revoked.
+/// </summary>
+public sealed class RefreshTokens(IDatabase db, JwtSettings settings, TimeProvider clock)
+{
+    public enum Outcome { Rotated, Unknown, Reused }
+
+    public sealed record Issued(string Token, string FamilyId, DateTimeOffset ExpiresAt);
+
+    // Compare-and-rotate in one step, so two racing refreshes with one token cannot both win.
+    static readonly LuaScript RotateScript = LuaScript.Prepare("""
+        local current = redis.call('HGET', @family, 'current')
+        if not current then return 0 end
+        if current ~= @presented then
+          redis.call('DEL', @family)
+          redis.call('SREM', @families, @familyId)
+          return -1
+        end
+        redis.call('HSET', @family, 'current', @next, 'exp', @exp)
+        redis.call('PEXPIREAT', @family, @exp)
+        return 1
+        """);
+
+    TimeSpan Lifetime => TimeSpan.FromDays(settings.RefreshTokenDays);
+
+    public async Task<Issued> StartDevice(string userId)
+    {
+        var familyId = Guid.CreateVersion7().ToString("N");
+        var (token, hash) = NewToken(userId, familyId);
+        var expires = clock.GetUtcNow() + Lifetime;
+        var tx = db.CreateTransaction();
+        _ = tx.HashSetAsync(Keys.RefreshFamily(userId, familyId), [
+            new("current", hash), new("exp", expires.ToUnixTimeMilliseconds()),
+            new("created", clock.GetUtcNow().ToUnixTimeMilliseconds())]);
+        _ = tx.KeyExpireAsync(Keys.RefreshFamily(userId, familyId), expires.UtcDateTime);
+        _ = tx.SetAddAsync(Keys.RefreshFamilies(userId), familyId);
+        await tx.ExecuteAsync();
+        return new Issued(token, familyId, expires);
+    }
+
+    public async Task<(Outcome, Issued?)> Rotate(string presented)
+    {
+        if (!TryParse(presented, out var userId, out var familyId)) return (Outcome.Unknown, null);
+        var (next, nextHash) = NewToken(userId, familyId);
+        var expires = clock.GetUtcNow() + Lifetime;
+        var result = (int)await RotateScript.EvaluateAsync(db, new
+        {
+            family = (RedisKey)Keys.RefreshFamily(userId, familyId),
+            families = (RedisKey)Keys.RefreshFamilies(userId),
+            familyId,
+            presented = Hash(presented),
+            next = nextHash,
+            exp = expires.ToUnixTimeMilliseconds(),
+        });
+        return result switch
+        {
+            1 => (Outcome.Rotated, new Issued(next, familyId, expires)),
+            -1 => (Outcome.Reused, null),
+            _ => (Outcome.Unknown, null),
+        };
+    }
+
+    /// <summary>When the device's refresh family ends, or null when it was logged out or revoked.</summary>
+    public async Task<DateTimeOffset?> DeviceExpiry(string userId, string familyId)
+    {
+        var exp = await db.HashGetAsync(Keys.RefreshFamily(userId, familyId), "exp");
+        return exp.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+    }
+
+    /// <summary>The family a presented token belongs to, if it is the caller's.</summary>
+    public static string? FamilyOf(string token, string userId) =>
+        TryParse(token, out var owner, out var familyId) && owner == userId ? familyId : null;
+
+    public async Task EndDevice(string userId, string familyId)
+    {
+        var tx = db.CreateTransaction();
+        _ = tx.KeyDeleteAsync(Keys.RefreshFamily(userId, familyId));
+        _ = tx.SetRemoveAsync(Keys.RefreshFamilies(userId), familyId);
+        await tx.ExecuteAsync();
+    }
+
+    public async Task EndEveryDeviceBut(string userId, string keepFamilyId)
+    {
+        var families = await db.SetMembersAsync(Keys.RefreshFamilies(userId));
+        var others = families.Select(f => f.ToString()).Where(f => f != keepFamilyId).ToArray();
+        if (others.Length == 0) return;
+        var tx = db.CreateTransaction();
+        _ = tx.KeyDeleteAsync(others.Select(f => (RedisKey)Keys.RefreshFamily(userId, f)).ToArray());
+        _ = tx.SetRemoveAsync(Keys.RefreshFamilies(userId), others.Select(f => (RedisValue)f).ToArray());
+        await tx.ExecuteAsync();
+    }
+
+    static (string Token, string Hash) NewToken(string userId, string familyId)
+    {
+        var token = $"{userId}.{familyId}.{Base64Url(RandomNumberGenerator.GetBytes(32))}";
+        return (token, Hash(token));
+    }
+
+    static bool TryParse(string token, out string userId, out string familyId)
+    {
+        userId = familyId = "";
+        var parts = token.Split('.');
+        if (parts.Length != 3 || !IsId(parts[0]) || !IsId(parts[1]) || parts[2].Length < 16) return false;
+        (userId, familyId) = (parts[0], parts[1]);
+        return true;
+    }
+
+    static bool IsId(string s) => s.Length is > 0 and <= 64 && s.All(char.IsAsciiLetterOrDigit);
+
+    static string Hash(string token) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+
+    static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

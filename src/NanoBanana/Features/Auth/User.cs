@@ -1,0 +1,60 @@
+using System.Text.Json;
+using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.Redis;
+using StackExchange.Redis;
+
+namespace NanoBanana.Features.Auth;
+
+/// <summary>A stored account. The password hash never leaves the server: clients see <see cref="UserDto"/>.</summary>
+public sealed record User
+{
+    public required string Id { get; init; }
+    public required string Email { get; init; }
+    public required string Username { get; init; }
+    public string? Avatar { get; init; }
+    public required string PasswordHash { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required DateTimeOffset UpdatedAt { get; init; }
+    public DateTimeOffset? LastLoginAt { get; init; }
+    public bool IsActive { get; init; } = true;
+
+    public UserDto ToDto() => new(Id, Email, Username, Avatar, CreatedAt, UpdatedAt, LastLoginAt, IsActive);
+
+    public static string NormalizeEmail(string email) => email.Trim().ToLowerInvariant();
+    public static string NormalizeUsername(string username) => username.Trim().ToLowerInvariant();
+}
+
+public sealed record UserDto(
+    string Id, string Email, string Username, string? Avatar,
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? LastLoginAt, bool IsActive);
+
+/// <summary>The answer of register and login: <c>{message, user, token, refreshToken, expiresAt}</c>.</summary>
+public sealed record AuthResponse(string Message, UserDto User, string Token, string RefreshToken, DateTimeOffset ExpiresAt);
+
+public sealed record UserResponse(UserDto User);
+
+public sealed record MessageResponse(string Message);
+
+/// <summary>Reads and writes account records.</summary>
+public static class Users
+{
+    public static async Task<User?> Find(IDatabase db, string userId)
+    {
+        var raw = await db.StringGetAsync(Keys.UserRecord(userId));
+        return raw.IsNullOrEmpty ? null : JsonSerializer.Deserialize<User>(raw.ToString(), Json.Storage);
+    }
+
+    public static async Task<User> Get(IDatabase db, string userId) =>
+        await Find(db, userId) is { IsActive: true } user
+            ? user
+            : throw ApiProblem.Unauthorized("invalid_token", "This account no longer exists or is disabled. Sign in again.");
+
+    public static Task Save(IDatabase db, User user) =>
+        db.StringSetAsync(Keys.UserRecord(user.Id), JsonSerializer.Serialize(user, Json.Storage));
+
+    public static async Task<string?> IdByEmail(IDatabase db, string email)
+    {
+        var id = await db.StringGetAsync(Keys.EmailClaim(User.NormalizeEmail(email)));
+        return id.IsNullOrEmpty ? null : id.ToString();
+    }
+}

@@ -1,0 +1,39 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace NanoBanana.Infrastructure.Http;
+
+public static class Json
+{
+    /// <summary>camelCase, unknown members refused (a typo in a field is a 400, not silently dropped).</summary>
+    public static void Configure(JsonSerializerOptions o)
+    {
+        o.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+        o.PropertyNameCaseInsensitive = true;
+        o.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+        o.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        o.NumberHandling = JsonNumberHandling.Strict;
+        o.Converters.Add(new UtcMillisecondsConverter());
+    }
+
+    /// <summary>Options for values stored in Redis: the same wire names, tolerant of fields added later.</summary>
+    public static readonly JsonSerializerOptions Storage = CreateStorage();
+
+    static JsonSerializerOptions CreateStorage()
+    {
+        var o = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        o.Converters.Add(new UtcMillisecondsConverter());
+        return o;
+    }
+
+    /// <summary>Timestamps as ISO-8601 UTC with milliseconds: <c>2025-01-27T10:00:00.000Z</c>.</summary>
+    public sealed class UtcMillisecondsConverter : JsonConverter<DateTimeOffset>
+    {
+        public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            DateTimeOffset.Parse(reader.GetString()!, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+
+        public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) =>
+            writer.WriteStringValue(value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+    }
+}

@@ -1,0 +1,69 @@
+namespace NanoBanana.Infrastructure.Http;
+
+/// <summary>This instance's request and error counts, for /health. Per instance by nature: each instance reports its own.</summary>
+public sealed class RequestMetrics
+{
+    long _requests, _serverErrors;
+    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+    public long Requests => Interlocked.Read(ref _requests);
+    public long ServerErrors => Interlocked.Read(ref _serverErrors);
+
+    public void Record(int status)
+    {
+        Interlocked.Increment(ref _requests);
+        if (status >= 500) Interlocked.Increment(ref _serverErrors);
+    }
+}
+
+public static class HttpPipeline
+{
+    /// <summary>Counts every answer and sets the standard security headers on it.</summary>
+    public static IApplicationBuilder UseRequestBookkeeping(this IApplicationBuilder app)
+    {
+        var metrics = app.ApplicationServices.GetRequiredService<RequestMetrics>();
+        return app.Use(async (http, next) =>
+        {
+            http.Response.OnStarting(() =>
+            {
+                var h = http.Response.Headers;
+                h.XContentTypeOptions = "nosniff";
+                h.XFrameOptions = "DENY";
+                h["Referrer-Policy"] = "no-referrer";
+                h["Cross-Origin-Resource-Policy"] = "same-site";
+                return Task.CompletedTask;
+            });
+            try
+            {
+                await next(http);
+            }
+            finally
+            {
+                metrics.Record(http.Response.StatusCode);
+            }
+        });
+    }
+
+    /// <summary>
+    /// JSON routes accept small bodies only; upload routes set their own, larger limit.
+    /// A declared Content-Length over the limit is refused before reading a byte.
+    /// </summary>
+    public static IApplicationBuilder UseJsonBodyLimit(this IApplicationBuilder app, long maxBytes)
+    {
+        return app.Use(async (http, next) =>
+        {
+            var isUpload = http.Request.Path.StartsWithSegments("/api/images/upload");
+            if (!isUpload)
+            {
+                if (http.Request.ContentLength > maxBytes)
+                {
+                    await ProblemHandling.Write(http, 413, "payload_too_large",
+                        $"The request body is larger than the {maxBytes / 1024} KiB this route accepts.");
+                    return;
+                }
+                var feature = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>();
+                if (feature is { IsReadOnly: false }) feature.MaxRequestBodySize = maxBytes;
+            }
+            await next(http);
+        });
+    }
+}

@@ -1,0 +1,66 @@
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using NanoBanana.Infrastructure.Configuration;
+using Serilog;
+using Serilog.Events;
+
+namespace NanoBanana.Infrastructure.Observability;
+
+public static class Observability
+{
+    /// <summary>Structured logs to the console, <c>logs/combined.log</c> and <c>logs/error.log</c>.</summary>
+    public static void AddLogging(this WebApplicationBuilder builder, Settings settings)
+    {
+        var dir = settings.LogDirectory;
+        builder.Services.AddSerilog((services, cfg) => cfg
+            .ReadFrom.Configuration(builder.Configuration)
+            .MinimumLevel.Information()
+            .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
+            .MinimumLevel.Override("Wolverine", LogEventLevel.Warning)
+            .MinimumLevel.Override("JasperFx", LogEventLevel.Warning)
+            .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Lifetime", LogEventLevel.Information)
+            .Enrich.FromLogContext()
+            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
+            .WriteTo.File(Path.Combine(dir, "combined.log"), rollingInterval: RollingInterval.Infinite,
+                fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, shared: true,
+                outputTemplate: "{Timestamp:o} [{Level:u3}] {SourceContext}: {Message:lj} {Properties:j}{NewLine}{Exception}")
+            .WriteTo.File(Path.Combine(dir, "error.log"), restrictedToMinimumLevel: LogEventLevel.Error,
+                fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, shared: true,
+                outputTemplate: "{Timestamp:o} [{Level:u3}] {SourceContext}: {Message:lj} {Properties:j}{NewLine}{Exception}"));
+    }
+
+    /// <summary>
+    /// One line per request: method, path (never the query string, which may carry a WebSocket
+    /// token), status and time. Headers and bodies are never logged.
+    /// </summary>
+    public static IApplicationBuilder UseRequestLogging(this IApplicationBuilder app) =>
+        app.UseSerilogRequestLogging(o =>
+        {
+            o.MessageTemplate = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0} ms";
+            o.GetLevel = (http, _, ex) => ex is not null || http.Response.StatusCode >= 500 ? LogEventLevel.Error
+                : http.Request.Path.StartsWithSegments("/health") ? LogEventLevel.Debug
+                : LogEventLevel.Information;
+        });
+
+    /// <summary>Traces and metrics through OpenTelemetry; exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.</summary>
+    public static IServiceCollection AddTelemetry(this IServiceCollection services, IConfiguration config)
+    {
+        var otlp = !string.IsNullOrEmpty(config["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("nanobanana", serviceVersion: typeof(Observability).Assembly.GetName().Version?.ToString()))
+            .WithTracing(t =>
+            {
+                t.AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/health"));
+                t.AddSource("Wolverine");
+                if (otlp) t.AddOtlpExporter();
+            })
+            .WithMetrics(m =>
+            {
+                m.AddAspNetCoreInstrumentation();
+                m.AddMeter("Wolverine");
+                if (otlp) m.AddOtlpExporter();
+            });
+        return services;
+    }
+}

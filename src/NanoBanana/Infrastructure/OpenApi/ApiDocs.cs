@@ -1,0 +1,41 @@
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+using Scalar.AspNetCore;
+
+namespace NanoBanana.Infrastructure.OpenApi;
+
+public static class ApiDocs
+{
+    public static IServiceCollection AddApiDocs(this IServiceCollection services) =>
+        services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info = new OpenApiInfo
+            {
+                Title = "NanoBanana API",
+                Version = "v1",
+                Description = "The backend of a chat-style AI image editor used from many devices at once. " +
+                              "Sign in with /api/auth/login, then press Authorize and paste the token.",
+            };
+            doc.Components ??= new OpenApiComponents();
+            doc.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            doc.Components.SecuritySchemes["Bearer"] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                BearerFormat = "JWT",
+                Description = "The access token from register, login or refresh.",
+            };
+            doc.Security ??= [];
+            doc.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("Bearer", doc)] = [] });
+            return Task.CompletedTask;
+        }));
+
+    public static void MapApiDocs(this WebApplication app)
+    {
+        app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
+        app.MapScalarApiReference("/scalar", o => o
+            .WithTitle("NanoBanana API")
+            .WithOpenApiRoutePattern("/openapi/{documentName}.json")
+            .AddPreferredSecuritySchemes("Bearer")).AllowAnonymous();
+    }
+}

@@ -1,0 +1,50 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace NanoBanana.Infrastructure.Security;
+
+/// <summary>
+/// PBKDF2-HMAC-SHA256, 600,000 iterations (OWASP's 2023 figure), 16-byte random salt, 32-byte key.
+/// Stored as <c>pbkdf2-sha256$iterations$salt$key</c> so the cost can be raised later and old
+/// hashes still verify. Comparisons are constant-time.
+/// </summary>
+public sealed class PasswordHasher
+{
+    const string Scheme = "pbkdf2-sha256";
+    const int SaltBytes = 16, KeyBytes = 32;
+    public int Iterations { get; }
+
+    // A real hash of a random password: checking it costs the same time as checking a real user,
+    // so an unknown email cannot be told from a wrong password by timing.
+    readonly string _decoy;
+
+    public PasswordHasher(int iterations = 600_000)
+    {
+        Iterations = iterations;
+        _decoy = Hash(Convert.ToBase64String(RandomNumberGenerator.GetBytes(24)));
+    }
+
+    public string Hash(string password)
+    {
+        var salt = RandomNumberGenerator.GetBytes(SaltBytes);
+        var key = Derive(password, salt, Iterations);
+        return $"{Scheme}${Iterations}${Convert.ToBase64String(salt)}${Convert.ToBase64String(key)}";
+    }
+
+    public bool Verify(string password, string? stored)
+    {
+        var parts = (stored ?? _decoy).Split('$');
+        if (parts.Length != 4 || parts[0] != Scheme || !int.TryParse(parts[1], out var iterations))
+        {
+            parts = _decoy.Split('$');
+            iterations = Iterations;
+            stored = null;
+        }
+        var expected = Convert.FromBase64String(parts[3]);
+        var actual = Derive(password, Convert.FromBase64String(parts[2]), iterations);
+        return CryptographicOperations.FixedTimeEquals(actual, expected) && stored is not null;
+    }
+
+    static byte[] Derive(string password, byte[] salt, int iterations) =>
+        Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, iterations, HashAlgorithmName.SHA256, KeyBytes);
+}

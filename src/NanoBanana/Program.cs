@@ -1,0 +1,71 @@
+using Carter;
+using FluentValidation;
+using Microsoft.AspNetCore.HttpOverrides;
+using NanoBanana.Infrastructure.Configuration;
+using NanoBanana.Infrastructure.Http;
+using NanoBanana.Features;
+using NanoBanana.Infrastructure.Observability;
+using NanoBanana.Infrastructure.OpenApi;
+using NanoBanana.Infrastructure.Redis;
+using NanoBanana.Infrastructure.Security;
+using Wolverine;
+
+var builder = WebApplication.CreateBuilder(args);
+var settings = Settings.From(builder.Configuration, builder.Environment);
+builder.Services.AddSingleton(settings);
+
+if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["urls"]))
+    builder.WebHost.UseUrls($"http://0.0.0.0:{settings.Port}");
+builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+
+builder.AddLogging(settings);
+builder.Services.AddTelemetry(builder.Configuration);
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<RequestMetrics>();
+builder.Services.AddRedis(settings.Redis);
+builder.Services.AddTokenAuth(settings.Jwt);
+builder.Services.AddApiRateLimits(settings.Limits);
+builder.Services.AddProblemHandling();
+builder.Services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
+builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+builder.Services.AddCors(o => o.AddDefaultPolicy(p => p
+    .WithOrigins(settings.CorsOrigins).WithHeaders("Authorization", "Content-Type", "Idempotency-Key")
+    .AllowAnyMethod().WithExposedHeaders("Retry-After")));
+builder.Services.AddValidatorsFromAssemblyContaining<Program>(ServiceLifetime.Singleton, includeInternalTypes: true);
+builder.Services.AddSingleton<Validators>();
+builder.Services.AddApiDocs();
+builder.Services.AddCarter();
+builder.Services.AddFeatureServices();
+
+builder.Host.UseWolverine(opts =>
+{
+    opts.ApplicationAssembly = typeof(Program).Assembly;
+    opts.Policies.AddMiddleware(typeof(ValidationMiddleware));
+});
+
+var app = builder.Build();
+
+if (settings.TrustForwardedHeaders)
+{
+    // Behind a load balancer that sets X-Forwarded-For (compose's profile, a cloud LB).
+    var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto };
+    forwarded.KnownIPNetworks.Clear();
+    forwarded.KnownProxies.Clear();
+    app.UseForwardedHeaders(forwarded);
+}
+app.UseRequestBookkeeping();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseRequestLogging();
+app.UseJsonBodyLimit(settings.Limits.JsonBodyBytes);
+app.UseCors();
+app.UseAuthentication();
+app.UseRateLimiter();
+app.UseAuthorization();
+
+if (settings.ApiDocs) app.MapApiDocs();
+app.MapCarter();
+
+app.Run();
+
+public partial class Program;
