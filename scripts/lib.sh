@@ -41,9 +41,9 @@ start_redis() {
 
 stop_redis() {
   local dir=$1
-  if [ -f "$dir/redis.pid" ]; then
-    kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null || break; sleep 0.1; done
-    rm -f "$dir/redis.pid"
-  fi
+  local pid
+  pid=$(cat "$dir/redis.pid" 2>/dev/null) || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$dir/redis.pid"
 }

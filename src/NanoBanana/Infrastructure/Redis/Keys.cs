@@ -17,6 +17,21 @@ public static class Keys
     public static string RefreshFamily(string userId, string familyId) => User(userId, $"rtf:{familyId}");
     public static string RefreshFamilies(string userId) => User(userId, "rtfs");
 
+    // --- images: the contract between the images slice and the messages slice ---
+    /// <summary>
+    /// An image record: a HASH with at least the fields <c>sessionId</c>, <c>type</c>
+    /// (uploaded|generated|edited), <c>status</c> (processing|ready|failed), <c>refCount</c> (an integer:
+    /// live messages that reference it) and <c>createdAt</c> (unix ms). The messages slice checks
+    /// existence and moves <c>refCount</c> with HINCRBY inside its own scripts, atomically with the message change.
+    /// </summary>
+    public static string Image(string userId, string imageId) => User(userId, $"img:{imageId}");
+    /// <summary>ZSET of a session's image ids, scored by createdAt (unix ms).</summary>
+    public static string SessionImages(string userId, string sessionId) => User(userId, $"s:{sessionId}:imgs");
+    /// <summary>HASH of a session's image counts by type: <c>uploaded</c>, <c>generated</c>, <c>edited</c>.</summary>
+    public static string SessionImageCounts(string userId, string sessionId) => User(userId, $"s:{sessionId}:imgcount");
+    /// <summary>ZSET of all the user's image ids, scored by createdAt (unix ms).</summary>
+    public static string UserImages(string userId) => User(userId, "imgs");
+
     // --- global claims (SET NX), values are user ids ---
     public static string EmailClaim(string normalizedEmail) => $"{Prefix}:email:{normalizedEmail}";
     public static string UsernameClaim(string normalizedUsername) => $"{Prefix}:username:{normalizedUsername}";

@@ -1,0 +1,37 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace NanoBanana.Features;
+
+// The wire shapes of SPEC section 2, shared by the REST answers and the realtime payloads.
+// The seed web client reads these names: change them only with the SPEC.
+
+public sealed record SessionDto(
+    string Id, string UserId, string Title,
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    int MessageCount, DateTimeOffset? DeletedAt);
+
+public sealed record MessageDto(
+    string Id, string SessionId, string Role, string Text,
+    JsonObject? Params, IReadOnlyList<string> ImageIds,
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? EditedOf);
+
+public sealed record ThumbnailDto(int Size, int Width, int Height, string Mime, string Url);
+
+public sealed record ImageDto(
+    string Id, string SessionId, string UserId, string Type,
+    string Path, string? ThumbPath, IReadOnlyList<ThumbnailDto> Thumbnails,
+    string Mime, int Width, int Height, long Size, string Sha256,
+    string Status, int RefCount, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    string Url, DateTimeOffset? UrlExpiresAt)
+{
+    /// <summary>Why thumbnailing failed; present only when <c>status</c> is <c>failed</c>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Reason { get; init; }
+}
+
+/// <summary>The SPEC's page envelope member: <c>{limit, offset, total, hasMore}</c>.</summary>
+public sealed record Pagination(int Limit, int Offset, long Total, bool HasMore)
+{
+    public static Pagination Of(int limit, int offset, long total) => new(limit, offset, total, offset + limit < total);
+}
