@@ -22,6 +22,7 @@ builder.AddLogging(settings);
 builder.Services.AddTelemetry(builder.Configuration);
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<RequestMetrics>();
+builder.Services.AddSingleton<NanoBanana.Infrastructure.Realtime.RealtimeStats>();
 builder.Services.AddRedis(settings.Redis);
 builder.Services.AddTokenAuth(settings.Jwt);
 builder.Services.AddApiRateLimits(settings.Limits);
