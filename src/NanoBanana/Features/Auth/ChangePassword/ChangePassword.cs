@@ -49,7 +49,8 @@ public static class ChangePasswordHandler
         }
 
         var now = clock.GetUtcNow();
-        await Users.Save(db, user with { PasswordHash = hasher.Hash(cmd.NewPassword), UpdatedAt = now });
+        var hash = hasher.Hash(cmd.NewPassword);
+        await Users.Update(db, user.Id, u => u with { PasswordHash = hash, UpdatedAt = now });
         // Every other device signs in again; this one stays signed in.
         await refresh.EndEveryDeviceBut(user.Id, cmd.DeviceId);
         return new MessageResponse("Password changed. Other devices have been signed out.");

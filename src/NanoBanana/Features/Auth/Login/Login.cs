@@ -52,8 +52,8 @@ public static class LoginHandler
         }
 
         await attempts.Reset(cmd.Email);
-        user = user with { LastLoginAt = clock.GetUtcNow() };
-        await Users.Save(db, user);
+        var now = clock.GetUtcNow();
+        user = await Users.Update(db, user.Id, u => u with { LastLoginAt = now });
 
         var device = await refresh.StartDevice(user.Id);
         var (token, expiresAt) = tokens.Issue(user.Id, device.FamilyId);

@@ -45,7 +45,7 @@ public static class UpdateProfileHandler
         var user = await Users.Get(db, cmd.UserId);
         var updated = user;
 
-        string? releaseKey = null;
+        string? releaseKey = null, claimedKey = null;
         if (cmd.Username is { } wanted && wanted.Trim() != user.Username)
         {
             wanted = wanted.Trim();
@@ -57,7 +57,7 @@ public static class UpdateProfileHandler
                 if (!await db.StringSetAsync(newKey, user.Id, when: When.NotExists)
                     && await db.StringGetAsync(newKey) != user.Id)
                     throw ApiProblem.Conflict("username_taken", "This username is already taken.");
-                releaseKey = oldKey;
+                (claimedKey, releaseKey) = (newKey, oldKey);
             }
             updated = updated with { Username = wanted };
         }
@@ -66,8 +66,17 @@ public static class UpdateProfileHandler
 
         if (updated != user)
         {
-            updated = updated with { UpdatedAt = clock.GetUtcNow() };
-            await Users.Save(db, updated);
+            var (username, newAvatar, now) = (updated.Username, updated.Avatar, clock.GetUtcNow());
+            try
+            {
+                updated = await Users.Update(db, user.Id, u => u with { Username = username, Avatar = newAvatar, UpdatedAt = now });
+            }
+            catch when (claimedKey is not null)
+            {
+                // The account still names the old username: give the new one back.
+                await RegisterHandler.ReleaseClaim(db, claimedKey, user.Id);
+                throw;
+            }
         }
         // Only once the account names the new username; and only if the old claim is still ours.
         if (releaseKey is not null) await RegisterHandler.ReleaseClaim(db, releaseKey, user.Id);
