@@ -27,6 +27,19 @@ public sealed class ApiDocsTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
+    public async Task Optional_members_are_not_required_and_timestamps_are_date_time_strings()
+    {
+        var doc = await Json(await Host.Scenario(s => { s.Get.Url("/openapi/v1.json"); s.StatusCodeShouldBe(200); }));
+        var schemas = doc["components"]!["schemas"]!;
+        foreach (var optional in new[] { "UpdateProfile", "Refresh", "Logout" })
+            Assert.Null(schemas[optional]!["required"]);
+        Assert.DoesNotContain("refreshToken", schemas["RefreshResponse"]!["required"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal("string", schemas["UserDto"]!["properties"]!["createdAt"]!["type"]!.GetValue<string>());
+        Assert.Equal("date-time", schemas["UserDto"]!["properties"]!["createdAt"]!["format"]!.GetValue<string>());
+        Assert.NotEqual(true, doc["paths"]!["/api/auth/refresh"]!["post"]!["requestBody"]!["required"]?.GetValue<bool>());
+    }
+
+    [Fact]
     public async Task The_document_declares_the_bearer_scheme()
     {
         var doc = await Json(await Host.Scenario(s => { s.Get.Url("/openapi/v1.json"); s.StatusCodeShouldBe(200); }));

@@ -8,7 +8,7 @@ using Wolverine;
 namespace NanoBanana.Features.Auth.Logout;
 
 /// <summary>Ends one device: the refresh family of the given token when it is the caller's, else the access token's device.</summary>
-public sealed record Logout(string? RefreshToken)
+public sealed record Logout(string? RefreshToken = null)
 {
     [JsonIgnore] public string UserId { get; init; } = "";
     [JsonIgnore] public string DeviceId { get; init; } = "";

@@ -15,7 +15,7 @@ namespace NanoBanana.Features.Auth.Refresh;
 /// (the seed client's flow): the still-valid access token of a device gets a fresh access token for
 /// the same device, never past the device's refresh expiry, and not once the device has ended.
 /// </summary>
-public sealed record Refresh(string? RefreshToken)
+public sealed record Refresh(string? RefreshToken = null)
 {
     /// <summary>Set by the endpoint from a valid access token, for the body-less flow only.</summary>
     [JsonIgnore] public string? UserId { get; init; }
@@ -37,9 +37,12 @@ public sealed record Refresh(string? RefreshToken)
 
 /// <summary><c>{token, refreshToken, expiresAt}</c>; the body-less flow answers <c>{token, expiresAt}</c>.</summary>
 public sealed record RefreshResponse(
-    string Token,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? RefreshToken,
-    DateTimeOffset ExpiresAt);
+    [property: JsonPropertyOrder(0)] string Token,
+    [property: JsonPropertyOrder(2)] DateTimeOffset ExpiresAt)
+{
+    [JsonPropertyOrder(1), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? RefreshToken { get; init; }
+}
 
 public static class RefreshHandler
 {
@@ -56,7 +59,7 @@ public static class RefreshHandler
             var owner = RefreshTokens.UserOf(cmd.RefreshToken)!;
             await Users.Get(db, owner);
             var (token, expiresAt) = tokens.Issue(owner, issued.FamilyId, issued.ExpiresAt);
-            return new RefreshResponse(token, issued.Token, expiresAt);
+            return new RefreshResponse(token, expiresAt) { RefreshToken = issued.Token };
         }
 
         if (cmd.UserId is not { } userId || string.IsNullOrEmpty(cmd.DeviceId))
@@ -66,7 +69,7 @@ public static class RefreshHandler
             throw ApiProblem.Unauthorized("invalid_token", "This device has been signed out. Sign in again.");
         await Users.Get(db, userId);
         var (access, accessExpires) = tokens.Issue(userId, cmd.DeviceId, ends);
-        return new RefreshResponse(access, null, accessExpires);
+        return new RefreshResponse(access, accessExpires);
     }
 }
 

@@ -14,7 +14,7 @@ namespace NanoBanana.Features.Auth.UpdateProfile;
 /// Changes the username and/or the avatar. An absent (or null) field stays as it is; an empty
 /// <c>avatar</c> removes the avatar.
 /// </summary>
-public sealed record UpdateProfile(string? Username, string? Avatar)
+public sealed record UpdateProfile(string? Username = null, string? Avatar = null)
 {
     [JsonIgnore] public string UserId { get; init; } = "";
 
