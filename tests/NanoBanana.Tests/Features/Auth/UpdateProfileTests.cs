@@ -62,6 +62,17 @@ public sealed class UpdateProfileTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
+    public async Task Concurrent_renames_to_one_username_give_it_to_one_user()
+    {
+        var users = new List<TestUser>();
+        for (var i = 0; i < 4; i++) users.Add(await RegisterUser("racer"));
+        var wanted = "prize_" + Guid.NewGuid().ToString("N")[..8];
+        var results = await Task.WhenAll(users.Select(u => Update(u, new { username = wanted })));
+        Assert.Equal(1, results.Count(r => r.Context.Response.StatusCode == 200));
+        Assert.Equal(3, results.Count(r => r.Context.Response.StatusCode == 409));
+    }
+
+    [Fact]
     public async Task A_change_of_case_of_ones_own_username_is_allowed()
     {
         var user = await RegisterUser();
