@@ -31,7 +31,7 @@ public sealed class LoginTests(AppFixture app) : IntegrationContext(app)
         Assert.Equal(3, body["token"]!.GetValue<string>().Split('.').Length);
         Assert.NotEqual(user.RefreshToken, body["refreshToken"]!.GetValue<string>());
         Assert.True(body["expiresAt"]!.GetValue<DateTimeOffset>() > DateTimeOffset.UtcNow);
-        Assert.True(body["user"]!["lastLoginAt"]!.GetValue<DateTimeOffset>() >= before);
+        Assert.True(body["user"]!["lastLoginAt"]!.GetValue<DateTimeOffset>() > before);
 
         // The new token works, and the account now records this sign-in.
         var me = await Json(await Host.Scenario(s => { s.Get.Url("/api/auth/me"); s.WithToken(body["token"]!.GetValue<string>()); }));

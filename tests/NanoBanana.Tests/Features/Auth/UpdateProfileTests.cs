@@ -24,7 +24,7 @@ public sealed class UpdateProfileTests(AppFixture app) : IntegrationContext(app)
         Assert.Equal(newName, u["username"]!.GetValue<string>());
         Assert.Equal("https://cdn.example.com/a.png", u["avatar"]!.GetValue<string>());
         Assert.Equal(user.Email, u["email"]!.GetValue<string>());
-        Assert.True(u["updatedAt"]!.GetValue<DateTimeOffset>() >= before["updatedAt"]!.GetValue<DateTimeOffset>());
+        Assert.True(u["updatedAt"]!.GetValue<DateTimeOffset>() > before["updatedAt"]!.GetValue<DateTimeOffset>());
 
         var me = (await Json(await Host.Scenario(s => { s.Get.Url("/api/auth/me"); s.As(user); })))["user"]!;
         Assert.Equal(newName, me["username"]!.GetValue<string>());
