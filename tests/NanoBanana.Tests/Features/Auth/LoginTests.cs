@@ -78,6 +78,15 @@ public sealed class LoginTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
+    public async Task An_email_without_an_account_is_locked_the_same_way()
+    {
+        // Otherwise the 6th answer would tell an attacker which emails have accounts.
+        for (var i = 0; i < 5; i++)
+            await ShouldBeProblem(await Login("ghost@example.com", "wrong password", $"203.0.113.{i + 10}"), 401, "invalid_credentials");
+        await ShouldBeProblem(await Login("GHOST@example.com", "wrong password", "203.0.113.30"), 429, "rate_limited");
+    }
+
+    [Fact]
     public async Task A_successful_login_resets_the_account_counter()
     {
         var user = await RegisterUser();
