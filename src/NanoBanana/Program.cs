@@ -55,9 +55,9 @@ if (settings.TrustForwardedHeaders)
     app.UseForwardedHeaders(forwarded);
 }
 app.UseRequestBookkeeping();
+app.UseRequestLogging(); // outside the error handling: logs the status the client really got
 app.UseExceptionHandler();
 app.UseStatusCodePages();
-app.UseRequestLogging();
 app.UseJsonBodyLimit(settings.Limits.JsonBodyBytes);
 app.UseCors();
 app.UseAuthentication();

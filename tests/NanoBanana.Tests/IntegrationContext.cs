@@ -35,10 +35,10 @@ public abstract class IntegrationContext(AppFixture app) : IAsyncLifetime
     protected const string Password = "correct horse battery";
 
     /// <summary>Registers a new user and returns its session (token, refresh token, id).</summary>
-    protected async Task<TestUser> RegisterUser(string prefix = "user")
+    protected async Task<TestUser> RegisterUser(string prefix = "user", IAlbaHost? host = null)
     {
         var (email, username) = NewIdentity(prefix);
-        var result = await Host.Scenario(s =>
+        var result = await (host ?? Host).Scenario(s =>
         {
             s.Post.Json(new { email, username, password = Password }).ToUrl("/api/auth/register");
             s.StatusCodeShouldBe(201);
@@ -46,6 +46,19 @@ public abstract class IntegrationContext(AppFixture app) : IAsyncLifetime
         var body = await result.ReadAsJsonAsync<JsonObject>();
         return new TestUser(body!["user"]!["id"]!.GetValue<string>(), email, username,
             body["token"]!.GetValue<string>(), body["refreshToken"]!.GetValue<string>());
+    }
+
+    /// <summary>Signs an existing user in as a new device (from <paramref name="address"/>) and returns that device's session.</summary>
+    protected async Task<TestUser> SignIn(TestUser user, string address = "192.0.2.1", IAlbaHost? host = null)
+    {
+        var result = await (host ?? Host).Scenario(s =>
+        {
+            s.Post.Json(new { email = user.Email, password = Password }).ToUrl("/api/auth/login");
+            s.WithRequestHeader("X-Forwarded-For", address);
+            s.StatusCodeShouldBe(200);
+        });
+        var body = await Json(result);
+        return user with { Token = body["token"]!.GetValue<string>(), RefreshToken = body["refreshToken"]!.GetValue<string>() };
     }
 
     protected static async Task<JsonObject> Json(IScenarioResult result) =>

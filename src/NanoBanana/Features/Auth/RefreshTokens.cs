@@ -79,6 +79,9 @@ public sealed class RefreshTokens(IDatabase db, JwtSettings settings, TimeProvid
     }
 
     /// <summary>The family a presented token belongs to, if it is the caller's.</summary>
+    /// <summary>The user a presented token names (not yet proof of anything: <see cref="Rotate"/> checks it).</summary>
+    public static string? UserOf(string token) => TryParse(token, out var userId, out _) ? userId : null;
+
     public static string? FamilyOf(string token, string userId) =>
         TryParse(token, out var owner, out var familyId) && owner == userId ? familyId : null;
 

@@ -52,6 +52,28 @@ public static class Users
     public static Task Save(IDatabase db, User user) =>
         db.StringSetAsync(Keys.UserRecord(user.Id), JsonSerializer.Serialize(user, Json.Storage));
 
+    /// <summary>
+    /// Applies <paramref name="change"/> to the stored account and writes it only if nobody wrote it in
+    /// between (else re-reads and re-applies): a sign-in recording lastLoginAt must never put back the
+    /// password hash that a concurrent password change just replaced.
+    /// </summary>
+    public static async Task<User> Update(IDatabase db, string userId, Func<User, User> change)
+    {
+        var key = Keys.UserRecord(userId);
+        for (var attempt = 1; ; attempt++)
+        {
+            var raw = await db.StringGetAsync(key);
+            if (raw.IsNullOrEmpty || JsonSerializer.Deserialize<User>(raw.ToString(), Json.Storage) is not { IsActive: true } current)
+                throw ApiProblem.Unauthorized("invalid_token", "This account no longer exists or is disabled. Sign in again.");
+            var next = change(current);
+            var tx = db.CreateTransaction();
+            tx.AddCondition(Condition.StringEqual(key, raw));
+            _ = tx.StringSetAsync(key, JsonSerializer.Serialize(next, Json.Storage));
+            if (await tx.ExecuteAsync()) return next;
+            if (attempt == 10) throw new InvalidOperationException($"The account {userId} kept changing during an update.");
+        }
+    }
+
     public static async Task<string?> IdByEmail(IDatabase db, string email)
     {
         var id = await db.StringGetAsync(Keys.EmailClaim(User.NormalizeEmail(email)));

@@ -17,6 +17,23 @@ public static class Json
         o.Converters.Add(new UtcMillisecondsConverter());
     }
 
+    /// <summary>
+    /// Reads a JSON body that may be absent (no body, an empty one, or <c>null</c>): the seed client
+    /// posts some routes without one. A present body must be JSON (415 otherwise) and valid (400).
+    /// </summary>
+    public static async Task<T?> ReadOptionalBody<T>(HttpContext http) where T : class
+    {
+        if (http.Request.ContentLength == 0) return null;
+        using var buffer = new MemoryStream();
+        await http.Request.Body.CopyToAsync(buffer, http.RequestAborted);
+        var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        if (bytes.Span.Trim(" \t\r\n"u8).IsEmpty) return null;
+        if (!http.Request.HasJsonContentType())
+            throw new BadHttpRequestException("Expected a JSON body.", StatusCodes.Status415UnsupportedMediaType);
+        var options = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>();
+        return JsonSerializer.Deserialize<T>(bytes.Span, options.Value.SerializerOptions);
+    }
+
     /// <summary>Options for values stored in Redis: the same wire names, tolerant of fields added later.</summary>
     public static readonly JsonSerializerOptions Storage = CreateStorage();
 

@@ -62,8 +62,41 @@ public static class HttpPipeline
                 }
                 var feature = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>();
                 if (feature is { IsReadOnly: false }) feature.MaxRequestBodySize = maxBytes;
+                // Servers without the feature (the test server, some proxies' adapters) still get the limit.
+                else http.Request.Body = new LimitedReadStream(http.Request.Body, maxBytes);
             }
             await next(http);
         });
     }
+}
+
+/// <summary>A request body that refuses to be read past a limit, as Kestrel's own limit does (413).</summary>
+sealed class LimitedReadStream(Stream inner, long maxBytes) : Stream
+{
+    long _read;
+
+    public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) =>
+        Count(await inner.ReadAsync(buffer, ct));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
+        ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+
+    int Count(int n)
+    {
+        _read += n;
+        if (_read > maxBytes) throw new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge);
+        return n;
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

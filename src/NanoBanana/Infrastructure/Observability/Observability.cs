@@ -21,6 +21,9 @@ public static class Observability
             .MinimumLevel.Override("JasperFx", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Lifetime", LogEventLevel.Information)
             .Enrich.FromLogContext()
+            // A refused request (401, 409, 429, validation) is an answer, not a fault: the request line
+            // records it. Wolverine would otherwise log each one as a failed invocation, at Error.
+            .Filter.ByExcluding(e => IsExpectedOutcome(e.Exception))
             .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
             .WriteTo.File(Path.Combine(dir, "combined.log"), rollingInterval: RollingInterval.Infinite,
                 fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, shared: true,
@@ -29,6 +32,14 @@ public static class Observability
                 fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, shared: true,
                 outputTemplate: "{Timestamp:o} [{Level:u3}] {SourceContext}: {Message:lj} {Properties:j}{NewLine}{Exception}"));
     }
+
+    static bool IsExpectedOutcome(Exception? e) => e switch
+    {
+        NanoBanana.Infrastructure.Http.ApiProblem p => p.Status < 500,
+        FluentValidation.ValidationException => true,
+        AggregateException { InnerExceptions.Count: 1 } a => IsExpectedOutcome(a.InnerException),
+        _ => false,
+    };
 
     /// <summary>
     /// One line per request: method, path (never the query string, which may carry a WebSocket

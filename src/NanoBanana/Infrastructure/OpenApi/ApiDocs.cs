@@ -7,7 +7,17 @@ namespace NanoBanana.Infrastructure.OpenApi;
 public static class ApiDocs
 {
     public static IServiceCollection AddApiDocs(this IServiceCollection services) =>
-        services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
+        services.AddOpenApi("v1", o => o.AddSchemaTransformer((schema, context, _) =>
+        {
+            // Timestamps go through our own converter, which hides their type from the generator.
+            var type = context.JsonTypeInfo.Type;
+            if (type == typeof(DateTimeOffset) || type == typeof(DateTimeOffset?))
+            {
+                schema.Type = type == typeof(DateTimeOffset) ? JsonSchemaType.String : JsonSchemaType.String | JsonSchemaType.Null;
+                schema.Format = "date-time";
+            }
+            return Task.CompletedTask;
+        }).AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info = new OpenApiInfo
             {

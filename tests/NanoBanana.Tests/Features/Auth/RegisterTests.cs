@@ -74,6 +74,21 @@ public sealed class RegisterTests(AppFixture app) : IntegrationContext(app)
         Assert.Equal(7, statuses.Count(s => s == 409));
     }
 
+    [Fact]
+    public async Task Concurrent_registrations_of_one_username_give_one_account()
+    {
+        var (_, username) = NewIdentity();
+        var attempts = Enumerable.Range(0, 8).Select(i => Host.Scenario(s =>
+        {
+            s.Post.Json(new { email = $"race{i}.{Guid.NewGuid():N}@example.com", username = i % 2 == 0 ? username : username.ToUpperInvariant(), password = Password })
+                .ToUrl("/api/auth/register");
+            s.IgnoreStatusCode();
+        }));
+        var statuses = (await Task.WhenAll(attempts)).Select(r => r.Context.Response.StatusCode).ToList();
+        Assert.Equal(1, statuses.Count(s => s == 201));
+        Assert.Equal(7, statuses.Count(s => s == 409));
+    }
+
     [Theory]
     [InlineData("not-an-email", "valid_name", "long enough password", "email")]
     [InlineData("ok@example.com", "ab", "long enough password", "username")]

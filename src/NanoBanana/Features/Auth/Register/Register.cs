@@ -10,6 +10,13 @@ namespace NanoBanana.Features.Auth.Register;
 
 public sealed record Register(string Email, string Username, string Password)
 {
+    // Wolverine logs a failed message with ToString(): never the password.
+    bool PrintMembers(System.Text.StringBuilder b)
+    {
+        b.Append("Email = ").Append(Email).Append(", Username = ").Append(Username);
+        return true;
+    }
+
     public sealed class Validator : AbstractValidator<Register>
     {
         public Validator()

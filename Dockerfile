@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# Build: docker build -t nanobanana .     Run: see compose.yaml (JWT_SECRET and Redis are required).
+
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+# Restore first, from the project file alone, so the package layer is cached across code changes.
+COPY NanoBanana.sln ./
+COPY src/NanoBanana/NanoBanana.csproj src/NanoBanana/
+RUN dotnet restore src/NanoBanana/NanoBanana.csproj
+COPY src/ src/
+RUN dotnet publish src/NanoBanana/NanoBanana.csproj -c Release -o /out --no-restore /p:UseAppHost=false
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+WORKDIR /app
+COPY --from=build /out ./
+# Logs and local uploads are the only paths the app writes; they belong to the image's non-root user.
+RUN mkdir -p /app/logs /app/data/uploads && chown -R "$APP_UID" /app/logs /app/data
+USER $APP_UID
+# The app listens on PORT (UseUrls); clear the base image's 8080 default so nothing else is bound.
+ENV ASPNETCORE_ENVIRONMENT=Production \
+    ASPNETCORE_HTTP_PORTS="" \
+    PORT=3001 \
+    LOG_DIR=/app/logs \
+    LOCAL_STORAGE_PATH=/app/data/uploads
+EXPOSE 3001
+ENTRYPOINT ["dotnet", "NanoBanana.dll"]
