@@ -24,7 +24,7 @@ public sealed class AppFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Admin = await ConnectionMultiplexer.ConnectAsync($"{RedisEndpoint},allowAdmin=true");
+        Admin = await ConnectionMultiplexer.ConnectAsync($"{RedisEndpoint},allowAdmin=true,abortConnect=false,connectTimeout=15000,syncTimeout=15000,asyncTimeout=15000");
         Host = await StartHost(new Dictionary<string, string?> { ["LOG_DIR"] = LogDirectory });
     }
 
