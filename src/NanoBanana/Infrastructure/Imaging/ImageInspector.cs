@@ -99,6 +99,7 @@ public sealed class ImageInspector(long maxPixels)
             throw new ImageRejectedException(ImageRejection.TooManyPixels,
                 $"This picture is {width}x{height} ({(long)width * height / 1_000_000.0:0.#} megapixels); the limit is {maxPixels / 1_000_000.0:0.#} megapixels.");
 
+        if (format is "avif" or "heic") ProbeHeif(path, format);
         if (!IsComplete(format, path, length))
             throw new ImageRejectedException(ImageRejection.Corrupt, $"This {format.ToUpperInvariant()} image is truncated or corrupt.");
         return new ImageFormatInfo(mime, ext, width, height);
@@ -133,7 +134,30 @@ public sealed class ImageInspector(long maxPixels)
                     return BinaryPrimitives.ReadUInt32LittleEndian(riff[4..]) + 8 <= length;
                 }
             default:
-                return true; // HEIF boxes are checked by libheif when the thumbnail job decodes
+                return true;
+        }
+    }
+
+    /// <summary>
+    /// libheif reads the container of any HEIF, but decodes only the codecs it was built with (AV1 here,
+    /// usually not HEVC): decode a tiny thumbnail now so that an unreadable picture is refused at upload.
+    /// </summary>
+    static void ProbeHeif(string path, string format)
+    {
+        string? compression = null;
+        try
+        {
+            using (var header = Image.NewFromFile(path, access: Enums.Access.Sequential))
+                compression = header.Contains("heif-compression") ? header.Get("heif-compression") as string : null;
+            using var probe = Image.Thumbnail(path, 16, failOn: Enums.FailOn.Truncated);
+            probe.Avg();
+        }
+        catch (VipsException)
+        {
+            if (compression is "hevc" || format == "heic")
+                throw new ImageRejectedException(ImageRejection.Unsupported,
+                    "HEIC pictures compressed with HEVC cannot be read by this server; send JPEG, PNG, WebP or AVIF.");
+            throw new ImageRejectedException(ImageRejection.Corrupt, $"This {format.ToUpperInvariant()} image is truncated or corrupt.");
         }
     }
 

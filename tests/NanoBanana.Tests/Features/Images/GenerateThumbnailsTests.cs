@@ -67,6 +67,11 @@ public sealed class GenerateThumbnailsTests(AppFixture app) : ImageTestContext(a
         var (_, bytes, _) = await Fetch(Host, pngImage["thumbnails"]![0]!["url"]!.GetValue<string>());
         Assert.Equal(4, TestImages.Describe(bytes).Bands);
 
+        var (avif, _) = await UploadAndWait(Host, user, session, TestImages.Avif(640, 480), "photo.avif");
+        var avifImage = await GetImage(Host, user, avif["id"]!.GetValue<string>());
+        Assert.Equal(("image/avif", "ready"), (avifImage["mime"]!.GetValue<string>(), avifImage["status"]!.GetValue<string>()));
+        Assert.Equal((256, 192), (avifImage["thumbnails"]![0]!["width"]!.GetValue<int>(), avifImage["thumbnails"]![0]!["height"]!.GetValue<int>()));
+
         var (webp, _) = await UploadAndWait(Host, user, session, TestImages.Webp(2000, 1000), "wide.webp");
         var webpThumbs = (await GetImage(Host, user, webp["id"]!.GetValue<string>()))["thumbnails"]!.AsArray();
         Assert.Equal((1024, 512), (webpThumbs[1]!["width"]!.GetValue<int>(), webpThumbs[1]!["height"]!.GetValue<int>()));

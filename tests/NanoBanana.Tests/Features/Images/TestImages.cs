@@ -55,6 +55,13 @@ public static class TestImages
         return img.WebpsaveBuffer(q: 80);
     }
 
+    public static byte[] Avif(int width = 640, int height = 480)
+    {
+        using var img = (Image.Black(width, height, bands: 3) + new double[] { 120, 40, 160 }).Cast(Enums.BandFormat.Uchar)
+            .Copy(interpretation: Enums.Interpretation.Srgb);
+        return img.HeifsaveBuffer(q: 60, compression: Enums.ForeignHeifCompression.Av1, effort: 0);
+    }
+
     public static byte[] SvgWithScript() => Encoding.UTF8.GetBytes(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100\" height=\"100\"><script>fetch('/api/auth/me')</script><rect width=\"100\" height=\"100\"/></svg>");
 

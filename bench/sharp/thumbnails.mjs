@@ -1,0 +1,37 @@
+// The sharp side of the thumbnail benchmark: for every photo in the folder, a 1024 px and a 256 px
+// WebP (long side, never upscaled, EXIF orientation applied, metadata stripped, sRGB, quality 80),
+// CONCURRENCY photos at a time, ROUNDS times over. Prints one JSON line: {images, seconds, perSecond}.
+import sharp from 'sharp';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const [dir, concurrencyArg = '2', roundsArg = '3'] = process.argv.slice(2);
+const concurrency = Number(concurrencyArg);
+const rounds = Number(roundsArg);
+sharp.cache(false);
+
+const files = (await readdir(dir)).filter(f => /\.(jpe?g|png)$/i.test(f)).sort();
+const inputs = await Promise.all(files.map(f => readFile(join(dir, f))));
+
+async function thumbnails(input) {
+  const base = sharp(input, { failOn: 'truncated' }).rotate();
+  const sizes = [1024, 256];
+  const out = await Promise.all(sizes.map(size => base.clone()
+    .resize(size, size, { fit: 'inside', withoutEnlargement: true })
+    .webp({ quality: 80 })
+    .toBuffer()));
+  return out.reduce((n, b) => n + b.length, 0);
+}
+
+async function run(list) {
+  let next = 0;
+  const worker = async () => { while (next < list.length) await thumbnails(list[next++]); };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+await run(inputs.slice(0, Math.min(2, inputs.length))); // warm-up
+const started = process.hrtime.bigint();
+for (let r = 0; r < rounds; r++) await run(inputs);
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const images = inputs.length * rounds;
+console.log(JSON.stringify({ images, seconds, perSecond: images / seconds, sharp: sharp.versions }));
