@@ -129,8 +129,8 @@ static async Task<List<(string What, long BaselineKb, long PeakKb, double Second
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(2) };
         for (var i = 0; ; i++)
         {
-            try { if ((await http.GetAsync("/health")).IsSuccessStatusCode) break; }
-            catch (HttpRequestException) when (i < 200) { }
+            try { await http.GetAsync("/api/auth/me"); break; } // any answer (401) means it listens
+            catch (HttpRequestException) when (i < 300) { }
             await Task.Delay(100);
         }
         var name = "bench" + Guid.NewGuid().ToString("N")[..8];
@@ -141,7 +141,7 @@ static async Task<List<(string What, long BaselineKb, long PeakKb, double Second
         var sessionId = Guid.NewGuid().ToString("N");
         var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{redisPort}");
         await redis.GetDatabase().HashSetAsync(NanoBanana.Infrastructure.Redis.Keys.Session(userId, sessionId), "id", sessionId);
-        await http.GetAsync("/health");
+        await http.GetAsync("/api/images/user/all");
         var baseline = Kb(app.Id, "VmRSS");
 
         using var form = new MultipartFormDataContent();
