@@ -22,24 +22,33 @@ var files = Directory.GetFiles(photos).Where(f => f.EndsWith(".jpg") || f.EndsWi
 var inputs = files.Select(File.ReadAllBytes).ToArray();
 Console.WriteLine($"{inputs.Length} photos, {inputs.Sum(i => i.Length) / 1048576.0:0.0} MiB, concurrency {concurrency}, {rounds} rounds");
 
-// ---- ours
+// ---- ours and sharp, alternated (the machine is shared: the best of each pair of trials counts)
 Run(inputs.Take(2).ToArray()); // warm-up
-var clock = Stopwatch.StartNew();
-for (var r = 0; r < rounds; r++) Run(inputs);
-var oursSeconds = clock.Elapsed.TotalSeconds;
-var ours = inputs.Length * rounds / oursSeconds;
-Console.WriteLine($"ours:  {ours:0.00} images/s");
-
-// ---- sharp
-var sharpJson = Exec("node", $"{Path.Combine(root, "bench", "sharp", "thumbnails.mjs")} {photos} {concurrency} {rounds}");
-var sharpResult = JsonNode.Parse(sharpJson.Trim().Split('\n').Last())!;
-var sharp = sharpResult["perSecond"]!.GetValue<double>();
-Console.WriteLine($"sharp: {sharp:0.00} images/s (libvips {sharpResult["sharp"]?["vips"]})");
+double ours = 0, sharp = 0, sharpChained = 0;
+JsonNode sharpResult = null!;
+double Sharp(string mode)
+{
+    var json = Exec("node", $"{Path.Combine(root, "bench", "sharp", "thumbnails.mjs")} {photos} {concurrency} {rounds} {mode}");
+    sharpResult = JsonNode.Parse(json.Trim().Split('\n').Last())!;
+    return sharpResult["perSecond"]!.GetValue<double>();
+}
+for (var trial = 0; trial < 2; trial++)
+{
+    var clock = Stopwatch.StartNew();
+    for (var r = 0; r < rounds; r++) Run(inputs);
+    var oursNow = inputs.Length * rounds / clock.Elapsed.TotalSeconds;
+    var sharpNow = Sharp("clone");
+    var chainedNow = Sharp("chained");
+    Console.WriteLine($"trial {trial + 1}: ours {oursNow:0.00}, sharp {sharpNow:0.00}, sharp chained {chainedNow:0.00} images/s (libvips {sharpResult["sharp"]?["vips"]})");
+    ours = Math.Max(ours, oursNow);
+    sharp = Math.Max(sharp, sharpNow);
+    sharpChained = Math.Max(sharpChained, chainedNow);
+}
 
 // ---- upload memory
 var memory = await UploadMemory(root, photos);
 
-WriteReport(root, inputs.Length, inputs.Sum(i => (long)i.Length), concurrency, rounds, ours, sharp,
+WriteReport(root, inputs.Length, inputs.Sum(i => (long)i.Length), concurrency, rounds, ours, sharp, sharpChained,
     sharpResult["sharp"]?["vips"]?.ToString() ?? "?", sharpResult["sharp"]?["sharp"]?.ToString() ?? "?", memory);
 return;
 
@@ -91,15 +100,15 @@ static string Exec(string file, string args)
 }
 
 // Starts the built app as its own process for each measurement, so its peak resident set (VmHWM) is that request's.
-static async Task<List<(string What, long BaselineKb, long PeakKb, double Seconds)>> UploadMemory(string root, string photos)
+static async Task<List<(string What, long BaselineKb, long PeakKb, long PeakThumbsKb, double Seconds)>> UploadMemory(string root, string photos)
 {
-    var results = new List<(string, long, long, double)>();
+    var results = new List<(string, long, long, long, double)>();
     var big = Path.Combine(photos, "..", "upload-20mib.png");
     if (!File.Exists(big))
     {
-        // Incompressible RGB noise: 2500x2700x3 bytes ~ 19.3 MiB as PNG, just under the 20 MiB limit.
-        using var noise = Image.Gaussnoise(2500, 2700, mean: 128, sigma: 80);
-        using var rgb = noise.Bandjoin(Image.Gaussnoise(2500, 2700, mean: 128, sigma: 80), Image.Gaussnoise(2500, 2700, mean: 128, sigma: 80))
+        // Incompressible RGB noise: 2400x2600 pixels ~ 19 MiB as PNG, just under the 20 MiB limit.
+        using var noise = Image.Gaussnoise(2400, 2600, mean: 128, sigma: 80);
+        using var rgb = noise.Bandjoin(Image.Gaussnoise(2400, 2600, mean: 128, sigma: 80), Image.Gaussnoise(2400, 2600, mean: 128, sigma: 80))
             .Cast(Enums.BandFormat.Uchar).Copy(interpretation: Enums.Interpretation.Srgb);
         rgb.Pngsave(big, compression: 1);
     }
@@ -154,8 +163,16 @@ static async Task<List<(string What, long BaselineKb, long PeakKb, double Second
         var seconds = clock.Elapsed.TotalSeconds;
         if ((int)response.StatusCode != 201) throw new InvalidOperationException($"{route}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
         var peak = Kb(app.Id, "VmHWM");
-        results.Add((what, baseline, peak, seconds));
-        Console.WriteLine($"{what}: baseline {baseline / 1024} MiB, peak {peak / 1024} MiB, {seconds:0.00} s");
+        // Then wait (polling is fine in a benchmark) for the thumbnails, and read the peak again.
+        for (var i = 0; i < 600; i++)
+        {
+            var list = await http.GetFromJsonAsync<JsonObject>("/api/images/user/all?limit=1000");
+            if (list!["images"]!.AsArray().All(x => x!["status"]!.GetValue<string>() != "processing")) break;
+            await Task.Delay(100);
+        }
+        var peakWithThumbnails = Kb(app.Id, "VmHWM");
+        results.Add((what, baseline, peak, peakWithThumbnails, seconds));
+        Console.WriteLine($"{what}: baseline {baseline / 1024} MiB, peak {peak / 1024} MiB, with thumbnails {peakWithThumbnails / 1024} MiB, {seconds:0.00} s");
         app.Kill(entireProcessTree: true);
         await app.WaitForExitAsync();
         await redis.DisposeAsync();
@@ -167,8 +184,8 @@ static long Kb(int pid, string field) =>
     long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field + ":"))
         .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
 
-static void WriteReport(string root, int count, long bytes, int concurrency, int rounds, double ours, double sharp,
-    string vips, string sharpVersion, List<(string What, long BaselineKb, long PeakKb, double Seconds)> memory)
+static void WriteReport(string root, int count, long bytes, int concurrency, int rounds, double ours, double sharp, double sharpChained,
+    string vips, string sharpVersion, List<(string What, long BaselineKb, long PeakKb, long PeakThumbsKb, double Seconds)> memory)
 {
     var docs = Path.Combine(root, "docs", "BENCHMARKS.md");
     var existing = File.Exists(docs) ? File.ReadAllText(docs) : "# Benchmarks\n";
@@ -188,21 +205,34 @@ static void WriteReport(string root, int count, long bytes, int concurrency, int
         "(bench/ThumbnailBench + bench/sharp/thumbnails.mjs). Photo set, made by the benchmark: 12 JPEGs of 4000x3000 (12 MP,",
         $"EXIF orientation 6 or 8, quality 90) and 4 PNGs of 2000x1500 with alpha; {bytes / 1048576.0:0.0} MiB in all. Each image gives",
         "a 1024 px and a 256 px WebP (long side, never upscaled, EXIF orientation applied, metadata stripped, sRGB, quality 80).",
-        $"{concurrency} images at a time, {rounds} rounds over the set after a warm-up.",
+        $"{concurrency} images at a time, {rounds} rounds over the set after a warm-up; ours and sharp alternate twice and the",
+        "best run of each counts (2 cores shared with other work: expect +-15 % between runs).",
         "",
         "| pipeline | images/s |",
         "| --- | --- |",
         string.Format(inv, "| ours (NetVips {0}, `Thumbnailer.Make`) | {1:0.00} |", NetVips.NetVips.Version(0) + "." + NetVips.NetVips.Version(1) + "." + NetVips.NetVips.Version(2), ours),
-        string.Format(inv, "| sharp {0} (libvips {1}) | {2:0.00} |", sharpVersion, vips, sharp),
-        string.Format(inv, "| **ratio ours / sharp** | **{0:0.00}** |", ours / sharp),
+        string.Format(inv, "| sharp {0} (libvips {1}), idiomatic: one `clone()` pipeline per size | {2:0.00} |", sharpVersion, vips, sharp),
+        string.Format(inv, "| sharp {0}, chained like ours: 1024 px to raw once, 256 px from that | {1:0.00} |", sharpVersion, sharpChained),
+        string.Format(inv, "| **ratio ours / sharp (idiomatic)** | **{0:0.00}** |", ours / sharp),
+        string.Format(inv, "| ratio ours / sharp (chained, same work) | {0:0.00} |", ours / sharpChained),
         "",
-        "Upload memory (the app started fresh for each, `THUMBNAIL_PARALLELISM=1`; resident set before the request and the",
-        "process's peak resident set (VmHWM) after the 201, thumbnails included as they run during and right after the request):",
+        "Where the difference comes from: both sit on libvips and both shrink on load (JPEG DCT scaling), so decoding",
+        "dominates. The idiomatic sharp code decodes every original twice (once per size); ours decodes it once to",
+        "1024 px, keeps that in memory and makes 256 px from it (`Thumbnailer.Make`). Colour management is only run",
+        "when the file carries an ICC profile, libvips' operation cache is off, and each of the parallel jobs gets",
+        "cores / parallelism libvips threads, so two jobs do not fight over the same cores.",
         "",
-        "| upload | RSS before | peak RSS | time to 201 |",
-        "| --- | --- | --- | --- |",
+        "Upload memory: the published app started fresh for each (`THUMBNAIL_PARALLELISM=1`, local store), the files",
+        "streamed by HttpClient over loopback. Resident set before the request, the process's peak resident set",
+        "(VmHWM) when the 201 arrived, and again once every thumbnail was made. The multipart body is spooled to temp",
+        "files in 80 KiB chunks, so the request itself adds little over the baseline whatever the upload's size;",
+        "the thumbnail job holds one original and its decoded 1024 px version at a time.",
+        "",
+        "| upload | RSS before | peak RSS at 201 | peak RSS with thumbnails | time to 201 |",
+        "| --- | --- | --- | --- | --- |",
     };
-    lines.AddRange(memory.Select(m => string.Format(inv, "| {0} | {1:0} MiB | {2:0} MiB | {3:0.00} s |", m.What, m.BaselineKb / 1024.0, m.PeakKb / 1024.0, m.Seconds)));
+    lines.AddRange(memory.Select(m => string.Format(inv, "| {0} | {1:0} MiB | {2:0} MiB | {3:0} MiB | {4:0.00} s |",
+        m.What, m.BaselineKb / 1024.0, m.PeakKb / 1024.0, m.PeakThumbsKb / 1024.0, m.Seconds)));
     File.WriteAllText(docs, existing.TrimEnd('\n') + "\n" + string.Join('\n', lines) + "\n");
     Console.WriteLine($"Wrote {docs}");
 }

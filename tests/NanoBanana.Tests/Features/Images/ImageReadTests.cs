@@ -105,4 +105,19 @@ public sealed class ImageReadTests(AppFixture app) : ImageTestContext(app)
         });
         await ShouldBeProblem(result, 400, "validation_failed");
     }
+
+    [Fact]
+    public async Task The_openapi_document_lists_every_image_route()
+    {
+        var doc = await Host.Scenario(s =>
+        {
+            s.Get.Url("/openapi/v1.json");
+            s.StatusCodeShouldBe(200);
+        });
+        var paths = (await Json(doc))["paths"]!.AsObject();
+        foreach (var route in new[] { "/api/images/upload", "/api/images/upload/batch", "/api/images/{imageId}",
+                     "/api/images/session/{sessionId}", "/api/images/user/all", "/api/images/cleanup" })
+            Assert.True(paths.ContainsKey(route), route);
+        Assert.NotNull(paths["/api/images/upload"]!["post"]!["requestBody"]!["content"]!["multipart/form-data"]);
+    }
 }

@@ -1,6 +1,7 @@
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Wolverine.Tracking;
 
 namespace NanoBanana.Tests.Features.Images;
 
@@ -28,6 +29,25 @@ public sealed class UploadImageBatchTests(AppFixture app) : ImageTestContext(app
         Assert.All(images, i => Assert.Equal("generated", i!["type"]!.GetValue<string>()));
         Assert.Equal(3, await Redis.SortedSetLengthAsync(Keys.SessionImages(user.Id, session)));
         Assert.Equal(3, (int)await Redis.HashGetAsync(Keys.SessionImageCounts(user.Id, session), "generated"));
+    }
+
+    [Fact]
+    public async Task A_batch_makes_the_thumbnails_of_every_image()
+    {
+        var user = await RegisterUser();
+        var session = await CreateSession(user);
+        var tracked = await Host.TrackActivity(TimeSpan.FromSeconds(60)).ExecuteAndWaitAsync(
+            (Func<Wolverine.IMessageContext, Task>)(async _ => await Host.Scenario(s =>
+            {
+                s.Post.MultipartFormData(Form(session, "uploaded", "images", GoodFiles(2))).ToUrl("/api/images/upload/batch");
+                s.As(user);
+                s.StatusCodeShouldBe(201);
+            })));
+        Assert.Equal(2, tracked.Executed.MessagesOf<NanoBanana.Features.Images.GenerateThumbnails>().Count());
+        var ids = (await Redis.SortedSetRangeByRankAsync(Keys.UserImages(user.Id))).Select(v => v.ToString()).ToList();
+        foreach (var id in ids)
+            Assert.Equal("ready", (string?)await Redis.HashGetAsync(Keys.Image(user.Id, id), "status"));
+        Assert.Equal(0, await Redis.SetLengthAsync(Keys.ThumbnailsPending));
     }
 
     [Fact]
