@@ -1,6 +1,6 @@
 // The sharp side of the thumbnail benchmark: for every photo in the folder, a 1024 px and a 256 px
 // WebP (long side, never upscaled, EXIF orientation applied, metadata stripped, sRGB, quality 80),
-// CONCURRENCY photos at a time, ROUNDS times over. Prints one JSON line: {images, seconds, perSecond}.
+// CONCURRENCY photos at a time, ROUNDS times over. Prints one JSON line: {images, seconds, perSecond, cpuMsPerImage}.
 import sharp from 'sharp';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,8 +45,12 @@ async function run(list) {
 }
 
 await run(inputs.slice(0, Math.min(2, inputs.length))); // warm-up
+const cpu0 = process.cpuUsage();
 const started = process.hrtime.bigint();
 for (let r = 0; r < rounds; r++) await run(inputs);
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const cpu = process.cpuUsage(cpu0);
 const images = inputs.length * rounds;
-console.log(JSON.stringify({ images, seconds, perSecond: images / seconds, sharp: sharp.versions }));
+// CPU time (user + system, every thread) per image: the work done, whatever else the machine runs.
+const cpuMsPerImage = (cpu.user + cpu.system) / 1000 / images;
+console.log(JSON.stringify({ images, seconds, perSecond: images / seconds, cpuMsPerImage, sharp: sharp.versions }));
