@@ -82,9 +82,19 @@ public static class GenerateThumbnailsHandler
         byte[] original;
         await using (var stream = await storage.GetAsync(image.Path, ct) ?? throw new OriginalMissingException())
         {
-            using var buffer = new MemoryStream((int)Math.Max(0, Math.Min(image.Size, int.MaxValue)));
-            await stream.CopyToAsync(buffer, ct);
-            original = buffer.ToArray();
+            if (stream is MemoryStream { Position: 0 } memory && memory.TryGetBuffer(out var whole) && whole.Offset == 0 && whole.Count == whole.Array!.Length)
+                original = whole.Array; // the S3 store's copy, exactly sized: no second copy
+            else if (stream.CanSeek)
+            {
+                original = new byte[stream.Length - stream.Position];
+                await stream.ReadExactlyAsync(original, ct);
+            }
+            else
+            {
+                using var buffer = new MemoryStream();
+                await stream.CopyToAsync(buffer, ct);
+                original = buffer.ToArray();
+            }
         }
         var made = Thumbnailer.Make(original, ImageBlobs.ThumbnailSizes);
         var stored = new List<StoredThumbnail>(made.Count);
