@@ -47,3 +47,34 @@ stop_redis() {
   for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   rm -f "$dir/redis.pid"
 }
+
+# The S3-compatible server of the storage tests (s3rver from npm), installed from tools/s3rver's lockfile.
+ensure_s3rver_installed() {
+  command -v node >/dev/null 2>&1 || apt_install nodejs npm
+  [ -x tools/s3rver/node_modules/.bin/s3rver ] && return 0
+  echo "Installing s3rver (npm ci in tools/s3rver)..." >&2
+  (cd tools/s3rver && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || { echo "npm ci in tools/s3rver failed" >&2; return 1; }
+}
+
+# start_s3rver PORT DIR BUCKET: s3rver on 127.0.0.1:PORT with its data under DIR and BUCKET created.
+start_s3rver() {
+  local port=$1 dir=$2 bucket=$3
+  mkdir -p "$dir/data"
+  node tools/s3rver/node_modules/.bin/s3rver -d "$dir/data" -a 127.0.0.1 -p "$port" --silent \
+    --configure-bucket "$bucket" >"$dir/s3rver.log" 2>&1 &
+  echo $! >"$dir/s3rver.pid"
+  for _ in $(seq 1 100); do
+    { exec 8<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null && { exec 8>&- 8<&-; return 0; }
+    sleep 0.1
+  done
+  echo "s3rver did not start on port $port; see $dir/s3rver.log" >&2
+  return 1
+}
+
+stop_s3rver() {
+  local dir=$1 pid
+  pid=$(cat "$dir/s3rver.pid" 2>/dev/null) || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$dir/s3rver.pid"
+}

@@ -7,15 +7,19 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 TEST_REDIS_PORT="${TEST_REDIS_PORT:-6391}"
+TEST_S3_PORT="${TEST_S3_PORT:-4569}"
 work=.data/test
 rm -rf "$work" && mkdir -p "$work"
 
 ensure_redis_installed || exit 1
 start_redis "$TEST_REDIS_PORT" "$work/redis" || exit 1
-cleanup() { stop_redis "$work/redis"; }
+ensure_s3rver_installed || exit 1
+start_s3rver "$TEST_S3_PORT" "$work/s3" nanobanana-test || exit 1
+cleanup() { stop_s3rver "$work/s3"; stop_redis "$work/redis"; }
 trap cleanup EXIT
 
 export NB_TEST_REDIS="127.0.0.1:$TEST_REDIS_PORT"
+export NB_TEST_S3="http://127.0.0.1:$TEST_S3_PORT"
 
 dotnet test NanoBanana.sln -c Release --logger "trx;LogFileName=results.trx" \
   --results-directory "$work/results" "$@"

@@ -37,6 +37,7 @@ builder.Services.AddSingleton<Validators>();
 builder.Services.AddApiDocs();
 builder.Services.AddCarter();
 builder.Services.AddFeatureServices();
+builder.Services.AddImages(settings);
 
 builder.Host.UseWolverine(opts =>
 {

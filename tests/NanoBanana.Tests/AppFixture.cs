@@ -50,6 +50,7 @@ public sealed class AppFixture : IAsyncLifetime
             ["JWT_SECRET"] = JwtSecret,
             ["TRUST_FORWARDED_HEADERS"] = "true",
             ["LOG_DIR"] = Path.Combine(Path.GetTempPath(), "nanobanana-tests", Guid.NewGuid().ToString("N"), "logs"),
+            ["LOCAL_STORAGE_PATH"] = Path.Combine(Path.GetTempPath(), "nanobanana-tests", Guid.NewGuid().ToString("N"), "uploads"),
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) all[k] = v;
         return AlbaHost.For<Program>(b =>

@@ -16,6 +16,7 @@ public sealed class Settings
     public bool TrustForwardedHeaders { get; init; }
     public bool ApiDocs { get; init; } = true;
     public StorageSettings Storage { get; init; } = new();
+    public ImageSettings Images { get; init; } = new();
 
     public static Settings From(IConfiguration c, IHostEnvironment env)
     {
@@ -71,6 +72,7 @@ public sealed class Settings
             TrustForwardedHeaders = Bool("TRUST_FORWARDED_HEADERS", "TrustForwardedHeaders", false),
             ApiDocs = Bool("API_DOCS", "ApiDocs", true),
             Storage = StorageSettings.From(Get),
+            Images = ImageSettings.From(Get),
         };
     }
 
@@ -111,10 +113,107 @@ public sealed class StorageSettings
 {
     public string Type { get; init; } = "local";
     public string LocalPath { get; init; } = "data/uploads";
+    /// <summary>How long a signed or presigned blob URL stays valid.</summary>
+    public int UrlExpirySeconds { get; init; } = 3600;
+    /// <summary>Key for the local store's signed URLs; derived from the JWT secret when empty.</summary>
+    public string? SigningSecret { get; init; }
+    /// <summary>Absolute base of the local store's URLs (the address browsers reach this service at).</summary>
+    public string? PublicBaseUrl { get; init; }
+    /// <summary>How long one store call may take before it counts as failed (retries come on top).</summary>
+    public int TimeoutSeconds { get; init; } = 10;
+    public S3StoreSettings S3 { get; init; } = new();
 
-    public static StorageSettings From(Func<string, string, string?> get) => new()
+    public static StorageSettings From(Func<string, string, string?> get)
     {
-        Type = (get("STORAGE_TYPE", "Storage:Type") ?? "local").ToLowerInvariant(),
-        LocalPath = get("LOCAL_STORAGE_PATH", "Storage:LocalPath") ?? "data/uploads",
+        var type = (get("STORAGE_TYPE", "Storage:Type") ?? "local").ToLowerInvariant();
+        int Int(string envName, string key, int fallback) => int.TryParse(get(envName, key), out var v) ? v : fallback;
+        return new()
+        {
+            Type = type,
+            LocalPath = get("LOCAL_STORAGE_PATH", "Storage:LocalPath") ?? "data/uploads",
+            UrlExpirySeconds = Int("STORAGE_URL_EXPIRY_SECONDS", "Storage:UrlExpirySeconds", 3600),
+            SigningSecret = get("STORAGE_SIGNING_SECRET", "Storage:SigningSecret"),
+            PublicBaseUrl = get("PUBLIC_BASE_URL", "Storage:PublicBaseUrl"),
+            TimeoutSeconds = Int("STORAGE_TIMEOUT_SECONDS", "Storage:TimeoutSeconds", 10),
+            S3 = type == "aliyun" ? S3StoreSettings.Aliyun(get) : S3StoreSettings.Aws(get),
+        };
+    }
+}
+
+/// <summary>An S3-compatible store: AWS S3, MinIO, R2, or Aliyun OSS through its S3-compatible endpoint.</summary>
+public sealed class S3StoreSettings
+{
+    public string? AccessKeyId { get; init; }
+    public string? SecretAccessKey { get; init; }
+    public string Region { get; init; } = "us-east-1";
+    public string? Bucket { get; init; }
+    /// <summary>Service URL for a non-AWS store (MinIO, R2, OSS); null means AWS itself.</summary>
+    public string? Endpoint { get; init; }
+    public bool ForcePathStyle { get; init; }
+
+    public static S3StoreSettings Aws(Func<string, string, string?> get) => new()
+    {
+        AccessKeyId = get("AWS_ACCESS_KEY_ID", "Storage:S3:AccessKeyId"),
+        SecretAccessKey = get("AWS_SECRET_ACCESS_KEY", "Storage:S3:SecretAccessKey"),
+        Region = get("AWS_REGION", "Storage:S3:Region") ?? "us-east-1",
+        Bucket = get("AWS_S3_BUCKET", "Storage:S3:Bucket"),
+        Endpoint = get("AWS_ENDPOINT", "Storage:S3:Endpoint"),
+        ForcePathStyle = bool.TryParse(get("AWS_FORCE_PATH_STYLE", "Storage:S3:ForcePathStyle"), out var f) && f,
     };
+
+    /// <summary>
+    /// Aliyun OSS speaks the S3 protocol at https://oss-&lt;region&gt;.aliyuncs.com with virtual-hosted
+    /// addressing (bucket in the host name); ALIYUN_OSS_REGION may be given as "cn-hangzhou" or "oss-cn-hangzhou".
+    /// </summary>
+    public static S3StoreSettings Aliyun(Func<string, string, string?> get)
+    {
+        var region = get("ALIYUN_OSS_REGION", "Storage:Aliyun:Region") ?? "cn-hangzhou";
+        var bare = region.StartsWith("oss-", StringComparison.OrdinalIgnoreCase) ? region[4..] : region;
+        var endpoint = get("ALIYUN_OSS_ENDPOINT", "Storage:Aliyun:Endpoint") ?? $"https://oss-{bare}.aliyuncs.com";
+        if (!endpoint.Contains("://")) endpoint = "https://" + endpoint;
+        return new()
+        {
+            AccessKeyId = get("ALIYUN_ACCESS_KEY_ID", "Storage:Aliyun:AccessKeyId"),
+            SecretAccessKey = get("ALIYUN_ACCESS_KEY_SECRET", "Storage:Aliyun:AccessKeySecret"),
+            Region = bare,
+            Bucket = get("ALIYUN_OSS_BUCKET", "Storage:Aliyun:Bucket"),
+            Endpoint = endpoint,
+            ForcePathStyle = false,
+        };
+    }
+}
+
+/// <summary>Upload limits, thumbnail work and garbage collection of images.</summary>
+public sealed class ImageSettings
+{
+    public long MaxFileBytes { get; init; } = 20 * 1024 * 1024;
+    public int MaxBatchFiles { get; init; } = 10;
+    public int MaxMegapixels { get; init; } = 50;
+    /// <summary>Thumbnail jobs run at once on one instance (the local queue's parallelism).</summary>
+    public int ThumbnailParallelism { get; init; } = Math.Max(1, Environment.ProcessorCount / 2);
+    /// <summary>Attempts of one thumbnail job before the image is marked failed.</summary>
+    public int ThumbnailAttempts { get; init; } = 3;
+    /// <summary>Age an unreferenced image must reach before the garbage collector removes it.</summary>
+    public int GcGraceSeconds { get; init; } = 24 * 3600;
+    public int GcIntervalSeconds { get; init; } = 3600;
+    /// <summary>libvips worker threads per image; 0: cores divided by the thumbnail parallelism.</summary>
+    public int VipsConcurrency { get; init; }
+
+    public static ImageSettings From(Func<string, string, string?> get)
+    {
+        long Long(string envName, string key, long fallback) => long.TryParse(get(envName, key), out var v) ? v : fallback;
+        int Int(string envName, string key, int fallback) => int.TryParse(get(envName, key), out var v) ? v : fallback;
+        var defaults = new ImageSettings();
+        return new()
+        {
+            MaxFileBytes = Long("IMAGE_MAX_FILE_BYTES", "Images:MaxFileBytes", defaults.MaxFileBytes),
+            MaxBatchFiles = Int("IMAGE_MAX_BATCH_FILES", "Images:MaxBatchFiles", defaults.MaxBatchFiles),
+            MaxMegapixels = Int("IMAGE_MAX_MEGAPIXELS", "Images:MaxMegapixels", defaults.MaxMegapixels),
+            ThumbnailParallelism = Math.Max(1, Int("THUMBNAIL_PARALLELISM", "Images:ThumbnailParallelism", defaults.ThumbnailParallelism)),
+            ThumbnailAttempts = Math.Max(1, Int("THUMBNAIL_ATTEMPTS", "Images:ThumbnailAttempts", defaults.ThumbnailAttempts)),
+            GcGraceSeconds = Int("IMAGE_GC_GRACE_SECONDS", "Images:GcGraceSeconds", defaults.GcGraceSeconds),
+            GcIntervalSeconds = Math.Max(1, Int("IMAGE_GC_INTERVAL_SECONDS", "Images:GcIntervalSeconds", defaults.GcIntervalSeconds)),
+            VipsConcurrency = Int("VIPS_CONCURRENCY", "Images:VipsConcurrency", 0),
+        };
+    }
 }

@@ -31,6 +31,19 @@ public static class Keys
     public static string SessionImageCounts(string userId, string sessionId) => User(userId, $"s:{sessionId}:imgcount");
     /// <summary>ZSET of all the user's image ids, scored by createdAt (unix ms).</summary>
     public static string UserImages(string userId) => User(userId, "imgs");
+    /// <summary>
+    /// A session record, owned by the sessions slice. The images slice only reads whether it exists and
+    /// has no (or an empty) <c>deletedAt</c> field, to accept uploads into the caller's live sessions.
+    /// </summary>
+    public static string Session(string userId, string sessionId) => User(userId, $"session:{sessionId}");
+    /// <summary>
+    /// Global ZSET of every image's blob folder (<c>userId/sessionId/imageId/ext</c>), scored by the time it
+    /// was staged (unix ms): written before the first blob, removed after the last one is deleted, so
+    /// the garbage collector finds every blob, also those of an upload that died half-way.
+    /// </summary>
+    public const string ImageBlobIndex = Prefix + ":images:blobs";
+    /// <summary>Global SET of <c>userId/imageId</c> whose thumbnails are not made yet; re-queued when an instance starts.</summary>
+    public const string ThumbnailsPending = Prefix + ":images:pending";
 
     // --- global claims (SET NX), values are user ids ---
     public static string EmailClaim(string normalizedEmail) => $"{Prefix}:email:{normalizedEmail}";

@@ -1,0 +1,88 @@
+using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.Imaging;
+using NanoBanana.Infrastructure.Redis;
+using NanoBanana.Infrastructure.Storage;
+using StackExchange.Redis;
+
+namespace NanoBanana.Features.Images;
+
+/// <summary>The steps both upload routes share: judge the bytes, stage the blobs, write the records.</summary>
+public static class ImageIntake
+{
+    public static ApiProblem ProblemFor(ImageRejectedException e) => e.Kind switch
+    {
+        ImageRejection.Unsupported => new ApiProblem(415, "unsupported_media_type", e.Message),
+        ImageRejection.TooManyPixels => new ApiProblem(413, "payload_too_large", e.Message),
+        _ => new ApiProblem(400, "invalid_image", e.Message),
+    };
+
+    public static ImageFormatInfo Judge(ImageInspector inspector, UploadedFile file)
+    {
+        try
+        {
+            return inspector.Inspect(file.TempPath);
+        }
+        catch (ImageRejectedException e)
+        {
+            throw ProblemFor(e);
+        }
+    }
+
+    /// <summary>
+    /// Lists the images' blob folders, then stores every original. If the store fails, what was
+    /// stored is deleted and the folders unlisted; if the process dies, the listing lets the
+    /// garbage collector find the orphans.
+    /// </summary>
+    public static async Task<List<ImageRecord>> Stage(IDatabase db, IObjectStorage storage, TimeProvider clock,
+        string userId, string sessionId, string type, IReadOnlyList<(UploadedFile File, ImageFormatInfo Format)> files, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var records = files.Select(f =>
+        {
+            var id = Guid.CreateVersion7().ToString("N");
+            return new ImageRecord
+            {
+                Id = id, UserId = userId, SessionId = sessionId, Type = type, Status = ImageStatus.Processing,
+                RefCount = 0, CreatedAt = now, UpdatedAt = now, Mime = f.Format.Mime, Ext = f.Format.Extension,
+                Width = f.Format.Width, Height = f.Format.Height, Size = f.File.Length, Sha256 = f.File.Sha256,
+                Path = BlobKeys.For(userId, sessionId, id, "original", f.Format.Extension),
+            };
+        }).ToList();
+
+        foreach (var r in records) await ImageBlobs.List(db, r.BlobFolder, now);
+        var stored = new List<ImageRecord>();
+        try
+        {
+            for (var i = 0; i < records.Count; i++)
+            {
+                await using var content = File.OpenRead(files[i].File.TempPath);
+                await storage.PutAsync(records[i].Path, content, records[i].Mime, ct);
+                stored.Add(records[i]);
+            }
+        }
+        catch (Exception e)
+        {
+            foreach (var r in records)
+            {
+                try
+                {
+                    if (stored.Contains(r)) await ImageBlobs.Delete(db, storage, r.BlobFolder, CancellationToken.None);
+                    else await db.SortedSetRemoveAsync(Keys.ImageBlobIndex, r.BlobFolder); // an S3 put is all or nothing
+                }
+                catch (StorageUnavailableException) { /* stays listed: the collector removes it later */ }
+            }
+            if (e is StorageUnavailableException)
+                throw new ApiProblem(503, "storage_unavailable", "The image store is not answering right now. Nothing was stored; try again shortly.")
+                { RetryAfter = TimeSpan.FromSeconds(5) };
+            throw;
+        }
+
+        // Pending before the record exists: a crash after the record is written still leaves the job findable.
+        await db.SetAddAsync(Keys.ThumbnailsPending, records.Select(r => (RedisValue)$"{r.UserId}/{r.Id}").ToArray());
+        await ImageStore.Create(db, records);
+        return records;
+    }
+
+    public static IEnumerable<object> Announce(ImageRecord record, ImageDto dto) =>
+        [new ImageUploaded(record.UserId, dto), new GenerateThumbnails(record.UserId, record.Id)];
+}

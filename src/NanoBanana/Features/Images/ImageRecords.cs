@@ -1,0 +1,249 @@
+using System.Globalization;
+using System.Text.Json;
+using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.Redis;
+using NanoBanana.Infrastructure.Storage;
+using StackExchange.Redis;
+
+namespace NanoBanana.Features.Images;
+
+public static class ImageTypes
+{
+    public static readonly string[] All = ["uploaded", "generated", "edited"];
+    public static bool IsValid(string? type) => type is not null && All.Contains(type);
+}
+
+public static class ImageStatus
+{
+    public const string Processing = "processing";
+    public const string Ready = "ready";
+    public const string Failed = "failed";
+}
+
+public sealed record StoredThumbnail(int Size, int Width, int Height, string Mime, string Key);
+
+/// <summary>
+/// An image as stored: the HASH at <see cref="Keys.Image"/> (fields per the contract documented there,
+/// plus the ones below). Timestamps are unix milliseconds.
+/// </summary>
+public sealed record ImageRecord
+{
+    public required string Id { get; init; }
+    public required string UserId { get; init; }
+    public required string SessionId { get; init; }
+    public required string Type { get; init; }
+    public required string Status { get; init; }
+    public int RefCount { get; init; }
+    public long CreatedAt { get; init; }
+    public long UpdatedAt { get; init; }
+    public required string Mime { get; init; }
+    public required string Ext { get; init; }
+    public int Width { get; init; }
+    public int Height { get; init; }
+    public long Size { get; init; }
+    public required string Sha256 { get; init; }
+    public required string Path { get; init; }
+    public IReadOnlyList<StoredThumbnail> Thumbnails { get; init; } = [];
+    public string? Reason { get; init; }
+
+    /// <summary>This image's member of <see cref="Keys.ImageBlobIndex"/>.</summary>
+    public string BlobFolder => ImageBlobs.Folder(UserId, SessionId, Id, Ext);
+
+    public HashEntry[] ToHash() =>
+    [
+        new("id", Id), new("userId", UserId), new("sessionId", SessionId), new("type", Type), new("status", Status),
+        new("refCount", RefCount), new("createdAt", CreatedAt), new("updatedAt", UpdatedAt), new("mime", Mime),
+        new("ext", Ext), new("width", Width), new("height", Height), new("size", Size), new("sha256", Sha256),
+        new("path", Path), new("thumbs", JsonSerializer.Serialize(Thumbnails, Json.Storage)), new("reason", Reason ?? ""),
+    ];
+
+    public static ImageRecord? From(HashEntry[] hash)
+    {
+        if (hash.Length == 0) return null;
+        var d = hash.ToDictionary(h => h.Name.ToString(), h => h.Value.ToString());
+        string S(string k) => d.GetValueOrDefault(k) ?? "";
+        long L(string k) => long.TryParse(d.GetValueOrDefault(k), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : 0;
+        var thumbs = S("thumbs") is { Length: > 0 } json
+            ? JsonSerializer.Deserialize<List<StoredThumbnail>>(json, Json.Storage) ?? []
+            : [];
+        return new ImageRecord
+        {
+            Id = S("id"), UserId = S("userId"), SessionId = S("sessionId"), Type = S("type"), Status = S("status"),
+            RefCount = (int)L("refCount"), CreatedAt = L("createdAt"), UpdatedAt = L("updatedAt"), Mime = S("mime"),
+            Ext = S("ext"), Width = (int)L("width"), Height = (int)L("height"), Size = L("size"), Sha256 = S("sha256"),
+            Path = S("path"), Thumbnails = thumbs, Reason = S("reason") is { Length: > 0 } r ? r : null,
+        };
+    }
+
+    /// <summary>The wire shape, with URLs signed now (a client whose URLs expired reads the image again).</summary>
+    public ImageDto ToDto(IObjectStorage storage)
+    {
+        var original = storage.GetUrl(Path);
+        var expires = original.ExpiresAt;
+        var thumbs = new List<ThumbnailDto>(Thumbnails.Count);
+        foreach (var t in Thumbnails.OrderBy(t => t.Size))
+        {
+            var url = storage.GetUrl(t.Key);
+            if (url.ExpiresAt < expires) expires = url.ExpiresAt;
+            thumbs.Add(new ThumbnailDto(t.Size, t.Width, t.Height, t.Mime, url.Url));
+        }
+        return new ImageDto(Id, SessionId, UserId, Type, Path,
+            Thumbnails.OrderBy(t => t.Size).FirstOrDefault()?.Key, thumbs, Mime, Width, Height, Size, Sha256,
+            Status, RefCount, DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt), DateTimeOffset.FromUnixTimeMilliseconds(UpdatedAt),
+            original.Url, expires)
+        { Reason = Status == ImageStatus.Failed ? Reason ?? "Thumbnails could not be made." : null };
+    }
+}
+
+public sealed record ImageResponse(ImageDto Image);
+
+/// <summary>The Redis side of images: reads through the caller's own keys, writes in scripts and transactions.</summary>
+public static class ImageStore
+{
+    public static async Task<ImageRecord?> Find(IDatabase db, string userId, string imageId) =>
+        ImageRecord.From(await db.HashGetAllAsync(Keys.Image(userId, imageId)));
+
+    public static async Task<ImageRecord> Get(IDatabase db, string userId, string imageId) =>
+        await Find(db, userId, imageId) ?? throw ApiProblem.NotFound("image");
+
+    /// <summary>Writes records and their indexes in one MULTI (all keys share the user's slot).</summary>
+    public static async Task Create(IDatabase db, IReadOnlyList<ImageRecord> images)
+    {
+        var tx = db.CreateTransaction();
+        var writes = new List<Task>();
+        foreach (var image in images)
+        {
+            writes.Add(tx.HashSetAsync(Keys.Image(image.UserId, image.Id), image.ToHash()));
+            writes.Add(tx.SortedSetAddAsync(Keys.SessionImages(image.UserId, image.SessionId), image.Id, image.CreatedAt));
+            writes.Add(tx.SortedSetAddAsync(Keys.UserImages(image.UserId), image.Id, image.CreatedAt));
+            writes.Add(tx.HashIncrementAsync(Keys.SessionImageCounts(image.UserId, image.SessionId), image.Type));
+        }
+        if (!await tx.ExecuteAsync()) throw new RedisException("The image records could not be written.");
+        await Task.WhenAll(writes);
+    }
+
+    // A session is live when its record exists without a deletedAt; the record may be a HASH or a JSON string.
+    static readonly LuaScript LiveSession = LuaScript.Prepare("""
+        local t = redis.call('TYPE', @key).ok
+        if t == 'hash' then
+          local d = redis.call('HGET', @key, 'deletedAt')
+          if d == false or d == '' or d == 'null' then return 1 end
+          return 0
+        end
+        if t == 'string' then
+          local ok, v = pcall(cjson.decode, redis.call('GET', @key))
+          if ok and type(v) == 'table' and (v.deletedAt == nil or v.deletedAt == cjson.null) then return 1 end
+        end
+        return 0
+        """);
+
+    public static async Task EnsureLiveSession(IDatabase db, string userId, string sessionId)
+    {
+        var live = (int)await LiveSession.EvaluateAsync(db, new { key = (RedisKey)Keys.Session(userId, sessionId) });
+        if (live != 1) throw ApiProblem.NotFound("session");
+    }
+
+    // Removal is decided and done inside Redis in one step: a message that references the image
+    // (HINCRBY refCount in the messages slice's own script) either ran before, and the image stays,
+    // or runs after, and finds no image to reference.
+    static readonly LuaScript RemoveUnreferenced = LuaScript.Prepare("""
+        if redis.call('EXISTS', @image) == 0 then return 'gone' end
+        local ref = tonumber(redis.call('HGET', @image, 'refCount') or '0') or 0
+        if ref > 0 then return 'in_use' end
+        if @cutoff ~= 'now' then
+          local created = tonumber(redis.call('HGET', @image, 'createdAt') or '0') or 0
+          if created > tonumber(@cutoff) then return 'young' end
+        end
+        local t = redis.call('HGET', @image, 'type')
+        redis.call('DEL', @image)
+        redis.call('ZREM', @sessionImages, @id)
+        redis.call('ZREM', @userImages, @id)
+        if t then
+          if redis.call('HINCRBY', @counts, t, -1) <= 0 then redis.call('HDEL', @counts, t) end
+        end
+        return 'removed'
+        """);
+
+    /// <summary>Removes the record if no message references it (and, with a cutoff, if it is older than that): removed, gone, in_use or young.</summary>
+    public static async Task<string> RemoveIfUnreferenced(IDatabase db, string userId, string sessionId, string imageId, long? cutoffMs)
+    {
+        var result = await RemoveUnreferenced.EvaluateAsync(db, new
+        {
+            image = (RedisKey)Keys.Image(userId, imageId),
+            sessionImages = (RedisKey)Keys.SessionImages(userId, sessionId),
+            userImages = (RedisKey)Keys.UserImages(userId),
+            counts = (RedisKey)Keys.SessionImageCounts(userId, sessionId),
+            id = imageId,
+            cutoff = cutoffMs?.ToString(CultureInfo.InvariantCulture) ?? "now",
+        });
+        return result.ToString();
+    }
+
+    static readonly LuaScript Finish = LuaScript.Prepare("""
+        if redis.call('HGET', @image, 'status') ~= 'processing' then return 0 end
+        redis.call('HSET', @image, 'status', @status, 'updatedAt', @updatedAt, 'thumbs', @thumbs, 'reason', @reason)
+        return 1
+        """);
+
+    /// <summary>Moves a processing image to ready or failed; false when it is gone or already finished.</summary>
+    public static async Task<bool> Complete(IDatabase db, string userId, string imageId, string status,
+        IReadOnlyList<StoredThumbnail> thumbnails, string? reason, long nowMs) =>
+        (int)await Finish.EvaluateAsync(db, new
+        {
+            image = (RedisKey)Keys.Image(userId, imageId), status, updatedAt = nowMs,
+            thumbs = JsonSerializer.Serialize(thumbnails, Json.Storage), reason = reason ?? "",
+        }) == 1;
+
+    /// <summary>A page of ids from an index ZSET (newest first), optionally only of one type, with the true total.</summary>
+    public static async Task<(List<ImageRecord> Page, long Total)> Page(IDatabase db, string userId, string indexKey,
+        string? type, int limit, int offset)
+    {
+        if (type is null)
+        {
+            var total = await db.SortedSetLengthAsync(indexKey);
+            var ids = await db.SortedSetRangeByRankAsync(indexKey, offset, offset + limit - 1, Order.Descending);
+            return (await Load(db, userId, ids.Select(i => i.ToString())), total);
+        }
+        // Filtering by type reads the types of all the index's images (one pipelined round trip).
+        var all = await db.SortedSetRangeByRankAsync(indexKey, 0, -1, Order.Descending);
+        var types = await Task.WhenAll(all.Select(id => db.HashGetAsync(Keys.Image(userId, id.ToString()), "type")));
+        var matching = all.Where((_, i) => types[i] == type).Select(id => id.ToString()).ToList();
+        return (await Load(db, userId, matching.Skip(offset).Take(limit)), matching.Count);
+    }
+
+    static async Task<List<ImageRecord>> Load(IDatabase db, string userId, IEnumerable<string> ids)
+    {
+        var hashes = await Task.WhenAll(ids.Select(id => db.HashGetAllAsync(Keys.Image(userId, id))));
+        return hashes.Select(ImageRecord.From).OfType<ImageRecord>().ToList();
+    }
+}
+
+/// <summary>
+/// The blobs of one image and their index: a folder is listed in <see cref="Keys.ImageBlobIndex"/>
+/// before its first blob is written and unlisted after its last blob is deleted.
+/// </summary>
+public static class ImageBlobs
+{
+    public static readonly int[] ThumbnailSizes = [256, 1024];
+
+    public static string Folder(string userId, string sessionId, string imageId, string ext) => $"{userId}/{sessionId}/{imageId}/{ext}";
+
+    public static (string UserId, string SessionId, string ImageId, string Ext)? Parse(string folder) =>
+        folder.Split('/') is [var u, var s, var i, var e] ? (u, s, i, e) : null;
+
+    public static IEnumerable<string> Keys(string userId, string sessionId, string imageId, string ext) =>
+        ThumbnailSizes.Select(size => BlobKeys.For(userId, sessionId, imageId, $"thumb-{size}", "webp"))
+            .Prepend(BlobKeys.For(userId, sessionId, imageId, "original", ext));
+
+    public static Task List(IDatabase db, string folder, long nowMs) =>
+        db.SortedSetAddAsync(NanoBanana.Infrastructure.Redis.Keys.ImageBlobIndex, folder, nowMs);
+
+    /// <summary>Deletes every blob of the image, then unlists the folder (a crash in between leaves it listed: the collector retries).</summary>
+    public static async Task Delete(IDatabase db, IObjectStorage storage, string folder, CancellationToken ct = default)
+    {
+        if (Parse(folder) is not var (u, s, i, e)) return;
+        foreach (var key in Keys(u, s, i, e)) await storage.DeleteAsync(key, ct);
+        await db.SortedSetRemoveAsync(NanoBanana.Infrastructure.Redis.Keys.ImageBlobIndex, folder);
+        await db.SetRemoveAsync(NanoBanana.Infrastructure.Redis.Keys.ThumbnailsPending, $"{u}/{i}");
+    }
+}

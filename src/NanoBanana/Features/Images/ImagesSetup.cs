@@ -1,0 +1,61 @@
+using NanoBanana.Infrastructure.Configuration;
+using NanoBanana.Infrastructure.Imaging;
+using NanoBanana.Infrastructure.Storage;
+using NanoBanana.Features.Images;
+using Wolverine;
+
+// In the Features namespace so that Program.cs needs one line and no using.
+namespace NanoBanana.Features;
+
+public static class ImagesSetup
+{
+    /// <summary>Storage, imaging, the thumbnail and garbage-collection queues, and the start-up recovery of unfinished work.</summary>
+    public static IServiceCollection AddImages(this IServiceCollection services, Settings settings)
+    {
+        var images = settings.Images;
+        services.AddObjectStorage(settings);
+        // libvips threads per image: the queue's parallelism times this stays near the core count.
+        Vips.EnsureInitialized(images.VipsConcurrency > 0 ? images.VipsConcurrency : Math.Max(1, Environment.ProcessorCount / images.ThumbnailParallelism));
+        services.AddSingleton(new ImageInspector((long)images.MaxMegapixels * 1_000_000));
+        services.AddHostedService<ImageWorkStarter>();
+        services.ConfigureWolverine(opts =>
+        {
+            opts.LocalQueue(GenerateThumbnailsHandler.Queue).MaximumParallelMessages(images.ThumbnailParallelism);
+            opts.PublishMessage<GenerateThumbnails>().ToLocalQueue(GenerateThumbnailsHandler.Queue);
+            opts.LocalQueue(CollectGarbageHandler.Queue).Sequential();
+            opts.PublishMessage<CollectGarbage>().ToLocalQueue(CollectGarbageHandler.Queue);
+            opts.PublishMessage<RecoverUnfinishedThumbnails>().ToLocalQueue(CollectGarbageHandler.Queue);
+        });
+        return services;
+    }
+}
+
+/// <summary>
+/// Once the app has started (Wolverine included): re-queue thumbnail jobs a dead process left
+/// unfinished, and schedule the first garbage collection (each run schedules the next).
+/// </summary>
+public sealed class ImageWorkStarter(IHostApplicationLifetime lifetime, IServiceProvider services, Settings settings,
+    ILogger<ImageWorkStarter> log) : IHostedService
+{
+    public Task StartAsync(CancellationToken ct)
+    {
+        lifetime.ApplicationStarted.Register(() => _ = Kick());
+        return Task.CompletedTask;
+    }
+
+    async Task Kick()
+    {
+        try
+        {
+            var bus = services.GetRequiredService<IMessageBus>();
+            await bus.PublishAsync(new RecoverUnfinishedThumbnails());
+            await bus.ScheduleAsync(new CollectGarbage(Recurring: true), TimeSpan.FromSeconds(settings.Images.GcIntervalSeconds));
+        }
+        catch (Exception e)
+        {
+            log.LogError(e, "Could not start the image background work");
+        }
+    }
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+}

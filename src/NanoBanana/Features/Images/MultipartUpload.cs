@@ -1,0 +1,134 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
+using NanoBanana.Infrastructure.Configuration;
+using NanoBanana.Infrastructure.Http;
+
+namespace NanoBanana.Features.Images;
+
+/// <summary>An uploaded file spooled to a private temp file while it streamed in (hashed on the way).</summary>
+public sealed record UploadedFile(string FileName, string TempPath, long Length, string Sha256);
+
+/// <summary>
+/// A multipart/form-data request read part by part with <see cref="MultipartReader"/>: each file is
+/// streamed to a temp file in 80 KiB chunks (never the whole request in memory), its size checked as
+/// it arrives (413 the moment it passes the limit), and the temp files are deleted on dispose.
+/// </summary>
+public sealed class MultipartUpload : IAsyncDisposable
+{
+    const int MaxFieldBytes = 1024;
+    readonly Dictionary<string, string> _fields = new(StringComparer.OrdinalIgnoreCase);
+    readonly List<(string Field, UploadedFile File)> _files = [];
+
+    public string? Field(string name) => _fields.GetValueOrDefault(name);
+    public IReadOnlyList<UploadedFile> Files(string field) =>
+        _files.Where(f => string.Equals(f.Field, field, StringComparison.OrdinalIgnoreCase)).Select(f => f.File).ToList();
+
+    public static string TempFolder { get; } = Path.Combine(Path.GetTempPath(), "nanobanana-uploads");
+
+    public static async Task<MultipartUpload> Read(HttpRequest request, ImageSettings limits, int maxFiles, CancellationToken ct)
+    {
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType)
+            || !contentType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
+            || HeaderUtilities.RemoveQuotes(contentType.Boundary).Value is not { Length: > 0 and <= 200 } boundary)
+            throw new ApiProblem(415, "unsupported_media_type", "Send the upload as multipart/form-data.");
+
+        // The route's own cap on the whole body: every file at its limit plus the form's overhead.
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+            bodyLimit.MaxRequestBodySize = limits.MaxFileBytes * maxFiles + 1024 * 1024;
+
+        var upload = new MultipartUpload();
+        try
+        {
+            var reader = new MultipartReader(boundary, request.Body) { HeadersLengthLimit = 16 * 1024 };
+            while (await reader.ReadNextSectionAsync(ct) is { } section)
+            {
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                    || !disposition.DispositionType.Equals("form-data")) continue;
+                var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "";
+                if (disposition.IsFileDisposition())
+                {
+                    if (upload._files.Count >= maxFiles)
+                        throw ApiProblem.Validation(maxFiles == 1 ? "image" : "images",
+                            maxFiles == 1 ? "Send one file in the image field." : $"A batch holds at most {maxFiles} files.");
+                    var fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
+                    upload._files.Add((name, await Spool(section.Body, SafeName(fileName, upload._files.Count), limits.MaxFileBytes, ct)));
+                }
+                else
+                {
+                    var buffer = new byte[MaxFieldBytes + 1];
+                    var read = await section.Body.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct);
+                    if (read > MaxFieldBytes) throw ApiProblem.Validation(name, $"The field {name} is too long.");
+                    _ = upload._fields.TryAdd(name, Encoding.UTF8.GetString(buffer, 0, read).Trim());
+                }
+            }
+            return upload;
+        }
+        catch (InvalidDataException e) when (e.Message.Contains("length limit", StringComparison.OrdinalIgnoreCase))
+        {
+            await upload.DisposeAsync();
+            throw new ApiProblem(400, "bad_request", "The multipart body is not valid: " + e.Message);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException && e is not BadHttpRequestException)
+        {
+            await upload.DisposeAsync();
+            throw new ApiProblem(400, "bad_request", "The multipart body could not be read to its end.");
+        }
+        catch
+        {
+            await upload.DisposeAsync();
+            throw;
+        }
+    }
+
+    static string SafeName(string? name, int index)
+    {
+        var bare = Path.GetFileName((name ?? "").Replace('\\', '/'));
+        bare = new string(bare.Where(c => !char.IsControl(c)).ToArray()).Trim();
+        return bare.Length is > 0 and <= 255 ? bare : $"file{index + 1}";
+    }
+
+    static async Task<UploadedFile> Spool(Stream body, string fileName, long maxBytes, CancellationToken ct)
+    {
+        Directory.CreateDirectory(TempFolder);
+        var path = Path.Combine(TempFolder, Guid.NewGuid().ToString("N"));
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long length = 0;
+        try
+        {
+            await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, useAsync: true);
+            var buffer = new byte[81920];
+            int read;
+            while ((read = await body.ReadAsync(buffer, ct)) > 0)
+            {
+                length += read;
+                if (length > maxBytes)
+                    throw new ApiProblem(413, "payload_too_large",
+                        $"{fileName} is larger than the {maxBytes / (1024 * 1024.0):0.#} MiB a file may be.");
+                hash.AppendData(buffer, 0, read);
+                await file.WriteAsync(buffer.AsMemory(0, read), ct);
+            }
+        }
+        catch
+        {
+            File.Delete(path);
+            throw;
+        }
+        if (length == 0)
+        {
+            File.Delete(path);
+            throw new ApiProblem(400, "empty_file", $"{fileName} is empty.");
+        }
+        return new UploadedFile(fileName, path, length, Convert.ToHexStringLower(hash.GetHashAndReset()));
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        foreach (var (_, file) in _files)
+            try { File.Delete(file.TempPath); } catch (IOException) { }
+        _files.Clear();
+        return ValueTask.CompletedTask;
+    }
+}

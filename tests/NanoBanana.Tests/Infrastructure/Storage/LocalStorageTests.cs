@@ -1,0 +1,40 @@
+using Alba;
+using Microsoft.Extensions.DependencyInjection;
+using NanoBanana.Infrastructure.Storage;
+
+namespace NanoBanana.Tests.Infrastructure.Storage;
+
+/// <summary>The contract against the local folder, its URLs served by the app's blob route.</summary>
+[Collection(AppCollection.Name)]
+public sealed class LocalStorageTests(AppFixture app) : ObjectStorageContract
+{
+    protected override IObjectStorage Storage => app.Host.Services.GetRequiredService<IObjectStorage>();
+
+    protected override async Task<(int Status, byte[] Bytes)> Fetch(string url)
+    {
+        var result = await app.Host.Scenario(s =>
+        {
+            s.Get.Url(new Uri(url).PathAndQuery);
+            s.IgnoreStatusCode();
+        });
+        if (result.Context.Response.Body.CanSeek) result.Context.Response.Body.Position = 0;
+        using var copy = new MemoryStream();
+        await result.Context.Response.Body.CopyToAsync(copy);
+        return (result.Context.Response.StatusCode, copy.ToArray());
+    }
+
+    [Fact]
+    public void The_app_uses_the_local_store_by_default() => Assert.IsType<LocalStorage>(Storage);
+
+    [Fact]
+    public async Task An_expired_or_forged_signature_is_refused()
+    {
+        var key = $"users/u1/sessions/s1/{Guid.NewGuid():N}/original.png";
+        await Storage.PutAsync(key, new MemoryStream([1, 2, 3]), "image/png");
+        var url = Storage.GetUrl(key, TimeSpan.FromSeconds(-5));
+        Assert.Equal(404, (await Fetch(url.Url)).Status);
+        var good = Storage.GetUrl(key).Url;
+        Assert.Equal(404, (await Fetch(good.Replace("original.png", "other.png"))).Status);
+        Assert.Equal(200, (await Fetch(good)).Status);
+    }
+}
