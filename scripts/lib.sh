@@ -26,13 +26,20 @@ ensure_redis_installed() {
 # AOF everysec, noeviction (it is the database, never a cache), data under DIR.
 start_redis() {
   local port=$1 dir=$2; shift 2
+  if redis_answers 127.0.0.1 "$port"; then
+    echo "Port $port already has a Redis that is not ours; pick another port (TEST_REDIS_PORT=...)." >&2
+    return 1
+  fi
   mkdir -p "$dir"
   redis-server --port "$port" --bind 127.0.0.1 --dir "$(cd "$dir" && pwd)" \
     --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
     --save "" --daemonize yes --pidfile "$(cd "$dir" && pwd)/redis.pid" \
     --logfile "$(cd "$dir" && pwd)/redis.log" "$@" >/dev/null
   for _ in $(seq 1 100); do
-    redis_answers 127.0.0.1 "$port" && return 0
+    # Ours answers only once its pid file names a live process.
+    if [ -f "$dir/redis.pid" ] && kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null && redis_answers 127.0.0.1 "$port"; then
+      return 0
+    fi
     sleep 0.1
   done
   echo "redis-server did not start on port $port; see $dir/redis.log" >&2
