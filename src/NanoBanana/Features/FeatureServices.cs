@@ -8,6 +8,7 @@ public static class FeatureServices
     public static IServiceCollection AddFeatureServices(this IServiceCollection services)
     {
         services.AddSingleton<RefreshTokens>();
+        Messages.MessageImages.MessagesServices.AddMessages(services);
         return services;
     }
 }

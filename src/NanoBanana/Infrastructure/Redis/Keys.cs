@@ -32,6 +32,33 @@ public static class Keys
     /// <summary>ZSET of all the user's image ids, scored by createdAt (unix ms).</summary>
     public static string UserImages(string userId) => User(userId, "imgs");
 
+    // --- sessions, messages, search (Features/Sessions, Features/Messages, Features/Search) ---
+    // The Lua scripts of those features build per-message, per-term and per-image keys from
+    // UserScope(userId) + the suffixes below ("s:", "m:", "ix:", "img:"): same hash tag, same slot.
+    /// <summary>The prefix every key of the user starts with (<c>nb:{u:&lt;id&gt;}:</c>).</summary>
+    public static string UserScope(string userId) => User(userId, "");
+    /// <summary>
+    /// A session record: HASH id, title, createdAt, updatedAt (unix ms), messageCount, seq, titled, and
+    /// deletedAt (unix ms) once deleted. Live = exists without deletedAt. (The images slice reads it too.)
+    /// </summary>
+    public static string Session(string userId, string sessionId) => User(userId, $"session:{sessionId}");
+    /// <summary>ZSET of the user's live session ids, scored by updatedAt (unix ms).</summary>
+    public static string Sessions(string userId) => User(userId, "sessions");
+    /// <summary>ZSET of a session's live message ids, scored by a per-session sequence (chat order).</summary>
+    public static string SessionMessages(string userId, string sessionId) => User(userId, $"s:{sessionId}:msgs");
+    /// <summary>HASH: id, sessionId, role, text, params, imageIds, createdAt, updatedAt, textAt, editedOf, terms.</summary>
+    public static string Message(string userId, string messageId) => User(userId, $"m:{messageId}");
+    /// <summary>LIST of earlier versions of a message's text: pairs (editedAt unix ms, text), oldest first.</summary>
+    public static string MessageRevisions(string userId, string messageId) => User(userId, $"m:{messageId}:revs");
+    /// <summary>ZSET of the user's live message ids containing a search term, scored by createdAt (unix ms).</summary>
+    public static string SearchTerm(string userId, string term) => User(userId, $"ix:{term}");
+    /// <summary>ZSET (all scores 0) of every term in the user's index, for prefix expansion with ZRANGEBYLEX.</summary>
+    public static string SearchVocabulary(string userId) => User(userId, "ixv");
+    /// <summary>Scratch keys of one search, deleted by the script that made them.</summary>
+    public static string SearchScratch(string userId, string searchId, int n) => User(userId, $"ixtmp:{searchId}:{n}");
+    /// <summary>STRING: a create request's Idempotency-Key: body hash and first answer, 24 h.</summary>
+    public static string Idempotency(string userId, string scope, string key) => User(userId, $"idem:{scope}:{key}");
+
     // --- global claims (SET NX), values are user ids ---
     public static string EmailClaim(string normalizedEmail) => $"{Prefix}:email:{normalizedEmail}";
     public static string UsernameClaim(string normalizedUsername) => $"{Prefix}:username:{normalizedUsername}";
