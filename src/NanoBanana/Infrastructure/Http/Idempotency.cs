@@ -17,6 +17,11 @@ public static class Idempotency
     public static bool IsValidKey(string? key) =>
         key is { Length: >= 1 and <= 200 } && key.All(c => c is >= '!' and <= '~');
 
+    /// <summary>The header's value when absent or well-formed; otherwise 400 naming the header.</summary>
+    public static string? Checked(string? key) =>
+        key is null || IsValidKey(key) ? key
+            : throw ApiProblem.Validation(Header, "'Idempotency-Key' must be 1-200 visible ASCII characters.");
+
     /// <summary>SHA-256 of the route scope and the request as JSON: the same body gives the same fingerprint.</summary>
     public static string Fingerprint<T>(string scope, T request) =>
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(scope + "\n" + JsonSerializer.Serialize(request, Json.Storage))));

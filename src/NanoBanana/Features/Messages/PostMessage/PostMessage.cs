@@ -31,9 +31,6 @@ public sealed record PostMessage(string Role, string? Text, string[]? ImageIds, 
             RuleFor(x => x.ImageIds).ValidImageIds();
             RuleFor(x => x.Params).ValidParams();
             RuleFor(x => x.EditedOf!).ValidId().When(x => x.EditedOf is not null);
-            RuleFor(x => x.IdempotencyKey).Must(Idempotency.IsValidKey).When(x => x.IdempotencyKey is not null)
-                .OverridePropertyName(Idempotency.Header)
-                .WithMessage("'Idempotency-Key' must be 1-200 visible ASCII characters.");
         }
     }
 }
@@ -84,7 +81,7 @@ public sealed class PostMessageEndpoint : ICarterModule
         app.MapPost("/api/sessions/{sessionId}/messages", async (string sessionId, PostMessage body,
                 [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, HttpContext http, IMessageBus bus, CancellationToken ct) =>
             {
-                var cmd = body with { UserId = http.User.UserId(), SessionId = sessionId, IdempotencyKey = idempotencyKey };
+                var cmd = body with { UserId = http.User.UserId(), SessionId = sessionId, IdempotencyKey = Idempotency.Checked(idempotencyKey) };
                 var answer = await bus.InvokeAsync<MessagePostedResponse>(cmd, ct);
                 return TypedResults.Created($"/api/messages/{answer.MessageData.Id}", answer);
             })

@@ -21,9 +21,6 @@ public sealed record CreateSession(string? Title)
         {
             RuleFor(x => x.Title!).Must(t => !string.IsNullOrWhiteSpace(t)).WithMessage("'title' must not be blank.")
                 .MaximumLength(SessionTitles.MaxLength).When(x => x.Title is not null);
-            RuleFor(x => x.IdempotencyKey).Must(Idempotency.IsValidKey).When(x => x.IdempotencyKey is not null)
-                .OverridePropertyName(Idempotency.Header)
-                .WithMessage("'Idempotency-Key' must be 1-200 visible ASCII characters.");
         }
     }
 }
@@ -57,7 +54,7 @@ public sealed class CreateSessionEndpoint : ICarterModule
         app.MapPost("/api/sessions", async (CreateSession? body, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey,
                 HttpContext http, IMessageBus bus, CancellationToken ct) =>
             {
-                var cmd = (body ?? new CreateSession(null)) with { UserId = http.User.UserId(), IdempotencyKey = idempotencyKey };
+                var cmd = (body ?? new CreateSession(null)) with { UserId = http.User.UserId(), IdempotencyKey = Idempotency.Checked(idempotencyKey) };
                 var answer = await bus.InvokeAsync<SessionResponse>(cmd, ct);
                 return TypedResults.Created($"/api/sessions/{answer.Session.Id}", answer);
             })
