@@ -274,7 +274,7 @@ public sealed class AutoTitleTests(AppFixture app) : ChatContext(app)
         var emoji = string.Concat(Enumerable.Repeat("🍌", 60));
         var title = await TitleAfter(emoji);
         Assert.Equal(string.Concat(Enumerable.Repeat("🍌", 50)), title);
-        Assert.Equal(new System.Globalization.StringInfo(title).LengthInTextElements, 50);
+        Assert.Equal(50, new System.Globalization.StringInfo(title).LengthInTextElements);
 
         // "e" + combining acute, 60 times: no orphaned mark at the end.
         var accented = string.Concat(Enumerable.Repeat("e\u0301", 60));

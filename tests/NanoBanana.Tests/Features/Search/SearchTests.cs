@@ -140,7 +140,9 @@ public sealed class SearchTests(AppFixture app) : ChatContext(app)
     {
         await Say("alpha beta gamma");
         await Say("alphabet soup");
-        Assert.Equal(2, (await Find("alph bet"))["pagination"]!["total"]!.GetValue<int>());
+        // "alph" expands to two words (a union), "gam" to one, intersected: every scratch key is used.
+        Assert.Equal(2, (await Find("alph"))["pagination"]!["total"]!.GetValue<int>());
+        Assert.Equal(1, (await Find("alph gam"))["pagination"]!["total"]!.GetValue<int>());
         var server = App.Admin.GetServers().First();
         var leftovers = server.Keys(pattern: "*ixtmp*").ToList();
         Assert.Empty(leftovers);

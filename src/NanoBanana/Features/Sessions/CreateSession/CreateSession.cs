@@ -51,17 +51,29 @@ public static class CreateSessionHandler
 public sealed class CreateSessionEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/sessions", async (CreateSession? body, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey,
-                HttpContext http, IMessageBus bus, CancellationToken ct) =>
+        app.MapPost("/api/sessions", async (HttpRequest request, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey,
+                IMessageBus bus, CancellationToken ct) =>
             {
-                var cmd = (body ?? new CreateSession(null)) with { UserId = http.User.UserId(), IdempotencyKey = Idempotency.Checked(idempotencyKey) };
+                var cmd = await Body(request, ct) with { UserId = request.HttpContext.User.UserId(), IdempotencyKey = Idempotency.Checked(idempotencyKey) };
                 var answer = await bus.InvokeAsync<SessionResponse>(cmd, ct);
                 return TypedResults.Created($"/api/sessions/{answer.Session.Id}", answer);
             })
+            .Accepts<CreateSession>(isOptional: true, "application/json")
             .RequireAuthorization()
             .WithName("CreateSession").WithTags("Sessions")
             .WithSummary("Start a session (title defaults to \"New Chat\"); accepts Idempotency-Key")
             .Produces<SessionResponse>(201)
             .ProducesValidationProblem()
             .ProducesProblem(401).ProducesProblem(422);
+
+    /// <summary>The body is optional (every field is): no body at all means the defaults; a body must be JSON.</summary>
+    static async Task<CreateSession> Body(HttpRequest request, CancellationToken ct)
+    {
+        if (request.ContentLength is null or 0 && !request.Headers.ContentType.Any() && !request.Headers.TransferEncoding.Any())
+            return new CreateSession(null);
+        if (!request.HasJsonContentType())
+            throw new ApiProblem(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Send this request as application/json.");
+        if (request.ContentLength == 0) return new CreateSession(null);
+        return await request.ReadFromJsonAsync<CreateSession>(ct) ?? new CreateSession(null);
+    }
 }
