@@ -34,7 +34,7 @@ public static class MessageRules
 
     public static IRuleBuilderOptions<T, JsonNode?> ValidParams<T>(this IRuleBuilder<T, JsonNode?> rule) =>
         rule.Must(p => p is null || p is JsonObject).WithMessage("'params' must be a JSON object.")
-            .Must(p => p is null || ParamsJson(p).Length <= MaxParamsBytes)
+            .Must(p => p is null || System.Text.Encoding.UTF8.GetByteCount(ParamsJson(p)) <= MaxParamsBytes)
             .WithMessage($"'params' must be at most {MaxParamsBytes / 1024} KiB as JSON.");
 
     public static IRuleBuilderOptions<T, string[]?> ValidImageIds<T>(this IRuleBuilder<T, string[]?> rule) =>

@@ -310,6 +310,7 @@ public static partial class ChatStore
             for i = 0, n - 1 do args[#args+1] = KEYS[k + i] end
             args[#args+1] = 'AGGREGATE'; args[#args+1] = 'MAX'
             redis.call(unpack(args))
+            redis.call('PEXPIRE', KEYS[1 + g], 60000) -- deleted below; the expiry only guards against an aborted script
             sources[g] = KEYS[1 + g]
           end
           k = k + n
@@ -320,6 +321,7 @@ public static partial class ChatStore
           for g = 1, groups do args[#args+1] = sources[g] end
           args[#args+1] = 'AGGREGATE'; args[#args+1] = 'MAX'
           redis.call(unpack(args))
+          redis.call('PEXPIRE', KEYS[1], 60000)
           result = KEYS[1]
         end
         local out
