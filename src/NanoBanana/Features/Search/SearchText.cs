@@ -15,6 +15,16 @@ public static class SearchText
     /// <summary>Longest word kept in the index (longer ones are cut): keeps keys small.</summary>
     public const int MaxWordLength = 64;
 
+    /// <summary>
+    /// Word prefixes up to this many characters are indexed as terms of their own ("br*"): the short
+    /// prefixes are the ones that expand to thousands of words, and as one term they answer with an
+    /// exact total in O(log n + page) instead of a union of every word they start.
+    /// </summary>
+    public const int IndexedPrefixLength = 3;
+
+    /// <summary>Marks a prefix term; never part of a word, so prefix terms and words cannot collide.</summary>
+    public const string PrefixMark = "*";
+
     public enum Kind { Word, Cjk }
 
     /// <summary>A piece of text: where it sits in the original (UTF-16 offsets) and its searchable form.</summary>
@@ -106,7 +116,13 @@ public static class SearchText
         foreach (var t in Tokenize(text))
         {
             if (t.Kind == Kind.Word)
-                terms.Add(Cut(t.Form));
+            {
+                var word = Cut(t.Form);
+                terms.Add(word);
+                var runes = Runes(word);
+                for (int n = 1; n <= Math.Min(IndexedPrefixLength, runes.Count); n++)
+                    terms.Add(string.Concat(runes.Take(n)) + PrefixMark);
+            }
             else
             {
                 var runes = Runes(t.Form);
@@ -148,7 +164,9 @@ public static class SearchText
             if (t.Kind == Kind.Word)
             {
                 var w = Cut(t.Form);
-                if (seen.Add("w:" + w)) groups.Add(new Group(w, null));
+                if (!seen.Add("w:" + w)) continue;
+                // A short prefix is one indexed term; a longer one expands through the vocabulary (few words).
+                groups.Add(Runes(w).Count <= IndexedPrefixLength ? new Group(null, w + PrefixMark) : new Group(w, null));
                 continue;
             }
             var runes = Runes(t.Form);

@@ -105,7 +105,7 @@ public static partial class ChatStore
             $"Image '{(string)r[1]!}' was not found among your images, or it is not ready or processing."),
         "bad_edited_of" => ApiProblem.Validation("editedOf", "'editedOf' must be an earlier message of the same session."),
         "too_many_images" => ApiProblem.Validation("imageIds", $"A message references at most {MaxImagesPerMessage} images."),
-        var other => new InvalidOperationException($"Unexpected script answer '{other}'.") is var e ? throw e : null!,
+        var other => throw new InvalidOperationException($"Unexpected script answer '{other}'."),
     };
 
     // ---------- scripts ----------
@@ -121,7 +121,8 @@ public static partial class ChatStore
           if not terms then return end
           for t in string.gmatch(terms, '%S+') do
             redis.call('ZADD', P..'ix:'..t, score, id)
-            redis.call('ZADD', P..'ixv', 0, t)
+            -- the vocabulary lists words and CJK terms for prefix expansion, not the prefix terms ("br*")
+            if string.sub(t, -1) ~= '*' then redis.call('ZADD', P..'ixv', 0, t) end
           end
         end
         local function ix_remove(id, terms)
@@ -129,7 +130,7 @@ public static partial class ChatStore
           for t in string.gmatch(terms, '%S+') do
             local k = P..'ix:'..t
             redis.call('ZREM', k, id)
-            if redis.call('EXISTS', k) == 0 then redis.call('ZREM', P..'ixv', t) end
+            if string.sub(t, -1) ~= '*' and redis.call('EXISTS', k) == 0 then redis.call('ZREM', P..'ixv', t) end
           end
         end
         local function image_usable(id)
@@ -315,35 +316,56 @@ public static partial class ChatStore
           end
           k = k + n
         end
-        local result = sources[1]
-        if groups > 1 then
-          local args = {'ZINTERSTORE', KEYS[1], groups}
-          for g = 1, groups do args[#args+1] = sources[g] end
-          args[#args+1] = 'AGGREGATE'; args[#args+1] = 'MAX'
-          redis.call(unpack(args))
-          redis.call('PEXPIRE', KEYS[1], 60000)
-          result = KEYS[1]
-        end
-        local out
-        if nverify == 0 then
-          out = {redis.call('ZCARD', result)}
-          for _, id in ipairs(redis.call('ZREVRANGE', result, offset, offset + limit - 1)) do out[#out+1] = id end
+        local out = {0}
+        if nverify == 0 and groups == 1 then
+          -- one term (or one union): the total is its size, the page a range by rank
+          out[1] = redis.call('ZCARD', sources[1])
+          for _, id in ipairs(redis.call('ZREVRANGE', sources[1], offset, offset + limit - 1)) do out[#out+1] = id end
         else
-          -- bigrams were found; now check the whole runs are in the text
+          -- Several groups: walk the smallest newest first and keep the ids every other group has
+          -- (O(1) ZSCORE lookups), verifying CJK runs against the text when asked. Without runs to
+          -- verify, the total is ZINTERCARD (counted inside Redis, nothing stored) and the walk stops
+          -- once the page is full; with runs, every candidate is verified so the total stays exact.
+          local sizes = {}
+          for g = 1, groups do sizes[g] = redis.call('ZCARD', sources[g]) end
+          local driver = 1
+          for g = 2, groups do if sizes[g] < sizes[driver] then driver = g end end
+          local others = {}
+          for g = 1, groups do if g ~= driver then others[#others+1] = sources[g] end end
           local runs = {}
           for i = 1, nverify do runs[i] = ARGV[5 + groups + i] end
-          local total = 0
-          out = {0}
-          for _, id in ipairs(redis.call('ZREVRANGE', result, 0, -1)) do
-            local text = redis.call('HGET', P..'m:'..id, 'text') or ''
-            local ok = true
-            for _, run in ipairs(runs) do if not string.find(text, run, 1, true) then ok = false break end end
-            if ok then
-              total = total + 1
-              if total > offset and total <= offset + limit then out[#out+1] = id end
-            end
+          local need = offset + limit
+          if nverify == 0 then
+            local args = {'ZINTERCARD', groups}
+            for g = 1, groups do args[#args+1] = sources[g] end
+            out[1] = redis.call(unpack(args))
+            need = math.min(need, out[1])
+          else
+            need = sizes[driver]
           end
-          out[1] = total
+          local found = 0
+          local pos = 0
+          local chunk = 256
+          while pos < sizes[driver] and (nverify > 0 or found < need) do
+            local ids = redis.call('ZREVRANGE', sources[driver], pos, pos + chunk - 1)
+            for _, id in ipairs(ids) do
+              local ok = true
+              for _, key in ipairs(others) do
+                if not redis.call('ZSCORE', key, id) then ok = false break end
+              end
+              if ok and nverify > 0 then
+                local text = redis.call('HGET', P..'m:'..id, 'text') or ''
+                for _, run in ipairs(runs) do if not string.find(text, run, 1, true) then ok = false break end end
+              end
+              if ok then
+                found = found + 1
+                if found > offset and found <= offset + limit then out[#out+1] = id end
+              end
+            end
+            pos = pos + chunk
+            chunk = math.min(chunk * 2, 4096)
+          end
+          if nverify > 0 then out[1] = found end
         end
         for g = 1, groups + 1 do redis.call('DEL', KEYS[g]) end
         return out

@@ -54,6 +54,15 @@ public sealed class SearchTests(AppFixture app) : ChatContext(app)
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", Str(first["createdAt"]));
         Assert.Equal(5, body["pagination"]!["total"]!.GetValue<int>());
         Assert.True(body["pagination"]!["hasMore"]!.GetValue<bool>());
+
+        // The same page through an intersection of two parts (a walk, not a range).
+        await Say("number without the fruit");
+        var both = await Find("banana numb", "&limit=2&offset=1");
+        Assert.Equal([ids[3], ids[2]], both["results"]!.AsArray().Select(r => Str(r!["messageId"])));
+        Assert.Equal(5, both["pagination"]!["total"]!.GetValue<int>());
+        var tail = await Find("num ban", "&limit=2&offset=4");
+        Assert.Equal([ids[0]], tail["results"]!.AsArray().Select(r => Str(r!["messageId"])));
+        Assert.False(tail["pagination"]!["hasMore"]!.GetValue<bool>());
     }
 
     [Fact]
