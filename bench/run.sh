@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs the sessions/messages/search benchmark against its own Redis (port BENCH_REDIS_PORT, default 6395, must be free),
+# Runs the sessions/messages/search benchmark against its own Redis (port BENCH_REDIS_PORT, default 6419, must be free),
 # configured as the service runs it (AOF everysec, noeviction). Usage: bash bench/run.sh [messages]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-port="${BENCH_REDIS_PORT:-6395}"
+port="${BENCH_REDIS_PORT:-6419}"
 if redis_answers 127.0.0.1 "$port"; then
   echo "Something already answers on port $port: set BENCH_REDIS_PORT to a free port." >&2; exit 1
 fi

@@ -14,7 +14,7 @@ using SearchQuery = NanoBanana.Features.Search.Search;
 // the store's, not Kestrel's). Usage: dotnet run -c Release -- [redis endpoint] [messages]
 // It writes under a fresh user id and never flushes: pointed at a shared Redis it only adds keys.
 
-var endpoint = args.Length > 0 ? args[0] : "127.0.0.1:6395";
+var endpoint = args.Length > 0 ? args[0] : "127.0.0.1:6419";
 var total = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 100_000;
 var redis = await ConnectionMultiplexer.ConnectAsync($"{endpoint},allowAdmin=true");
 var db = redis.GetDatabase();
