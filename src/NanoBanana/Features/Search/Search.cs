@@ -55,6 +55,7 @@ public static class SearchHandler
         var searchId = Guid.NewGuid().ToString("N");
         var keys = new List<RedisKey>();
         for (int i = 0; i <= terms.Count; i++) keys.Add(Keys.SearchScratch(userId, searchId, i));
+        keys.Add(Keys.SearchNumbers(userId));
         foreach (var group in terms)
             foreach (var t in group) keys.Add(Keys.SearchTerm(userId, t.ToString()));
         var args = new List<RedisValue> { Keys.UserScope(userId), terms.Count, query.Offset, query.Limit, parsed.Verify.Count };
@@ -62,7 +63,7 @@ public static class SearchHandler
         args.AddRange(parsed.Verify.Select(v => (RedisValue)v));
         var r = await ChatStore.Run(db, ChatStore.SearchScript, [.. keys], [.. args]);
         var total = (long)r[0];
-        var ids = r.Skip(1).Select(x => (string)x!).ToList();
+        var ids = r.Skip(1).Where(x => !x.IsNull).Select(x => (string)x!).ToList();
 
         // The page: each message with its session's title.
         var read = db.CreateBatch();

@@ -126,7 +126,7 @@ public static partial class ChatStore
           end
         end
         local function ix_remove(id, terms)
-          if not terms then return end
+          if not terms or not id then return end
           for t in string.gmatch(terms, '%S+') do
             local k = P..'ix:'..t
             redis.call('ZREM', k, id)
@@ -167,16 +167,19 @@ public static partial class ChatStore
         """;
 
     /// <summary>
-    /// KEYS: session, session messages, sessions. ARGV: scope, now.
+    /// KEYS: session, session messages, sessions, search numbers. ARGV: scope, now.
     /// Soft delete: the session and its messages stay stored, marked deleted; what made them visible
     /// (the session list entry, the search entries) goes, and their image references are released.
     /// </summary>
     public const string DeleteSessionScript = Prelude + """
         if not live(KEYS[1]) then return {'no_session'} end
         for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-          local m = redis.call('HMGET', P..'m:'..id, 'imageIds', 'terms')
+          local m = redis.call('HMGET', P..'m:'..id, 'imageIds', 'terms', 'n')
           for _, img in ipairs(split(m[1])) do image_ref(img, -1) end
-          ix_remove(id, m[2])
+          if m[3] then
+            ix_remove(m[3], m[2])
+            redis.call('HDEL', KEYS[4], m[3])
+          end
         end
         redis.call('HSET', KEYS[1], 'deletedAt', ARGV[2])
         redis.call('ZREM', KEYS[3], redis.call('HGET', KEYS[1], 'id'))
@@ -184,7 +187,7 @@ public static partial class ChatStore
         """;
 
     /// <summary>
-    /// KEYS: session, session messages, sessions, message, idempotency.
+    /// KEYS: session, session messages, sessions, message, idempotency, search numbers.
     /// ARGV: scope, id, sessionId, role, text, params, imageIds csv, now, editedOf, terms, auto title, idempotency record or '', ttl ms.
     /// Checks everything first and writes only when every check passed: a refused post changes nothing.
     /// </summary>
@@ -206,13 +209,16 @@ public static partial class ChatStore
            and redis.call('HGET', KEYS[1], 'title') == 'New Chat' then
           redis.call('HSET', KEYS[1], 'title', ARGV[11], 'titled', '1')
         end
+        -- the index names messages by a short per-user number (newest = highest), not by their 32-character id
+        local n = redis.call('HINCRBY', KEYS[6], 'next', 1)
+        redis.call('HSET', KEYS[6], n, ARGV[2])
         redis.call('HSET', KEYS[4], 'id', ARGV[2], 'sessionId', ARGV[3], 'role', ARGV[4], 'text', ARGV[5],
           'params', ARGV[6], 'imageIds', ARGV[7], 'createdAt', at, 'updatedAt', at, 'textAt', at,
-          'editedOf', ARGV[9], 'terms', ARGV[10], 'seq', seq)
+          'editedOf', ARGV[9], 'terms', ARGV[10], 'seq', seq, 'n', n)
         redis.call('ZADD', KEYS[2], seq, ARGV[2])
         redis.call('ZADD', KEYS[3], at, ARGV[3])
         for _, img in ipairs(images) do image_ref(img, 1) end
-        ix_add(ARGV[2], at, ARGV[10])
+        ix_add(n, n, ARGV[10])
         if ARGV[12] ~= '' then redis.call('SET', KEYS[5], ARGV[12], 'PX', ARGV[13]) end
         return {'ok', redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[1])}
         """;
@@ -223,7 +229,7 @@ public static partial class ChatStore
     /// </summary>
     public const string UpdateMessageScript = Prelude + """
         if redis.call('EXISTS', KEYS[1]) == 0 or not live(KEYS[3]) then return {'no_message'} end
-        local m = redis.call('HMGET', KEYS[1], 'id', 'text', 'imageIds', 'terms', 'textAt', 'updatedAt', 'createdAt', 'params')
+        local m = redis.call('HMGET', KEYS[1], 'n', 'text', 'imageIds', 'terms', 'textAt', 'updatedAt', 'createdAt', 'params')
         local old = split(m[3])
         local new = old
         local mode = ARGV[8]
@@ -253,7 +259,7 @@ public static partial class ChatStore
           -- the text being replaced becomes a revision: (when it was written, what it said)
           redis.call('RPUSH', KEYS[2], m[5], m[2])
           ix_remove(m[1], m[4])
-          ix_add(m[1], m[7], ARGV[5])
+          ix_add(m[1], m[1], ARGV[5])
           redis.call('HSET', KEYS[1], 'text', ARGV[4], 'textAt', at, 'terms', ARGV[5])
         end
         if paramsChanged then redis.call('HSET', KEYS[1], 'params', ARGV[7]) end
@@ -264,12 +270,13 @@ public static partial class ChatStore
         return {'ok', redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3])}
         """;
 
-    /// <summary>KEYS: message, revisions, session, session messages, sessions. ARGV: scope, now.</summary>
+    /// <summary>KEYS: message, revisions, session, session messages, sessions, search numbers. ARGV: scope, now.</summary>
     public const string DeleteMessageScript = Prelude + """
         if redis.call('EXISTS', KEYS[1]) == 0 or not live(KEYS[3]) then return {'no_message'} end
-        local m = redis.call('HMGET', KEYS[1], 'id', 'imageIds', 'terms')
+        local m = redis.call('HMGET', KEYS[1], 'id', 'imageIds', 'terms', 'n')
         for _, img in ipairs(split(m[2])) do image_ref(img, -1) end
-        ix_remove(m[1], m[3])
+        ix_remove(m[4], m[3])
+        redis.call('HDEL', KEYS[6], m[4])
         redis.call('ZREM', KEYS[4], m[1])
         redis.call('DEL', KEYS[1], KEYS[2])
         redis.call('HINCRBY', KEYS[3], 'messageCount', -1)
@@ -292,7 +299,7 @@ public static partial class ChatStore
         """;
 
     /// <summary>
-    /// KEYS: result scratch, one scratch per group, then the term keys of every group in order.
+    /// KEYS: result scratch, one scratch per group, search numbers, then the term keys of every group in order.
     /// ARGV: scope, group count, offset, limit, verify count, the term count of each group, the CJK runs to verify.
     /// A group is the union of its terms; the result is the intersection of the groups, newest first.
     /// </summary>
@@ -302,7 +309,8 @@ public static partial class ChatStore
         local limit = tonumber(ARGV[4])
         local nverify = tonumber(ARGV[5])
         local sources = {}
-        local k = groups + 2
+        local numbers = KEYS[groups + 2]
+        local k = groups + 3
         for g = 1, groups do
           local n = tonumber(ARGV[5 + g])
           if n == 1 then sources[g] = KEYS[k]
@@ -320,7 +328,9 @@ public static partial class ChatStore
         if nverify == 0 and groups == 1 then
           -- one term (or one union): the total is its size, the page a range by rank
           out[1] = redis.call('ZCARD', sources[1])
-          for _, id in ipairs(redis.call('ZREVRANGE', sources[1], offset, offset + limit - 1)) do out[#out+1] = id end
+          for _, n in ipairs(redis.call('ZREVRANGE', sources[1], offset, offset + limit - 1)) do
+            out[#out+1] = redis.call('HGET', numbers, n)
+          end
         else
           -- Several groups: walk the smallest newest first and keep the ids every other group has
           -- (O(1) ZSCORE lookups), verifying CJK runs against the text when asked. Without runs to
@@ -354,12 +364,12 @@ public static partial class ChatStore
                 if not redis.call('ZSCORE', key, id) then ok = false break end
               end
               if ok and nverify > 0 then
-                local text = redis.call('HGET', P..'m:'..id, 'text') or ''
+                local text = redis.call('HGET', P..'m:'..(redis.call('HGET', numbers, id) or ''), 'text') or ''
                 for _, run in ipairs(runs) do if not string.find(text, run, 1, true) then ok = false break end end
               end
               if ok then
                 found = found + 1
-                if found > offset and found <= offset + limit then out[#out+1] = id end
+                if found > offset and found <= offset + limit then out[#out+1] = redis.call('HGET', numbers, id) end
               end
             end
             pos = pos + chunk

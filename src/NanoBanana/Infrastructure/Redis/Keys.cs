@@ -50,7 +50,9 @@ public static class Keys
     public static string Message(string userId, string messageId) => User(userId, $"m:{messageId}");
     /// <summary>LIST of earlier versions of a message's text: pairs (editedAt unix ms, text), oldest first.</summary>
     public static string MessageRevisions(string userId, string messageId) => User(userId, $"m:{messageId}:revs");
-    /// <summary>ZSET of the user's live message ids containing a search term, scored by createdAt (unix ms).</summary>
+    /// <summary>HASH: the short number naming each message in the search index (field n -> message id), and the counter <c>next</c>.</summary>
+    public static string SearchNumbers(string userId) => User(userId, "ixn");
+    /// <summary>ZSET of the numbers (see SearchNumbers) of the user's live messages containing a search term, scored by that number (newest highest).</summary>
     public static string SearchTerm(string userId, string term) => User(userId, $"ix:{term}");
     /// <summary>ZSET (all scores 0) of every term in the user's index, for prefix expansion with ZRANGEBYLEX.</summary>
     public static string SearchVocabulary(string userId) => User(userId, "ixv");

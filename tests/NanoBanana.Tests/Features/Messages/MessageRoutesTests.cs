@@ -259,6 +259,8 @@ public sealed class DeleteMessageTests(AppFixture app) : ChatContext(app)
         var search = await Get(user, "/api/search?q=walrus");
         Assert.Equal([keep], search["results"]!.AsArray().Select(r => Str(r!["messageId"])));
         Assert.False(await Redis.KeyExistsAsync(NanoBanana.Infrastructure.Redis.Keys.SearchTerm(user.Id, "delete")));
+        // The index's number for it is released too: left are the counter and the kept message's number.
+        Assert.Equal(2, await Redis.HashLengthAsync(NanoBanana.Infrastructure.Redis.Keys.SearchNumbers(user.Id)));
         Assert.False(await Redis.SortedSetScoreAsync(NanoBanana.Infrastructure.Redis.Keys.SearchVocabulary(user.Id), "delete").ContinueWith(t => t.Result.HasValue));
         await ShouldBeProblem(await Send(user, HttpMethod.Delete, $"/api/messages/{messageId}"), 404, "not_found");
     }

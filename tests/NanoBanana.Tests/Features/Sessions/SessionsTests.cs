@@ -299,6 +299,8 @@ public sealed class DeleteSessionTests(AppFixture app) : ChatContext(app)
         Assert.Empty(search["results"]!.AsArray());
         // Its search entries are gone from Redis, not only hidden.
         Assert.False(await Redis.KeyExistsAsync(NanoBanana.Infrastructure.Redis.Keys.SearchTerm(user.Id, "zebra")));
+        Assert.False(await Redis.KeyExistsAsync(NanoBanana.Infrastructure.Redis.Keys.SearchTerm(user.Id, "z*")));
+        Assert.Equal(1, await Redis.HashLengthAsync(NanoBanana.Infrastructure.Redis.Keys.SearchNumbers(user.Id))); // only the counter
     }
 
     [Fact]

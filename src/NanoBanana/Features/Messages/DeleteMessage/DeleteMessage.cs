@@ -29,7 +29,7 @@ public static class DeleteMessageHandler
         var sessionId = await ChatStore.SessionOf(db, userId, messageId);
         var r = await ChatStore.Run(db, ChatStore.DeleteMessageScript,
             [Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId), Keys.Session(userId, sessionId),
-             Keys.SessionMessages(userId, sessionId), Keys.Sessions(userId)],
+             Keys.SessionMessages(userId, sessionId), Keys.Sessions(userId), Keys.SearchNumbers(userId)],
             Keys.UserScope(userId), ChatStore.Ms(clock.GetUtcNow()));
         if ((string)r[0]! != "ok") throw ChatStore.Refusal(r);
         var session = ChatStore.ToSession(userId, ChatStore.Fields(r[1]));

@@ -51,7 +51,7 @@ public static class PostMessageHandler
         var fingerprint = cmd.IdempotencyKey is null ? null : Idempotency.Fingerprint("message:" + sessionId, cmd);
         var r = await ChatStore.Run(db, ChatStore.PostMessageScript,
             [Keys.Session(userId, sessionId), Keys.SessionMessages(userId, sessionId), Keys.Sessions(userId),
-             Keys.Message(userId, id), Keys.Idempotency(userId, "message", cmd.IdempotencyKey ?? "-")],
+             Keys.Message(userId, id), Keys.Idempotency(userId, "message", cmd.IdempotencyKey ?? "-"), Keys.SearchNumbers(userId)],
             Keys.UserScope(userId), id, sessionId, cmd.Role, text, MessageRules.ParamsJson(cmd.Params),
             string.Join(',', cmd.ImageIds ?? []), ChatStore.Ms(clock.GetUtcNow()), cmd.EditedOf ?? "",
             MessageRules.Terms(text), cmd.Role == "user" ? SessionTitles.Auto(text) : "",

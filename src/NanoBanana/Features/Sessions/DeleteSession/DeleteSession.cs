@@ -25,7 +25,7 @@ public static class DeleteSessionHandler
     public static async Task<(MessageResponse, SessionDeleted)> Handle(DeleteSession cmd, IDatabase db, TimeProvider clock)
     {
         var r = await ChatStore.Run(db, ChatStore.DeleteSessionScript,
-            [Keys.Session(cmd.UserId, cmd.SessionId), Keys.SessionMessages(cmd.UserId, cmd.SessionId), Keys.Sessions(cmd.UserId)],
+            [Keys.Session(cmd.UserId, cmd.SessionId), Keys.SessionMessages(cmd.UserId, cmd.SessionId), Keys.Sessions(cmd.UserId), Keys.SearchNumbers(cmd.UserId)],
             Keys.UserScope(cmd.UserId), ChatStore.Ms(clock.GetUtcNow()));
         if ((string)r[0]! != "ok") throw ChatStore.Refusal(r);
         return (new MessageResponse("Session deleted."), new SessionDeleted(cmd.UserId, cmd.SessionId));
