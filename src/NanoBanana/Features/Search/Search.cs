@@ -36,6 +36,8 @@ public static class SearchHandler
         var parsed = SearchText.ParseQuery(query.Q);
         var empty = new SearchResults([], Pagination.Of(query.Limit, query.Offset, 0));
         if (parsed.IsEmpty) return empty;
+        if (parsed.WordCount > SearchText.MaxQueryWords)
+            throw ApiProblem.Validation("q", $"'q' may hold at most {SearchText.MaxQueryWords} words.");
 
         // Expand word prefixes through the user's vocabulary (ZRANGEBYLEX), all in one round trip.
         var batch = db.CreateBatch();

@@ -22,6 +22,15 @@ public static class SearchText
     /// </summary>
     public const int IndexedPrefixLength = 3;
 
+    /// <summary>A query of more words than this is refused (400): each word is a set to intersect.</summary>
+    public const int MaxQueryWords = 16;
+
+    /// <summary>
+    /// A long CJK run uses this many of its bigrams to find candidates; the verification of the whole
+    /// run keeps the answer exact, the cap keeps a pasted sentence from becoming a hundred-set intersection.
+    /// </summary>
+    public const int MaxBigramsPerRun = 8;
+
     /// <summary>Marks a prefix term; never part of a word, so prefix terms and words cannot collide.</summary>
     public const string PrefixMark = "*";
 
@@ -151,6 +160,7 @@ public static class SearchText
     public sealed record Query(IReadOnlyList<Group> Groups, IReadOnlyList<string> Verify, IReadOnlyList<Token> Tokens)
     {
         public bool IsEmpty => Groups.Count == 0;
+        public int WordCount => Tokens.Where(t => t.Kind == Kind.Word).Select(t => t.Form).Distinct().Count();
     }
 
     public static Query ParseQuery(string q)
@@ -175,8 +185,13 @@ public static class SearchText
                 if (seen.Add("w:" + runes[0])) groups.Add(new Group(runes[0], null));
                 continue;
             }
-            for (int k = 0; k + 1 < runes.Count; k++)
-                if (seen.Add("b:" + runes[k] + runes[k + 1])) groups.Add(new Group(null, runes[k] + runes[k + 1]));
+            var used = 0;
+            for (int k = 0; k + 1 < runes.Count && used < MaxBigramsPerRun; k++)
+                if (seen.Add("b:" + runes[k] + runes[k + 1]))
+                {
+                    groups.Add(new Group(null, runes[k] + runes[k + 1]));
+                    used++;
+                }
             // Two bigrams may both occur without the whole run occurring: the text is checked.
             if (runes.Count > 2) verify.Add(t.Form);
         }

@@ -111,6 +111,17 @@ public sealed class SearchTests(AppFixture app) : ChatContext(app)
     }
 
     [Fact]
+    public async Task A_long_CJK_query_is_exact_and_too_many_words_answer_400()
+    {
+        var sentence = "请把这张照片的背景换成海滩日落并且让天空更蓝一些谢谢你的帮助";
+        var whole = await Say(sentence);
+        await Say("请把这张照片的背景换成海滩日落"); // shares the first bigrams, not the whole run
+        Assert.Equal([whole], await Ids(sentence));
+        var words = string.Join(' ', Enumerable.Range(0, 17).Select(i => $"word{i}"));
+        Assert.NotNull((await ShouldBeProblem(await Send(_user, HttpMethod.Get, "/api/search?q=" + Uri.EscapeDataString(words)), 400, "validation_failed"))["errors"]!["q"]);
+    }
+
+    [Fact]
     public async Task Japanese_and_Korean_are_found_by_substring()
     {
         var ja = await Say("背景を夕焼けの海に変えてください");
