@@ -34,7 +34,7 @@ public static class Keys
 
     // --- sessions, messages, search (Features/Sessions, Features/Messages, Features/Search) ---
     // The Lua scripts of those features build per-message, per-term and per-image keys from
-    // UserScope(userId) + the suffixes below ("s:", "m:", "ix:", "img:"): same hash tag, same slot.
+    // UserScope(userId) + the suffixes "m:", "ix:" and "img:" (Message, SearchTerm, Image): same hash tag, same slot.
     /// <summary>The prefix every key of the user starts with (<c>nb:{u:&lt;id&gt;}:</c>).</summary>
     public static string UserScope(string userId) => User(userId, "");
     /// <summary>
@@ -46,7 +46,7 @@ public static class Keys
     public static string Sessions(string userId) => User(userId, "sessions");
     /// <summary>ZSET of a session's live message ids, scored by a per-session sequence (chat order).</summary>
     public static string SessionMessages(string userId, string sessionId) => User(userId, $"s:{sessionId}:msgs");
-    /// <summary>HASH: id, sessionId, role, text, params, imageIds, createdAt, updatedAt, textAt, editedOf, terms.</summary>
+    /// <summary>HASH: id, sessionId, role, text, params, imageIds (comma-separated), createdAt, updatedAt, textAt, editedOf, terms, seq, n.</summary>
     public static string Message(string userId, string messageId) => User(userId, $"m:{messageId}");
     /// <summary>LIST of earlier versions of a message's text: pairs (editedAt unix ms, text), oldest first.</summary>
     public static string MessageRevisions(string userId, string messageId) => User(userId, $"m:{messageId}:revs");
@@ -54,11 +54,11 @@ public static class Keys
     public static string SearchNumbers(string userId) => User(userId, "ixn");
     /// <summary>ZSET of the numbers (see SearchNumbers) of the user's live messages containing a search term, scored by that number (newest highest).</summary>
     public static string SearchTerm(string userId, string term) => User(userId, $"ix:{term}");
-    /// <summary>ZSET (all scores 0) of every term in the user's index, for prefix expansion with ZRANGEBYLEX.</summary>
+    /// <summary>ZSET (all scores 0) of every word and CJK term in the user's index, for prefix expansion with ZRANGEBYLEX.</summary>
     public static string SearchVocabulary(string userId) => User(userId, "ixv");
     /// <summary>Scratch keys of one search, deleted by the script that made them.</summary>
     public static string SearchScratch(string userId, string searchId, int n) => User(userId, $"ixtmp:{searchId}:{n}");
-    /// <summary>STRING: a create request's Idempotency-Key: body hash and first answer, 24 h.</summary>
+    /// <summary>STRING: a create request's Idempotency-Key: <c>body fingerprint \n id of what it created</c>, 24 h.</summary>
     public static string Idempotency(string userId, string scope, string key) => User(userId, $"idem:{scope}:{key}");
 
     // --- global claims (SET NX), values are user ids ---
