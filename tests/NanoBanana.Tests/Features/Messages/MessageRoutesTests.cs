@@ -201,6 +201,34 @@ public sealed class MessageImagesTests(AppFixture app) : ChatContext(app)
     }
 
     [Fact]
+    public async Task Concurrent_attaches_and_deletes_keep_every_refCount_exact()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var images = new List<string>();
+        for (int i = 0; i < 15; i++) images.Add(await SeedImage(user, id));
+        var messageId = await NewMessageId(user, id, "target");
+        var attaches = images.Select(img => Host.Scenario(s =>
+        {
+            s.As(user);
+            s.Post.Json(new { imageId = img }).ToUrl($"/api/messages/{messageId}/images");
+            s.StatusCodeShouldBe(200);
+        }));
+        // Meanwhile other messages reference the same images and are deleted again.
+        var churn = images.Take(5).Select(async img =>
+        {
+            var other = Str((await PostMessage(user, id, "churn", imageIds: [img]))["id"]);
+            await Host.Scenario(s => { s.As(user); s.Delete.Url($"/api/messages/{other}"); s.StatusCodeShouldBe(200); });
+        });
+        await Task.WhenAll(attaches.Cast<Task>().Concat(churn));
+
+        var attached = (await Get(user, $"/api/messages/{messageId}"))["messageData"]!["imageIds"]!.AsArray().Select(Str).ToList();
+        Assert.Equal(images.Order(), attached.Order());
+        foreach (var img in images) Assert.Equal(1, await RefCount(user, img));
+        Assert.Equal(1, (await Get(user, $"/api/sessions/{id}"))["session"]!["messageCount"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task Attaching_an_unusable_image_answers_400_naming_it()
     {
         var user = await RegisterUser();

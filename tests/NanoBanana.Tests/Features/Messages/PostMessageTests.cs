@@ -87,6 +87,9 @@ public sealed class PostMessageTests(AppFixture app) : ChatContext(app)
         Assert.Empty(events.OfType<MessageCreated>());
         Assert.Equal(1, (await Get(user, $"/api/sessions/{id}"))["session"]!["messageCount"]!.GetValue<int>());
 
+        var ttl = await Redis.KeyTimeToLiveAsync(NanoBanana.Infrastructure.Redis.Keys.Idempotency(user.Id, "message", "post-1"));
+        Assert.InRange(ttl!.Value, TimeSpan.FromHours(23.9), TimeSpan.FromHours(24));
+
         await ShouldBeProblem(await Post("something else"), 422, "idempotency_key_reused");
         Assert.Equal(1, (await Get(user, $"/api/sessions/{id}"))["session"]!["messageCount"]!.GetValue<int>());
         Assert.Equal(201, (await Post("something else", "post-2")).Context.Response.StatusCode);
