@@ -94,11 +94,21 @@ foreach (var (label, q) in queries)
         await Time(200, () => SearchHandler.Handle(new SearchQuery(q, 20, 0) { UserId = userId }, db)));
 }
 
+// Deleting the large session: one script releases every message's index entries and image references.
+var delete = Stopwatch.StartNew();
+await NanoBanana.Features.Sessions.DeleteSession.DeleteSessionHandler.Handle(
+    new NanoBanana.Features.Sessions.DeleteSession.DeleteSession(large) { UserId = userId }, db, clock);
+delete.Stop();
+var afterDelete = await SearchHandler.Handle(new SearchQuery("sunset", 20, 0) { UserId = userId }, db);
+var deleteLine = $"Deleting the session of {total:N0} messages (one script): {delete.Elapsed.TotalMilliseconds:N0} ms; 'sunset' hits afterwards: {afterDelete.Pagination.Total}";
+Console.WriteLine(deleteLine);
+
 Console.WriteLine();
 Console.WriteLine("| operation | median ms | p95 ms | max ms |");
 Console.WriteLine("| --- | --- | --- | --- |");
 foreach (var l in lines) Console.WriteLine(l);
 Console.WriteLine($"Redis memory for {total:N0} messages with their index: {(memoryAfter - memoryBefore) / 1024.0 / 1024.0:N1} MiB");
+Console.WriteLine(deleteLine);
 
 long UsedMemory()
 {

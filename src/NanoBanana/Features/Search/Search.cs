@@ -80,13 +80,16 @@ public static class SearchHandler
         }
         var titleBatch = db.CreateBatch();
         var titles = rows.Select(x => x.SessionId).Distinct()
-            .ToDictionary(s => s, s => titleBatch.HashGetAsync(Keys.Session(userId, s), "title"));
+            .ToDictionary(s => s, s => titleBatch.HashGetAsync(Keys.Session(userId, s), ["title", "deletedAt"]));
         titleBatch.Execute();
         var results = new List<SearchResult>(rows.Count);
         foreach (var row in rows)
         {
+            var session = await titles[row.SessionId];
+            // A very large session being purged right now: its last entries are not gone yet, hide them.
+            if (!session[1].IsNull) continue;
             var highlights = SearchText.Highlights(row.Text, parsed).Select(h => new Highlight(h.Start, h.End)).ToList();
-            results.Add(new SearchResult(row.Id, row.SessionId, (await titles[row.SessionId]).ToString(), row.Text,
+            results.Add(new SearchResult(row.Id, row.SessionId, session[0].ToString(), row.Text,
                 DateTimeOffset.FromUnixTimeMilliseconds(row.CreatedAt), highlights));
         }
         return new SearchResults(results, Pagination.Of(query.Limit, query.Offset, total));

@@ -167,13 +167,27 @@ public static partial class ChatStore
         """;
 
     /// <summary>
-    /// KEYS: session, session messages, sessions, search numbers. ARGV: scope, now.
-    /// Soft delete: the session and its messages stay stored, marked deleted; what made them visible
-    /// (the session list entry, the search entries) goes, and their image references are released.
+    /// KEYS: session, session messages, sessions, search numbers. ARGV: scope, now, mode delete|continue, batch size.
+    /// Soft delete: the first call marks the session deleted and takes it off the list (from then on no
+    /// route reads it or its messages, and none can change them), and purges a first batch of its
+    /// messages: their search entries go and their image references are released. A session larger
+    /// than one batch is purged by further short calls (mode continue), so that no single script
+    /// blocks Redis for long. Answers ok|again (again: it was already deleted) and what remains.
     /// </summary>
     public const string DeleteSessionScript = Prelude + """
-        if not live(KEYS[1]) then return {'no_session'} end
-        for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+        local s = redis.call('HMGET', KEYS[1], 'id', 'deletedAt', 'purged')
+        if not s[1] then return {'no_session'} end
+        local status = 'again'
+        if not s[2] then
+          if ARGV[3] ~= 'delete' then return {'no_session'} end
+          redis.call('HSET', KEYS[1], 'deletedAt', ARGV[2], 'purged', 0)
+          redis.call('ZREM', KEYS[3], s[1])
+          status = 'ok'
+        end
+        local purged = tonumber(redis.call('HGET', KEYS[1], 'purged')) or 0
+        local total = redis.call('ZCARD', KEYS[2])
+        local ids = redis.call('ZRANGE', KEYS[2], purged, purged + tonumber(ARGV[4]) - 1)
+        for _, id in ipairs(ids) do
           local m = redis.call('HMGET', P..'m:'..id, 'imageIds', 'terms', 'n')
           for _, img in ipairs(split(m[1])) do image_ref(img, -1) end
           if m[3] then
@@ -181,9 +195,9 @@ public static partial class ChatStore
             redis.call('HDEL', KEYS[4], m[3])
           end
         end
-        redis.call('HSET', KEYS[1], 'deletedAt', ARGV[2])
-        redis.call('ZREM', KEYS[3], redis.call('HGET', KEYS[1], 'id'))
-        return {'ok'}
+        purged = purged + #ids
+        redis.call('HSET', KEYS[1], 'purged', purged)
+        return {status, total - purged}
         """;
 
     /// <summary>

@@ -321,6 +321,61 @@ public sealed class DeleteSessionTests(AppFixture app) : ChatContext(app)
     }
 }
 
+public sealed class DeleteLargeSessionTests(AppFixture app) : ChatContext(app)
+{
+    /// <summary>Many messages written through the real post handler (HTTP would only make the setup slow).</summary>
+    async Task Fill(TestUser user, string sessionId, int count, string imageId)
+    {
+        var posts = Enumerable.Range(0, count).Select(i => NanoBanana.Features.Messages.PostMessage.PostMessageHandler.Handle(
+            new NanoBanana.Features.Messages.PostMessage.PostMessage("user", $"quokka number {i}", i % 10 == 0 ? [imageId] : null, null, null)
+            { UserId = user.Id, SessionId = sessionId }, Redis, TimeProvider.System));
+        await Task.WhenAll(posts);
+    }
+
+    [Fact]
+    public async Task A_session_larger_than_one_purge_batch_is_purged_completely()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var image = await SeedImage(user, id);
+        var count = NanoBanana.Features.Sessions.DeleteSession.DeleteSessionHandler.PurgeBatch * 2 + 100;
+        await Fill(user, id, count, image);
+        Assert.Equal(count / 10, await RefCount(user, image));
+        Assert.Equal(count, (await Get(user, "/api/search?q=quokka"))["pagination"]!["total"]!.GetValue<int>());
+
+        await Host.Scenario(s => { s.As(user); s.Delete.Url($"/api/sessions/{id}"); s.StatusCodeShouldBe(200); });
+        Assert.Equal(0, await RefCount(user, image));
+        Assert.Equal(0, (await Get(user, "/api/search?q=quokka"))["pagination"]!["total"]!.GetValue<int>());
+        Assert.False(await Redis.KeyExistsAsync(NanoBanana.Infrastructure.Redis.Keys.SearchTerm(user.Id, "quokka")));
+        Assert.Equal(1, await Redis.HashLengthAsync(NanoBanana.Infrastructure.Redis.Keys.SearchNumbers(user.Id)));
+    }
+
+    [Fact]
+    public async Task Deleting_again_answers_404_and_finishes_an_interrupted_purge()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var image = await SeedImage(user, id);
+        var count = NanoBanana.Features.Sessions.DeleteSession.DeleteSessionHandler.PurgeBatch + 50;
+        await Fill(user, id, count, image);
+
+        // An instance that ran the first script of a delete and died: the session is gone, its purge is not finished.
+        await NanoBanana.Features.Sessions.ChatStore.Run(Redis, NanoBanana.Features.Sessions.ChatStore.DeleteSessionScript,
+            [NanoBanana.Infrastructure.Redis.Keys.Session(user.Id, id), NanoBanana.Infrastructure.Redis.Keys.SessionMessages(user.Id, id),
+             NanoBanana.Infrastructure.Redis.Keys.Sessions(user.Id), NanoBanana.Infrastructure.Redis.Keys.SearchNumbers(user.Id)],
+            NanoBanana.Infrastructure.Redis.Keys.UserScope(user.Id), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "delete",
+            NanoBanana.Features.Sessions.DeleteSession.DeleteSessionHandler.PurgeBatch);
+        await ShouldBeProblem(await Send(user, HttpMethod.Get, $"/api/sessions/{id}"), 404, "not_found");
+        Assert.True(await RefCount(user, image) > 0);
+        // Search already hides what is left of it.
+        Assert.Empty((await Get(user, "/api/search?q=quokka"))["results"]!.AsArray());
+
+        await ShouldBeProblem(await Send(user, HttpMethod.Delete, $"/api/sessions/{id}"), 404, "not_found");
+        Assert.Equal(0, await RefCount(user, image));
+        Assert.False(await Redis.KeyExistsAsync(NanoBanana.Infrastructure.Redis.Keys.SearchTerm(user.Id, "quokka")));
+    }
+}
+
 public sealed class SessionStatsTests(AppFixture app) : ChatContext(app)
 {
     [Fact]

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
 using NanoBanana.Features.Auth;
+using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
@@ -21,13 +22,27 @@ public sealed record DeleteSession(string SessionId)
 
 public static class DeleteSessionHandler
 {
-    /// <summary>Soft delete, in one script: gone from lists, reads and search; its messages' image references released.</summary>
+    /// <summary>Messages purged by one script: a few tens of milliseconds of Redis time.</summary>
+    public const int PurgeBatch = 500;
+
+    /// <summary>
+    /// Soft delete: one script makes the session gone from lists, reads and search and purges the first
+    /// batch of its messages (search entries, image references); larger sessions are purged by further
+    /// short scripts before the answer. Deleting an already deleted session answers 404, and finishes
+    /// a purge that an earlier, interrupted delete left unfinished.
+    /// </summary>
     public static async Task<(MessageResponse, SessionDeleted)> Handle(DeleteSession cmd, IDatabase db, TimeProvider clock)
     {
-        var r = await ChatStore.Run(db, ChatStore.DeleteSessionScript,
-            [Keys.Session(cmd.UserId, cmd.SessionId), Keys.SessionMessages(cmd.UserId, cmd.SessionId), Keys.Sessions(cmd.UserId), Keys.SearchNumbers(cmd.UserId)],
-            Keys.UserScope(cmd.UserId), ChatStore.Ms(clock.GetUtcNow()));
-        if ((string)r[0]! != "ok") throw ChatStore.Refusal(r);
+        RedisKey[] keys = [Keys.Session(cmd.UserId, cmd.SessionId), Keys.SessionMessages(cmd.UserId, cmd.SessionId),
+            Keys.Sessions(cmd.UserId), Keys.SearchNumbers(cmd.UserId)];
+        var r = await ChatStore.Run(db, ChatStore.DeleteSessionScript, keys,
+            Keys.UserScope(cmd.UserId), ChatStore.Ms(clock.GetUtcNow()), "delete", PurgeBatch);
+        var status = (string)r[0]!;
+        if (status is not ("ok" or "again")) throw ChatStore.Refusal(r);
+        for (var remaining = (long)r[1]; remaining > 0;)
+            remaining = (long)(await ChatStore.Run(db, ChatStore.DeleteSessionScript, keys,
+                Keys.UserScope(cmd.UserId), ChatStore.Ms(clock.GetUtcNow()), "continue", PurgeBatch))[1];
+        if (status == "again") throw ApiProblem.NotFound("session");
         return (new MessageResponse("Session deleted."), new SessionDeleted(cmd.UserId, cmd.SessionId));
     }
 }
