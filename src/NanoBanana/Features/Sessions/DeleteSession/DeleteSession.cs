@@ -22,29 +22,52 @@ public sealed record DeleteSession(string SessionId)
 
 public static class DeleteSessionHandler
 {
-    /// <summary>Messages purged by one script: a few tens of milliseconds of Redis time.</summary>
-    public const int PurgeBatch = 500;
+    /// <summary>Messages purged by one script: about 0.3 ms of Redis time each, so a script stays well under 100 ms.</summary>
+    public const int PurgeBatch = 200;
 
     /// <summary>
     /// Soft delete: one script makes the session gone from lists, reads and search and purges the first
-    /// batch of its messages (search entries, image references); larger sessions are purged by further
-    /// short scripts before the answer. Deleting an already deleted session answers 404, and finishes
-    /// a purge that an earlier, interrupted delete left unfinished.
+    /// batch of its messages (search entries, image references). A larger session is purged after the
+    /// answer, batch by batch, by <see cref="PurgeDeletedSession"/> on a local queue. Deleting an
+    /// already deleted session answers 404, and finishes a purge an interrupted instance left unfinished.
     /// </summary>
-    public static async Task<(MessageResponse, SessionDeleted)> Handle(DeleteSession cmd, IDatabase db, TimeProvider clock)
+    public static async Task<(MessageResponse, SessionDeleted, PurgeDeletedSession?)> Handle(DeleteSession cmd, IDatabase db, TimeProvider clock)
     {
-        RedisKey[] keys = [Keys.Session(cmd.UserId, cmd.SessionId), Keys.SessionMessages(cmd.UserId, cmd.SessionId),
-            Keys.Sessions(cmd.UserId), Keys.SearchNumbers(cmd.UserId)];
-        var r = await ChatStore.Run(db, ChatStore.DeleteSessionScript, keys,
-            Keys.UserScope(cmd.UserId), ChatStore.Ms(clock.GetUtcNow()), "delete", PurgeBatch);
+        var r = await Purge(db, clock, cmd.UserId, cmd.SessionId, "delete");
         var status = (string)r[0]!;
         if (status is not ("ok" or "again")) throw ChatStore.Refusal(r);
-        for (var remaining = (long)r[1]; remaining > 0;)
-            remaining = (long)(await ChatStore.Run(db, ChatStore.DeleteSessionScript, keys,
-                Keys.UserScope(cmd.UserId), ChatStore.Ms(clock.GetUtcNow()), "continue", PurgeBatch))[1];
-        if (status == "again") throw ApiProblem.NotFound("session");
-        return (new MessageResponse("Session deleted."), new SessionDeleted(cmd.UserId, cmd.SessionId));
+        if (status == "again")
+        {
+            await new PurgeDeletedSession(cmd.UserId, cmd.SessionId).Finish(db, clock);
+            throw ApiProblem.NotFound("session");
+        }
+        return (new MessageResponse("Session deleted."), new SessionDeleted(cmd.UserId, cmd.SessionId),
+            (long)r[1] > 0 ? new PurgeDeletedSession(cmd.UserId, cmd.SessionId) : null);
     }
+
+    internal static Task<RedisResult[]> Purge(IDatabase db, TimeProvider clock, string userId, string sessionId, string mode) =>
+        ChatStore.Run(db, ChatStore.DeleteSessionScript,
+            [Keys.Session(userId, sessionId), Keys.SessionMessages(userId, sessionId), Keys.Sessions(userId), Keys.SearchNumbers(userId)],
+            Keys.UserScope(userId), ChatStore.Ms(clock.GetUtcNow()), mode, PurgeBatch);
+}
+
+/// <summary>The rest of a deleted session's purge: search entries and image references of its remaining messages.</summary>
+public sealed record PurgeDeletedSession(string UserId, string SessionId)
+{
+    public async Task Finish(IDatabase db, TimeProvider clock)
+    {
+        // Short scripts one after the other: other users' commands run in between.
+        for (long remaining = 1; remaining > 0;)
+        {
+            var r = await DeleteSessionHandler.Purge(db, clock, UserId, SessionId, "continue");
+            remaining = r.Length > 1 ? (long)r[1] : 0;
+        }
+    }
+}
+
+public static class PurgeDeletedSessionHandler
+{
+    public static Task Handle(PurgeDeletedSession message, IDatabase db, TimeProvider clock) => message.Finish(db, clock);
 }
 
 public sealed class DeleteSessionEndpoint : ICarterModule
