@@ -123,24 +123,9 @@ public static class ImageStore
     }
 
     // A session is live when its record exists without a deletedAt; the record may be a HASH or a JSON string.
-    static readonly LuaScript LiveSession = LuaScript.Prepare("""
-        local t = redis.call('TYPE', @key).ok
-        if t == 'hash' then
-          local d = redis.call('HGET', @key, 'deletedAt')
-          if d == false or d == '' or d == 'null' then return 1 end
-          return 0
-        end
-        if t == 'string' then
-          local ok, v = pcall(cjson.decode, redis.call('GET', @key))
-          if ok and type(v) == 'table' and (v.deletedAt == nil or v.deletedAt == cjson.null) then return 1 end
-        end
-        return 0
-        """);
-
     public static async Task EnsureLiveSession(IDatabase db, string userId, string sessionId)
     {
-        var live = (int)await LiveSession.EvaluateAsync(db, new { key = (RedisKey)Keys.Session(userId, sessionId) });
-        if (live != 1) throw ApiProblem.NotFound("session");
+        if (!await NanoBanana.Features.Sessions.ChatStore.IsLiveSession(db, userId, sessionId)) throw ApiProblem.NotFound("session");
     }
 
     // Removal is decided and done inside Redis in one step: a message that references the image

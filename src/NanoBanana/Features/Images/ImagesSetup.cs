@@ -18,6 +18,7 @@ public static class ImagesSetup
         Vips.EnsureInitialized(images.VipsConcurrency > 0 ? images.VipsConcurrency : Math.Max(1, Environment.ProcessorCount / images.ThumbnailParallelism));
         services.AddSingleton(new ImageInspector((long)images.MaxMegapixels * 1_000_000));
         services.AddHostedService<ImageWorkStarter>();
+        services.AddSingleton<Messages.MessageImages.IImageDescriptions, MessageImageDescriptions>();
         services.ConfigureWolverine(opts =>
         {
             opts.LocalQueue(GenerateThumbnailsHandler.Queue).MaximumParallelMessages(images.ThumbnailParallelism);

@@ -32,11 +32,6 @@ public static class Keys
     /// <summary>ZSET of all the user's image ids, scored by createdAt (unix ms).</summary>
     public static string UserImages(string userId) => User(userId, "imgs");
     /// <summary>
-    /// A session record, owned by the sessions slice. The images slice only reads whether it exists and
-    /// has no (or an empty) <c>deletedAt</c> field, to accept uploads into the caller's live sessions.
-    /// </summary>
-    public static string Session(string userId, string sessionId) => User(userId, $"session:{sessionId}");
-    /// <summary>
     /// Global ZSET of every image's blob folder (<c>userId/sessionId/imageId/ext</c>), scored by the time it
     /// was staged (unix ms): written before the first blob, removed after the last one is deleted, so
     /// the garbage collector finds every blob, also those of an upload that died half-way.
@@ -44,6 +39,35 @@ public static class Keys
     public const string ImageBlobIndex = Prefix + ":images:blobs";
     /// <summary>Global SET of <c>userId/imageId</c> whose thumbnails are not made yet; re-queued when an instance starts.</summary>
     public const string ThumbnailsPending = Prefix + ":images:pending";
+
+    // --- sessions, messages, search (Features/Sessions, Features/Messages, Features/Search) ---
+    // The Lua scripts of those features build per-message, per-term and per-image keys from
+    // UserScope(userId) + the suffixes "m:", "ix:" and "img:" (Message, SearchTerm, Image): same hash tag, same slot.
+    /// <summary>The prefix every key of the user starts with (<c>nb:{u:&lt;id&gt;}:</c>).</summary>
+    public static string UserScope(string userId) => User(userId, "");
+    /// <summary>
+    /// A session record: HASH id, title, createdAt, updatedAt (unix ms), messageCount, seq, titled, and
+    /// deletedAt (unix ms) once deleted. Live = exists without deletedAt. (The images slice reads it too.)
+    /// </summary>
+    public static string Session(string userId, string sessionId) => User(userId, $"session:{sessionId}");
+    /// <summary>ZSET of the user's live session ids, scored by updatedAt (unix ms).</summary>
+    public static string Sessions(string userId) => User(userId, "sessions");
+    /// <summary>ZSET of a session's live message ids, scored by a per-session sequence (chat order).</summary>
+    public static string SessionMessages(string userId, string sessionId) => User(userId, $"s:{sessionId}:msgs");
+    /// <summary>HASH: id, sessionId, role, text, params, imageIds (comma-separated), createdAt, updatedAt, textAt, editedOf, terms, seq, n.</summary>
+    public static string Message(string userId, string messageId) => User(userId, $"m:{messageId}");
+    /// <summary>LIST of earlier versions of a message's text: pairs (editedAt unix ms, text), oldest first.</summary>
+    public static string MessageRevisions(string userId, string messageId) => User(userId, $"m:{messageId}:revs");
+    /// <summary>HASH: the short number naming each message in the search index (field n -> message id), and the counter <c>next</c>.</summary>
+    public static string SearchNumbers(string userId) => User(userId, "ixn");
+    /// <summary>ZSET of the numbers (see SearchNumbers) of the user's live messages containing a search term, scored by that number (newest highest).</summary>
+    public static string SearchTerm(string userId, string term) => User(userId, $"ix:{term}");
+    /// <summary>ZSET (all scores 0) of every word and CJK term in the user's index, for prefix expansion with ZRANGEBYLEX.</summary>
+    public static string SearchVocabulary(string userId) => User(userId, "ixv");
+    /// <summary>Scratch keys of one search, deleted by the script that made them.</summary>
+    public static string SearchScratch(string userId, string searchId, int n) => User(userId, $"ixtmp:{searchId}:{n}");
+    /// <summary>STRING: a create request's Idempotency-Key: <c>body fingerprint \n id of what it created</c>, 24 h.</summary>
+    public static string Idempotency(string userId, string scope, string key) => User(userId, $"idem:{scope}:{key}");
 
     // --- global claims (SET NX), values are user ids ---
     public static string EmailClaim(string normalizedEmail) => $"{Prefix}:email:{normalizedEmail}";

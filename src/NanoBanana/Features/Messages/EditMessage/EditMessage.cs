@@ -1,0 +1,54 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Carter;
+using FluentValidation;
+using NanoBanana.Features.Sessions;
+using NanoBanana.Infrastructure.Security;
+using StackExchange.Redis;
+using Wolverine;
+
+namespace NanoBanana.Features.Messages.EditMessage;
+
+/// <summary>PUT <c>{text?, params?, imageIds?}</c>: only what is given changes; a new text keeps the old one as a revision.</summary>
+public sealed record EditMessage(string? Text, JsonNode? Params, string[]? ImageIds)
+{
+    [JsonIgnore] public string UserId { get; init; } = "";
+    [JsonIgnore] public string MessageId { get; init; } = "";
+
+    public sealed class Validator : AbstractValidator<EditMessage>
+    {
+        public Validator()
+        {
+            RuleFor(x => x.MessageId).ValidId();
+            RuleFor(x => x.Text).ValidText();
+            RuleFor(x => x.Text).Must(t => !string.IsNullOrWhiteSpace(t)).When(x => x.Text is not null)
+                .WithMessage("'text' must not be blank.");
+            RuleFor(x => x.Params).ValidParams();
+            RuleFor(x => x.ImageIds).ValidImageIds();
+            RuleFor(x => x).Must(x => x.Text is not null || x.Params is not null || x.ImageIds is not null)
+                .OverridePropertyName("body").WithMessage("Give at least one of 'text', 'params' or 'imageIds'.");
+        }
+    }
+}
+
+public static class EditMessageHandler
+{
+    public static Task<(MessageDataResponse, MessageUpdated?, SessionUpdated?)> Handle(EditMessage cmd, IDatabase db, TimeProvider clock) =>
+        MessageUpdates.Apply(db, clock, cmd.UserId, cmd.MessageId, new MessageChange(
+            Text: cmd.Text,
+            SetParams: cmd.Params is not null, Params: MessageRules.ParamsJson(cmd.Params),
+            ImageMode: cmd.ImageIds is null ? "" : "set", ImageArg: string.Join(',', cmd.ImageIds ?? [])));
+}
+
+public sealed class EditMessageEndpoint : ICarterModule
+{
+    public void AddRoutes(IEndpointRouteBuilder app) =>
+        app.MapPut("/api/messages/{messageId}", async (string messageId, EditMessage body, HttpContext http, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(body with { UserId = http.User.UserId(), MessageId = messageId }, ct)))
+            .RequireAuthorization()
+            .WithName("EditMessage").WithTags("Messages")
+            .WithSummary("Edit a message's text, params or images; the previous text stays as a revision")
+            .Produces<MessageDataResponse>()
+            .ProducesValidationProblem()
+            .ProducesProblem(401).ProducesProblem(404);
+}

@@ -1,0 +1,107 @@
+using System.Text.Json.Serialization;
+using Carter;
+using FluentValidation;
+using NanoBanana.Features.Sessions;
+using NanoBanana.Infrastructure.Security;
+using StackExchange.Redis;
+using Wolverine;
+
+namespace NanoBanana.Features.Messages.MessageImages;
+
+// Three small use cases on one resource, the message's image list: read it, add one, remove one.
+// Adding and removing go through the message update script, so refCount moves with the list, atomically.
+
+public sealed record ListMessageImages(string MessageId)
+{
+    [JsonIgnore] public string UserId { get; init; } = "";
+
+    public sealed class Validator : AbstractValidator<ListMessageImages>
+    {
+        public Validator() => RuleFor(x => x.MessageId).ValidId();
+    }
+}
+
+public sealed record AttachImage(string ImageId)
+{
+    [JsonIgnore] public string UserId { get; init; } = "";
+    [JsonIgnore] public string MessageId { get; init; } = "";
+
+    public sealed class Validator : AbstractValidator<AttachImage>
+    {
+        public Validator()
+        {
+            RuleFor(x => x.MessageId).ValidId();
+            RuleFor(x => x.ImageId).NotNull().WithMessage("'imageId' is required.").ValidImageId();
+        }
+    }
+}
+
+public sealed record DetachImage(string MessageId, string ImageId)
+{
+    [JsonIgnore] public string UserId { get; init; } = "";
+
+    public sealed class Validator : AbstractValidator<DetachImage>
+    {
+        public Validator()
+        {
+            RuleFor(x => x.MessageId).ValidId();
+            RuleFor(x => x.ImageId).ValidImageId();
+        }
+    }
+}
+
+public static class ListMessageImagesHandler
+{
+    public static async Task<MessageImagesResponse> Handle(ListMessageImages query, IDatabase db, IImageDescriptions images, CancellationToken ct)
+    {
+        var message = await ChatStore.LiveMessage(db, query.UserId, query.MessageId);
+        return new MessageImagesResponse(await images.Describe(query.UserId, ChatStore.SplitIds(message.GetValueOrDefault("imageIds")), ct));
+    }
+}
+
+public static class AttachImageHandler
+{
+    /// <summary>Attaching an image the message already shows changes nothing (and answers 200).</summary>
+    public static Task<(MessageDataResponse, MessageUpdated?, SessionUpdated?)> Handle(AttachImage cmd, IDatabase db, TimeProvider clock) =>
+        MessageUpdates.Apply(db, clock, cmd.UserId, cmd.MessageId, new MessageChange(ImageMode: "attach", ImageArg: cmd.ImageId));
+}
+
+public static class DetachImageHandler
+{
+    /// <summary>Detaching an image the message does not show answers 404.</summary>
+    public static Task<(MessageDataResponse, MessageUpdated?, SessionUpdated?)> Handle(DetachImage cmd, IDatabase db, TimeProvider clock) =>
+        MessageUpdates.Apply(db, clock, cmd.UserId, cmd.MessageId, new MessageChange(ImageMode: "detach", ImageArg: cmd.ImageId));
+}
+
+public sealed class MessageImagesEndpoints : ICarterModule
+{
+    public void AddRoutes(IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/messages/{messageId}/images", async (string messageId, HttpContext http, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<MessageImagesResponse>(new ListMessageImages(messageId) { UserId = http.User.UserId() }, ct)))
+            .RequireAuthorization()
+            .WithName("ListMessageImages").WithTags("Messages")
+            .WithSummary("The images a message references")
+            .Produces<MessageImagesResponse>()
+            .ProducesValidationProblem()
+            .ProducesProblem(401).ProducesProblem(404);
+
+        app.MapPost("/api/messages/{messageId}/images", async (string messageId, AttachImage body, HttpContext http, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(body with { UserId = http.User.UserId(), MessageId = messageId }, ct)))
+            .RequireAuthorization()
+            .WithName("AttachMessageImage").WithTags("Messages")
+            .WithSummary("Attach one of the caller's images to a message (its refCount grows)")
+            .Produces<MessageDataResponse>()
+            .ProducesValidationProblem()
+            .ProducesProblem(401).ProducesProblem(404);
+
+        app.MapDelete("/api/messages/{messageId}/images/{imageId}", async (string messageId, string imageId, HttpContext http, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(new DetachImage(messageId, imageId) { UserId = http.User.UserId() }, ct)))
+            .RequireAuthorization()
+            .WithName("DetachMessageImage").WithTags("Messages")
+            .WithSummary("Detach an image from a message (its refCount shrinks)")
+            .Produces<MessageDataResponse>()
+            .ProducesValidationProblem()
+            .ProducesProblem(401).ProducesProblem(404);
+    }
+}

@@ -1,0 +1,407 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using FluentValidation;
+using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.Redis;
+using StackExchange.Redis;
+
+namespace NanoBanana.Features.Sessions;
+
+/// <summary>
+/// How sessions and messages live in Redis, and the Lua scripts that change them. Every change that
+/// touches more than one key (counter, order, search index, image references, idempotency record)
+/// is one script, so it is atomic: concurrent posts cannot lose a count, and a message is never
+/// visible without its index entries. All keys carry the user's hash tag (one cluster slot); the
+/// per-message, per-term and per-image keys a script reaches are built from <see cref="Keys.UserScope"/>
+/// with the suffixes of <see cref="Keys"/> ("m:", "ix:", "img:").
+/// </summary>
+public static partial class ChatStore
+{
+    public const string DefaultTitle = "New Chat";
+    public const int MaxImagesPerMessage = 20;
+
+    [GeneratedRegex("^[0-9a-f]{32}$")]
+    private static partial Regex IdPattern();
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    private static partial Regex ImageIdPattern();
+
+    public static string NewId() => Guid.CreateVersion7().ToString("N");
+    public static bool IsId(string? id) => id is not null && IdPattern().IsMatch(id);
+    public static bool IsImageId(string? id) => id is not null && ImageIdPattern().IsMatch(id);
+
+    public static IRuleBuilderOptions<T, string> ValidId<T>(this IRuleBuilder<T, string> rule) =>
+        rule.Must(IsId).WithMessage("'{PropertyName}' is not a valid id.");
+
+    public static IRuleBuilderOptions<T, string> ValidImageId<T>(this IRuleBuilder<T, string> rule) =>
+        rule.Must(IsImageId).WithMessage("'{PropertyName}' is not a valid image id.");
+
+    public static long Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
+    static DateTimeOffset At(string ms) => DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(ms, CultureInfo.InvariantCulture));
+
+    // ---------- records ----------
+
+    public static Dictionary<string, string> Fields(RedisResult flat)
+    {
+        var items = (RedisResult[])flat!;
+        var d = new Dictionary<string, string>(items.Length / 2, StringComparer.Ordinal);
+        for (int i = 0; i + 1 < items.Length; i += 2) d[(string)items[i]!] = (string?)items[i + 1] ?? "";
+        return d;
+    }
+
+    public static Dictionary<string, string> Fields(HashEntry[] entries) =>
+        entries.ToDictionary(e => (string)e.Name!, e => (string?)e.Value ?? "", StringComparer.Ordinal);
+
+    public static SessionDto ToSession(string userId, IReadOnlyDictionary<string, string> h) => new(
+        h["id"], userId, h["title"], At(h["createdAt"]), At(h["updatedAt"]),
+        int.Parse(h["messageCount"], CultureInfo.InvariantCulture),
+        h.TryGetValue("deletedAt", out var d) && d.Length > 0 ? At(d) : null);
+
+    public static MessageDto ToMessage(IReadOnlyDictionary<string, string> h) => new(
+        h["id"], h["sessionId"], h["role"], h["text"],
+        h.TryGetValue("params", out var p) && p.Length > 0 ? JsonNode.Parse(p) as JsonObject : null,
+        SplitIds(h.GetValueOrDefault("imageIds")),
+        At(h["createdAt"]), At(h["updatedAt"]),
+        h.TryGetValue("editedOf", out var e) && e.Length > 0 ? e : null);
+
+    public static string[] SplitIds(string? csv) =>
+        string.IsNullOrEmpty(csv) ? [] : csv.Split(',', StringSplitOptions.RemoveEmptyEntries);
+
+    static bool IsLive(IReadOnlyDictionary<string, string> session) =>
+        session.ContainsKey("id") && !session.ContainsKey("deletedAt");
+
+    /// <summary>The caller's live session, or 404 (also for another user's id: the lookup goes through the caller's keys).</summary>
+    public static async Task<SessionDto> LiveSession(IDatabase db, string userId, string sessionId)
+    {
+        var h = Fields(await db.HashGetAllAsync(Keys.Session(userId, sessionId)));
+        return IsLive(h) ? ToSession(userId, h) : throw ApiProblem.NotFound("session");
+    }
+
+    /// <summary>Whether the session exists, is the caller's and is not deleted (uploads and sockets ask this).</summary>
+    public static async Task<bool> IsLiveSession(IDatabase db, string userId, string sessionId)
+    {
+        var s = await db.HashGetAsync(Keys.Session(userId, sessionId), ["id", "deletedAt"]);
+        return !s[0].IsNull && s[1].IsNull;
+    }
+
+    /// <summary>The caller's message in a live session, or 404.</summary>
+    public static async Task<Dictionary<string, string>> LiveMessage(IDatabase db, string userId, string messageId)
+    {
+        var m = Fields(await db.HashGetAllAsync(Keys.Message(userId, messageId)));
+        if (!m.TryGetValue("sessionId", out var sessionId)) throw ApiProblem.NotFound("message");
+        var s = await db.HashGetAsync(Keys.Session(userId, sessionId), ["id", "deletedAt"]);
+        if (s[0].IsNull || !s[1].IsNull) throw ApiProblem.NotFound("message");
+        return m;
+    }
+
+    /// <summary>The session a message belongs to (it never changes), or 404.</summary>
+    public static async Task<string> SessionOf(IDatabase db, string userId, string messageId)
+    {
+        var sessionId = await db.HashGetAsync(Keys.Message(userId, messageId), "sessionId");
+        return sessionId.IsNullOrEmpty ? throw ApiProblem.NotFound("message") : sessionId.ToString();
+    }
+
+    /// <summary>Turns a script's refusal into the API's answer.</summary>
+    public static ApiProblem Refusal(RedisResult[] r) => (string)r[0]! switch
+    {
+        "no_session" => ApiProblem.NotFound("session"),
+        "no_message" => ApiProblem.NotFound("message"),
+        "no_image" => ApiProblem.NotFound("image"),
+        "bad_image" => ApiProblem.Validation("imageIds",
+            $"Image '{(string)r[1]!}' was not found among your images, or it is not ready or processing."),
+        "bad_edited_of" => ApiProblem.Validation("editedOf", "'editedOf' must be an earlier message of the same session."),
+        "too_many_images" => ApiProblem.Validation("imageIds", $"A message references at most {MaxImagesPerMessage} images."),
+        var other => throw new InvalidOperationException($"Unexpected script answer '{other}'."),
+    };
+
+    // ---------- scripts ----------
+
+    const string Prelude = """
+        local P = ARGV[1]
+        local function ms(n) return string.format('%.0f', n) end
+        local function later(a, b) a = tonumber(a) or 0; b = tonumber(b) or 0; if a > b then return a end return b end
+        local function split(s) local r = {} if s then for x in string.gmatch(s, '[^,]+') do r[#r+1] = x end end return r end
+        local function index_of(list, x) for i, v in ipairs(list) do if v == x then return i end end return nil end
+        local function live(sk) local s = redis.call('HMGET', sk, 'id', 'deletedAt') return s[1] and not s[2] end
+        local function ix_add(id, score, terms)
+          if not terms then return end
+          for t in string.gmatch(terms, '%S+') do
+            redis.call('ZADD', P..'ix:'..t, score, id)
+            -- the vocabulary lists words and CJK terms for prefix expansion, not the prefix terms ("br*")
+            if string.sub(t, -1) ~= '*' then redis.call('ZADD', P..'ixv', 0, t) end
+          end
+        end
+        local function ix_remove(id, terms)
+          if not terms or not id then return end
+          for t in string.gmatch(terms, '%S+') do
+            local k = P..'ix:'..t
+            redis.call('ZREM', k, id)
+            if string.sub(t, -1) ~= '*' and redis.call('EXISTS', k) == 0 then redis.call('ZREM', P..'ixv', t) end
+          end
+        end
+        local function image_usable(id)
+          local st = redis.call('HGET', P..'img:'..id, 'status')
+          return st == 'processing' or st == 'ready'
+        end
+        local function image_ref(id, d)
+          local k = P..'img:'..id
+          if redis.call('EXISTS', k) == 1 then redis.call('HINCRBY', k, 'refCount', d) end
+        end
+
+        """;
+
+    /// <summary>KEYS: session, sessions, idempotency. ARGV: scope, id, title, now, idempotency record or '', ttl ms.</summary>
+    public const string CreateSessionScript = Prelude + """
+        if ARGV[5] ~= '' then
+          local prev = redis.call('GET', KEYS[3])
+          if prev then return {'idem', prev} end
+          redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
+        end
+        redis.call('HSET', KEYS[1], 'id', ARGV[2], 'title', ARGV[3], 'createdAt', ARGV[4], 'updatedAt', ARGV[4],
+          'messageCount', 0, 'seq', 0, 'titled', '0')
+        redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
+        return {'ok', redis.call('HGETALL', KEYS[1])}
+        """;
+
+    /// <summary>KEYS: session, sessions. ARGV: scope, title, now.</summary>
+    public const string RenameSessionScript = Prelude + """
+        if not live(KEYS[1]) then return {'no_session'} end
+        local at = ms(later(ARGV[3], redis.call('HGET', KEYS[1], 'updatedAt')))
+        redis.call('HSET', KEYS[1], 'title', ARGV[2], 'titled', '1', 'updatedAt', at)
+        redis.call('ZADD', KEYS[2], at, redis.call('HGET', KEYS[1], 'id'))
+        return {'ok', redis.call('HGETALL', KEYS[1])}
+        """;
+
+    /// <summary>
+    /// KEYS: session, session messages, sessions, search numbers. ARGV: scope, now, mode delete|continue, batch size.
+    /// Soft delete: the first call marks the session deleted and takes it off the list (from then on no
+    /// route reads it or its messages, and none can change them), and purges a first batch of its
+    /// messages: their search entries go and their image references are released. A session larger
+    /// than one batch is purged by further short calls (mode continue), so that no single script
+    /// blocks Redis for long. Answers ok|again (again: it was already deleted) and what remains.
+    /// </summary>
+    public const string DeleteSessionScript = Prelude + """
+        local s = redis.call('HMGET', KEYS[1], 'id', 'deletedAt', 'purged')
+        if not s[1] then return {'no_session'} end
+        local status = 'again'
+        if not s[2] then
+          if ARGV[3] ~= 'delete' then return {'no_session'} end
+          redis.call('HSET', KEYS[1], 'deletedAt', ARGV[2], 'purged', 0)
+          redis.call('ZREM', KEYS[3], s[1])
+          status = 'ok'
+        end
+        local purged = tonumber(redis.call('HGET', KEYS[1], 'purged')) or 0
+        local total = redis.call('ZCARD', KEYS[2])
+        local ids = redis.call('ZRANGE', KEYS[2], purged, purged + tonumber(ARGV[4]) - 1)
+        for _, id in ipairs(ids) do
+          local m = redis.call('HMGET', P..'m:'..id, 'imageIds', 'terms', 'n')
+          for _, img in ipairs(split(m[1])) do image_ref(img, -1) end
+          if m[3] then
+            ix_remove(m[3], m[2])
+            redis.call('HDEL', KEYS[4], m[3])
+          end
+        end
+        purged = purged + #ids
+        redis.call('HSET', KEYS[1], 'purged', purged)
+        return {status, total - purged}
+        """;
+
+    /// <summary>
+    /// KEYS: session, session messages, sessions, message, idempotency, search numbers.
+    /// ARGV: scope, id, sessionId, role, text, params, imageIds csv, now, editedOf, terms, auto title, idempotency record or '', ttl ms.
+    /// Checks everything first and writes only when every check passed: a refused post changes nothing.
+    /// </summary>
+    public const string PostMessageScript = Prelude + """
+        if ARGV[12] ~= '' then
+          local prev = redis.call('GET', KEYS[5])
+          if prev then return {'idem', prev} end
+        end
+        if not live(KEYS[1]) then return {'no_session'} end
+        if ARGV[9] ~= '' and redis.call('HGET', P..'m:'..ARGV[9], 'sessionId') ~= ARGV[3] then return {'bad_edited_of'} end
+        local images = split(ARGV[7])
+        for _, img in ipairs(images) do if not image_usable(img) then return {'bad_image', img} end end
+        local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+        redis.call('HINCRBY', KEYS[1], 'messageCount', 1)
+        -- createdAt never goes backwards within a session, so chat order and time order agree.
+        local at = ms(later(ARGV[8], redis.call('HGET', KEYS[1], 'updatedAt')))
+        redis.call('HSET', KEYS[1], 'updatedAt', at)
+        if ARGV[4] == 'user' and ARGV[11] ~= '' and redis.call('HGET', KEYS[1], 'titled') ~= '1'
+           and redis.call('HGET', KEYS[1], 'title') == 'New Chat' then
+          redis.call('HSET', KEYS[1], 'title', ARGV[11], 'titled', '1')
+        end
+        -- the index names messages by a short per-user number (newest = highest), not by their 32-character id
+        local n = redis.call('HINCRBY', KEYS[6], 'next', 1)
+        redis.call('HSET', KEYS[6], n, ARGV[2])
+        redis.call('HSET', KEYS[4], 'id', ARGV[2], 'sessionId', ARGV[3], 'role', ARGV[4], 'text', ARGV[5],
+          'params', ARGV[6], 'imageIds', ARGV[7], 'createdAt', at, 'updatedAt', at, 'textAt', at,
+          'editedOf', ARGV[9], 'terms', ARGV[10], 'seq', seq, 'n', n)
+        redis.call('ZADD', KEYS[2], seq, ARGV[2])
+        redis.call('ZADD', KEYS[3], at, ARGV[3])
+        for _, img in ipairs(images) do image_ref(img, 1) end
+        ix_add(n, n, ARGV[10])
+        if ARGV[12] ~= '' then redis.call('SET', KEYS[5], ARGV[12], 'PX', ARGV[13]) end
+        return {'ok', redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[1])}
+        """;
+
+    /// <summary>
+    /// KEYS: message, revisions, session, sessions.
+    /// ARGV: scope, now, has text '1'|'', text, terms, has params '1'|'', params, image mode ''|set|attach|detach, image arg, max images.
+    /// </summary>
+    public const string UpdateMessageScript = Prelude + """
+        if redis.call('EXISTS', KEYS[1]) == 0 or not live(KEYS[3]) then return {'no_message'} end
+        local m = redis.call('HMGET', KEYS[1], 'n', 'text', 'imageIds', 'terms', 'textAt', 'updatedAt', 'createdAt', 'params')
+        local old = split(m[3])
+        local new = old
+        local mode = ARGV[8]
+        if mode == 'set' then new = split(ARGV[9])
+        elseif mode == 'attach' then
+          if not index_of(old, ARGV[9]) then new = {unpack(old)}; new[#new+1] = ARGV[9] end
+        elseif mode == 'detach' then
+          local i = index_of(old, ARGV[9])
+          if not i then return {'no_image'} end
+          new = {unpack(old)}; table.remove(new, i)
+        end
+        if #new > tonumber(ARGV[10]) then return {'too_many_images'} end
+        for _, img in ipairs(new) do
+          if not index_of(old, img) and not image_usable(img) then return {'bad_image', img} end
+        end
+        local newcsv = table.concat(new, ',')
+        local imagesChanged = newcsv ~= (m[3] or '')
+        local textChanged = ARGV[3] == '1' and ARGV[4] ~= m[2]
+        local paramsChanged = ARGV[6] == '1' and ARGV[7] ~= (m[8] or '')
+        if not (imagesChanged or textChanged or paramsChanged) then
+          return {'unchanged', redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3])}
+        end
+        local at = ms(later(ARGV[2], m[6]))
+        for _, img in ipairs(new) do if not index_of(old, img) then image_ref(img, 1) end end
+        for _, img in ipairs(old) do if not index_of(new, img) then image_ref(img, -1) end end
+        if textChanged then
+          -- the text being replaced becomes a revision: (when it was written, what it said)
+          redis.call('RPUSH', KEYS[2], m[5], m[2])
+          ix_remove(m[1], m[4])
+          ix_add(m[1], m[1], ARGV[5])
+          redis.call('HSET', KEYS[1], 'text', ARGV[4], 'textAt', at, 'terms', ARGV[5])
+        end
+        if paramsChanged then redis.call('HSET', KEYS[1], 'params', ARGV[7]) end
+        redis.call('HSET', KEYS[1], 'imageIds', newcsv, 'updatedAt', at)
+        local sat = ms(later(at, redis.call('HGET', KEYS[3], 'updatedAt')))
+        redis.call('HSET', KEYS[3], 'updatedAt', sat)
+        redis.call('ZADD', KEYS[4], sat, redis.call('HGET', KEYS[3], 'id'))
+        return {'ok', redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3])}
+        """;
+
+    /// <summary>KEYS: message, revisions, session, session messages, sessions, search numbers. ARGV: scope, now.</summary>
+    public const string DeleteMessageScript = Prelude + """
+        if redis.call('EXISTS', KEYS[1]) == 0 or not live(KEYS[3]) then return {'no_message'} end
+        local m = redis.call('HMGET', KEYS[1], 'id', 'imageIds', 'terms', 'n')
+        for _, img in ipairs(split(m[2])) do image_ref(img, -1) end
+        ix_remove(m[4], m[3])
+        redis.call('HDEL', KEYS[6], m[4])
+        redis.call('ZREM', KEYS[4], m[1])
+        redis.call('DEL', KEYS[1], KEYS[2])
+        redis.call('HINCRBY', KEYS[3], 'messageCount', -1)
+        local sat = ms(later(ARGV[2], redis.call('HGET', KEYS[3], 'updatedAt')))
+        redis.call('HSET', KEYS[3], 'updatedAt', sat)
+        redis.call('ZADD', KEYS[5], sat, redis.call('HGET', KEYS[3], 'id'))
+        return {'ok', redis.call('HGETALL', KEYS[3])}
+        """;
+
+    /// <summary>KEYS: session, session messages. ARGV: scope, offset, limit. One consistent page: O(log n + page).</summary>
+    public const string MessagePageScript = Prelude + """
+        if not live(KEYS[1]) then return {'no_session'} end
+        local total = redis.call('ZCARD', KEYS[2])
+        local first = tonumber(ARGV[2])
+        local out = {'ok', total}
+        for _, id in ipairs(redis.call('ZRANGE', KEYS[2], first, first + tonumber(ARGV[3]) - 1)) do
+          out[#out+1] = redis.call('HGETALL', P..'m:'..id)
+        end
+        return out
+        """;
+
+    /// <summary>
+    /// KEYS: result scratch, one scratch per group, search numbers, then the term keys of every group in order.
+    /// ARGV: scope, group count, offset, limit, verify count, the term count of each group, the CJK runs to verify.
+    /// A group is the union of its terms; the result is the intersection of the groups, newest first.
+    /// </summary>
+    public const string SearchScript = Prelude + """
+        local groups = tonumber(ARGV[2])
+        local offset = tonumber(ARGV[3])
+        local limit = tonumber(ARGV[4])
+        local nverify = tonumber(ARGV[5])
+        local sources = {}
+        local numbers = KEYS[groups + 2]
+        local k = groups + 3
+        for g = 1, groups do
+          local n = tonumber(ARGV[5 + g])
+          if n == 1 then sources[g] = KEYS[k]
+          else
+            local args = {'ZUNIONSTORE', KEYS[1 + g], n}
+            for i = 0, n - 1 do args[#args+1] = KEYS[k + i] end
+            args[#args+1] = 'AGGREGATE'; args[#args+1] = 'MAX'
+            redis.call(unpack(args))
+            redis.call('PEXPIRE', KEYS[1 + g], 60000) -- deleted below; the expiry only guards against an aborted script
+            sources[g] = KEYS[1 + g]
+          end
+          k = k + n
+        end
+        local out = {0}
+        if nverify == 0 and groups == 1 then
+          -- one term (or one union): the total is its size, the page a range by rank
+          out[1] = redis.call('ZCARD', sources[1])
+          for _, n in ipairs(redis.call('ZREVRANGE', sources[1], offset, offset + limit - 1)) do
+            out[#out+1] = redis.call('HGET', numbers, n)
+          end
+        else
+          -- Several groups: walk the smallest newest first and keep the ids every other group has
+          -- (O(1) ZSCORE lookups), verifying CJK runs against the text when asked. Without runs to
+          -- verify, the total is ZINTERCARD (counted inside Redis, nothing stored) and the walk stops
+          -- once the page is full; with runs, every candidate is verified so the total stays exact.
+          local sizes = {}
+          for g = 1, groups do sizes[g] = redis.call('ZCARD', sources[g]) end
+          local driver = 1
+          for g = 2, groups do if sizes[g] < sizes[driver] then driver = g end end
+          local others = {}
+          for g = 1, groups do if g ~= driver then others[#others+1] = sources[g] end end
+          local runs = {}
+          for i = 1, nverify do runs[i] = ARGV[5 + groups + i] end
+          local need = offset + limit
+          if nverify == 0 then
+            local args = {'ZINTERCARD', groups}
+            for g = 1, groups do args[#args+1] = sources[g] end
+            out[1] = redis.call(unpack(args))
+            need = math.min(need, out[1])
+          else
+            need = sizes[driver]
+          end
+          local found = 0
+          local pos = 0
+          local chunk = 256
+          while pos < sizes[driver] and (nverify > 0 or found < need) do
+            local ids = redis.call('ZREVRANGE', sources[driver], pos, pos + chunk - 1)
+            for _, id in ipairs(ids) do
+              local ok = true
+              for _, key in ipairs(others) do
+                if not redis.call('ZSCORE', key, id) then ok = false break end
+              end
+              if ok and nverify > 0 then
+                local text = redis.call('HGET', P..'m:'..(redis.call('HGET', numbers, id) or ''), 'text') or ''
+                for _, run in ipairs(runs) do if not string.find(text, run, 1, true) then ok = false break end end
+              end
+              if ok then
+                found = found + 1
+                if found > offset and found <= offset + limit then out[#out+1] = redis.call('HGET', numbers, id) end
+              end
+            end
+            pos = pos + chunk
+            chunk = math.min(chunk * 2, 4096)
+          end
+          if nverify > 0 then out[1] = found end
+        end
+        for g = 1, groups + 1 do redis.call('DEL', KEYS[g]) end
+        return out
+        """;
+
+    public static async Task<RedisResult[]> Run(IDatabase db, string script, RedisKey[] keys, params RedisValue[] args) =>
+        (RedisResult[])(await db.ScriptEvaluateAsync(script, keys, args))!;
+}

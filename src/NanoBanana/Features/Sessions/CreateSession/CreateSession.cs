@@ -1,0 +1,79 @@
+using System.Text.Json.Serialization;
+using Carter;
+using FluentValidation;
+using Microsoft.AspNetCore.Mvc;
+using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.Redis;
+using NanoBanana.Infrastructure.Security;
+using StackExchange.Redis;
+using Wolverine;
+
+namespace NanoBanana.Features.Sessions.CreateSession;
+
+public sealed record CreateSession(string? Title)
+{
+    [JsonIgnore] public string UserId { get; init; } = "";
+    [JsonIgnore] public string? IdempotencyKey { get; init; }
+
+    public sealed class Validator : AbstractValidator<CreateSession>
+    {
+        public Validator()
+        {
+            RuleFor(x => x.Title!).Must(t => !string.IsNullOrWhiteSpace(t)).WithMessage("'title' must not be blank.")
+                .MaximumLength(SessionTitles.MaxLength).When(x => x.Title is not null);
+        }
+    }
+}
+
+public static class CreateSessionHandler
+{
+    public static async Task<(SessionResponse, SessionCreated?)> Handle(CreateSession cmd, IDatabase db, TimeProvider clock)
+    {
+        var id = ChatStore.NewId();
+        var title = cmd.Title?.Trim() ?? ChatStore.DefaultTitle;
+        var fingerprint = cmd.IdempotencyKey is null ? null : Idempotency.Fingerprint("session", cmd);
+        var r = await ChatStore.Run(db, ChatStore.CreateSessionScript,
+            [Keys.Session(cmd.UserId, id), Keys.Sessions(cmd.UserId), Keys.Idempotency(cmd.UserId, "session", cmd.IdempotencyKey ?? "-")],
+            Keys.UserScope(cmd.UserId), id, title, ChatStore.Ms(clock.GetUtcNow()),
+            fingerprint is null ? "" : Idempotency.Record(fingerprint, id), (long)Idempotency.Lifetime.TotalMilliseconds);
+
+        if ((string)r[0]! == "idem")
+        {
+            // A retry: answer with the session the first request created, raise nothing new.
+            var firstId = Idempotency.FirstResourceOrThrow((string)r[1]!, fingerprint!);
+            return (new SessionResponse(await ChatStore.LiveSession(db, cmd.UserId, firstId)), null);
+        }
+        var session = ChatStore.ToSession(cmd.UserId, ChatStore.Fields(r[1]));
+        return (new SessionResponse(session), new SessionCreated(cmd.UserId, session));
+    }
+}
+
+public sealed class CreateSessionEndpoint : ICarterModule
+{
+    public void AddRoutes(IEndpointRouteBuilder app) =>
+        app.MapPost("/api/sessions", async (HttpRequest request, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey,
+                IMessageBus bus, CancellationToken ct) =>
+            {
+                var cmd = await Body(request, ct) with { UserId = request.HttpContext.User.UserId(), IdempotencyKey = Idempotency.Checked(idempotencyKey) };
+                var answer = await bus.InvokeAsync<SessionResponse>(cmd, ct);
+                return TypedResults.Created($"/api/sessions/{answer.Session.Id}", answer);
+            })
+            .Accepts<CreateSession>(isOptional: true, "application/json")
+            .RequireAuthorization()
+            .WithName("CreateSession").WithTags("Sessions")
+            .WithSummary("Start a session (title defaults to \"New Chat\"); accepts Idempotency-Key")
+            .Produces<SessionResponse>(201)
+            .ProducesValidationProblem()
+            .ProducesProblem(401).ProducesProblem(422);
+
+    /// <summary>The body is optional (every field is): no body at all means the defaults; a body must be JSON.</summary>
+    static async Task<CreateSession> Body(HttpRequest request, CancellationToken ct)
+    {
+        if (request.ContentLength is null or 0 && !request.Headers.ContentType.Any() && !request.Headers.TransferEncoding.Any())
+            return new CreateSession(null);
+        if (!request.HasJsonContentType())
+            throw new ApiProblem(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Send this request as application/json.");
+        if (request.ContentLength == 0) return new CreateSession(null);
+        return await request.ReadFromJsonAsync<CreateSession>(ct) ?? new CreateSession(null);
+    }
+}

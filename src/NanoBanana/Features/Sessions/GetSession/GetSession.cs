@@ -1,0 +1,37 @@
+using System.Text.Json.Serialization;
+using Carter;
+using FluentValidation;
+using NanoBanana.Infrastructure.Security;
+using StackExchange.Redis;
+using Wolverine;
+
+namespace NanoBanana.Features.Sessions.GetSession;
+
+public sealed record GetSession(string SessionId)
+{
+    [JsonIgnore] public string UserId { get; init; } = "";
+
+    public sealed class Validator : AbstractValidator<GetSession>
+    {
+        public Validator() => RuleFor(x => x.SessionId).ValidId();
+    }
+}
+
+public static class GetSessionHandler
+{
+    public static async Task<SessionResponse> Handle(GetSession query, IDatabase db) =>
+        new(await ChatStore.LiveSession(db, query.UserId, query.SessionId));
+}
+
+public sealed class GetSessionEndpoint : ICarterModule
+{
+    public void AddRoutes(IEndpointRouteBuilder app) =>
+        app.MapGet("/api/sessions/{sessionId}", async (string sessionId, HttpContext http, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<SessionResponse>(new GetSession(sessionId) { UserId = http.User.UserId() }, ct)))
+            .RequireAuthorization()
+            .WithName("GetSession").WithTags("Sessions")
+            .WithSummary("One of the caller's sessions")
+            .Produces<SessionResponse>()
+            .ProducesValidationProblem()
+            .ProducesProblem(401).ProducesProblem(404);
+}

@@ -1,0 +1,295 @@
+using System.Text.Json.Nodes;
+using Alba;
+using NanoBanana.Features;
+
+namespace NanoBanana.Tests.Features.Messages;
+
+using NanoBanana.Tests.Features.Sessions;
+
+public sealed class ListMessagesTests(AppFixture app) : ChatContext(app)
+{
+    [Fact]
+    public async Task Lists_oldest_first_with_paging_and_a_true_total()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var ids = new List<string>();
+        for (int i = 0; i < 5; i++) ids.Add(await NewMessageId(user, id, $"m{i}"));
+
+        var first = await Get(user, $"/api/sessions/{id}/messages?limit=2");
+        Assert.Equal(ids[..2], first["messages"]!.AsArray().Select(m => Str(m!["id"])));
+        Assert.Equal(5, first["pagination"]!["total"]!.GetValue<int>());
+        Assert.True(first["pagination"]!["hasMore"]!.GetValue<bool>());
+
+        var last = await Get(user, $"/api/sessions/{id}/messages?limit=2&offset=4");
+        Assert.Equal([ids[4]], last["messages"]!.AsArray().Select(m => Str(m!["id"])));
+        Assert.False(last["pagination"]!["hasMore"]!.GetValue<bool>());
+
+        var beyond = await Get(user, $"/api/sessions/{id}/messages?offset=10");
+        Assert.Empty(beyond["messages"]!.AsArray());
+        Assert.Equal(50, beyond["pagination"]!["limit"]!.GetValue<int>());
+    }
+
+    [Theory]
+    [InlineData("limit=101", "limit")]
+    [InlineData("limit=-5", "limit")]
+    [InlineData("limit=ten", "limit")]
+    [InlineData("offset=-1", "offset")]
+    [InlineData("offset=99999999999999", "offset")]
+    public async Task Bad_paging_answers_400_naming_the_parameter(string query, string parameter)
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var body = await ShouldBeProblem(await Send(user, HttpMethod.Get, $"/api/sessions/{id}/messages?{query}"), 400, "validation_failed");
+        Assert.NotNull(body["errors"]![parameter]);
+    }
+
+    [Fact]
+    public async Task Unknown_session_answers_404_and_a_malformed_id_400()
+    {
+        var user = await RegisterUser();
+        await ShouldBeProblem(await Send(user, HttpMethod.Get, $"/api/sessions/{Guid.CreateVersion7():N}/messages"), 404, "not_found");
+        Assert.NotNull((await ShouldBeProblem(await Send(user, HttpMethod.Get, "/api/sessions/123/messages"), 400, "validation_failed"))["errors"]!["sessionId"]);
+    }
+}
+
+public sealed class GetMessageTests(AppFixture app) : ChatContext(app)
+{
+    [Fact]
+    public async Task Get_answers_messageData()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var posted = await PostMessage(user, id, "hello there", parameters: new JsonObject { ["seed"] = 7 });
+        var body = await Get(user, $"/api/messages/{Str(posted["id"])}");
+        Assert.Equal(posted.ToJsonString(), body["messageData"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task Unknown_message_answers_404_and_a_malformed_id_400()
+    {
+        var user = await RegisterUser();
+        await ShouldBeProblem(await Send(user, HttpMethod.Get, $"/api/messages/{Guid.CreateVersion7():N}"), 404, "not_found");
+        Assert.NotNull((await ShouldBeProblem(await Send(user, HttpMethod.Get, "/api/messages/ABC"), 400, "validation_failed"))["errors"]!["messageId"]);
+    }
+}
+
+public sealed class EditMessageTests(AppFixture app) : ChatContext(app)
+{
+    [Fact]
+    public async Task A_new_text_moves_updatedAt_and_keeps_every_version_as_revisions()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var posted = await PostMessage(user, id, "version one");
+        var messageId = Str(posted["id"]);
+
+        var (result, events) = await WithEvents(() => Send(user, HttpMethod.Put, $"/api/messages/{messageId}", new { text = "version two" }));
+        Assert.Equal(200, result.Context.Response.StatusCode);
+        var edited = (await Json(result))["messageData"]!;
+        Assert.Equal("version two", Str(edited["text"]));
+        Assert.Equal(Str(posted["createdAt"]), Str(edited["createdAt"]));
+        Assert.True(DateTimeOffset.Parse(Str(edited["updatedAt"])) >= DateTimeOffset.Parse(Str(posted["updatedAt"])));
+        Assert.Equal("version two", Assert.Single(events.OfType<MessageUpdated>()).Message.Text);
+        await Send(user, HttpMethod.Put, $"/api/messages/{messageId}", new { text = "version three" });
+
+        var revisions = (await Get(user, $"/api/messages/{messageId}/revisions"))["revisions"]!.AsArray();
+        Assert.Equal(["version one", "version two", "version three"], revisions.Select(r => Str(r!["text"])));
+        Assert.Equal(Str(posted["createdAt"]), Str(revisions[0]!["editedAt"]));
+        var times = revisions.Select(r => DateTimeOffset.Parse(Str(r!["editedAt"]))).ToList();
+        Assert.Equal(times.Order(), times);
+
+        // The search index follows the text.
+        Assert.Equal(0, (await Get(user, "/api/search?q=one"))["pagination"]!["total"]!.GetValue<int>());
+        Assert.Equal(1, (await Get(user, "/api/search?q=three"))["pagination"]!["total"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task A_message_never_edited_has_one_revision_and_params_alone_add_none()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var messageId = await NewMessageId(user, id, "only text");
+        var result = await Send(user, HttpMethod.Put, $"/api/messages/{messageId}", new { @params = new { strength = 0.5 } });
+        Assert.Equal(0.5, (await Json(result))["messageData"]!["params"]!["strength"]!.GetValue<double>());
+        var revisions = (await Get(user, $"/api/messages/{messageId}/revisions"))["revisions"]!.AsArray();
+        Assert.Equal("only text", Str(Assert.Single(revisions)!["text"]));
+    }
+
+    [Fact]
+    public async Task Replacing_imageIds_moves_refCounts_both_ways()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var a = await SeedImage(user, id);
+        var b = await SeedImage(user, id);
+        var messageId = Str((await PostMessage(user, id, "x", imageIds: [a]))["id"]);
+        var result = await Send(user, HttpMethod.Put, $"/api/messages/{messageId}", new { imageIds = new[] { b } });
+        Assert.Equal([b], (await Json(result))["messageData"]!["imageIds"]!.AsArray().Select(Str));
+        Assert.Equal(0, await RefCount(user, a));
+        Assert.Equal(1, await RefCount(user, b));
+    }
+
+    [Fact]
+    public async Task Invalid_edits_answer_400_and_change_nothing()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var a = await SeedImage(user, id);
+        var failed = await SeedImage(user, id, status: "failed");
+        var posted = await PostMessage(user, id, "keep me", imageIds: [a]);
+        var messageId = Str(posted["id"]);
+        foreach (var (body, field) in new (object, string)[]
+                 {
+                     (new { text = new string('x', 32_001) }, "text"),
+                     (new { text = " " }, "text"),
+                     (new { @params = 3 }, "params"),
+                     (new { imageIds = new[] { failed } }, "imageIds"),
+                     (new { }, "body"),
+                 })
+        {
+            var problem = await ShouldBeProblem(await Send(user, HttpMethod.Put, $"/api/messages/{messageId}", body), 400, "validation_failed");
+            Assert.NotNull(problem["errors"]![field]);
+        }
+        Assert.Equal(posted.ToJsonString(), (await Get(user, $"/api/messages/{messageId}"))["messageData"]!.ToJsonString());
+        Assert.Equal(1, await RefCount(user, a));
+        Assert.Equal(0, await RefCount(user, failed));
+        Assert.Single((await Get(user, $"/api/messages/{messageId}/revisions"))["revisions"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Editing_an_unknown_message_answers_404()
+    {
+        var user = await RegisterUser();
+        await ShouldBeProblem(await Send(user, HttpMethod.Put, $"/api/messages/{Guid.CreateVersion7():N}", new { text = "x" }), 404, "not_found");
+        await ShouldBeProblem(await Send(user, HttpMethod.Get, $"/api/messages/{Guid.CreateVersion7():N}/revisions"), 404, "not_found");
+    }
+}
+
+public sealed class MessageImagesTests(AppFixture app) : ChatContext(app)
+{
+    [Fact]
+    public async Task Attach_list_and_detach_keep_refCount_exact()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var a = await SeedImage(user, id);
+        var b = await SeedImage(user, id, status: "processing", type: "generated");
+        var messageId = Str((await PostMessage(user, id, "pictures", imageIds: [a]))["id"]);
+
+        var (attach, events) = await WithEvents(() => Send(user, HttpMethod.Post, $"/api/messages/{messageId}/images", new { imageId = b }));
+        Assert.Equal(200, attach.Context.Response.StatusCode);
+        Assert.Equal([a, b], (await Json(attach))["messageData"]!["imageIds"]!.AsArray().Select(Str));
+        Assert.Single(events.OfType<MessageUpdated>());
+        Assert.Equal(1, await RefCount(user, b));
+
+        // Attaching it again changes nothing.
+        await Send(user, HttpMethod.Post, $"/api/messages/{messageId}/images", new { imageId = b });
+        Assert.Equal(1, await RefCount(user, b));
+
+        var images = (await Get(user, $"/api/messages/{messageId}/images"))["images"]!.AsArray();
+        Assert.Equal([a, b], images.Select(i => Str(i!["id"])));
+        Assert.Equal("generated", Str(images[1]!["type"]));
+        Assert.Equal(1, images[0]!["refCount"]!.GetValue<int>());
+
+        var detach = await Send(user, HttpMethod.Delete, $"/api/messages/{messageId}/images/{a}");
+        Assert.Equal(200, detach.Context.Response.StatusCode);
+        Assert.Equal([b], (await Json(detach))["messageData"]!["imageIds"]!.AsArray().Select(Str));
+        Assert.Equal(0, await RefCount(user, a));
+        await ShouldBeProblem(await Send(user, HttpMethod.Delete, $"/api/messages/{messageId}/images/{a}"), 404, "not_found");
+        Assert.Equal(0, await RefCount(user, a));
+    }
+
+    [Fact]
+    public async Task Concurrent_attaches_and_deletes_keep_every_refCount_exact()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var images = new List<string>();
+        for (int i = 0; i < 15; i++) images.Add(await SeedImage(user, id));
+        var messageId = await NewMessageId(user, id, "target");
+        var attaches = images.Select(img => Host.Scenario(s =>
+        {
+            s.As(user);
+            s.Post.Json(new { imageId = img }).ToUrl($"/api/messages/{messageId}/images");
+            s.StatusCodeShouldBe(200);
+        }));
+        // Meanwhile other messages reference the same images and are deleted again.
+        var churn = images.Take(5).Select(async img =>
+        {
+            var other = Str((await PostMessage(user, id, "churn", imageIds: [img]))["id"]);
+            await Host.Scenario(s => { s.As(user); s.Delete.Url($"/api/messages/{other}"); s.StatusCodeShouldBe(200); });
+        });
+        await Task.WhenAll(attaches.Cast<Task>().Concat(churn));
+
+        var attached = (await Get(user, $"/api/messages/{messageId}"))["messageData"]!["imageIds"]!.AsArray().Select(Str).ToList();
+        Assert.Equal(images.Order(), attached.Order());
+        foreach (var img in images) Assert.Equal(1, await RefCount(user, img));
+        Assert.Equal(1, (await Get(user, $"/api/sessions/{id}"))["session"]!["messageCount"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Attaching_an_unusable_image_answers_400_naming_it()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var failed = await SeedImage(user, id, status: "failed");
+        var messageId = await NewMessageId(user, id);
+        var missing = Guid.CreateVersion7().ToString("N");
+        foreach (var bad in new[] { failed, missing })
+        {
+            var body = await ShouldBeProblem(await Send(user, HttpMethod.Post, $"/api/messages/{messageId}/images", new { imageId = bad }), 400, "validation_failed");
+            Assert.Contains(bad, Str(body["message"]));
+        }
+        Assert.Empty((await Get(user, $"/api/messages/{messageId}"))["messageData"]!["imageIds"]!.AsArray());
+        var malformed = await ShouldBeProblem(await Send(user, HttpMethod.Post, $"/api/messages/{messageId}/images", new { imageId = "no spaces allowed" }), 400, "validation_failed");
+        Assert.NotNull(malformed["errors"]!["imageId"]);
+    }
+
+    [Fact]
+    public async Task More_than_20_images_on_a_message_answers_400()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var images = new List<string>();
+        for (int i = 0; i < 21; i++) images.Add(await SeedImage(user, id));
+        var messageId = Str((await PostMessage(user, id, "many", imageIds: images.Take(20).ToArray()))["id"]);
+        await ShouldBeProblem(await Send(user, HttpMethod.Post, $"/api/messages/{messageId}/images", new { imageId = images[20] }), 400, "validation_failed");
+        Assert.Equal(0, await RefCount(user, images[20]));
+        await ShouldBeProblem(await Send(user, HttpMethod.Post, $"/api/sessions/{id}/messages", new { role = "user", text = "x", imageIds = images }), 400, "validation_failed");
+    }
+}
+
+public sealed class DeleteMessageTests(AppFixture app) : ChatContext(app)
+{
+    [Fact]
+    public async Task Delete_removes_it_from_lists_counts_and_search_and_releases_its_images()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var image = await SeedImage(user, id);
+        var keep = await NewMessageId(user, id, "keep this walrus");
+        var messageId = Str((await PostMessage(user, id, "delete this walrus", imageIds: [image]))["id"]);
+        Assert.Equal(1, await RefCount(user, image));
+
+        var (result, events) = await WithEvents(() => Send(user, HttpMethod.Delete, $"/api/messages/{messageId}"));
+        Assert.Equal(200, result.Context.Response.StatusCode);
+        Assert.False(string.IsNullOrEmpty(Str((await Json(result))["message"])));
+        var deleted = Assert.Single(events.OfType<MessageDeleted>());
+        Assert.Equal((messageId, id), (deleted.MessageId, deleted.SessionId));
+        Assert.Equal(1, Assert.Single(events.OfType<SessionUpdated>()).Session.MessageCount);
+
+        Assert.Equal(0, await RefCount(user, image));
+        await ShouldBeProblem(await Send(user, HttpMethod.Get, $"/api/messages/{messageId}"), 404, "not_found");
+        var list = await Get(user, $"/api/sessions/{id}/messages");
+        Assert.Equal([keep], list["messages"]!.AsArray().Select(m => Str(m!["id"])));
+        Assert.Equal(1, (await Get(user, $"/api/sessions/{id}"))["session"]!["messageCount"]!.GetValue<int>());
+        var search = await Get(user, "/api/search?q=walrus");
+        Assert.Equal([keep], search["results"]!.AsArray().Select(r => Str(r!["messageId"])));
+        Assert.False(await Redis.KeyExistsAsync(NanoBanana.Infrastructure.Redis.Keys.SearchTerm(user.Id, "delete")));
+        // The index's number for it is released too: left are the counter and the kept message's number.
+        Assert.Equal(2, await Redis.HashLengthAsync(NanoBanana.Infrastructure.Redis.Keys.SearchNumbers(user.Id)));
+        Assert.False(await Redis.SortedSetScoreAsync(NanoBanana.Infrastructure.Redis.Keys.SearchVocabulary(user.Id), "delete").ContinueWith(t => t.Result.HasValue));
+        await ShouldBeProblem(await Send(user, HttpMethod.Delete, $"/api/messages/{messageId}"), 404, "not_found");
+    }
+}

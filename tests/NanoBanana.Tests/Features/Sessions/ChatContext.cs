@@ -1,0 +1,102 @@
+using System.Text.Json.Nodes;
+using Alba;
+using NanoBanana.Infrastructure.Redis;
+using StackExchange.Redis;
+using Wolverine.Tracking;
+
+namespace NanoBanana.Tests.Features.Sessions;
+
+/// <summary>Helpers for the sessions, messages and search tests: real HTTP calls, plus image records as test data.</summary>
+public abstract class ChatContext(AppFixture app) : IntegrationContext(app)
+{
+    protected async Task<JsonObject> CreateSession(TestUser user, string? title = null)
+    {
+        var result = await Host.Scenario(s =>
+        {
+            s.As(user);
+            s.Post.Json(title is null ? new JsonObject() : new JsonObject { ["title"] = title }).ToUrl("/api/sessions");
+            s.StatusCodeShouldBe(201);
+        });
+        return (await Json(result))["session"]!.AsObject();
+    }
+
+    protected async Task<string> NewSessionId(TestUser user, string? title = null) =>
+        (await CreateSession(user, title))["id"]!.GetValue<string>();
+
+    protected async Task<JsonObject> PostMessage(TestUser user, string sessionId, string text, string role = "user",
+        string[]? imageIds = null, JsonObject? parameters = null)
+    {
+        var body = new JsonObject { ["role"] = role, ["text"] = text };
+        if (imageIds is not null) body["imageIds"] = new JsonArray(imageIds.Select(i => (JsonNode)i).ToArray());
+        if (parameters is not null) body["params"] = parameters;
+        var result = await Host.Scenario(s =>
+        {
+            s.As(user);
+            s.Post.Json(body).ToUrl($"/api/sessions/{sessionId}/messages");
+            s.StatusCodeShouldBe(201);
+        });
+        return (await Json(result))["messageData"]!.AsObject();
+    }
+
+    protected async Task<string> NewMessageId(TestUser user, string sessionId, string text = "hello") =>
+        (await PostMessage(user, sessionId, text))["id"]!.GetValue<string>();
+
+    protected async Task<JsonObject> Get(TestUser user, string url, int status = 200)
+    {
+        var result = await Host.Scenario(s =>
+        {
+            s.As(user);
+            s.Get.Url(url);
+            s.StatusCodeShouldBe(status);
+        });
+        return await Json(result);
+    }
+
+    protected Task<IScenarioResult> Send(TestUser user, HttpMethod method, string url, object? body = null) =>
+        Host.Scenario(s =>
+        {
+            s.As(user);
+            if (body is not null)
+            {
+                if (method == HttpMethod.Post) s.Post.Json(body).ToUrl(url);
+                else if (method == HttpMethod.Put) s.Put.Json(body).ToUrl(url);
+                else if (method == HttpMethod.Patch) s.Patch.Json(body).ToUrl(url);
+                else throw new ArgumentException("no body for " + method);
+            }
+            else if (method == HttpMethod.Get) s.Get.Url(url);
+            else if (method == HttpMethod.Delete) s.Delete.Url(url);
+            else if (method == HttpMethod.Post) s.Post.Url(url);
+            s.IgnoreStatusCode();
+        });
+
+    /// <summary>
+    /// Test data: an image record as the images feature stores it (Keys.Image contract), written
+    /// straight into Redis, so message tests do not depend on uploads.
+    /// </summary>
+    protected async Task<string> SeedImage(TestUser user, string sessionId, string status = "ready", string type = "uploaded")
+    {
+        var id = Guid.CreateVersion7().ToString("N");
+        await Redis.HashSetAsync(Keys.Image(user.Id, id),
+        [
+            new("id", id), new("sessionId", sessionId), new("type", type), new("status", status),
+            new("refCount", 0), new("createdAt", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
+        ]);
+        return id;
+    }
+
+    protected async Task<long> RefCount(TestUser user, string imageId) =>
+        (long)await Redis.HashGetAsync(Keys.Image(user.Id, imageId), "refCount");
+
+    /// <summary>Runs an HTTP call and returns the domain events the handlers cascaded while it ran.</summary>
+    protected async Task<(IScenarioResult Result, List<object> Events)> WithEvents(Func<Task<IScenarioResult>> call)
+    {
+        IScenarioResult? result = null;
+        var tracked = await Host.TrackActivity().DoNotAssertOnExceptionsDetected()
+            .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ => result = await call()));
+        var events = tracked.AllRecordsInOrder().Select(r => r.Message).Where(m => m is NanoBanana.Features.IUserEvent)
+            .Distinct().Cast<object>().ToList();
+        return (result!, events);
+    }
+
+    protected static string Str(JsonNode? node) => node!.GetValue<string>();
+}
