@@ -121,6 +121,13 @@ public static partial class ChatStore
         local P = ARGV[1]
         local function ms(n) return string.format('%.0f', n) end
         local function later(a, b) a = tonumber(a) or 0; b = tonumber(b) or 0; if a > b then return a end return b end
+        -- The session list is ordered by updatedAt: the change being made now must sort above every
+        -- other session, even one touched within the same millisecond, so it moves past the newest by 1 ms.
+        local function newest(sessions, at)
+          local top = redis.call('ZREVRANGE', sessions, 0, 0, 'WITHSCORES')
+          if top[2] and tonumber(top[2]) >= at then return tonumber(top[2]) + 1 end
+          return at
+        end
         local function split(s) local r = {} if s then for x in string.gmatch(s, '[^,]+') do r[#r+1] = x end end return r end
         local function index_of(list, x) for i, v in ipairs(list) do if v == x then return i end end return nil end
         local function live(sk) local s = redis.call('HMGET', sk, 'id', 'deletedAt') return s[1] and not s[2] end
@@ -158,16 +165,17 @@ public static partial class ChatStore
           if prev then return {'idem', prev} end
           redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
         end
-        redis.call('HSET', KEYS[1], 'id', ARGV[2], 'title', ARGV[3], 'createdAt', ARGV[4], 'updatedAt', ARGV[4],
+        local at = ms(newest(KEYS[2], tonumber(ARGV[4])))
+        redis.call('HSET', KEYS[1], 'id', ARGV[2], 'title', ARGV[3], 'createdAt', at, 'updatedAt', at,
           'messageCount', 0, 'seq', 0, 'titled', '0')
-        redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
+        redis.call('ZADD', KEYS[2], at, ARGV[2])
         return {'ok', redis.call('HGETALL', KEYS[1])}
         """;
 
     /// <summary>KEYS: session, sessions. ARGV: scope, title, now.</summary>
     public const string RenameSessionScript = Prelude + """
         if not live(KEYS[1]) then return {'no_session'} end
-        local at = ms(later(ARGV[3], redis.call('HGET', KEYS[1], 'updatedAt')))
+        local at = ms(newest(KEYS[2], later(ARGV[3], redis.call('HGET', KEYS[1], 'updatedAt'))))
         redis.call('HSET', KEYS[1], 'title', ARGV[2], 'titled', '1', 'updatedAt', at)
         redis.call('ZADD', KEYS[2], at, redis.call('HGET', KEYS[1], 'id'))
         return {'ok', redis.call('HGETALL', KEYS[1])}
@@ -224,7 +232,7 @@ public static partial class ChatStore
         local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
         redis.call('HINCRBY', KEYS[1], 'messageCount', 1)
         -- createdAt never goes backwards within a session, so chat order and time order agree.
-        local at = ms(later(ARGV[8], redis.call('HGET', KEYS[1], 'updatedAt')))
+        local at = ms(newest(KEYS[3], later(ARGV[8], redis.call('HGET', KEYS[1], 'updatedAt'))))
         redis.call('HSET', KEYS[1], 'updatedAt', at)
         if ARGV[4] == 'user' and ARGV[11] ~= '' and redis.call('HGET', KEYS[1], 'titled') ~= '1'
            and redis.call('HGET', KEYS[1], 'title') == 'New Chat' then
@@ -285,7 +293,7 @@ public static partial class ChatStore
         end
         if paramsChanged then redis.call('HSET', KEYS[1], 'params', ARGV[7]) end
         redis.call('HSET', KEYS[1], 'imageIds', newcsv, 'updatedAt', at)
-        local sat = ms(later(at, redis.call('HGET', KEYS[3], 'updatedAt')))
+        local sat = ms(newest(KEYS[4], later(at, redis.call('HGET', KEYS[3], 'updatedAt'))))
         redis.call('HSET', KEYS[3], 'updatedAt', sat)
         redis.call('ZADD', KEYS[4], sat, redis.call('HGET', KEYS[3], 'id'))
         return {'ok', redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3])}
@@ -301,7 +309,7 @@ public static partial class ChatStore
         redis.call('ZREM', KEYS[4], m[1])
         redis.call('DEL', KEYS[1], KEYS[2])
         redis.call('HINCRBY', KEYS[3], 'messageCount', -1)
-        local sat = ms(later(ARGV[2], redis.call('HGET', KEYS[3], 'updatedAt')))
+        local sat = ms(newest(KEYS[5], later(ARGV[2], redis.call('HGET', KEYS[3], 'updatedAt'))))
         redis.call('HSET', KEYS[3], 'updatedAt', sat)
         redis.call('ZADD', KEYS[5], sat, redis.call('HGET', KEYS[3], 'id'))
         return {'ok', redis.call('HGETALL', KEYS[3])}

@@ -73,14 +73,21 @@ public abstract class ChatContext(AppFixture app) : IntegrationContext(app)
     /// Test data: an image record as the images feature stores it (Keys.Image contract), written
     /// straight into Redis, so message tests do not depend on uploads.
     /// </summary>
+    /// <summary>
+    /// An image record as an upload leaves it (without the blob): test data for the message-side rules,
+    /// which only read the record. Upload flows themselves are tested under Features/Images.
+    /// </summary>
     protected async Task<string> SeedImage(TestUser user, string sessionId, string status = "ready", string type = "uploaded")
     {
         var id = Guid.CreateVersion7().ToString("N");
-        await Redis.HashSetAsync(Keys.Image(user.Id, id),
-        [
-            new("id", id), new("sessionId", sessionId), new("type", type), new("status", status),
-            new("refCount", 0), new("createdAt", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
-        ]);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var record = new NanoBanana.Features.Images.ImageRecord
+        {
+            Id = id, UserId = user.Id, SessionId = sessionId, Type = type, Status = status,
+            CreatedAt = now, UpdatedAt = now, Mime = "image/png", Ext = "png", Width = 1, Height = 1, Size = 68,
+            Sha256 = new string('0', 64), Path = $"users/{user.Id}/sessions/{sessionId}/{id}/original.png",
+        };
+        await Redis.HashSetAsync(Keys.Image(user.Id, id), record.ToHash());
         return id;
     }
 
