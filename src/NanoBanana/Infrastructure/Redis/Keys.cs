@@ -32,6 +32,18 @@ public static class Keys
     /// <summary>ZSET of all the user's image ids, scored by createdAt (unix ms).</summary>
     public static string UserImages(string userId) => User(userId, "imgs");
 
+    // --- sessions (owned by the sessions slice; the realtime hub only reads it) ---
+    /// <summary>A session record. Live when the key exists and its record has no (non-empty) <c>deletedAt</c>.</summary>
+    public static string Session(string userId, string sessionId) => User(userId, $"session:{sessionId}");
+
+    // --- realtime: the per-user event log ---
+    /// <summary>STRING counter: the user's last assigned event seq. Never expires, so seq only grows.</summary>
+    public static string EventSeq(string userId) => User(userId, "ev:seq");
+    /// <summary>STREAM of the user's events, entry id <c>&lt;seq&gt;-&lt;unix ms&gt;</c>, fields t (type), s (session scope), p (payload JSON); trimmed by age.</summary>
+    public static string EventLog(string userId) => User(userId, "ev:log");
+    /// <summary>Pub/sub channel carrying the user's live events and typing to every instance holding one of the user's sockets.</summary>
+    public static string EventChannel(string userId) => User(userId, "ev:live");
+
     // --- global claims (SET NX), values are user ids ---
     public static string EmailClaim(string normalizedEmail) => $"{Prefix}:email:{normalizedEmail}";
     public static string UsernameClaim(string normalizedUsername) => $"{Prefix}:username:{normalizedUsername}";
