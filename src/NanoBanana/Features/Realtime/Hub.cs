@@ -61,19 +61,37 @@ public sealed class HubEndpoint : ICarterModule
             await CloseAtOnce(socket, CloseCodes.Unauthorized, "unauthorized", realtime);
             return;
         }
-        if (!Sessions.IsValidId(sessionId) || !await Sessions.IsLive(db, userId!, sessionId))
+        Connection connection;
+        long lastSeq;
+        try
         {
-            await CloseAtOnce(socket, CloseCodes.SessionNotFound, "session not found", realtime);
+            if (!Sessions.IsValidId(sessionId) || !await Sessions.IsLive(db, userId!, sessionId))
+            {
+                await CloseAtOnce(socket, CloseCodes.SessionNotFound, "session not found", realtime);
+                return;
+            }
+            connection = new Connection(socket, userId!, realtime, clock);
+            connection.Join(sessionId);
+            await hub.Add(connection); // from here every live event of the user is buffered for this socket
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            await CloseAtOnce(socket, WebSocketCloseStatus.InternalServerError, "service unavailable, retry", realtime);
             return;
         }
-
-        var connection = new Connection(socket, userId!, realtime, clock);
-        connection.Join(sessionId);
-        await hub.Add(connection); // from here every live event of the user is buffered for this socket
         try
         {
             var ct = http.RequestAborted;
-            await connection.SendInOrder(Frames.Connected(sessionId, userId!, await log.LastSeq(userId!), clock.GetUtcNow()), ct);
+            try
+            {
+                lastSeq = await log.LastSeq(userId!);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                await CloseAtOnce(socket, WebSocketCloseStatus.InternalServerError, "service unavailable, retry", realtime);
+                return;
+            }
+            await connection.SendInOrder(Frames.Connected(sessionId, userId!, lastSeq, clock.GetUtcNow()), ct);
             if (badSince)
                 connection.Send(Frames.Error("invalid_since", "since must be a whole number >= 0; no catch-up was done.", clock.GetUtcNow()));
             if (since is { } from) await CatchUp(connection, log, realtime, from, ct);
@@ -99,7 +117,18 @@ public sealed class HubEndpoint : ICarterModule
         var cursor = since;
         while (true)
         {
-            var read = await log.Read(connection.UserId, cursor, realtime.CatchUpPageSize);
+            LogRead read;
+            try
+            {
+                read = await log.Read(connection.UserId, cursor, realtime.CatchUpPageSize);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                // A catch-up that cannot finish must not pretend to be complete: the client reconnects with its since.
+                connection.RequestClose(WebSocketCloseStatus.InternalServerError, "catch-up failed, reconnect with since");
+                connection.EndCatchUp();
+                return;
+            }
             if (read.ResyncRequired)
             {
                 // The log no longer reaches back to since: the client reloads over REST, then

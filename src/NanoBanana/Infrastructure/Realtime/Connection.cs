@@ -250,24 +250,23 @@ public sealed class Connection
     public async Task Run(Func<ReadOnlyMemory<byte>, Task> onMessage, CancellationToken ct)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _abort.Token);
-        var chunk = ArrayPool<byte>.Shared.Rent(4096);
-        var message = new ArrayBufferWriter<byte>(1024);
         try
         {
-            var tooBig = false;
             while (true)
             {
-                var result = await _socket.ReceiveAsync(chunk.AsMemory(), linked.Token);
+                // A zero-byte read waits for the next frame without holding a buffer: an idle socket keeps none.
+                var result = await _socket.ReceiveAsync(Memory<byte>.Empty, linked.Token);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     RequestClose(WebSocketCloseStatus.NormalClosure, "");
                     break;
                 }
-                if (!tooBig && message.WrittenCount + result.Count <= _settings.MaxClientFrameBytes)
-                    message.Write(chunk.AsSpan(0, result.Count));
-                else
-                    tooBig = true;
-                if (!result.EndOfMessage) continue;
+                var (message, tooBig, closed) = result.EndOfMessage ? (ReadOnlyMemory<byte>.Empty, false, false) : await ReadMessage(linked.Token);
+                if (closed)
+                {
+                    RequestClose(WebSocketCloseStatus.NormalClosure, "");
+                    break;
+                }
 
                 if (!TakeToken())
                 {
@@ -284,10 +283,7 @@ public sealed class Connection
                 else if (result.MessageType == WebSocketMessageType.Binary)
                     Send(Frames.Error("unsupported_frame", "Frames are JSON text: {\"type\": \"...\", \"payload\": {...}}.", Now));
                 else
-                    await onMessage(message.WrittenMemory);
-
-                message.ResetWrittenCount();
-                tooBig = false;
+                    await onMessage(message);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
@@ -295,16 +291,37 @@ public sealed class Connection
             // Peer gone (reset, keep-alive timeout) or the server is stopping.
             RequestClose(WebSocketCloseStatus.EndpointUnavailable, "going away");
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(chunk);
-        }
 
         // Let the writer send the closing frame; a peer that does not take it within the send timeout is dropped.
         if (await Task.WhenAny(_writer, Task.Delay(_settings.SendTimeout + TimeSpan.FromSeconds(1))) != _writer) Abort();
         await _writer;
         if (_socket.State != WebSocketState.Closed) _socket.Abort();
         _socket.Dispose();
+    }
+
+    /// <summary>Reads the rest of the current message, keeping at most the frame limit (the rest is skipped).</summary>
+    async Task<(ReadOnlyMemory<byte> Message, bool TooBig, bool Closed)> ReadMessage(CancellationToken ct)
+    {
+        var chunk = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            var message = new ArrayBufferWriter<byte>(1024);
+            var tooBig = false;
+            while (true)
+            {
+                var result = await _socket.ReceiveAsync(chunk.AsMemory(), ct);
+                if (result.MessageType == WebSocketMessageType.Close) return (default, false, true);
+                if (!tooBig && message.WrittenCount + result.Count <= _settings.MaxClientFrameBytes)
+                    message.Write(chunk.AsSpan(0, result.Count));
+                else
+                    tooBig = true;
+                if (result.EndOfMessage) return (message.WrittenMemory, tooBig, false);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
     }
 
     bool TakeToken()

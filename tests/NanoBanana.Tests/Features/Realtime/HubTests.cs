@@ -156,6 +156,23 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     }
 
     [Fact]
+    public async Task Oversized_and_binary_frames_answer_error_frames_and_the_socket_stays_open()
+    {
+        var user = await RegisterUser();
+        var (device, _) = await Device.Connect(Server, await SeedSession(user.Id), user);
+        await using var _d = device;
+
+        await device.SendText($"{{\"type\":\"ping\",\"payload\":{{\"pad\":\"{new string('x', 40_000)}\"}}}}");
+        Assert.Equal("frame_too_large", (await device.Receive())["payload"]!["code"]!.GetValue<string>());
+        using (var cts = new CancellationTokenSource(Device.Timeout))
+            await device.Socket.SendAsync(new byte[] { 1, 2, 3 }, WebSocketMessageType.Binary, true, cts.Token);
+        Assert.Equal("unsupported_frame", (await device.Receive())["payload"]!["code"]!.GetValue<string>());
+
+        await device.Send(new { type = "ping" });
+        Assert.Equal("pong", (await device.Receive())["type"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Joining_another_users_session_answers_session_not_found_and_stays_open()
     {
         var user = await RegisterUser();
