@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+using System.Text;
 using NanoBanana.Features;
 
 namespace NanoBanana.Tests.Features.Realtime;
@@ -75,5 +77,46 @@ public sealed class ScaleOutTests(AppFixture app, LiveServer server) : RealtimeC
         await using var _s = resumed;
         for (var seq = got.Count + 1; seq <= count; seq++)
             Assert.Equal(seq, (await resumed.ReceiveEvent())["seq"]!.GetValue<long>());
+    }
+    [Fact]
+    public async Task A_peer_that_stops_answering_pings_is_dropped_by_the_server()
+    {
+        await using var fast = LiveServer.Start(new Dictionary<string, string?>
+        {
+            ["REALTIME_KEEPALIVE_SECONDS"] = "0.5",
+            ["REALTIME_KEEPALIVE_TIMEOUT_SECONDS"] = "0.5",
+        });
+        var user = await RegisterUser();
+        var session = await SeedSession(user.Id);
+
+        // A raw TCP client: it completes the upgrade, then reads bytes without ever answering a ping,
+        // like a phone that vanished without closing.
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(fast.Address.Host, fast.Address.Port);
+        var stream = tcp.GetStream();
+        var key = Convert.ToBase64String(Guid.NewGuid().ToByteArray());
+        var request = $"GET {Device.PathFor(session, user.Token)} HTTP/1.1\r\nHost: {fast.Address.Authority}\r\n" +
+                      $"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+
+        using var cts = new CancellationTokenSource(Device.Timeout);
+        var received = new MemoryStream();
+        var buffer = new byte[4096];
+        try
+        {
+            while (true)
+            {
+                var n = await stream.ReadAsync(buffer, cts.Token);
+                if (n == 0) break; // the server closed the connection
+                received.Write(buffer, 0, n);
+            }
+        }
+        catch (IOException)
+        {
+            // reset by the server: dropped too
+        }
+        var text = Encoding.ASCII.GetString(received.ToArray());
+        Assert.StartsWith("HTTP/1.1 101", text);
+        Assert.Contains("\"type\":\"connected\"", text);
     }
 }
