@@ -70,7 +70,7 @@ public sealed class HubEndpoint : ICarterModule
                 await CloseAtOnce(socket, CloseCodes.SessionNotFound, "session not found", realtime);
                 return;
             }
-            connection = new Connection(socket, userId!, realtime, clock);
+            connection = new Connection(socket, userId!, log, realtime, clock);
             connection.Join(sessionId);
             await hub.Add(connection); // from here every live event of the user is buffered for this socket
         }
@@ -94,58 +94,16 @@ public sealed class HubEndpoint : ICarterModule
             await connection.SendInOrder(Frames.Connected(sessionId, userId!, lastSeq, clock.GetUtcNow()), ct);
             if (badSince)
                 connection.Send(Frames.Error("invalid_since", "since must be a whole number >= 0; no catch-up was done.", clock.GetUtcNow()));
-            if (since is { } from) await CatchUp(connection, log, realtime, from, ct);
-            else connection.EndCatchUp();
+            // Without since the socket's position is the seq announced in connected.
+            await connection.CatchUp(since ?? lastSeq, ct);
 
-            var protocol = new HubProtocol(connection, db, log, hub, realtime);
+            var protocol = new HubProtocol(connection, db, hub, realtime);
             await connection.Run(protocol.Handle, ct);
         }
         finally
         {
             await hub.Remove(connection);
         }
-    }
-
-    /// <summary>
-    /// Replays every logged event after <paramref name="since"/> while live events wait in the
-    /// connection's buffer, then flushes the buffer skipping what the replay already sent:
-    /// no gap, no duplicate, seq order, also while new events keep arriving.
-    /// </summary>
-    internal static async Task CatchUp(Connection connection, EventLog log, RealtimeSettings realtime, long since, CancellationToken ct)
-    {
-        connection.BeginCatchUp(since);
-        var cursor = since;
-        while (true)
-        {
-            LogRead read;
-            try
-            {
-                read = await log.Read(connection.UserId, cursor, realtime.CatchUpPageSize);
-            }
-            catch (Exception e) when (e is RedisException or TimeoutException)
-            {
-                // A catch-up that cannot finish must not pretend to be complete: the client reconnects with its since.
-                connection.RequestClose(WebSocketCloseStatus.InternalServerError, "catch-up failed, reconnect with since");
-                connection.EndCatchUp();
-                return;
-            }
-            if (read.ResyncRequired)
-            {
-                // The log no longer reaches back to since: the client reloads over REST, then
-                // continues from lastSeq (live events after it follow this frame).
-                await connection.SendInOrder(Frames.Control("resync_required", w =>
-                {
-                    w.WriteNumber("since", since);
-                    w.WriteNumber("lastSeq", read.LastSeq);
-                }, connection.Now), ct);
-                connection.EndCatchUp(skipTo: read.LastSeq);
-                return;
-            }
-            await connection.Replay(read.Events, ct);
-            if (read.Events.Count < realtime.CatchUpPageSize) break;
-            cursor = read.Events[^1].Seq;
-        }
-        connection.EndCatchUp();
     }
 
     static async Task CloseAtOnce(WebSocket socket, WebSocketCloseStatus code, string reason, RealtimeSettings realtime)
@@ -157,7 +115,7 @@ public sealed class HubEndpoint : ICarterModule
 }
 
 /// <summary>Client frames <c>{type, payload}</c>: join_session, leave_session, typing, ping, resume.</summary>
-sealed class HubProtocol(Connection connection, IDatabase db, EventLog log, RealtimeHub hub, RealtimeSettings realtime)
+sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, RealtimeSettings realtime)
 {
     public async Task Handle(ReadOnlyMemory<byte> frame)
     {
@@ -228,7 +186,7 @@ sealed class HubProtocol(Connection connection, IDatabase db, EventLog log, Real
                     Error("invalid_payload", "resume needs payload {since: <last seq received, a whole number >= 0>}.");
                     return;
                 }
-                await HubEndpoint.CatchUp(connection, log, realtime, since, CancellationToken.None);
+                await connection.CatchUp(since, CancellationToken.None);
                 break;
             default:
                 Error("unknown_type", $"Unknown frame type '{Truncate(type)}'. Known: join_session, leave_session, typing, ping, resume.");

@@ -25,6 +25,7 @@ public sealed class Connection
     public string UserId { get; }
 
     readonly WebSocket _socket;
+    readonly EventLog _log;
     readonly RealtimeSettings _settings;
     readonly TimeProvider _clock;
     readonly Channel<ReadOnlyMemory<byte>> _queue;
@@ -32,6 +33,7 @@ public sealed class Connection
     readonly Lock _gate = new();
     readonly HashSet<string> _sessions = new(StringComparer.Ordinal);
     readonly Task _writer;
+    readonly SemaphoreSlim _catchUps = new(1, 1);
 
     // Guarded by _gate.
     List<EventFrame>? _buffer;          // not null while catching up: live events wait here
@@ -43,9 +45,10 @@ public sealed class Connection
     long _refilledAt = Stopwatch.GetTimestamp();
     long _rateErrorAt;
 
-    public Connection(WebSocket socket, string userId, RealtimeSettings settings, TimeProvider clock)
+    public Connection(WebSocket socket, string userId, EventLog log, RealtimeSettings settings, TimeProvider clock)
     {
         _socket = socket;
+        _log = log;
         UserId = userId;
         _settings = settings;
         _clock = clock;
@@ -124,18 +127,64 @@ public sealed class Connection
 
     // --- catch-up: buffer live events, replay the log, then flush the buffer skipping what was replayed ---
 
-    /// <summary>Starts (or restarts, for <c>resume</c>) a catch-up from <paramref name="since"/>: live events wait in the buffer.</summary>
-    public void BeginCatchUp(long since)
+    /// <summary>
+    /// Replays every logged event after <paramref name="since"/> (default: the last seq this socket
+    /// passed) while live events wait in the buffer, then flushes the buffer skipping what the replay
+    /// sent: no gap, no duplicate, seq order, also while new events keep arriving. A since the log no
+    /// longer covers answers <c>resync_required {since, lastSeq}</c> and continues live after lastSeq.
+    /// Catch-ups of one socket run one at a time.
+    /// </summary>
+    public async Task CatchUp(long? since, CancellationToken ct)
     {
-        lock (_gate)
+        await _catchUps.WaitAsync(ct);
+        try
         {
-            _buffer ??= [];
-            _lastSeq = since;
+            long from;
+            lock (_gate)
+            {
+                from = since ?? _lastSeq;
+                _buffer ??= [];
+                _lastSeq = from;
+            }
+            var cursor = from;
+            while (true)
+            {
+                LogRead read;
+                try
+                {
+                    read = await _log.Read(UserId, cursor, _settings.CatchUpPageSize);
+                }
+                catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+                {
+                    // A catch-up that cannot finish must not pretend to be complete: the client reconnects with its since.
+                    RequestClose(WebSocketCloseStatus.InternalServerError, "catch-up failed, reconnect with since");
+                    EndCatchUp();
+                    return;
+                }
+                if (read.ResyncRequired)
+                {
+                    await SendInOrder(Frames.Control("resync_required", w =>
+                    {
+                        w.WriteNumber("since", from);
+                        w.WriteNumber("lastSeq", read.LastSeq);
+                    }, Now), ct);
+                    EndCatchUp(skipTo: read.LastSeq);
+                    return;
+                }
+                await Replay(read.Events, ct);
+                if (read.Events.Count < _settings.CatchUpPageSize) break;
+                cursor = read.Events[^1].Seq;
+            }
+            EndCatchUp();
+        }
+        finally
+        {
+            _catchUps.Release();
         }
     }
 
     /// <summary>Writes replayed events in order, waiting for queue room (a replay may be longer than the queue).</summary>
-    public async Task Replay(IEnumerable<LoggedEvent> events, CancellationToken ct)
+    async Task Replay(IEnumerable<LoggedEvent> events, CancellationToken ct)
     {
         foreach (var e in events)
         {
@@ -171,7 +220,7 @@ public sealed class Connection
 
     /// <summary>Ends the catch-up: buffered live events go out in order, the socket is live again.</summary>
     /// <param name="skipTo">After a resync notice: events up to this seq are covered by the client's reload.</param>
-    public void EndCatchUp(long? skipTo = null)
+    void EndCatchUp(long? skipTo = null)
     {
         lock (_gate)
         {

@@ -35,6 +35,15 @@ public sealed class RealtimeHub
         _stats = stats;
         _clock = clock;
         _log = log;
+        // Pub/sub loses what is published while the subscription connection is down; the log does not.
+        // Once it is back, every socket catches up from the last seq it passed.
+        redis.ConnectionRestored += (_, e) =>
+        {
+            if (e.ConnectionType != ConnectionType.Subscription) return;
+            foreach (var user in _users.Values)
+            foreach (var c in user.Connections)
+                _ = CatchUpAfterOutage(c);
+        };
         // Tell clients to reconnect elsewhere instead of holding the shutdown open.
         lifetime.ApplicationStopping.Register(() =>
         {
@@ -42,6 +51,19 @@ public sealed class RealtimeHub
             foreach (var c in user.Connections)
                 c.RequestClose(WebSocketCloseStatus.EndpointUnavailable, "server shutting down");
         });
+    }
+
+    async Task CatchUpAfterOutage(Connection connection)
+    {
+        try
+        {
+            await connection.CatchUp(null, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            _log.LogWarning(e, "Catch-up after a Redis reconnect failed; the socket is closed so its client resumes");
+            connection.RequestClose(WebSocketCloseStatus.InternalServerError, "catch-up failed, reconnect with since");
+        }
     }
 
     /// <summary>Registers a socket. Returns once this instance is subscribed to the user's channel, so every event published afterwards reaches it.</summary>

@@ -141,4 +141,21 @@ public sealed class CatchUpTests(AppFixture app, LiveServer server) : RealtimeCo
         Assert.True((await log.Read(user.Id, 0, 10)).ResyncRequired);
         Assert.Equal(6, (await log.Read(user.Id, 5, 10)).Events.Single().Seq);
     }
+    [Fact]
+    public async Task Events_published_while_the_instance_lost_its_subscription_arrive_once_it_is_back()
+    {
+        var user = await RegisterUser();
+        var session = await SeedSession(user.Id);
+        var (device, _) = await Device.Connect(Server, session, user);
+        await using var _d = device;
+        await Invoke(Host, new MessageCreated(user.Id, Message(session, "before")));
+        Assert.Equal([1], await SeqsUntil(device, 1));
+
+        // Drop every pub/sub connection: what is published until the instance resubscribes is lost to pub/sub.
+        foreach (var redis in App.Admin.GetServers())
+            await redis.ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
+        for (var i = 0; i < 5; i++) await Invoke(Host, new MessageCreated(user.Id, Message(session, $"during {i}")));
+
+        Assert.Equal([2, 3, 4, 5, 6], await SeqsUntil(device, 6));
+    }
 }
