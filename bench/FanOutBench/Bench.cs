@@ -36,6 +36,7 @@ static class Bench
         var db = redis.GetDatabase();
         Console.WriteLine($"mode {o.Mode}: {o.Users} users x {o.Devices} devices, {o.Rate} messages/s for {o.Seconds} s");
 
+        var loadBefore = LoadAverage();
         var users = await Register(http, db, o);
         Console.WriteLine($"registered {users.Count} users");
 
@@ -107,10 +108,11 @@ static class Bench
         double P(double q) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)Math.Ceiling(q * latencies.Count) - 1)];
         var closed = devices.Count(d => d.ClosedWith is not null);
 
+        var loadAfter = LoadAverage();
         var report = new StringBuilder()
             .AppendLine("## Realtime")
             .AppendLine()
-            .AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC by `bench/realtime.sh` ({o.Mode} mode) on this machine ({Environment.ProcessorCount} cores, shared with other work), app and bench on the same host, Redis on loopback.")
+            .AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC by `bench/realtime.sh` ({o.Mode} mode) on this machine ({Environment.ProcessorCount} cores, shared with other work: load average {loadBefore} at the start, {loadAfter} at the end), app and bench on the same host, Redis on loopback. Targets of issue 6: p99 under 50 ms at 500 messages/s, under 20 KiB per idle connection. Notes on the figures: docs/realtime.md, \"Benchmark notes\".")
             .AppendLine()
             .AppendLine("| figure | value |")
             .AppendLine("| --- | --- |")
@@ -213,6 +215,9 @@ static class Bench
         await db.HashSetAsync(Keys.Session(userId, sessionId), [new("id", sessionId), new("userId", userId), new("title", "bench")]);
         return sessionId;
     }
+
+    static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(1)) : "?";
 
     static long Rss(int pid)
     {
