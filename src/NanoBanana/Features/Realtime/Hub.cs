@@ -42,18 +42,8 @@ public sealed class HubEndpoint : ICarterModule
             return;
         }
 
-        var query = http.Request.Query;
-        var principal = await tokens.Validate(query["token"].ToString());
-        var userId = principal?.UserId();
-        var claimed = query["userId"].ToString();
-        var authorized = userId is not null && (claimed.Length == 0 || claimed == userId);
-        long? since = null;
-        var badSince = false;
-        if (query.ContainsKey("since"))
-        {
-            if (long.TryParse(query["since"].ToString(), out var s) && s >= 0) since = s;
-            else badSince = true;
-        }
+        var (userId, authorized) = await Caller(http.Request.Query, tokens);
+        var (since, badSince) = Since(http.Request.Query);
 
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         if (!authorized)
@@ -104,6 +94,20 @@ public sealed class HubEndpoint : ICarterModule
         {
             await hub.Remove(connection);
         }
+    }
+
+    // Kept out of Connect so the token and its claims are not held for the socket's lifetime.
+    static async Task<(string? UserId, bool Authorized)> Caller(IQueryCollection query, AccessTokens tokens)
+    {
+        var userId = (await tokens.Validate(query["token"].ToString()))?.UserId();
+        var claimed = query["userId"].ToString();
+        return (userId, userId is not null && (claimed.Length == 0 || claimed == userId));
+    }
+
+    static (long? Since, bool Bad) Since(IQueryCollection query)
+    {
+        if (!query.TryGetValue("since", out var raw)) return (null, false);
+        return long.TryParse(raw.ToString(), out var since) && since >= 0 ? (since, false) : (null, true);
     }
 
     static async Task CloseAtOnce(WebSocket socket, WebSocketCloseStatus code, string reason, RealtimeSettings realtime)
