@@ -71,6 +71,22 @@ public sealed class SyncTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
+    public async Task Events_cascaded_together_get_seqs_in_the_order_they_were_raised()
+    {
+        var user = await RegisterUser();
+        var messages = Enumerable.Range(0, 30).Select(i => Message("s", $"m{i}")).ToList();
+        // One message context, like one handler returning several events.
+        await Host.ExecuteAndWaitAsync(async c =>
+        {
+            foreach (var m in messages) await c.PublishAsync(new MessageCreated(user.Id, m));
+        });
+
+        var body = await Sync(user, "?since=0");
+        Assert.Equal(messages.Select(m => m.Id),
+            body["events"]!.AsArray().Select(e => e!["payload"]!["messageData"]!["id"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task Pages_follow_lastSeq_until_hasMore_is_false()
     {
         var user = await RegisterUser();
