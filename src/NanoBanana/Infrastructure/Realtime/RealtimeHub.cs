@@ -20,6 +20,7 @@ public sealed class RealtimeHub
         public ImmutableArray<Connection> Connections = [];
         public ChannelMessageQueue? Subscription;
         public bool Retired;
+        public long LastSeen; // highest seq seen on the channel (only the channel's dispatch loop writes it)
     }
 
     readonly ConcurrentDictionary<string, UserSockets> _users = new(StringComparer.Ordinal);
@@ -39,10 +40,7 @@ public sealed class RealtimeHub
         // Once it is back, every socket catches up from the last seq it passed.
         redis.ConnectionRestored += (_, e) =>
         {
-            if (e.ConnectionType != ConnectionType.Subscription) return;
-            foreach (var user in _users.Values)
-            foreach (var c in user.Connections)
-                _ = CatchUpAfterOutage(c);
+            if (e.ConnectionType == ConnectionType.Subscription) _ = CatchUpAfterOutage();
         };
         // Tell clients to reconnect elsewhere instead of holding the shutdown open.
         lifetime.ApplicationStopping.Register(() =>
@@ -53,7 +51,25 @@ public sealed class RealtimeHub
         });
     }
 
-    async Task CatchUpAfterOutage(Connection connection)
+    async Task CatchUpAfterOutage()
+    {
+        try
+        {
+            // The client resubscribes on the restored connection before this PING is answered there
+            // (one connection answers in order), so every event published from now on is delivered
+            // live, and the catch-up below covers everything before.
+            await _redis.GetSubscriber().PingAsync();
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            _log.LogWarning(e, "Redis did not answer after a reconnect; catching up anyway");
+        }
+        foreach (var user in _users.Values)
+        foreach (var connection in user.Connections)
+            await Recover(connection);
+    }
+
+    async Task Recover(Connection connection)
     {
         try
         {
@@ -61,7 +77,7 @@ public sealed class RealtimeHub
         }
         catch (Exception e)
         {
-            _log.LogWarning(e, "Catch-up after a Redis reconnect failed; the socket is closed so its client resumes");
+            _log.LogWarning(e, "Catch-up after lost live events failed; the socket is closed so its client resumes");
             connection.RequestClose(WebSocketCloseStatus.InternalServerError, "catch-up failed, reconnect with since");
         }
     }
@@ -145,6 +161,16 @@ public sealed class RealtimeHub
                     parts[4].Length == 0 ? null : parts[4], parts[5],
                     DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(parts[2], CultureInfo.InvariantCulture)));
                 var frame = Frames.Event(e);
+                // A user's seqs are published contiguously on this channel: a jump means pub/sub lost
+                // some (a reconnect). Each socket recovers them from the log; this event waits in its
+                // buffer meanwhile (the catch-up starts buffering before it first awaits).
+                var previous = user.LastSeen;
+                user.LastSeen = Math.Max(previous, e.Seq);
+                if (previous > 0 && e.Seq > previous + 1)
+                {
+                    _log.LogWarning("Seqs {From}-{To} of a user were lost on pub/sub; catching up from the log", previous + 1, e.Seq - 1);
+                    foreach (var c in connections) _ = Recover(c);
+                }
                 foreach (var c in connections) c.Offer(frame);
             }
             else if (text.StartsWith("t\n", StringComparison.Ordinal))
