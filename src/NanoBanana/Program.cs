@@ -4,8 +4,10 @@ using Microsoft.AspNetCore.HttpOverrides;
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Features;
+using NanoBanana.Features.Realtime;
 using NanoBanana.Infrastructure.Observability;
 using NanoBanana.Infrastructure.OpenApi;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using Wolverine;
@@ -38,11 +40,13 @@ builder.Services.AddApiDocs();
 builder.Services.AddCarter();
 builder.Services.AddFeatureServices();
 builder.Services.AddImages(settings);
+builder.Services.AddRealtime(builder.Configuration);
 
 builder.Host.UseWolverine(opts =>
 {
     opts.ApplicationAssembly = typeof(Program).Assembly;
     opts.Policies.AddMiddleware(typeof(ValidationMiddleware));
+    opts.RouteUserEventsToRealtime();
 });
 
 var app = builder.Build();
@@ -61,6 +65,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseJsonBodyLimit(settings.Limits.JsonBodyBytes);
 app.UseCors();
+app.UseWebSockets();
 app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();

@@ -69,6 +69,14 @@ public static class Keys
     /// <summary>STRING: a create request's Idempotency-Key: <c>body fingerprint \n id of what it created</c>, 24 h.</summary>
     public static string Idempotency(string userId, string scope, string key) => User(userId, $"idem:{scope}:{key}");
 
+    // --- realtime: the per-user event log ---
+    /// <summary>STRING counter: the user's last assigned event seq. Never expires, so seq only grows.</summary>
+    public static string EventSeq(string userId) => User(userId, "ev:seq");
+    /// <summary>STREAM of the user's events, entry id <c>&lt;seq&gt;-&lt;unix ms&gt;</c>, fields t (type), s (session scope), p (payload JSON); trimmed by age.</summary>
+    public static string EventLog(string userId) => User(userId, "ev:log");
+    /// <summary>Pub/sub channel carrying the user's live events and typing to every instance holding one of the user's sockets.</summary>
+    public static string EventChannel(string userId) => User(userId, "ev:live");
+
     // --- global claims (SET NX), values are user ids ---
     public static string EmailClaim(string normalizedEmail) => $"{Prefix}:email:{normalizedEmail}";
     public static string UsernameClaim(string normalizedUsername) => $"{Prefix}:username:{normalizedUsername}";

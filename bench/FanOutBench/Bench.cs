@@ -1,0 +1,315 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using NanoBanana.Infrastructure.Realtime;
+using NanoBanana.Infrastructure.Redis;
+using StackExchange.Redis;
+
+namespace FanOutBench;
+
+/// <summary>
+/// WebSocket fan-out benchmark: N users x D devices connected to a running app, a steady stream of
+/// new messages, and the delay from "the event is committed" to each device's frame.
+///
+/// Modes:
+///   http: messages are posted with POST /api/sessions/:id/messages (needs the messages slice); the
+///         clock starts when the HTTP response is read, as the issue asks.
+///   log:  the bench process raises the events itself through the product's EventLog (the same
+///         append + publish script the fan-out handler runs), i.e. it plays "another instance"
+///         whose handler just appended the event; the clock starts when the append returns.
+/// </summary>
+static class Bench
+{
+    sealed record User(string Id, string Token, string SessionId);
+
+    static async Task<int> Main(string[] args)
+    {
+        var o = Options.Parse(args);
+        var http = new HttpClient { BaseAddress = new Uri(o.Url), Timeout = TimeSpan.FromSeconds(30) };
+        var redis = await ConnectionMultiplexer.ConnectAsync(o.Redis);
+        var db = redis.GetDatabase();
+        Console.WriteLine($"mode {o.Mode}: {o.Users} users x {o.Devices} devices, {o.Rate} messages/s for {o.Seconds} s");
+
+        var loadBefore = LoadAverage();
+        var users = await Register(http, db, o);
+        Console.WriteLine($"registered {users.Count} users");
+
+        // The first device of every user opens first (warming the app's socket paths and the
+        // per-user subscriptions); the memory figure is the growth from the remaining devices.
+        var devices = new List<Device>();
+        async Task OpenAll(IEnumerable<User> who)
+        {
+            using var gate = new SemaphoreSlim(32);
+            devices.AddRange(await Task.WhenAll(who.Select(async u =>
+            {
+                await gate.WaitAsync();
+                try { return await Device.Open(o.Url, u); }
+                finally { gate.Release(); }
+            })));
+        }
+        await OpenAll(users);
+        await Task.Delay(TimeSpan.FromSeconds(3)); // let the app settle before reading its memory
+        var rssBefore = Rss(o.Pid);
+        var measured = users.Count * (o.Devices - 1);
+        await OpenAll(Enumerable.Range(1, o.Devices - 1).SelectMany(_ => users));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var rssAfter = Rss(o.Pid);
+        Console.WriteLine($"{devices.Count} sockets open; app RSS {rssBefore / 1024} KiB -> {rssAfter / 1024} KiB over the last {measured}");
+
+        var committedAt = new ConcurrentDictionary<string, long>();
+        var log = new NanoBanana.Infrastructure.Realtime.EventLog(db, new RealtimeSettings());
+        var sent = 0L;
+        var failures = 0L;
+        var clock = Stopwatch.StartNew();
+        var start = Stopwatch.GetTimestamp();
+        using (var inflight = new SemaphoreSlim(256))
+        {
+            var pending = new List<Task>();
+            while (clock.Elapsed.TotalSeconds < o.Seconds)
+            {
+                var due = (long)(clock.Elapsed.TotalSeconds * o.Rate);
+                while (sent < due)
+                {
+                    var n = sent++;
+                    await inflight.WaitAsync();
+                    pending.Add(Post(n).ContinueWith(_ => inflight.Release()));
+                }
+                await Task.Delay(2);
+            }
+            await Task.WhenAll(pending);
+        }
+        var sendSeconds = clock.Elapsed.TotalSeconds;
+        var expected = (sent - failures) * o.Devices;
+        var waitUntil = Stopwatch.StartNew();
+        while (devices.Sum(d => d.MessageFrames) < expected && waitUntil.Elapsed < TimeSpan.FromSeconds(20))
+            await Task.Delay(100);
+
+        var latencies = new List<double>();
+        var early = 0;
+        long lastArrival = start;
+        foreach (var d in devices)
+        foreach (var (id, at) in d.Arrivals)
+        {
+            if (!committedAt.TryGetValue(id, out var committed)) continue;
+            var ms = Stopwatch.GetElapsedTime(committed, at).TotalMilliseconds;
+            if (at < committed) { early++; ms = 0; }
+            latencies.Add(ms);
+            lastArrival = Math.Max(lastArrival, at);
+        }
+        latencies.Sort();
+        var delivered = latencies.Count;
+        var framesPerSecond = delivered / Stopwatch.GetElapsedTime(start, lastArrival).TotalSeconds;
+        double P(double q) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)Math.Ceiling(q * latencies.Count) - 1)];
+        var closed = devices.Count(d => d.ClosedWith is not null);
+
+        var loadAfter = LoadAverage();
+        var report = new StringBuilder()
+            .AppendLine("## Realtime")
+            .AppendLine()
+            .AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC by `bench/realtime.sh` ({o.Mode} mode) on this machine ({Environment.ProcessorCount} cores, shared with other work: load average {loadBefore} at the start, {loadAfter} at the end), app and bench on the same host, Redis on loopback. Targets of issue 6: p99 under 50 ms at 500 messages/s, under 20 KiB per idle connection. Notes on the figures: docs/realtime.md, \"Benchmark notes\".")
+            .AppendLine()
+            .AppendLine("| figure | value |")
+            .AppendLine("| --- | --- |")
+            .AppendLine($"| sockets | {devices.Count} ({o.Users} users x {o.Devices} devices), {closed} closed during the run |")
+            .AppendLine($"| messages | {sent - failures} at a target of {o.Rate}/s ({(sent - failures) / sendSeconds:F0}/s achieved), {failures} failed |")
+            .AppendLine($"| frames delivered | {delivered} of {expected} expected |")
+            .AppendLine($"| delivery latency p50 | {P(0.50):F2} ms |")
+            .AppendLine($"| delivery latency p99 | {P(0.99):F2} ms |")
+            .AppendLine($"| delivery latency max | {(latencies.Count > 0 ? latencies[^1] : double.NaN):F2} ms |")
+            .AppendLine($"| frames per second delivered | {framesPerSecond:F0} |")
+            .AppendLine($"| app memory per idle connection | {(rssAfter - rssBefore) / (double)Math.Max(1, measured) / 1024:F1} KiB (app RSS growth while {measured} more idle sockets opened, divided by {measured}) |")
+            .AppendLine()
+            .AppendLine(o.Mode == "http"
+                ? "Latency: from the HTTP response of `POST /api/sessions/:id/messages` to each device's `message_created` frame."
+                : "Latency: from the start of the fan-out's append (the seq + log + publish script the fan-out handler runs once a use case's handler has returned its event) to each device's `message_created` frame: Redis round trip, pub/sub, the app's dispatch and the socket write. The HTTP request and Wolverine's local-queue hop before it are not included; `--mode http` measures them once the messages routes exist.")
+            .AppendLine(early > 0 ? $"{early} frames arrived before the sender had read its own response (counted as 0 ms)." : "")
+            .ToString();
+        Console.WriteLine();
+        Console.WriteLine(report);
+        if (o.Out is { } path) WriteSection(path, report);
+
+        foreach (var d in devices) d.Dispose();
+        return 0;
+
+        async Task Post(long n)
+        {
+            var user = users[(int)(n % users.Count)];
+            try
+            {
+                if (o.Mode == "http")
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/sessions/{user.SessionId}/messages")
+                    {
+                        Content = JsonContent.Create(new { role = "user", text = $"bench message {n}", imageIds = Array.Empty<string>() }),
+                    };
+                    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", user.Token);
+                    using var response = await http.SendAsync(request);
+                    var body = await response.Content.ReadFromJsonAsync<JsonObject>();
+                    var at = Stopwatch.GetTimestamp();
+                    if (!response.IsSuccessStatusCode) { Interlocked.Increment(ref failures); return; }
+                    committedAt[body!["messageData"]!["id"]!.GetValue<string>()] = at;
+                }
+                else
+                {
+                    var id = $"b{n}";
+                    var now = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+                    var payload = new JsonObject
+                    {
+                        ["messageData"] = new JsonObject
+                        {
+                            ["id"] = id, ["sessionId"] = user.SessionId, ["role"] = "user", ["text"] = $"bench message {n}",
+                            ["params"] = null, ["imageIds"] = new JsonArray(), ["createdAt"] = now, ["updatedAt"] = now, ["editedOf"] = null,
+                        },
+                    }.ToJsonString();
+                    committedAt[id] = Stopwatch.GetTimestamp();
+                    await log.Append(user.Id, "message_created", user.SessionId, payload);
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or RedisException or TaskCanceledException)
+            {
+                Interlocked.Increment(ref failures);
+            }
+        }
+    }
+
+    static async Task<List<User>> Register(HttpClient http, IDatabase db, Options o)
+    {
+        var run = Guid.NewGuid().ToString("N")[..6];
+        using var gate = new SemaphoreSlim(8);
+        var users = await Task.WhenAll(Enumerable.Range(0, o.Users).Select(async i =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                var response = await http.PostAsJsonAsync("/api/auth/register",
+                    new { email = $"bench{i}.{run}@example.com", username = $"bench{i}_{run}", password = "benchmark password" });
+                response.EnsureSuccessStatusCode();
+                var body = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+                var id = body["user"]!["id"]!.GetValue<string>();
+                var token = body["token"]!.GetValue<string>();
+                return new User(id, token, await CreateSession(http, db, id, token, o.Mode));
+            }
+            finally { gate.Release(); }
+        }));
+        return users.ToList();
+    }
+
+    static async Task<string> CreateSession(HttpClient http, IDatabase db, string userId, string token, string mode)
+    {
+        if (mode == "http")
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/sessions") { Content = JsonContent.Create(new { title = "bench" }) };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            using var response = await http.SendAsync(request);
+            response.EnsureSuccessStatusCode();
+            return (await response.Content.ReadFromJsonAsync<JsonObject>())!["session"]!["id"]!.GetValue<string>();
+        }
+        // Without the sessions routes: a session record as the sessions slice keeps it (what the hub checks).
+        var sessionId = Guid.CreateVersion7().ToString("N");
+        await db.HashSetAsync(Keys.Session(userId, sessionId), [new("id", sessionId), new("userId", userId), new("title", "bench")]);
+        return sessionId;
+    }
+
+    static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(1)) : "?";
+
+    static long Rss(int pid)
+    {
+        if (pid <= 0) return 0;
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+        return 0;
+    }
+
+    static void WriteSection(string path, string section)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var text = File.Exists(path) ? File.ReadAllText(path) : "# Benchmarks\n";
+        var start = text.IndexOf("\n## Realtime", StringComparison.Ordinal);
+        if (start < 0)
+        {
+            text = text.TrimEnd() + "\n\n" + section;
+        }
+        else
+        {
+            var end = text.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
+            text = text[..(start + 1)] + section + (end < 0 ? "" : "\n" + text[(end + 1)..]);
+        }
+        File.WriteAllText(path, text);
+    }
+
+    /// <summary>One connected device: reads every frame and notes when each message_created arrived.</summary>
+    sealed class Device : IDisposable
+    {
+        readonly ClientWebSocket _socket;
+        public ConcurrentQueue<(string Id, long At)> Arrivals { get; } = new();
+        int _messageFrames;
+        public int MessageFrames => Volatile.Read(ref _messageFrames);
+        public WebSocketCloseStatus? ClosedWith { get; private set; }
+
+        Device(ClientWebSocket socket) => _socket = socket;
+
+        public static async Task<Device> Open(string url, User user)
+        {
+            var socket = new ClientWebSocket();
+            var ws = url.Replace("http://", "ws://", StringComparison.Ordinal);
+            await socket.ConnectAsync(new Uri($"{ws}/ws/{user.SessionId}?token={Uri.EscapeDataString(user.Token)}&userId={user.Id}"), CancellationToken.None);
+            var device = new Device(socket);
+            _ = device.ReadLoop();
+            return device;
+        }
+
+        async Task ReadLoop()
+        {
+            var buffer = new byte[16 * 1024];
+            var message = new MemoryStream();
+            try
+            {
+                while (true)
+                {
+                    var result = await _socket.ReceiveAsync(buffer, CancellationToken.None);
+                    if (result.MessageType == WebSocketMessageType.Close) { ClosedWith = _socket.CloseStatus; return; }
+                    message.Write(buffer, 0, result.Count);
+                    if (!result.EndOfMessage) continue;
+                    var at = Stopwatch.GetTimestamp();
+                    var frame = JsonNode.Parse(message.GetBuffer().AsSpan(0, (int)message.Length))!;
+                    message.SetLength(0);
+                    if (frame["type"]?.GetValue<string>() != "message_created") continue;
+                    Arrivals.Enqueue((frame["payload"]!["messageData"]!["id"]!.GetValue<string>(), at));
+                    Interlocked.Increment(ref _messageFrames);
+                }
+            }
+            catch (WebSocketException)
+            {
+                ClosedWith ??= WebSocketCloseStatus.InternalServerError;
+            }
+        }
+
+        public void Dispose() => _socket.Dispose();
+    }
+
+    sealed record Options(string Url, string Redis, int Pid, int Users, int Devices, int Rate, int Seconds, string Mode, string? Out)
+    {
+        public static Options Parse(string[] args)
+        {
+            string? Get(string name) { var i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
+            return new Options(
+                Get("--url") ?? "http://127.0.0.1:3195",
+                Get("--redis") ?? "127.0.0.1:6396",
+                int.Parse(Get("--pid") ?? "0", CultureInfo.InvariantCulture),
+                int.Parse(Get("--users") ?? "250", CultureInfo.InvariantCulture),
+                int.Parse(Get("--devices") ?? "4", CultureInfo.InvariantCulture),
+                int.Parse(Get("--rate") ?? "500", CultureInfo.InvariantCulture),
+                int.Parse(Get("--seconds") ?? "20", CultureInfo.InvariantCulture),
+                Get("--mode") ?? "log",
+                Get("--out"));
+        }
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Realtime fan-out benchmark: starts a Redis and the app (Release) on their own ports, runs
+# bench/FanOutBench against them and writes the figures into docs/BENCHMARKS.md ("## Realtime").
+# Options are passed to the bench: --users 250 --devices 4 --rate 500 --seconds 20 --mode log|http
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+PORT="${BENCH_PORT:-3195}"
+REDIS_PORT="${BENCH_REDIS_PORT:-6396}"
+work=.data/bench-realtime
+rm -rf "$work" && mkdir -p "$work"
+
+ensure_redis_installed
+start_redis "$REDIS_PORT" "$work/redis"
+app=""
+cleanup() { [ -n "$app" ] && kill "$app" 2>/dev/null; stop_redis "$work/redis"; }
+trap cleanup EXIT
+
+dotnet build src/NanoBanana/NanoBanana.csproj -c Release -v q -nologo >/dev/null
+dotnet build bench/FanOutBench/FanOutBench.csproj -c Release -v q -nologo >/dev/null
+
+env ${BENCH_APP_ENV:-} ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="bench-secret-bench-secret-bench-secret-0123456789" \
+  PORT="$PORT" REDIS_URL="127.0.0.1:$REDIS_PORT" LOG_DIR="$work/logs" API_DOCS=false \
+  dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >"$work/app.log" 2>&1 &
+app=$!
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null "http://127.0.0.1:$PORT/api/sync" && break # up once it answers (401)
+  sleep 0.2
+done
+
+dotnet bench/FanOutBench/bin/Release/net10.0/FanOutBench.dll --url "http://127.0.0.1:$PORT" \
+  --redis "127.0.0.1:$REDIS_PORT" --pid "$app" --out docs/BENCHMARKS.md "$@"

@@ -1,0 +1,79 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Carter;
+using FluentValidation;
+using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.Realtime;
+using NanoBanana.Infrastructure.Security;
+using Wolverine;
+
+namespace NanoBanana.Features.Realtime;
+
+/// <summary>
+/// <c>GET /api/sync?since=&amp;limit=</c>: the caller's logged events after <c>since</c>, the same the
+/// hub replays, for clients that poll. Query values arrive as text so a bad one answers 400 naming it.
+/// </summary>
+public sealed record SyncEvents(string? Since, string? Limit)
+{
+    public const int DefaultLimit = 100;
+    public const int MaxLimit = 1000;
+
+    [JsonIgnore] public string UserId { get; init; } = "";
+
+    public long SinceValue => Since is null ? 0 : long.Parse(Since, NumberStyles.None, CultureInfo.InvariantCulture);
+    public int LimitValue => Limit is null ? DefaultLimit : int.Parse(Limit, NumberStyles.None, CultureInfo.InvariantCulture);
+
+    public sealed class Validator : AbstractValidator<SyncEvents>
+    {
+        public Validator()
+        {
+            RuleFor(x => x.Since)
+                .Must(s => s is null || long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                .WithMessage("since must be a whole number >= 0 (the seq of the last event you have).");
+            RuleFor(x => x.Limit)
+                .Must(l => l is null || (int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v is >= 1 and <= MaxLimit))
+                .WithMessage($"limit must be a whole number from 1 to {MaxLimit}.");
+        }
+    }
+}
+
+public sealed record SyncEvent(long Seq, string Type, JsonElement Payload, DateTimeOffset Timestamp);
+
+/// <summary><c>lastSeq</c>: the seq of the last event returned, or <c>since</c> when none: the next call's since.</summary>
+public sealed record SyncPage(IReadOnlyList<SyncEvent> Events, long LastSeq, bool HasMore);
+
+public static class SyncEventsHandler
+{
+    public static async Task<SyncPage> Handle(SyncEvents query, EventLog log)
+    {
+        var since = query.SinceValue;
+        var limit = query.LimitValue;
+        // One more than asked tells whether there is more without a second read.
+        var read = await log.Read(query.UserId, since, limit + 1);
+        if (read.ResyncRequired)
+            throw new ApiProblem(StatusCodes.Status410Gone, "resync_required",
+                $"Events after seq {since} are no longer kept (the log holds the last days only). Reload your data, then sync from seq {read.LastSeq}.");
+
+        var events = read.Events.Take(limit).Select(e =>
+        {
+            using var payload = JsonDocument.Parse(e.Payload);
+            return new SyncEvent(e.Seq, e.Type, payload.RootElement.Clone(), e.Timestamp);
+        }).ToList();
+        return new SyncPage(events, events.Count > 0 ? events[^1].Seq : since, read.Events.Count > limit);
+    }
+}
+
+public sealed class SyncEndpoint : ICarterModule
+{
+    public void AddRoutes(IEndpointRouteBuilder app) =>
+        app.MapGet("/api/sync", async (string? since, string? limit, ClaimsPrincipal user, IMessageBus bus, CancellationToken ct) =>
+                await bus.InvokeAsync<SyncPage>(new SyncEvents(since, limit) { UserId = user.UserId() }, ct))
+            .WithName("SyncEvents").WithTags("Realtime").RequireAuthorization()
+            .WithSummary("The caller's events after a seq, oldest first (the hub's catch-up over HTTP)")
+            .Produces<SyncPage>()
+            .ProducesValidationProblem()
+            .ProducesProblem(401)
+            .ProducesProblem(410);
+}

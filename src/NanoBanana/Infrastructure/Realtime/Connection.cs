@@ -1,0 +1,385 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Threading.Channels;
+
+namespace NanoBanana.Infrastructure.Realtime;
+
+/// <summary>Close codes of the hub (4000-4999 is the application range of RFC 6455).</summary>
+public static class CloseCodes
+{
+    public const WebSocketCloseStatus Unauthorized = (WebSocketCloseStatus)4401;
+    public const WebSocketCloseStatus SessionNotFound = (WebSocketCloseStatus)4404;
+    public const WebSocketCloseStatus SlowConsumer = (WebSocketCloseStatus)4008;
+}
+
+/// <summary>
+/// One open socket of one user: the sessions it joined, its bounded send queue and the writer
+/// that drains it, the live-event buffer used while it catches up, and its client-frame budget.
+/// Every live event of the user is offered here; this class decides whether the socket gets it
+/// (session scope) and never lets a seq through twice or out of order.
+/// </summary>
+public sealed class Connection
+{
+    public string Id { get; } = Guid.NewGuid().ToString("N");
+    public string UserId { get; }
+
+    readonly WebSocket _socket;
+    readonly EventLog _log;
+    readonly RealtimeSettings _settings;
+    readonly TimeProvider _clock;
+    readonly Channel<ReadOnlyMemory<byte>> _queue;
+    readonly CancellationTokenSource _abort = new();
+    readonly Lock _gate = new();
+    readonly HashSet<string> _sessions = new(StringComparer.Ordinal);
+    readonly Task _writer;
+    readonly SemaphoreSlim _catchUps = new(1, 1);
+
+    // Guarded by _gate.
+    List<EventFrame>? _buffer;          // not null while catching up: live events wait here
+    long _lastSeq;                      // the last seq this socket has passed (delivered or out of scope)
+    (WebSocketCloseStatus Status, string Reason)? _close;
+
+    // Client-frame token bucket; only the read loop touches it.
+    double _tokens;
+    long _refilledAt = Stopwatch.GetTimestamp();
+    long _rateErrorAt;
+
+    public Connection(WebSocket socket, string userId, EventLog log, RealtimeSettings settings, TimeProvider clock)
+    {
+        _socket = socket;
+        _log = log;
+        UserId = userId;
+        _settings = settings;
+        _clock = clock;
+        _tokens = settings.FrameBurst;
+        _queue = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(settings.SendQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        // Starts buffering: nothing live is written before the open handshake and catch-up are done.
+        _buffer = [];
+        _writer = WriteLoop();
+    }
+
+    public DateTimeOffset Now => _clock.GetUtcNow();
+
+    public (WebSocketCloseStatus Status, string Reason)? CloseRequested { get { lock (_gate) return _close; } }
+
+    // --- sessions ---
+
+    public bool Join(string sessionId)
+    {
+        lock (_gate)
+        {
+            if (_sessions.Contains(sessionId)) return true;
+            if (_sessions.Count >= _settings.MaxJoinedSessions) return false;
+            _sessions.Add(sessionId);
+            return true;
+        }
+    }
+
+    public void Leave(string sessionId) { lock (_gate) _sessions.Remove(sessionId); }
+
+    public bool HasJoined(string sessionId) { lock (_gate) return _sessions.Contains(sessionId); }
+
+    // --- outgoing ---
+
+    /// <summary>A live event of this socket's user (from the pub/sub subscriber, in seq order).</summary>
+    public void Offer(EventFrame e)
+    {
+        lock (_gate)
+        {
+            if (_close is not null) return;
+            if (_buffer is not null)
+            {
+                // A live burst bigger than a few queues while catching up: this client cannot keep up.
+                if (_buffer.Count >= _settings.SendQueueCapacity * 4) RequestCloseLocked(CloseCodes.SlowConsumer, "slow consumer");
+                else _buffer.Add(e);
+                return;
+            }
+            DeliverLocked(e);
+        }
+    }
+
+    /// <summary>A frame without seq (typing, pong, error, notices). A full queue closes the socket.</summary>
+    public void Send(ReadOnlyMemory<byte> frame)
+    {
+        lock (_gate)
+        {
+            if (_close is not null) return;
+            EnqueueLocked(frame);
+        }
+    }
+
+    void DeliverLocked(EventFrame e)
+    {
+        if (e.Seq <= _lastSeq) return;
+        _lastSeq = e.Seq;
+        if (e.Scope is null || _sessions.Contains(e.Scope)) EnqueueLocked(e.Bytes);
+    }
+
+    void EnqueueLocked(ReadOnlyMemory<byte> frame)
+    {
+        if (!_queue.Writer.TryWrite(frame)) RequestCloseLocked(CloseCodes.SlowConsumer, "slow consumer");
+    }
+
+    // --- catch-up: buffer live events, replay the log, then flush the buffer skipping what was replayed ---
+
+    /// <summary>
+    /// Replays every logged event after <paramref name="since"/> (default: the last seq this socket
+    /// passed) while live events wait in the buffer, then flushes the buffer skipping what the replay
+    /// sent: no gap, no duplicate, seq order, also while new events keep arriving. A since the log no
+    /// longer covers answers <c>resync_required {since, lastSeq}</c> and continues live after lastSeq.
+    /// Catch-ups of one socket run one at a time.
+    /// </summary>
+    public async Task CatchUp(long? since, CancellationToken ct)
+    {
+        await _catchUps.WaitAsync(ct);
+        try
+        {
+            long from;
+            lock (_gate)
+            {
+                from = since ?? _lastSeq;
+                _buffer ??= [];
+                _lastSeq = from;
+            }
+            var cursor = from;
+            while (true)
+            {
+                LogRead read;
+                try
+                {
+                    read = await _log.Read(UserId, cursor, _settings.CatchUpPageSize);
+                }
+                catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+                {
+                    // A catch-up that cannot finish must not pretend to be complete: the client reconnects with its since.
+                    RequestClose(WebSocketCloseStatus.InternalServerError, "catch-up failed, reconnect with since");
+                    EndCatchUp();
+                    return;
+                }
+                if (read.ResyncRequired)
+                {
+                    await SendInOrder(Frames.Control("resync_required", w =>
+                    {
+                        w.WriteNumber("since", from);
+                        w.WriteNumber("lastSeq", read.LastSeq);
+                    }, Now), ct);
+                    EndCatchUp(skipTo: read.LastSeq);
+                    return;
+                }
+                await Replay(read.Events, ct);
+                if (read.Events.Count < _settings.CatchUpPageSize) break;
+                cursor = read.Events[^1].Seq;
+            }
+            EndCatchUp();
+        }
+        finally
+        {
+            _catchUps.Release();
+        }
+    }
+
+    /// <summary>Writes replayed events in order, waiting for queue room (a replay may be longer than the queue).</summary>
+    async Task Replay(IEnumerable<LoggedEvent> events, CancellationToken ct)
+    {
+        foreach (var e in events)
+        {
+            bool deliver;
+            lock (_gate)
+            {
+                if (_close is not null) return;
+                if (e.Seq <= _lastSeq) continue;
+                _lastSeq = e.Seq;
+                deliver = e.Scope is null || _sessions.Contains(e.Scope);
+            }
+            // Only the catch-up writes events while buffering, so awaiting here keeps seq order.
+            if (deliver && !await TryWriteWaiting(Frames.Event(e).Bytes, ct)) return;
+        }
+    }
+
+    /// <summary>Sends a frame in the catch-up sequence (connected, resync notice), waiting for room.</summary>
+    public Task<bool> SendInOrder(ReadOnlyMemory<byte> frame, CancellationToken ct) => TryWriteWaiting(frame, ct);
+
+    async Task<bool> TryWriteWaiting(ReadOnlyMemory<byte> frame, CancellationToken ct)
+    {
+        try
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _abort.Token);
+            await _queue.Writer.WriteAsync(frame, linked.Token);
+            return true;
+        }
+        catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Ends the catch-up: buffered live events go out in order, the socket is live again.</summary>
+    /// <param name="skipTo">After a resync notice: events up to this seq are covered by the client's reload.</param>
+    void EndCatchUp(long? skipTo = null)
+    {
+        lock (_gate)
+        {
+            if (skipTo is { } s && s > _lastSeq) _lastSeq = s;
+            var buffered = _buffer ?? [];
+            _buffer = null;
+            if (_close is not null) return;
+            foreach (var e in buffered) DeliverLocked(e);
+        }
+    }
+
+    // --- closing ---
+
+    public void RequestClose(WebSocketCloseStatus status, string reason)
+    {
+        lock (_gate) RequestCloseLocked(status, reason);
+    }
+
+    void RequestCloseLocked(WebSocketCloseStatus status, string reason)
+    {
+        if (_close is not null) return;
+        _close = (status, reason);
+        _queue.Writer.TryComplete();
+    }
+
+    /// <summary>Drops the socket at once (a dead or stuck peer).</summary>
+    public void Abort()
+    {
+        RequestClose(WebSocketCloseStatus.InternalServerError, "aborted");
+        _abort.Cancel();
+        _socket.Abort();
+    }
+
+    async Task WriteLoop()
+    {
+        using var timeout = new CancellationTokenSource();
+        try
+        {
+            while (await _queue.Reader.WaitToReadAsync(_abort.Token))
+            {
+                while (_queue.Reader.TryRead(out var frame))
+                {
+                    if (CloseRequested is not null) break; // a closing socket skips its backlog: it will resume
+                    timeout.CancelAfter(_settings.SendTimeout);
+                    using (var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _abort.Token))
+                        await _socket.SendAsync(frame, WebSocketMessageType.Text, true, linked.Token);
+                    if (!timeout.TryReset()) throw new OperationCanceledException();
+                }
+                if (CloseRequested is not null) break;
+            }
+
+            if (CloseRequested is { } close && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                timeout.CancelAfter(_settings.SendTimeout);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _abort.Token);
+                await _socket.CloseOutputAsync(close.Status, close.Reason, linked.Token);
+                // The peer answers our close frame or is dropped: the read loop is not left waiting.
+                _abort.CancelAfter(_settings.SendTimeout);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
+        {
+            // A stuck or vanished peer: nothing more can be written to it.
+            _abort.Cancel();
+            _socket.Abort();
+        }
+    }
+
+    // --- incoming ---
+
+    /// <summary>
+    /// Reads client frames until the socket closes and hands each complete text message to
+    /// <paramref name="onMessage"/>. Oversized, binary and over-budget frames answer error frames
+    /// and the socket stays open. Returns once the socket is closed and the writer has finished.
+    /// </summary>
+    public async Task Run(Func<ReadOnlyMemory<byte>, Task> onMessage, CancellationToken ct)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _abort.Token);
+        try
+        {
+            while (true)
+            {
+                // A zero-byte read waits for the next frame without holding a buffer: an idle socket keeps none.
+                var result = await _socket.ReceiveAsync(Memory<byte>.Empty, linked.Token);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    RequestClose(WebSocketCloseStatus.NormalClosure, "");
+                    break;
+                }
+                var (message, tooBig, closed) = result.EndOfMessage ? (ReadOnlyMemory<byte>.Empty, false, false) : await ReadMessage(linked.Token);
+                if (closed)
+                {
+                    RequestClose(WebSocketCloseStatus.NormalClosure, "");
+                    break;
+                }
+
+                if (!TakeToken())
+                {
+                    // One notice per second at most, so a flood cannot fill our own queue with errors.
+                    var now = Stopwatch.GetTimestamp();
+                    if (Stopwatch.GetElapsedTime(_rateErrorAt, now) >= TimeSpan.FromSeconds(1))
+                    {
+                        _rateErrorAt = now;
+                        Send(Frames.Error("rate_limited", $"Too many frames: at most {_settings.FramesPerSecond} per second. This frame was ignored.", Now));
+                    }
+                }
+                else if (tooBig)
+                    Send(Frames.Error("frame_too_large", $"A frame may hold at most {_settings.MaxClientFrameBytes} bytes.", Now));
+                else if (result.MessageType == WebSocketMessageType.Binary)
+                    Send(Frames.Error("unsupported_frame", "Frames are JSON text: {\"type\": \"...\", \"payload\": {...}}.", Now));
+                else
+                    await onMessage(message);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
+        {
+            // Peer gone (reset, keep-alive timeout) or the server is stopping.
+            RequestClose(WebSocketCloseStatus.EndpointUnavailable, "going away");
+        }
+
+        // Let the writer send the closing frame; a peer that does not take it within the send timeout is dropped.
+        if (await Task.WhenAny(_writer, Task.Delay(_settings.SendTimeout + TimeSpan.FromSeconds(1))) != _writer) Abort();
+        await _writer;
+        if (_socket.State != WebSocketState.Closed) _socket.Abort();
+        _socket.Dispose();
+    }
+
+    /// <summary>Reads the rest of the current message, keeping at most the frame limit (the rest is skipped).</summary>
+    async Task<(ReadOnlyMemory<byte> Message, bool TooBig, bool Closed)> ReadMessage(CancellationToken ct)
+    {
+        var chunk = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            var message = new ArrayBufferWriter<byte>(1024);
+            var tooBig = false;
+            while (true)
+            {
+                var result = await _socket.ReceiveAsync(chunk.AsMemory(), ct);
+                if (result.MessageType == WebSocketMessageType.Close) return (default, false, true);
+                if (!tooBig && message.WrittenCount + result.Count <= _settings.MaxClientFrameBytes)
+                    message.Write(chunk.AsSpan(0, result.Count));
+                else
+                    tooBig = true;
+                if (result.EndOfMessage) return (message.WrittenMemory, tooBig, false);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+
+    bool TakeToken()
+    {
+        var now = Stopwatch.GetTimestamp();
+        _tokens = Math.Min(_settings.FrameBurst, _tokens + Stopwatch.GetElapsedTime(_refilledAt, now).TotalSeconds * _settings.FramesPerSecond);
+        _refilledAt = now;
+        if (_tokens < 1) return false;
+        _tokens -= 1;
+        return true;
+    }
+}

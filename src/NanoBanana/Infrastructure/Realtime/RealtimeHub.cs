@@ -1,0 +1,195 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Net.WebSockets;
+using NanoBanana.Infrastructure.Redis;
+using StackExchange.Redis;
+
+namespace NanoBanana.Infrastructure.Realtime;
+
+/// <summary>
+/// This instance's sockets, by user. An instance subscribes to a user's channel while it holds at
+/// least one of that user's sockets, so an event raised on any instance reaches every socket of the
+/// user wherever it is connected, and an instance only receives the traffic of its own users.
+/// </summary>
+public sealed class RealtimeHub
+{
+    sealed class UserSockets
+    {
+        public readonly SemaphoreSlim Gate = new(1, 1);
+        public ImmutableArray<Connection> Connections = [];
+        public ChannelMessageQueue? Subscription;
+        public bool Retired;
+        public long LastSeen; // highest seq seen on the channel (only the channel's dispatch loop writes it)
+    }
+
+    readonly ConcurrentDictionary<string, UserSockets> _users = new(StringComparer.Ordinal);
+    readonly IConnectionMultiplexer _redis;
+    readonly RealtimeStats _stats;
+    readonly TimeProvider _clock;
+    readonly ILogger<RealtimeHub> _log;
+
+    public RealtimeHub(IConnectionMultiplexer redis, RealtimeStats stats, TimeProvider clock, ILogger<RealtimeHub> log,
+        IHostApplicationLifetime lifetime)
+    {
+        _redis = redis;
+        _stats = stats;
+        _clock = clock;
+        _log = log;
+        // Pub/sub loses what is published while the subscription connection is down; the log does not.
+        // Once it is back, every socket catches up from the last seq it passed.
+        redis.ConnectionRestored += (_, e) =>
+        {
+            if (e.ConnectionType == ConnectionType.Subscription) _ = CatchUpAfterOutage();
+        };
+        // Tell clients to reconnect elsewhere instead of holding the shutdown open.
+        lifetime.ApplicationStopping.Register(() =>
+        {
+            foreach (var user in _users.Values)
+            foreach (var c in user.Connections)
+                c.RequestClose(WebSocketCloseStatus.EndpointUnavailable, "server shutting down");
+        });
+    }
+
+    async Task CatchUpAfterOutage()
+    {
+        try
+        {
+            // The client resubscribes on the restored connection before this PING is answered there
+            // (one connection answers in order), so every event published from now on is delivered
+            // live, and the catch-up below covers everything before.
+            await _redis.GetSubscriber().PingAsync();
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            _log.LogWarning(e, "Redis did not answer after a reconnect; catching up anyway");
+        }
+        foreach (var user in _users.Values)
+        foreach (var connection in user.Connections)
+            await Recover(connection);
+    }
+
+    async Task Recover(Connection connection)
+    {
+        try
+        {
+            await connection.CatchUp(null, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            _log.LogWarning(e, "Catch-up after lost live events failed; the socket is closed so its client resumes");
+            connection.RequestClose(WebSocketCloseStatus.InternalServerError, "catch-up failed, reconnect with since");
+        }
+    }
+
+    /// <summary>Registers a socket. Returns once this instance is subscribed to the user's channel, so every event published afterwards reaches it.</summary>
+    public async Task Add(Connection connection)
+    {
+        while (true)
+        {
+            var user = _users.GetOrAdd(connection.UserId, _ => new UserSockets());
+            await user.Gate.WaitAsync();
+            try
+            {
+                if (user.Retired) continue; // removed while we waited: take the fresh entry
+                if (user.Subscription is null)
+                {
+                    var queue = await _redis.GetSubscriber().SubscribeAsync(Channel(connection.UserId));
+                    // ChannelMessageQueue hands messages over one at a time, in publication (= seq) order.
+                    queue.OnMessage(m => Dispatch(user, m.Message));
+                    user.Subscription = queue;
+                }
+                user.Connections = user.Connections.Add(connection);
+                _stats.Opened();
+                return;
+            }
+            finally
+            {
+                user.Gate.Release();
+            }
+        }
+    }
+
+    public async Task Remove(Connection connection)
+    {
+        if (!_users.TryGetValue(connection.UserId, out var user)) return;
+        await user.Gate.WaitAsync();
+        try
+        {
+            var before = user.Connections;
+            user.Connections = before.Remove(connection);
+            if (user.Connections.Length == before.Length) return;
+            _stats.Closed();
+            if (!user.Connections.IsEmpty) return;
+            user.Retired = true;
+            _users.TryRemove(KeyValuePair.Create(connection.UserId, user));
+            if (user.Subscription is { } subscription)
+            {
+                try { await subscription.UnsubscribeAsync(); }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                    _log.LogWarning(e, "Could not unsubscribe from a user's realtime channel; it lapses with the connection");
+                }
+            }
+        }
+        finally
+        {
+            user.Gate.Release();
+        }
+    }
+
+    /// <summary>Typing goes to the user's other sockets on every instance; it has no seq and is not stored.</summary>
+    public Task PublishTyping(Connection from, string sessionId, bool isTyping) =>
+        _redis.GetSubscriber().PublishAsync(Channel(from.UserId), $"t\n{from.Id}\n{(isTyping ? 1 : 0)}\n{sessionId}");
+
+    static RedisChannel Channel(string userId) => RedisChannel.Literal(Keys.EventChannel(userId));
+
+    // Messages: "e\n<seq>\n<unix ms>\n<type>\n<scope>\n<payload>" (published by the EventLog script)
+    // and "t\n<connection id>\n<0|1>\n<session id>" (typing).
+    void Dispatch(UserSockets user, RedisValue message)
+    {
+        var connections = user.Connections;
+        if (connections.IsEmpty) return;
+        try
+        {
+            var text = (string?)message ?? "";
+            if (text.StartsWith("e\n", StringComparison.Ordinal))
+            {
+                var parts = text.Split('\n', 6);
+                var e = new LoggedEvent(
+                    long.Parse(parts[1], CultureInfo.InvariantCulture), parts[3],
+                    parts[4].Length == 0 ? null : parts[4], parts[5],
+                    DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(parts[2], CultureInfo.InvariantCulture)));
+                var frame = Frames.Event(e);
+                // A user's seqs are published contiguously on this channel: a jump means pub/sub lost
+                // some (a reconnect). Each socket recovers them from the log; this event waits in its
+                // buffer meanwhile (the catch-up starts buffering before it first awaits).
+                var previous = user.LastSeen;
+                user.LastSeen = Math.Max(previous, e.Seq);
+                if (previous > 0 && e.Seq > previous + 1)
+                {
+                    _log.LogWarning("Seqs {From}-{To} of a user were lost on pub/sub; catching up from the log", previous + 1, e.Seq - 1);
+                    foreach (var c in connections) _ = Recover(c);
+                }
+                foreach (var c in connections) c.Offer(frame);
+            }
+            else if (text.StartsWith("t\n", StringComparison.Ordinal))
+            {
+                var parts = text.Split('\n', 4);
+                var (origin, isTyping, sessionId) = (parts[1], parts[2] == "1", parts[3]);
+                var frame = Frames.Control("typing", w =>
+                {
+                    w.WriteString("sessionId", sessionId);
+                    w.WriteString("userId", connections[0].UserId);
+                    w.WriteBoolean("isTyping", isTyping);
+                }, _clock.GetUtcNow());
+                foreach (var c in connections)
+                    if (c.Id != origin && c.HasJoined(sessionId)) c.Send(frame);
+            }
+        }
+        catch (Exception e) when (e is FormatException or IndexOutOfRangeException)
+        {
+            _log.LogError(e, "Malformed realtime message on a user channel was dropped");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace NanoBanana.Tests;
+
+/// <summary>
+/// The app on a real Kestrel listener (127.0.0.1, a free port), for tests that need real sockets
+/// (ClientWebSocket): Alba's TestServer has none. Same Redis and JWT secret as <see cref="AppFixture"/>,
+/// so users registered through the Alba host can connect here.
+/// </summary>
+public class LiveServer : WebApplicationFactory<Program>
+{
+    readonly Dictionary<string, string?> _settings = new()
+    {
+        ["REDIS_URL"] = AppFixture.RedisEndpoint,
+        ["JWT_SECRET"] = AppFixture.JwtSecret,
+        ["LOG_DIR"] = Path.Combine(Path.GetTempPath(), "nanobanana-tests", Guid.NewGuid().ToString("N"), "logs"),
+        ["urls"] = "http://127.0.0.1:0",
+    };
+
+    public LiveServer() : this(null) { }
+
+    /// <summary>A further host with the test defaults overridden by <paramref name="settings"/>.</summary>
+    public static LiveServer Start(IDictionary<string, string?>? settings = null) => new(settings);
+
+    LiveServer(IDictionary<string, string?>? settings)
+    {
+        foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) _settings[k] = v;
+        UseKestrel();
+        StartServer();
+    }
+
+    public IHost AppHost { get; private set; } = null!;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        foreach (var (k, v) in _settings) builder.UseSetting(k, v);
+    }
+
+    protected override IHost CreateHost(IHostBuilder builder)
+    {
+        AppHost = base.CreateHost(builder);
+        return AppHost;
+    }
+
+    /// <summary>http://127.0.0.1:port</summary>
+    public Uri Address => new(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
+    public Uri WebSocketUri(string pathAndQuery) =>
+        new($"ws://{Address.Authority}{pathAndQuery}");
+}
