@@ -100,8 +100,8 @@ public abstract class ChatContext(AppFixture app) : IntegrationContext(app)
         IScenarioResult? result = null;
         var tracked = await Host.TrackActivity().DoNotAssertOnExceptionsDetected()
             .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ => result = await call()));
-        var events = tracked.AllRecordsInOrder().Select(r => r.Message).Where(m => m is NanoBanana.Features.IUserEvent)
-            .Distinct().Cast<object>().ToList();
+        // Only what this call's handlers raised: the fan-out of an earlier call may still be running meanwhile.
+        var events = tracked.Sent.AllMessages().Where(m => m is NanoBanana.Features.IUserEvent).Distinct().ToList();
         return (result!, events);
     }
 
