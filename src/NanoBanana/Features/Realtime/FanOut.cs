@@ -61,13 +61,18 @@ public static class FanOutRouting
 {
     public const string Queue = "realtime";
 
+    /// <summary>How many local queues share the fan-out; each processes its users' events in order.</summary>
+    public const int Partitions = 8;
+
     /// <summary>
-    /// Domain events cascaded by any handler go to one local queue processed in order, so the
-    /// events one request raises (a message, then its session's new count) get seqs in that order.
+    /// Domain events cascaded by any handler are partitioned by user over sequential local queues:
+    /// one user's events are appended in the order they were raised (a message, then its session's
+    /// new count get seqs in that order), while different users' events are appended in parallel.
     /// </summary>
     public static void RouteUserEventsToRealtime(this WolverineOptions opts)
     {
-        opts.Publish(x => x.MessagesImplementing<IUserEvent>().ToLocalQueue(Queue));
-        opts.LocalQueue(Queue).Sequential();
+        opts.MessagePartitioning.ByMessage<IUserEvent>(e => e.UserId);
+        opts.MessagePartitioning.PublishToPartitionedLocalMessaging(Queue, Partitions,
+            topology => topology.MessagesImplementing<IUserEvent>());
     }
 }

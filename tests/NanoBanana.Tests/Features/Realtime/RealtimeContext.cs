@@ -32,11 +32,9 @@ public abstract class RealtimeContext(AppFixture app, LiveServer server) : Integ
         (on ?? Host).ExecuteAndWaitAsync(c => c.PublishAsync(e).AsTask());
 
     /// <summary>Runs the fan-out for an event inline (no tracking session): for many events, or concurrently with a test's other work.</summary>
-    protected static async Task Invoke(IHost on, IUserEvent e)
-    {
-        using var scope = on.Services.CreateScope();
-        await scope.ServiceProvider.GetRequiredService<IMessageBus>().InvokeAsync(e);
-    }
+    /// (Wolverine cannot invoke a message inline whose route is partitioned, so this calls the fan-out handler itself.)
+    protected static Task Invoke(IHost on, IUserEvent e) =>
+        NanoBanana.Features.Realtime.FanOutHandler.Handle(e, on.Services.GetRequiredService<NanoBanana.Infrastructure.Realtime.EventLog>());
 
     protected static MessageDto Message(string sessionId, string text = "hello", string? id = null)
     {
