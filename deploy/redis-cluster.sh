@@ -2,7 +2,7 @@
 # Starts (or stops) a local Redis Cluster of 3 masters on loopback ports, for scale-out tests.
 #   bash deploy/redis-cluster.sh start [BASE_PORT]   -> prints the REDIS_URL to use
 #   bash deploy/redis-cluster.sh stop  [BASE_PORT]
-# Each node runs with AOF everysec and noeviction, data under .data/cluster/<port>.
+# Each node runs with AOF everysec and noeviction, data under ${CLUSTER_DIR:-.data/cluster}/<port>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -10,7 +10,7 @@ source scripts/lib.sh
 action=${1:-start}
 base=${2:-7101}
 ports=("$base" "$((base + 1))" "$((base + 2))")
-root=.data/cluster
+root="${CLUSTER_DIR:-.data/cluster}"
 
 case "$action" in
   start)

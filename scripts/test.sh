@@ -15,8 +15,16 @@ ensure_redis_installed || exit 1
 start_redis "$TEST_REDIS_PORT" "$work/redis" || exit 1
 ensure_s3rver_installed || exit 1
 start_s3rver "$TEST_S3_PORT" "$work/s3" nanobanana-test || exit 1
-cleanup() { stop_s3rver "$work/s3"; stop_redis "$work/redis"; }
+TEST_CLUSTER_PORT="${TEST_CLUSTER_PORT:-7111}"
+export CLUSTER_DIR="$work/cluster"
+cleanup() {
+  stop_s3rver "$work/s3"; stop_redis "$work/redis"
+  bash deploy/redis-cluster.sh stop "$TEST_CLUSTER_PORT" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
+# A 3-master Redis Cluster for the scale-out tests (category Cluster): two app instances on it.
+NB_TEST_CLUSTER=$(bash deploy/redis-cluster.sh start "$TEST_CLUSTER_PORT") || exit 1
+export NB_TEST_CLUSTER
 
 export NB_TEST_REDIS="127.0.0.1:$TEST_REDIS_PORT"
 export NB_TEST_S3="http://127.0.0.1:$TEST_S3_PORT"
