@@ -149,6 +149,11 @@ public sealed class S3StoreSettings
     public string? Bucket { get; init; }
     /// <summary>Service URL for a non-AWS store (MinIO, R2, OSS); null means AWS itself.</summary>
     public string? Endpoint { get; init; }
+    /// <summary>
+    /// The address browsers reach the store at, when it differs from <see cref="Endpoint"/> (compose's
+    /// MinIO is http://minio:9000 inside, http://localhost:9000 outside): presigned URLs are signed for it.
+    /// </summary>
+    public string? PublicEndpoint { get; init; }
     public bool ForcePathStyle { get; init; }
 
     public static S3StoreSettings Aws(Func<string, string, string?> get) => new()
@@ -158,6 +163,7 @@ public sealed class S3StoreSettings
         Region = get("AWS_REGION", "Storage:S3:Region") ?? "us-east-1",
         Bucket = get("AWS_S3_BUCKET", "Storage:S3:Bucket"),
         Endpoint = get("AWS_ENDPOINT", "Storage:S3:Endpoint"),
+        PublicEndpoint = get("AWS_PUBLIC_ENDPOINT", "Storage:S3:PublicEndpoint"),
         ForcePathStyle = bool.TryParse(get("AWS_FORCE_PATH_STYLE", "Storage:S3:ForcePathStyle"), out var f) && f,
     };
 
@@ -178,6 +184,7 @@ public sealed class S3StoreSettings
             Region = bare,
             Bucket = get("ALIYUN_OSS_BUCKET", "Storage:Aliyun:Bucket"),
             Endpoint = endpoint,
+            PublicEndpoint = get("ALIYUN_OSS_PUBLIC_ENDPOINT", "Storage:Aliyun:PublicEndpoint"),
             ForcePathStyle = false,
         };
     }

@@ -19,6 +19,8 @@ namespace NanoBanana.Infrastructure.Storage;
 public sealed class S3Storage : IObjectStorage, IDisposable
 {
     readonly AmazonS3Client _client;
+    // Presigning is local computation; a URL for browsers is signed for the host they reach.
+    readonly AmazonS3Client _signer;
     readonly string _bucket;
     readonly TimeSpan _lifetime;
     readonly Protocol _protocol;
@@ -30,26 +32,36 @@ public sealed class S3Storage : IObjectStorage, IDisposable
         var s3 = settings.S3;
         _bucket = s3.Bucket ?? throw new InvalidOperationException(
             "The S3 store needs a bucket: set AWS_S3_BUCKET (STORAGE_TYPE=aws) or ALIYUN_OSS_BUCKET (STORAGE_TYPE=aliyun).");
+        var browserEndpoint = s3.PublicEndpoint ?? s3.Endpoint;
+        _protocol = browserEndpoint?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true ? Protocol.HTTP : Protocol.HTTPS;
+        _client = Client(s3, Config(s3, s3.Endpoint, settings.TimeoutSeconds));
+        _signer = s3.PublicEndpoint is { } publicEndpoint ? Client(s3, Config(s3, publicEndpoint, settings.TimeoutSeconds)) : _client;
+        _lifetime = TimeSpan.FromSeconds(settings.UrlExpirySeconds);
+        _clock = clock;
+        _pipeline = Resilience(settings.TimeoutSeconds);
+    }
+
+    static AmazonS3Config Config(S3StoreSettings s3, string? endpoint, int timeoutSeconds)
+    {
         var config = new AmazonS3Config
         {
             ForcePathStyle = s3.ForcePathStyle,
             AuthenticationRegion = s3.Region,
-            Timeout = TimeSpan.FromSeconds(settings.TimeoutSeconds),
+            Timeout = TimeSpan.FromSeconds(timeoutSeconds),
             MaxErrorRetry = 0, // the pipeline below retries, with backoff and a circuit
             // S3-compatible stores (s3rver, OSS, older MinIO) do not speak the SDK's default trailing checksums.
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
         };
-        if (s3.Endpoint is { } endpoint) config.ServiceURL = endpoint;
+        if (endpoint is not null) config.ServiceURL = endpoint;
         else config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(s3.Region);
-        _protocol = s3.Endpoint?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true ? Protocol.HTTP : Protocol.HTTPS;
-        _client = s3.AccessKeyId is { } id && s3.SecretAccessKey is { } secret
+        return config;
+    }
+
+    static AmazonS3Client Client(S3StoreSettings s3, AmazonS3Config config) =>
+        s3.AccessKeyId is { } id && s3.SecretAccessKey is { } secret
             ? new AmazonS3Client(new BasicAWSCredentials(id, secret), config)
             : new AmazonS3Client(config); // the SDK's default chain: instance roles, profiles
-        _lifetime = TimeSpan.FromSeconds(settings.UrlExpirySeconds);
-        _clock = clock;
-        _pipeline = Resilience(settings.TimeoutSeconds);
-    }
 
     static ResiliencePipeline Resilience(int timeoutSeconds)
     {
@@ -162,12 +174,16 @@ public sealed class S3Storage : IObjectStorage, IDisposable
     {
         BlobKeys.EnsureSafe(key);
         var expires = _clock.GetUtcNow() + (lifetime ?? _lifetime);
-        var url = _client.GetPreSignedURL(new GetPreSignedUrlRequest
+        var url = _signer.GetPreSignedURL(new GetPreSignedUrlRequest
         {
             BucketName = _bucket, Key = key, Verb = HttpVerb.GET, Expires = expires.UtcDateTime, Protocol = _protocol,
         });
         return new SignedUrl(url, expires);
     }
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose()
+    {
+        if (!ReferenceEquals(_signer, _client)) _signer.Dispose();
+        _client.Dispose();
+    }
 }

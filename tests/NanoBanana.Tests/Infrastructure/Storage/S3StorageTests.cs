@@ -43,6 +43,29 @@ public sealed class S3StorageTests : ObjectStorageContract, IDisposable
     }
 
     [Fact]
+    public async Task Urls_are_signed_for_the_public_endpoint_browsers_reach_when_one_is_set()
+    {
+        // The same s3rver under another host name, as compose's MinIO is http://minio:9000 inside
+        // and http://localhost:9000 outside.
+        var inside = new Uri(TestS3.Endpoint);
+        var outside = $"http://localhost:{inside.Port}";
+        var settings = TestS3.AppSettings();
+        settings["AWS_PUBLIC_ENDPOINT"] = outside;
+        using var storage = new S3Storage(StorageSettings.From((env, _) => settings.GetValueOrDefault(env)), TimeProvider.System);
+
+        var key = $"users/u/sessions/s/{Guid.NewGuid():N}/original.png";
+        var bytes = new byte[] { 1, 2, 3, 4, 5 };
+        await storage.PutAsync(key, new MemoryStream(bytes), "image/png");
+        var url = storage.GetUrl(key).Url;
+
+        Assert.StartsWith(outside + "/", url);
+        var (status, body) = await Fetch(url);
+        Assert.Equal(200, status);
+        Assert.Equal(bytes, body);
+        await storage.DeleteAsync(key);
+    }
+
+    [Fact]
     public void Aliyun_settings_map_to_the_oss_s3_endpoint_with_virtual_hosted_buckets()
     {
         var env = new Dictionary<string, string?>
