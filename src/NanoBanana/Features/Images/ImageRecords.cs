@@ -122,7 +122,7 @@ public static class ImageStore
         await Task.WhenAll(writes);
     }
 
-    // A session is live when its record exists without a deletedAt; the record may be a HASH or a JSON string.
+    // Uploads go only into the caller's live sessions (the sessions slice's rule).
     public static async Task EnsureLiveSession(IDatabase db, string userId, string sessionId)
     {
         if (!await NanoBanana.Features.Sessions.ChatStore.IsLiveSession(db, userId, sessionId)) throw ApiProblem.NotFound("session");

@@ -55,7 +55,7 @@ public sealed class HubEndpoint : ICarterModule
         long lastSeq;
         try
         {
-            if (!Sessions.IsValidId(sessionId) || !await Sessions.IsLive(db, userId!, sessionId))
+            if (!Sessions.IsValidId(sessionId) || !await NanoBanana.Features.Sessions.ChatStore.IsLiveSession(db, userId!, sessionId))
             {
                 await CloseAtOnce(socket, CloseCodes.SessionNotFound, "session not found", realtime);
                 return;
@@ -162,7 +162,7 @@ sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, R
                 break;
             case "join_session":
                 if (SessionId(payload) is not { } join) return;
-                if (!await Sessions.IsLive(db, connection.UserId, join))
+                if (!await NanoBanana.Features.Sessions.ChatStore.IsLiveSession(db, connection.UserId, join))
                     Error("session_not_found", "That session does not exist.");
                 else if (!connection.Join(join))
                     Error("too_many_sessions", $"A connection may join at most {realtime.MaxJoinedSessions} sessions.");
@@ -215,12 +215,9 @@ sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, R
     static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "...";
 }
 
-/// <summary>Session checks of the hub: ids are validated before any Redis call; liveness is the sessions slice's rule.</summary>
+/// <summary>The hub's id check, made before any Redis call; whether a session is live is the sessions slice's rule (ChatStore.IsLiveSession).</summary>
 static partial class Sessions
 {
-    public static Task<bool> IsLive(IDatabase db, string userId, string sessionId) =>
-        NanoBanana.Features.Sessions.ChatStore.IsLiveSession(db, userId, sessionId);
-
     [GeneratedRegex("^[A-Za-z0-9_-]{1,128}$")]
     private static partial Regex IdPattern();
 
