@@ -30,4 +30,4 @@ for _ in $(seq 1 100); do
 done
 
 dotnet bench/FanOutBench/bin/Release/net10.0/FanOutBench.dll --url "http://127.0.0.1:$PORT" \
-  --redis "127.0.0.1:$REDIS_PORT" --pid "$app" --out docs/BENCHMARKS.md "$@"
+  --redis "127.0.0.1:$REDIS_PORT" --pid "$app" --redis-pid "$(cat "$work/redis/redis.pid")" --out docs/BENCHMARKS.md "$@"

@@ -63,9 +63,11 @@ static class Bench
         Console.WriteLine($"{devices.Count} sockets open; app RSS {rssBefore / 1024} KiB -> {rssAfter / 1024} KiB over the last {measured}");
 
         var committedAt = new ConcurrentDictionary<string, long>();
+        var committedWall = new ConcurrentDictionary<string, double>(); // unix ms, for the breakdown against the frame's timestamp
         var log = new NanoBanana.Infrastructure.Realtime.EventLog(db, new RealtimeSettings());
         var sent = 0L;
         var failures = 0L;
+        var cpuBefore = (App: CpuSeconds(o.Pid), Redis: CpuSeconds(o.RedisPid), Bench: Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds);
         var clock = Stopwatch.StartNew();
         var start = Stopwatch.GetTimestamp();
         using (var inflight = new SemaphoreSlim(256))
@@ -85,27 +87,39 @@ static class Bench
             await Task.WhenAll(pending);
         }
         var sendSeconds = clock.Elapsed.TotalSeconds;
+        var cpu = (App: CpuSeconds(o.Pid) - cpuBefore.App, Redis: CpuSeconds(o.RedisPid) - cpuBefore.Redis,
+            Bench: Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpuBefore.Bench);
         var expected = (sent - failures) * o.Devices;
         var waitUntil = Stopwatch.StartNew();
         while (devices.Sum(d => d.MessageFrames) < expected && waitUntil.Elapsed < TimeSpan.FromSeconds(20))
             await Task.Delay(100);
 
         var latencies = new List<double>();
+        var toAppend = new List<double>();   // response read -> the event's append (its frame timestamp, ms resolution)
+        var fromAppend = new List<double>(); // the event's append -> the frame read by the device
         var early = 0;
         long lastArrival = start;
         foreach (var d in devices)
-        foreach (var (id, at) in d.Arrivals)
+        foreach (var (id, at, appendedMs, readWall) in d.Arrivals)
         {
             if (!committedAt.TryGetValue(id, out var committed)) continue;
+            if (committedWall.TryGetValue(id, out var responseWall))
+            {
+                toAppend.Add(appendedMs - responseWall);
+                fromAppend.Add(readWall - appendedMs);
+            }
             var ms = Stopwatch.GetElapsedTime(committed, at).TotalMilliseconds;
             if (at < committed) { early++; ms = 0; }
             latencies.Add(ms);
             lastArrival = Math.Max(lastArrival, at);
         }
         latencies.Sort();
+        toAppend.Sort();
+        fromAppend.Sort();
         var delivered = latencies.Count;
         var framesPerSecond = delivered / Stopwatch.GetElapsedTime(start, lastArrival).TotalSeconds;
-        double P(double q) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)Math.Ceiling(q * latencies.Count) - 1)];
+        static double Q(List<double> sorted, double q) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
+        double P(double q) => Q(latencies, q);
         var closed = devices.Count(d => d.ClosedWith is not null);
 
         var loadAfter = LoadAverage();
@@ -123,6 +137,9 @@ static class Bench
             .AppendLine($"| delivery latency p99 | {P(0.99):F2} ms |")
             .AppendLine($"| delivery latency max | {(latencies.Count > 0 ? latencies[^1] : double.NaN):F2} ms |")
             .AppendLine($"| frames per second delivered | {framesPerSecond:F0} |")
+            .AppendLine(toAppend.Count > 0 ? $"| of which: response -> append (p50 / p99 / max) | {Q(toAppend, 0.5):F0} / {Q(toAppend, 0.99):F0} / {toAppend[^1]:F0} ms (negative: appended before the bench read its response; ms clock) |" : "| of which: response -> append | not measured in log mode |")
+            .AppendLine(fromAppend.Count > 0 ? $"| of which: append -> frame read (p50 / p99 / max) | {Q(fromAppend, 0.5):F0} / {Q(fromAppend, 0.99):F0} / {fromAppend[^1]:F0} ms |" : "| of which: append -> frame read | not measured in log mode |")
+            .AppendLine($"| CPU while sending (share of one core) | app {cpu.App / sendSeconds:P0}, Redis {(o.RedisPid > 0 ? (cpu.Redis / sendSeconds).ToString("P0", CultureInfo.InvariantCulture) : "not measured")}, bench {cpu.Bench / sendSeconds:P0}, of {Environment.ProcessorCount} cores |")
             .AppendLine($"| app memory per idle connection | {(rssAfter - rssBefore) / (double)Math.Max(1, measured) / 1024:F1} KiB (app RSS growth while {measured} more idle sockets opened, divided by {measured}) |")
             .AppendLine()
             .AppendLine(o.Mode == "http"
@@ -152,8 +169,11 @@ static class Bench
                     using var response = await http.SendAsync(request);
                     var body = await response.Content.ReadFromJsonAsync<JsonObject>();
                     var at = Stopwatch.GetTimestamp();
+                    var wall = UnixMs();
                     if (!response.IsSuccessStatusCode) { Interlocked.Increment(ref failures); return; }
-                    committedAt[body!["messageData"]!["id"]!.GetValue<string>()] = at;
+                    var messageId = body!["messageData"]!["id"]!.GetValue<string>();
+                    committedWall[messageId] = wall;
+                    committedAt[messageId] = at;
                 }
                 else
                 {
@@ -216,6 +236,18 @@ static class Bench
         return sessionId;
     }
 
+    static double UnixMs() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalMilliseconds;
+
+    /// <summary>User + system CPU seconds of a process so far (from /proc; 0 when not given).</summary>
+    static double CpuSeconds(int pid)
+    {
+        if (pid <= 0 || !File.Exists($"/proc/{pid}/stat")) return 0;
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // fields[0] is field 3 (state): utime is field 14, stime field 15, in clock ticks (100 per second here).
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
+
     static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(1)) : "?";
 
@@ -249,7 +281,7 @@ static class Bench
     sealed class Device : IDisposable
     {
         readonly ClientWebSocket _socket;
-        public ConcurrentQueue<(string Id, long At)> Arrivals { get; } = new();
+        public ConcurrentQueue<(string Id, long At, double AppendedMs, double ReadWall)> Arrivals { get; } = new();
         int _messageFrames;
         public int MessageFrames => Volatile.Read(ref _messageFrames);
         public WebSocketCloseStatus? ClosedWith { get; private set; }
@@ -279,10 +311,12 @@ static class Bench
                     message.Write(buffer, 0, result.Count);
                     if (!result.EndOfMessage) continue;
                     var at = Stopwatch.GetTimestamp();
+                    var readWall = UnixMs();
                     var frame = JsonNode.Parse(message.GetBuffer().AsSpan(0, (int)message.Length))!;
                     message.SetLength(0);
                     if (frame["type"]?.GetValue<string>() != "message_created") continue;
-                    Arrivals.Enqueue((frame["payload"]!["messageData"]!["id"]!.GetValue<string>(), at));
+                    var appended = DateTimeOffset.Parse(frame["timestamp"]!.GetValue<string>(), CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+                    Arrivals.Enqueue((frame["payload"]!["messageData"]!["id"]!.GetValue<string>(), at, appended, readWall));
                     Interlocked.Increment(ref _messageFrames);
                 }
             }
@@ -295,7 +329,7 @@ static class Bench
         public void Dispose() => _socket.Dispose();
     }
 
-    sealed record Options(string Url, string Redis, int Pid, int Users, int Devices, int Rate, int Seconds, string Mode, string? Out)
+    sealed record Options(string Url, string Redis, int Pid, int RedisPid, int Users, int Devices, int Rate, int Seconds, string Mode, string? Out)
     {
         public static Options Parse(string[] args)
         {
@@ -304,6 +338,7 @@ static class Bench
                 Get("--url") ?? "http://127.0.0.1:3195",
                 Get("--redis") ?? "127.0.0.1:6396",
                 int.Parse(Get("--pid") ?? "0", CultureInfo.InvariantCulture),
+                int.Parse(Get("--redis-pid") ?? "0", CultureInfo.InvariantCulture),
                 int.Parse(Get("--users") ?? "250", CultureInfo.InvariantCulture),
                 int.Parse(Get("--devices") ?? "4", CultureInfo.InvariantCulture),
                 int.Parse(Get("--rate") ?? "500", CultureInfo.InvariantCulture),

@@ -2,8 +2,9 @@ namespace NanoBanana.Features;
 
 /// <summary>
 /// A change to one user's data that every device of that user must learn about. Handlers return
-/// these (Wolverine cascading messages); the realtime edge turns them into frames, assigns the
-/// per-user seq and fans them out. No use case knows that sockets exist.
+/// these (one per tuple member, or several as <see cref="UserEvents"/>); the realtime edge appends
+/// them to the user's event log, in the order returned, before the handler's caller is answered,
+/// and the log fans them out. No use case knows that sockets exist.
 /// </summary>
 public interface IUserEvent
 {
@@ -12,6 +13,9 @@ public interface IUserEvent
     /// <summary>The session the event belongs to: only connections that joined it receive it. Null: every connection of the user.</summary>
     string? SessionScope { get; }
 }
+
+/// <summary>Several events returned by one handler, appended in list order.</summary>
+public sealed class UserEvents : List<IUserEvent>;
 
 public sealed record SessionCreated(string UserId, SessionDto Session) : IUserEvent { public string? SessionScope => null; }
 public sealed record SessionUpdated(string UserId, SessionDto Session) : IUserEvent { public string? SessionScope => null; }

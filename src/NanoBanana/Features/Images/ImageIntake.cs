@@ -83,6 +83,7 @@ public static class ImageIntake
         return records;
     }
 
-    public static IEnumerable<object> Announce(ImageRecord record, ImageDto dto) =>
-        [new ImageUploaded(record.UserId, dto), new GenerateThumbnails(record.UserId, record.Id)];
+    /// <summary>What a stored upload raises: the event for the user's devices and the thumbnail job.</summary>
+    public static (ImageUploaded Event, GenerateThumbnails Job) Announce(ImageRecord record, ImageDto dto) =>
+        (new ImageUploaded(record.UserId, dto), new GenerateThumbnails(record.UserId, record.Id));
 }

@@ -1,7 +1,12 @@
 using System.Text.Json;
+using JasperFx;
+using JasperFx.CodeGeneration;
+using JasperFx.CodeGeneration.Frames;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Realtime;
 using Wolverine;
+using Wolverine.Configuration;
+using Wolverine.Runtime.Handlers;
 
 namespace NanoBanana.Features.Realtime;
 
@@ -9,12 +14,23 @@ namespace NanoBanana.Features.Realtime;
 /// The one edge between the use cases and the sockets: every domain event (IUserEvent) is turned
 /// into its SPEC section 5 frame type and payload and handed to the event log, which assigns the
 /// user's seq, stores it for catch-up and publishes it to every instance.
+/// Events a handler returns are appended by <see cref="AppendReturnedUserEvents"/> inside that
+/// handler's own pipeline; an event published on the bus reaches <see cref="Handle"/>.
 /// </summary>
 public static class FanOutHandler
 {
     // Wolverine finds this handler for every concrete IUserEvent (it dispatches on the interface).
     public static async Task Handle(IUserEvent e, EventLog log) =>
         await log.Append(e.UserId, TypeOf(e), e.SessionScope, PayloadOf(e));
+
+    /// <summary>The return action for one returned event (null: the handler raised none, e.g. an idempotent retry).</summary>
+    public static Task AppendReturned(IUserEvent? e, EventLog log) => e is null ? Task.CompletedTask : Handle(e, log);
+
+    /// <summary>The return action for several returned events, appended one after another in list order.</summary>
+    public static async Task AppendReturnedAll(UserEvents? events, EventLog log)
+    {
+        foreach (var e in events ?? []) await Handle(e, log);
+    }
 
     public static string TypeOf(IUserEvent e) => e switch
     {
@@ -57,6 +73,43 @@ public static class FanOutHandler
     static string Serialize<T>(T payload) => JsonSerializer.Serialize(payload, Options);
 }
 
+/// <summary>
+/// Every event a handler returns is appended to the user's event log as part of that handler, in the
+/// order returned, before its caller is answered; not cascaded to a queue. So:
+/// <list type="bullet">
+/// <item>a change acknowledged to a client (its 2xx) is already in the log: an instance that dies
+/// after answering loses no event, and a device that resumes finds it;</item>
+/// <item>seq order follows the order of the answers: a client that edits, then deletes after the
+/// edit's answer, gives every device the edit before the delete, whichever instances served them;</item>
+/// <item>no queue hop between the commit and the publish: the other devices' frames leave as the
+/// answer does.</item>
+/// </list>
+/// If the append fails (Redis went away between the change and its event), the call fails with it:
+/// the client sees the outcome as unknown (503) rather than a success its other devices never hear of.
+/// </summary>
+public sealed class AppendReturnedUserEvents : IHandlerPolicy
+{
+    public void Apply(IReadOnlyList<HandlerChain> chains, GenerationRules rules, IServiceContainer container)
+    {
+        var one = typeof(FanOutHandler).GetMethod(nameof(FanOutHandler.AppendReturned))!;
+        var many = typeof(FanOutHandler).GetMethod(nameof(FanOutHandler.AppendReturnedAll))!;
+        foreach (var chain in chains)
+        {
+            foreach (var returned in chain.ReturnVariablesOfType<IUserEvent>())
+                returned.UseReturnAction(v => Call(one, v), "Appended to the user's event log before the caller is answered");
+            foreach (var returned in chain.ReturnVariablesOfType<UserEvents>())
+                returned.UseReturnAction(v => Call(many, v), "Appended to the user's event log before the caller is answered");
+        }
+    }
+
+    static MethodCall Call(System.Reflection.MethodInfo method, JasperFx.CodeGeneration.Model.Variable returned)
+    {
+        var call = new MethodCall(typeof(FanOutHandler), method);
+        call.Arguments[0] = returned;
+        return call;
+    }
+}
+
 public static class FanOutRouting
 {
     public const string Queue = "realtime";
@@ -65,12 +118,14 @@ public static class FanOutRouting
     public const int Partitions = 8;
 
     /// <summary>
-    /// Domain events cascaded by any handler are partitioned by user over sequential local queues:
-    /// one user's events are appended in the order they were raised (a message, then its session's
-    /// new count get seqs in that order), while different users' events are appended in parallel.
+    /// Handlers' returned events are appended in their own pipeline (<see cref="AppendReturnedUserEvents"/>).
+    /// Events published on the bus instead (a tool, a test, a future handler that publishes) are
+    /// partitioned by user over sequential local queues: one user's events are appended in the order
+    /// they were published, while different users' events are appended in parallel.
     /// </summary>
     public static void RouteUserEventsToRealtime(this WolverineOptions opts)
     {
+        opts.Policies.Add<AppendReturnedUserEvents>();
         opts.MessagePartitioning.ByMessage<IUserEvent>(e => e.UserId);
         opts.MessagePartitioning.PublishToPartitionedLocalMessaging(Queue, Partitions,
             topology => topology.MessagesImplementing<IUserEvent>());

@@ -17,14 +17,18 @@ public sealed class GenerateThumbnailsTests(AppFixture app) : ImageTestContext(a
         var original = TestImages.JpegWithOrientation6AndGps();
         Assert.Contains(TestImages.Fields(original), f => f.StartsWith("exif-ifd3-GPS")); // the fixture really carries GPS
 
-        var (uploaded, tracked) = await UploadAndWait(Host, user, session, original);
+        var since = await LoggedEvents.Mark(Host, user.Id);
+        var (uploaded, _) = await UploadAndWait(Host, user, session, original);
         var id = uploaded["id"]!.GetValue<string>();
 
-        var ready = tracked.FindSingleTrackedMessageOfType<ImageReady>();
+        // What the user's devices receive, in this order: the upload, then its thumbnails being ready.
+        var events = await LoggedEvents.Since(Host, user.Id, since);
+        Assert.Equal(2, events.Count);
+        var uploadedEvent = Assert.IsType<ImageUploaded>(events[0]);
+        Assert.Equal("processing", uploadedEvent.Image.Status);
+        var ready = Assert.IsType<ImageReady>(events[1]);
         Assert.Equal(id, ready.Image.Id);
         Assert.Equal("ready", ready.Image.Status);
-        var uploadedEvent = tracked.FindSingleTrackedMessageOfType<ImageUploaded>();
-        Assert.Equal("processing", uploadedEvent.Image.Status);
 
         var image = await GetImage(Host, user, id);
         Assert.Equal("ready", image["status"]!.GetValue<string>());
@@ -90,8 +94,9 @@ public sealed class GenerateThumbnailsTests(AppFixture app) : ImageTestContext(a
         await storage.PutAsync(uploaded["path"]!.GetValue<string>(), new MemoryStream("GIF89a garbage"u8.ToArray()), "image/gif");
         await Redis.HashSetAsync(Keys.Image(user.Id, id), "status", "processing");
 
-        var tracked = await Host.InvokeMessageAndWaitAsync(new GenerateThumbnails(user.Id, id));
-        var failed = tracked.FindSingleTrackedMessageOfType<ImageFailed>();
+        var since = await LoggedEvents.Mark(Host, user.Id);
+        await Host.InvokeMessageAndWaitAsync(new GenerateThumbnails(user.Id, id));
+        var failed = Assert.IsType<ImageFailed>(Assert.Single(await LoggedEvents.Since(Host, user.Id, since)));
         Assert.False(string.IsNullOrWhiteSpace(failed.Reason));
         var image = await GetImage(Host, user, id);
         Assert.Equal("failed", image["status"]!.GetValue<string>());

@@ -3,20 +3,10 @@ using NanoBanana.Features.Images;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
 using Microsoft.Extensions.DependencyInjection;
-using Wolverine;
+using System.Text.Json.Nodes;
+using StackExchange.Redis;
 
 namespace NanoBanana.Tests.Features.Images;
-
-/// <summary>Completes when the host it is registered in raises <see cref="ImageReady"/> for the awaited image.</summary>
-public sealed class ReadySignal
-{
-    public TaskCompletionSource<ImageReady> Ready { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-}
-
-public static class ReadySignalHandler
-{
-    public static void Handle(ImageReady ready, ReadySignal signal) => signal.Ready.TrySetResult(ready);
-}
 
 public sealed class RecoveryTests(AppFixture app) : ImageTestContext(app)
 {
@@ -31,19 +21,30 @@ public sealed class RecoveryTests(AppFixture app) : ImageTestContext(app)
         await Redis.HashSetAsync(Keys.Image(user.Id, id), [new("status", "processing"), new("thumbs", "[]")]);
         await Redis.SetAddAsync(Keys.ThumbnailsPending, $"{user.Id}/{id}");
 
-        var signal = new ReadySignal();
-        var sameStore = new Dictionary<string, string?> { ["LOCAL_STORAGE_PATH"] = Host.Services.GetRequiredService<LocalStorage>().Root };
-        await using var restarted = await AppFixture.StartHost(sameStore, services: s =>
+        // The user's devices learn of it through the event log's live channel: listen there, as an instance holding a socket does.
+        var ready = new TaskCompletionSource<JsonNode>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var channel = RedisChannel.Literal(Keys.EventChannel(user.Id));
+        var subscriber = Redis.Multiplexer.GetSubscriber();
+        await subscriber.SubscribeAsync(channel, (_, message) =>
         {
-            s.AddSingleton(signal);
-            s.ConfigureWolverine(o => o.Discovery.IncludeType(typeof(ReadySignalHandler)));
+            var parts = ((string)message!).Split('\n', 6); // e, seq, ms, type, scope, payload
+            if (parts[0] == "e" && parts[3] == "image_ready") ready.TrySetResult(JsonNode.Parse(parts[5])!);
         });
-        var ready = await signal.Ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        try
+        {
+            var sameStore = new Dictionary<string, string?> { ["LOCAL_STORAGE_PATH"] = Host.Services.GetRequiredService<LocalStorage>().Root };
+            await using var restarted = await AppFixture.StartHost(sameStore);
+            var payload = await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(id, payload["image"]!["id"]!.GetValue<string>());
 
-        Assert.Equal(id, ready.Image.Id);
-        var image = await GetImage(restarted, user, id);
-        Assert.Equal("ready", image["status"]!.GetValue<string>());
-        Assert.Equal(2, image["thumbnails"]!.AsArray().Count);
-        Assert.False(await Redis.SetContainsAsync(Keys.ThumbnailsPending, $"{user.Id}/{id}"));
+            var image = await GetImage(restarted, user, id);
+            Assert.Equal("ready", image["status"]!.GetValue<string>());
+            Assert.Equal(2, image["thumbnails"]!.AsArray().Count);
+            Assert.False(await Redis.SetContainsAsync(Keys.ThumbnailsPending, $"{user.Id}/{id}"));
+        }
+        finally
+        {
+            await subscriber.UnsubscribeAsync(channel);
+        }
     }
 }

@@ -84,7 +84,7 @@ public sealed class EditMessageTests(AppFixture app) : ChatContext(app)
         var posted = await PostMessage(user, id, "version one");
         var messageId = Str(posted["id"]);
 
-        var (result, events) = await WithEvents(() => Send(user, HttpMethod.Put, $"/api/messages/{messageId}", new { text = "version two" }));
+        var (result, events) = await WithEvents(user, () => Send(user, HttpMethod.Put, $"/api/messages/{messageId}", new { text = "version two" }));
         Assert.Equal(200, result.Context.Response.StatusCode);
         var edited = (await Json(result))["messageData"]!;
         Assert.Equal("version two", Str(edited["text"]));
@@ -177,7 +177,7 @@ public sealed class MessageImagesTests(AppFixture app) : ChatContext(app)
         var b = await SeedImage(user, id, status: "processing", type: "generated");
         var messageId = Str((await PostMessage(user, id, "pictures", imageIds: [a]))["id"]);
 
-        var (attach, events) = await WithEvents(() => Send(user, HttpMethod.Post, $"/api/messages/{messageId}/images", new { imageId = b }));
+        var (attach, events) = await WithEvents(user, () => Send(user, HttpMethod.Post, $"/api/messages/{messageId}/images", new { imageId = b }));
         Assert.Equal(200, attach.Context.Response.StatusCode);
         Assert.Equal([a, b], (await Json(attach))["messageData"]!["imageIds"]!.AsArray().Select(Str));
         Assert.Single(events.OfType<MessageUpdated>());
@@ -272,7 +272,7 @@ public sealed class DeleteMessageTests(AppFixture app) : ChatContext(app)
         var messageId = Str((await PostMessage(user, id, "delete this walrus", imageIds: [image]))["id"]);
         Assert.Equal(1, await RefCount(user, image));
 
-        var (result, events) = await WithEvents(() => Send(user, HttpMethod.Delete, $"/api/messages/{messageId}"));
+        var (result, events) = await WithEvents(user, () => Send(user, HttpMethod.Delete, $"/api/messages/{messageId}"));
         Assert.Equal(200, result.Context.Response.StatusCode);
         Assert.False(string.IsNullOrEmpty(Str((await Json(result))["message"])));
         var deleted = Assert.Single(events.OfType<MessageDeleted>());

@@ -9,13 +9,33 @@ using NanoBanana.Tests.Features.Sessions;
 public sealed class PostMessageTests(AppFixture app) : ChatContext(app)
 {
     [Fact]
+    public async Task Each_change_is_in_the_event_log_in_answer_order_when_its_answer_arrives()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var since = await LoggedEvents.Mark(Host, user.Id);
+
+        // Plain calls: nothing is waited for after each answer.
+        var messageId = Str((await PostMessage(user, id, "first words"))["id"]);
+        Assert.Equal(200, (await Send(user, HttpMethod.Put, $"/api/messages/{messageId}", new { text = "second words" })).Context.Response.StatusCode);
+        Assert.Equal(200, (await Send(user, HttpMethod.Delete, $"/api/messages/{messageId}")).Context.Response.StatusCode);
+
+        var events = await LoggedEvents.Since(Host, user.Id, since);
+        Assert.Equal(
+            [nameof(MessageCreated), nameof(SessionUpdated), nameof(MessageUpdated), nameof(SessionUpdated), nameof(MessageDeleted), nameof(SessionUpdated)],
+            events.Select(e => e.GetType().Name));
+        Assert.Equal("second words", events.OfType<MessageUpdated>().Single().Message.Text);
+        Assert.Equal(0, events.OfType<SessionUpdated>().Last().Session.MessageCount);
+    }
+
+    [Fact]
     public async Task Post_answers_201_message_and_messageData_and_bumps_the_session()
     {
         var user = await RegisterUser();
         var session = await CreateSession(user, "Kept title");
         var id = Str(session["id"]);
         var parameters = new JsonObject { ["model"] = "nano-banana", ["seed"] = 42, ["nested"] = new JsonObject { ["a"] = new JsonArray(1, 2) } };
-        var (result, events) = await WithEvents(() => Send(user, HttpMethod.Post, $"/api/sessions/{id}/messages",
+        var (result, events) = await WithEvents(user, () => Send(user, HttpMethod.Post, $"/api/sessions/{id}/messages",
             new JsonObject { ["role"] = "user", ["text"] = "Make it brighter", ["imageIds"] = new JsonArray(), ["params"] = parameters }));
         Assert.Equal(201, result.Context.Response.StatusCode);
         var body = await Json(result);
@@ -80,7 +100,7 @@ public sealed class PostMessageTests(AppFixture app) : ChatContext(app)
             s.IgnoreStatusCode();
         });
         var first = await Post("hello");
-        var (again, events) = await WithEvents(() => Post("hello"));
+        var (again, events) = await WithEvents(user, () => Post("hello"));
         Assert.Equal(201, first.Context.Response.StatusCode);
         Assert.Equal(201, again.Context.Response.StatusCode);
         Assert.Equal((await Json(first))["messageData"]!.ToJsonString(), (await Json(again))["messageData"]!.ToJsonString());
@@ -298,7 +318,7 @@ public sealed class AutoTitleTests(AppFixture app) : ChatContext(app)
         await PostMessage(user, id, "System prompt here", role: "system");
         await PostMessage(user, id, "Assistant greeting", role: "assistant");
         Assert.Equal("New Chat", Str((await Get(user, $"/api/sessions/{id}"))["session"]!["title"]));
-        var (_, events) = await WithEvents(() => Send(user, HttpMethod.Post, $"/api/sessions/{id}/messages", new { role = "user", text = "First user words" }));
+        var (_, events) = await WithEvents(user, () => Send(user, HttpMethod.Post, $"/api/sessions/{id}/messages", new { role = "user", text = "First user words" }));
         Assert.Equal("First user words", Assert.Single(events.OfType<SessionUpdated>()).Session.Title);
         await PostMessage(user, id, "Second user words");
         Assert.Equal("First user words", Str((await Get(user, $"/api/sessions/{id}"))["session"]!["title"]));

@@ -94,15 +94,15 @@ public abstract class ChatContext(AppFixture app) : IntegrationContext(app)
     protected async Task<long> RefCount(TestUser user, string imageId) =>
         (long)await Redis.HashGetAsync(Keys.Image(user.Id, imageId), "refCount");
 
-    /// <summary>Runs an HTTP call and returns the domain events the handlers cascaded while it ran.</summary>
-    protected async Task<(IScenarioResult Result, List<object> Events)> WithEvents(Func<Task<IScenarioResult>> call)
+    /// <summary>Runs an HTTP call and returns the domain events it appended to the user's event log (what the devices receive).</summary>
+    protected async Task<(IScenarioResult Result, List<NanoBanana.Features.IUserEvent> Events)> WithEvents(TestUser user, Func<Task<IScenarioResult>> call)
     {
+        var since = await LoggedEvents.Mark(Host, user.Id);
         IScenarioResult? result = null;
-        var tracked = await Host.TrackActivity().DoNotAssertOnExceptionsDetected()
+        // Waits for the work the call queued too (a large session's purge).
+        await Host.TrackActivity().DoNotAssertOnExceptionsDetected()
             .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ => result = await call()));
-        // Only what this call's handlers raised: the fan-out of an earlier call may still be running meanwhile.
-        var events = tracked.Sent.AllMessages().Where(m => m is NanoBanana.Features.IUserEvent).Distinct().ToList();
-        return (result!, events);
+        return (result!, await LoggedEvents.Since(Host, user.Id, since));
     }
 
     protected static string Str(JsonNode? node) => node!.GetValue<string>();

@@ -10,7 +10,7 @@ public sealed class CreateSessionTests(AppFixture app) : ChatContext(app)
     public async Task Create_answers_201_with_the_session_titled_New_Chat_by_default()
     {
         var user = await RegisterUser();
-        var (result, events) = await WithEvents(() => Send(user, HttpMethod.Post, "/api/sessions", new { }));
+        var (result, events) = await WithEvents(user, () => Send(user, HttpMethod.Post, "/api/sessions", new { }));
         Assert.Equal(201, result.Context.Response.StatusCode);
         var session = (await Json(result))["session"]!.AsObject();
         Assert.Matches("^[0-9a-f]{32}$", Str(session["id"]));
@@ -233,7 +233,7 @@ public sealed class RenameSessionTests(AppFixture app) : ChatContext(app)
         var user = await RegisterUser();
         var created = await CreateSession(user);
         var id = Str(created["id"]);
-        var (result, events) = await WithEvents(() => Send(user, new HttpMethod(method), $"/api/sessions/{id}", new { title = " Portraits " }));
+        var (result, events) = await WithEvents(user, () => Send(user, new HttpMethod(method), $"/api/sessions/{id}", new { title = " Portraits " }));
         Assert.Equal(200, result.Context.Response.StatusCode);
         var session = (await Json(result))["session"]!;
         Assert.Equal("Portraits", Str(session["title"]));
@@ -285,7 +285,7 @@ public sealed class DeleteSessionTests(AppFixture app) : ChatContext(app)
         var messageId = await NewMessageId(user, id, "zebra stripes");
         Assert.Equal(1, (await Get(user, "/api/search?q=zebra"))["pagination"]!["total"]!.GetValue<int>());
 
-        var (result, events) = await WithEvents(() => Send(user, HttpMethod.Delete, $"/api/sessions/{id}"));
+        var (result, events) = await WithEvents(user, () => Send(user, HttpMethod.Delete, $"/api/sessions/{id}"));
         Assert.Equal(200, result.Context.Response.StatusCode);
         Assert.False(string.IsNullOrEmpty(Str((await Json(result))["message"])));
         Assert.Equal(id, Assert.Single(events.OfType<SessionDeleted>()).SessionId);
@@ -344,7 +344,7 @@ public sealed class DeleteLargeSessionTests(AppFixture app) : ChatContext(app)
         Assert.Equal(count, (await Get(user, "/api/search?q=quokka"))["pagination"]!["total"]!.GetValue<int>());
 
         // The answer comes after the first batch; the rest is purged on a local queue: wait for that work.
-        var (result, events) = await WithEvents(() => Send(user, HttpMethod.Delete, $"/api/sessions/{id}"));
+        var (result, events) = await WithEvents(user, () => Send(user, HttpMethod.Delete, $"/api/sessions/{id}"));
         Assert.Equal(200, result.Context.Response.StatusCode);
         Assert.Single(events.OfType<SessionDeleted>());
         Assert.Equal(0, await RefCount(user, image));

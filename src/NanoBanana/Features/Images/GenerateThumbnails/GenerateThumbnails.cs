@@ -15,9 +15,10 @@ public static class GenerateThumbnailsHandler
 {
     public const string Queue = "thumbnails";
 
-    public static async Task<OutgoingMessages> Handle(GenerateThumbnails msg, IDatabase db, IObjectStorage storage,
+    public static async Task<(IUserEvent?, OutgoingMessages)> Handle(GenerateThumbnails msg, IDatabase db, IObjectStorage storage,
         Settings settings, TimeProvider clock, ILogger<GenerateThumbnails> log, CancellationToken ct)
     {
+        IUserEvent? outcome = null; // ready or failed: appended to the user's event log by the realtime edge
         var outgoing = new OutgoingMessages();
         var pending = (RedisValue)$"{msg.UserId}/{msg.ImageId}";
         var image = await ImageStore.Find(db, msg.UserId, msg.ImageId);
@@ -25,7 +26,7 @@ public static class GenerateThumbnailsHandler
         {
             // Deleted meanwhile, or finished by another instance (a duplicate after a restart): nothing to do.
             await db.SetRemoveAsync(Keys.ThumbnailsPending, pending);
-            return outgoing;
+            return (outcome, outgoing);
         }
 
         string? failure;
@@ -33,14 +34,14 @@ public static class GenerateThumbnailsHandler
         {
             var thumbnails = await Make(image, storage, ct);
             if (await ImageStore.Complete(db, image.UserId, image.Id, ImageStatus.Ready, thumbnails, null, clock.GetUtcNow().ToUnixTimeMilliseconds()))
-                outgoing.Add(new ImageReady(image.UserId, (await ImageStore.Get(db, image.UserId, image.Id)).ToDto(storage)));
+                outcome = new ImageReady(image.UserId, (await ImageStore.Get(db, image.UserId, image.Id)).ToDto(storage));
             else if (await ImageStore.Find(db, image.UserId, image.Id) is null)
             {
                 // Deleted while we worked: the thumbnails just written would be orphans.
                 foreach (var t in thumbnails) await storage.DeleteAsync(t.Key, ct);
             }
             await db.SetRemoveAsync(Keys.ThumbnailsPending, pending);
-            return outgoing;
+            return (outcome, outgoing);
         }
         catch (StorageUnavailableException e) when (msg.Attempt < settings.Images.ThumbnailAttempts)
         {
@@ -48,7 +49,7 @@ public static class GenerateThumbnailsHandler
             var delay = TimeSpan.FromSeconds(Math.Min(60, Math.Pow(4, msg.Attempt - 1)));
             log.LogWarning(e, "Thumbnails of image {ImageId} failed on attempt {Attempt}; retrying in {Delay}", msg.ImageId, msg.Attempt, delay);
             outgoing.Delay(msg with { Attempt = msg.Attempt + 1 }, delay);
-            return outgoing;
+            return (outcome, outgoing);
         }
         catch (StorageUnavailableException e)
         {
@@ -69,10 +70,10 @@ public static class GenerateThumbnailsHandler
         if (await ImageStore.Complete(db, image.UserId, image.Id, ImageStatus.Failed, [], failure, clock.GetUtcNow().ToUnixTimeMilliseconds()))
         {
             var failed = (await ImageStore.Get(db, image.UserId, image.Id)).ToDto(storage);
-            outgoing.Add(new ImageFailed(image.UserId, failed, failure));
+            outcome = new ImageFailed(image.UserId, failed, failure);
         }
         await db.SetRemoveAsync(Keys.ThumbnailsPending, pending);
-        return outgoing;
+        return (outcome, outgoing);
     }
 
     sealed class OriginalMissingException : Exception;

@@ -28,16 +28,15 @@ public sealed record UploadImage(string? SessionId, string? Type, UploadedFile? 
 
 public static class UploadImageHandler
 {
-    public static async Task<(ImageResponse, OutgoingMessages)> Handle(UploadImage cmd, IDatabase db, IObjectStorage storage,
+    public static async Task<(ImageResponse, ImageUploaded, GenerateThumbnails)> Handle(UploadImage cmd, IDatabase db, IObjectStorage storage,
         ImageInspector inspector, TimeProvider clock, CancellationToken ct)
     {
         await ImageStore.EnsureLiveSession(db, cmd.UserId, cmd.SessionId!);
         var format = ImageIntake.Judge(inspector, cmd.Image!);
         var records = await ImageIntake.Stage(db, storage, clock, cmd.UserId, cmd.SessionId!, cmd.Type!, [(cmd.Image!, format)], ct);
         var dto = records[0].ToDto(storage);
-        var outgoing = new OutgoingMessages();
-        outgoing.AddRange(ImageIntake.Announce(records[0], dto));
-        return (new ImageResponse(dto), outgoing);
+        var (uploaded, job) = ImageIntake.Announce(records[0], dto);
+        return (new ImageResponse(dto), uploaded, job);
     }
 }
 

@@ -33,7 +33,7 @@ public sealed record BatchResponse(BatchResults Results);
 public static class UploadImageBatchHandler
 {
     /// <summary>All or nothing: every file is judged before any is stored; one bad file rejects the batch.</summary>
-    public static async Task<(BatchResponse, OutgoingMessages)> Handle(UploadImageBatch cmd, IDatabase db, IObjectStorage storage,
+    public static async Task<(BatchResponse, UserEvents, OutgoingMessages)> Handle(UploadImageBatch cmd, IDatabase db, IObjectStorage storage,
         ImageInspector inspector, TimeProvider clock, CancellationToken ct)
     {
         await ImageStore.EnsureLiveSession(db, cmd.UserId, cmd.SessionId!);
@@ -61,15 +61,18 @@ public static class UploadImageBatchHandler
         }
 
         var records = await ImageIntake.Stage(db, storage, clock, cmd.UserId, cmd.SessionId!, cmd.Type!, judged, ct);
-        var outgoing = new OutgoingMessages();
+        var events = new UserEvents();
+        var jobs = new OutgoingMessages();
         var dtos = new List<ImageDto>();
         foreach (var record in records)
         {
             var dto = record.ToDto(storage);
             dtos.Add(dto);
-            outgoing.AddRange(ImageIntake.Announce(record, dto));
+            var (uploaded, job) = ImageIntake.Announce(record, dto);
+            events.Add(uploaded);
+            jobs.Add(job);
         }
-        return (new BatchResponse(new BatchResults(dtos, [], dtos.Count)), outgoing);
+        return (new BatchResponse(new BatchResults(dtos, [], dtos.Count)), events, jobs);
     }
 }
 
