@@ -49,13 +49,16 @@ if [ "$STORAGE" = "s3" ]; then
   storage_label="S3 store: s3rver on loopback"
 fi
 
-# The GC heap is read with dotnet-counters (a .NET global tool from NuGet), installed here once.
-counters="$tools/dotnet-counters/dotnet-counters"
-if [ ! -x "$counters" ]; then
-  echo "Installing dotnet-counters into $tools ..." >&2
-  dotnet tool install dotnet-counters --tool-path "$tools/dotnet-counters" --version 10.0.750501 >/dev/null 2>&1 \
-    || echo "dotnet-counters could not be installed: the GC heap will not be measured (RSS still is)." >&2
-fi
+# The GC heap is read with dotnet-counters and dotnet-gcdump (.NET global tools from NuGet), installed here once.
+install_tool() {
+  local name=$1
+  [ -x "$tools/$name/$name" ] && return 0
+  echo "Installing $name into $tools ..." >&2
+  dotnet tool install "$name" --tool-path "$tools/$name" --version 10.0.750501 >/dev/null 2>&1 \
+    || echo "$name could not be installed: the soak goes on without it (RSS is still measured)." >&2
+}
+install_tool dotnet-counters
+install_tool dotnet-gcdump
 
 dotnet build src/NanoBanana/NanoBanana.csproj -c Release -v q -nologo >/dev/null
 dotnet build bench/Soak/Soak.csproj -c Release -v q -nologo >/dev/null
@@ -74,7 +77,8 @@ done
 echo "Soak: ${minutes} minutes against the app on port $PORT (pid $app, $storage_label); app output in $work/app.log"
 status=0
 dotnet bench/Soak/bin/Release/net10.0/Soak.dll --url "http://127.0.0.1:$PORT" --pid "$app" --minutes "$minutes" \
-  --logs "$work/logs" --counters-tool "$counters" --work "$work" --storage "$storage_label" \
+  --logs "$work/logs" --counters-tool "$tools/dotnet-counters/dotnet-counters" \
+  --gcdump-tool "$tools/dotnet-gcdump/dotnet-gcdump" --work "$work" --storage "$storage_label" \
   --command "$command_line" --out docs/BENCHMARKS.md "$@" || status=$?
 
 # Stopping the app must not log an error either (error.log only exists once something was logged to it).

@@ -29,7 +29,13 @@ sealed class Device(User user, int index, string token, string refreshToken)
 {
     public User User { get; } = user;
     public int Index { get; } = index;
-    public string Token { get => Volatile.Read(ref _token); set => Volatile.Write(ref _token, value); }
+    public string Token
+    {
+        get => Volatile.Read(ref _token);
+        set { Volatile.Write(ref _token, value); TokenAt = System.Diagnostics.Stopwatch.GetTimestamp(); }
+    }
+    /// <summary>When the access token was issued (Stopwatch ticks): clients refresh before the 15 minutes run out.</summary>
+    public long TokenAt { get; private set; } = System.Diagnostics.Stopwatch.GetTimestamp();
     public string RefreshToken { get => Volatile.Read(ref _refresh); set => Volatile.Write(ref _refresh, value); }
     string _token = token, _refresh = refreshToken;
 

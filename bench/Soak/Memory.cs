@@ -106,6 +106,63 @@ sealed class Memory(int pid)
     }
 }
 
+/// <summary>The live managed heap after a full (induced) collection, from a dotnet-gcdump: total and bytes per type.</summary>
+sealed record LiveHeap(double Seconds, long Bytes, long Objects, Dictionary<string, (long Bytes, long Count)> Types)
+{
+    /// <summary>
+    /// Runs <c>dotnet-gcdump collect</c> (which induces a full blocking GC in the app and walks the live
+    /// objects) and <c>report</c>. Null when the tool is missing or fails.
+    /// </summary>
+    public static async Task<LiveHeap?> Take(string? tool, int pid, string file, double seconds)
+    {
+        if (string.IsNullOrEmpty(tool) || !File.Exists(tool)) return null;
+        File.Delete(file);
+        if (await RunTool(tool, ["collect", "--process-id", pid.ToString(CultureInfo.InvariantCulture), "-o", Path.GetFullPath(file)]) is null
+            || !File.Exists(file)) return null;
+        if (await RunTool(tool, ["report", Path.GetFullPath(file)]) is not { } report) return null;
+        long bytes = 0, objects = 0;
+        var types = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
+        foreach (var raw in report.Split('\n'))
+        {
+            var line = raw.Trim();
+            var parts = line.Split(' ', 3, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length < 2 || !long.TryParse(parts[0], NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var n)) continue;
+            if (line.EndsWith("GC Heap bytes", StringComparison.Ordinal)) { bytes = n; continue; }
+            if (line.EndsWith("GC Heap objects", StringComparison.Ordinal)) { objects = n; continue; }
+            if (parts.Length < 3 || !long.TryParse(parts[1], NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var count)) continue;
+            // "System.Byte[] (Bytes > 10K)  [System.Private.CoreLib.dll]": the size bucket is not part of the type.
+            var type = System.Text.RegularExpressions.Regex.Replace(parts[2], @" \(Bytes > [^)]*\)", "");
+            var (b, c) = types.GetValueOrDefault(type);
+            types[type] = (b + n, c + count);
+        }
+        return bytes > 0 ? new LiveHeap(seconds, bytes, objects, types) : null;
+    }
+
+    static async Task<string?> RunTool(string tool, string[] args)
+    {
+        var start = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var p = Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var errors = p.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        try { await p.WaitForExitAsync(timeout.Token); }
+        catch (OperationCanceledException) { p.Kill(); return null; }
+        await errors;
+        return p.ExitCode == 0 ? await output : null;
+    }
+
+    /// <summary>The types whose live bytes grew the most from <paramref name="earlier"/> to this one.</summary>
+    public IEnumerable<(string Type, long Bytes, long Count)> GrowthSince(LiveHeap earlier) =>
+        Types.Select(t =>
+            {
+                var (b, c) = earlier.Types.GetValueOrDefault(t.Key);
+                return (t.Key, t.Value.Bytes - b, t.Value.Count - c);
+            })
+            .Where(t => t.Item2 > 0)
+            .OrderByDescending(t => t.Item2);
+}
+
 /// <summary>Per-minute figures of a series of samples.</summary>
 sealed record MinuteStats(int Minute, int Count, double Mean, double Min, double Max);
 

@@ -29,6 +29,9 @@ static class Program
         var work = new Workload(run, users, pictures);
         var setupClock = Stopwatch.StartNew();
         await Setup(run, work, users);
+        // The setup's pictures are made before the run starts, so the run's uploads do not queue behind them.
+        var setupImages = await DrainImages(api, work.Uploaded);
+        if (setupImages.Ready != setupImages.Uploaded) api.Surprise($"setup images: {setupImages.Ready} of {setupImages.Uploaded} ready");
         Console.WriteLine($"setup: {users.Count} users x {o.Devices} devices ({users.Sum(u => u.Devices.Count)} sockets), " +
                           $"{o.Chats} chats each with {o.SeedMessages} messages and an image, in {setupClock.Elapsed.TotalSeconds:F0} s");
 
@@ -41,6 +44,9 @@ static class Program
         api.Measuring = true;
         memory.StartCounters(o.CountersTool, Path.Combine(o.WorkDir, "counters.csv"), duration + TimeSpan.FromSeconds(6));
         memory.Sample(0);
+        // The live heap after a full GC at the end of minute 2 (only when minute 2 is not also the last-but-one
+        // compared minute's neighbour: the induced GC lands in minute 3) and at the end of the run.
+        Task<LiveHeap?>? liveAfterMinute2 = null;
         using var stopSampling = new CancellationTokenSource();
         var sampler = Task.Run(async () =>
         {
@@ -50,6 +56,8 @@ static class Program
                 while (await tick.WaitForNextTickAsync(stopSampling.Token))
                 {
                     memory.Sample(clock.Elapsed.TotalSeconds);
+                    if (liveAfterMinute2 is null && o.Minutes >= 4 && clock.Elapsed.TotalSeconds >= 120)
+                        liveAfterMinute2 = LiveHeap.Take(o.GcdumpTool, o.Pid, Path.Combine(o.WorkDir, "minute2.gcdump"), clock.Elapsed.TotalSeconds);
                     await work.Recover();
                     var m = clock.Elapsed;
                     if ((int)m.TotalSeconds % 30 < 5)
@@ -96,6 +104,8 @@ static class Program
         api.Measuring = false;
         stopSampling.Cancel();
         await sampler;
+        var live = (await (liveAfterMinute2 ?? Task.FromResult<LiveHeap?>(null)),
+            await LiveHeap.Take(o.GcdumpTool, o.Pid, Path.Combine(o.WorkDir, "end.gcdump"), clock.Elapsed.TotalSeconds));
         Console.WriteLine($"run: {ranFor.TotalSeconds:F0} s; draining");
 
         // --- drain: thumbnails finish, devices receive the last events, sockets close ---
@@ -117,7 +127,7 @@ static class Program
         var errorLog = ReadErrorLog(o.LogDir);
         var warnings = ReadWarnings(o.LogDir);
         var report = Report.Build(new Report.Input(o, activities, api, work, users, frames, images, ThumbnailTimes(logs, runStart),
-            memory, errorLog, warnings, socketsLeft, ranFor, maxInFlight, loadBefore, LoadAverage()));
+            memory, live, errorLog, warnings, socketsLeft, ranFor, maxInFlight, loadBefore, LoadAverage()));
         Console.WriteLine();
         Console.WriteLine(report.Markdown);
         if (api.Surprises.Any())

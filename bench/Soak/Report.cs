@@ -8,7 +8,7 @@ static class Report
 {
     public sealed record Input(
         Options Options, IReadOnlyList<Activity> Activities, Api Api, Workload Work, IReadOnlyList<User> Users,
-        FrameCheck Frames, ImageOutcome Images, List<(double Seconds, double Ms)> Thumbnails, Memory Memory, List<string> ErrorLog,
+        FrameCheck Frames, ImageOutcome Images, List<(double Seconds, double Ms)> Thumbnails, Memory Memory, (LiveHeap? AfterMinute2, LiveHeap? End) Live, List<string> ErrorLog,
         List<string> Warnings, int SocketsLeft, TimeSpan RanFor, int MaxInFlight, string LoadBefore, string LoadAfter);
 
     public sealed record Result(string Markdown, bool Passed, List<string> Failures);
@@ -103,6 +103,7 @@ static class Report
         md.AppendLine($"| WebSockets the app still counts once every device closed | {x.SocketsLeft} | {Mark(x.SocketsLeft == 0)} |");
         md.AppendLine($"| app RSS, minute 2 -> minute {minutes} | {MemoryLine(rss)} | {(rss.Applicable ? Mark(rss.Stable) : "n/a")} |");
         md.AppendLine($"| app GC heap after the last collection, minute 2 -> minute {minutes} | {(gc.Count == 0 ? x.Memory.GcNote ?? "not measured" : MemoryLine(heap))} | {(heap.Applicable ? Mark(heap.Stable) : "n/a")} |");
+        md.AppendLine($"| live managed heap after a full GC (`dotnet-gcdump`), end of minute 2 -> end of the run | {LiveLine(x.Live)} | for information |");
         md.AppendLine();
         md.AppendLine("Memory is judged by the mean of each minute's samples (RSS from `/proc` every 5 s; GC heap from `dotnet-counters` every 5 s). " +
                       "Growth passes when it is no larger than the noise: the larger of the swing (max - min) inside minute 2 and inside the last minute, " +
@@ -166,6 +167,16 @@ static class Report
     static string MemoryLine(Verdict v) => !v.Applicable
         ? "n/a (needs 3 minutes or more)"
         : $"{(v.Growth >= 0 ? "+" : "")}{v.Growth / MiB:F1} MiB (noise threshold {v.Noise / MiB:F1} MiB; slope {v.SlopePerMinute / MiB:+0.00;-0.00} MiB/min)";
+
+    static string LiveLine((LiveHeap? AfterMinute2, LiveHeap? End) live)
+    {
+        if (live.End is not { } end) return "not measured";
+        if (live.AfterMinute2 is not { } early)
+            return $"{end.Bytes / MiB:F1} MiB in {end.Objects:N0} objects at the end (no dump at minute 2: runs of 4 minutes or more)";
+        var top = end.GrowthSince(early).Take(4).Select(t => $"`{Shorten(t.Type.Split("  [")[0])}` +{t.Bytes / 1024.0:F0} KiB ({t.Count:+#;-#;0})");
+        return $"{early.Bytes / MiB:F1} -> {end.Bytes / MiB:F1} MiB ({(end.Bytes - early.Bytes) / MiB:+0.0;-0.0} MiB; objects {early.Objects:N0} -> {end.Objects:N0}); " +
+               $"most growth: {string.Join(", ", top)}";
+    }
 
     static string Range(MinuteStats? s) => s is null ? "-" : $"{s.Mean / MiB:F1} ({s.Min / MiB:F1}-{s.Max / MiB:F1})";
 

@@ -249,14 +249,18 @@ sealed class Workload(Run run, IReadOnlyList<User> users, IReadOnlyList<Picture>
 
     // --- sign-in ---
 
-    async Task Refresh()
+    Task Refresh()
     {
         var u = AnyUser();
-        var d = AnyDevice(u);
+        return Refresh(AnyDevice(u), rotate: R.NextDouble() < 0.8);
+    }
+
+    async Task Refresh(Device d, bool rotate)
+    {
         await d.Busy.WaitAsync();
         try
         {
-            if (R.NextDouble() < 0.8)
+            if (rotate)
             {
                 var reply = await _api.Post("/api/auth/refresh", "/api/auth/refresh", null, new { refreshToken = d.RefreshToken });
                 if (reply.Ok)
@@ -358,9 +362,16 @@ sealed class Workload(Run run, IReadOnlyList<User> users, IReadOnlyList<Picture>
         finally { d.Busy.Release(); }
     }
 
-    /// <summary>A socket the server closed on its own is reopened with since, as a client would (and reported).</summary>
+    /// <summary>
+    /// What a client does on its own: refresh an access token before it expires (15 minutes; the mix's
+    /// random refreshes may miss a device for that long), and reopen with since a socket the server closed
+    /// on its own (reported: it should not happen).
+    /// </summary>
     public async Task Recover()
     {
+        foreach (var d in users.SelectMany(u => u.Devices))
+            if (System.Diagnostics.Stopwatch.GetElapsedTime(d.TokenAt) > TimeSpan.FromMinutes(10))
+                await Refresh(d, rotate: true);
         foreach (var d in users.SelectMany(u => u.Devices))
         {
             if (d.IsOpen || !await d.Busy.WaitAsync(0)) continue;
