@@ -63,7 +63,11 @@ install_tool dotnet-gcdump
 dotnet build src/NanoBanana/NanoBanana.csproj -c Release -v q -nologo >/dev/null
 dotnet build bench/Soak/Soak.csproj -c Release -v q -nologo >/dev/null
 
-env "${storage_env[@]}" ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="soak-secret-soak-secret-soak-secret-0123456789" \
+# The app's own temp folder (upload spooling), so that files left behind can be counted. The runtime's
+# diagnostics socket lives there too, so the soak (and the dotnet-counters/gcdump it starts) share it.
+temp="$PWD/$work/tmp"
+mkdir -p "$temp"
+env "${storage_env[@]}" TMPDIR="$temp" ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="soak-secret-soak-secret-soak-secret-0123456789" \
   PORT="$PORT" REDIS_URL="127.0.0.1:$REDIS_PORT" LOG_DIR="$work/logs" API_DOCS=false \
   dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >"$work/app.log" 2>&1 &
 app=$!
@@ -76,9 +80,9 @@ done
 
 echo "Soak: ${minutes} minutes against the app on port $PORT (pid $app, $storage_label); app output in $work/app.log"
 status=0
-dotnet bench/Soak/bin/Release/net10.0/Soak.dll --url "http://127.0.0.1:$PORT" --pid "$app" --minutes "$minutes" \
+TMPDIR="$temp" dotnet bench/Soak/bin/Release/net10.0/Soak.dll --url "http://127.0.0.1:$PORT" --pid "$app" --minutes "$minutes" \
   --logs "$work/logs" --counters-tool "$tools/dotnet-counters/dotnet-counters" \
-  --gcdump-tool "$tools/dotnet-gcdump/dotnet-gcdump" --work "$work" --storage "$storage_label" \
+  --gcdump-tool "$tools/dotnet-gcdump/dotnet-gcdump" --app-temp "$temp" --work "$work" --storage "$storage_label" \
   --command "$command_line" --out docs/BENCHMARKS.md "$@" || status=$?
 
 # Stopping the app must not log an error either (error.log only exists once something was logged to it).

@@ -3,8 +3,8 @@ using System.Globalization;
 
 namespace Soak;
 
-/// <summary>One reading of the app process: resident set and CPU time used so far (from /proc).</summary>
-sealed record ProcSample(double Seconds, long RssBytes, double CpuSeconds);
+/// <summary>One reading of the app process: resident set, CPU time used so far and open file descriptors (from /proc).</summary>
+sealed record ProcSample(double Seconds, long RssBytes, double CpuSeconds, int OpenFiles);
 
 /// <summary>One reading of the runtime's counters (dotnet-counters): GC heap after the last collection, GC committed memory.</summary>
 sealed record GcSample(double Seconds, long HeapBytes, long CommittedBytes, long AllocatedPerInterval);
@@ -42,9 +42,10 @@ sealed class Memory(int pid)
             var stat = File.ReadAllText($"/proc/{pid}/stat");
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
             var cpu = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / (double)TicksPerSecond;
-            return new ProcSample(0, rss, cpu);
+            var files = Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length;
+            return new ProcSample(0, rss, cpu, files);
         }
-        catch (IOException) { return null; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
     public void StartCounters(string? tool, string csv, TimeSpan duration)

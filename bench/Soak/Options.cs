@@ -4,7 +4,7 @@ namespace Soak;
 
 sealed record Options(
     string Url, int Pid, double Minutes, int Users, int Devices, int Chats, int SeedMessages, double Scale,
-    string? Out, string? LogDir, string? CountersTool, string? GcdumpTool, string WorkDir, string Storage, string Command)
+    string? Out, string? LogDir, string? CountersTool, string? GcdumpTool, string? AppTemp, string WorkDir, string Storage, string Command)
 {
     public static Options Parse(string[] args)
     {
@@ -23,6 +23,7 @@ sealed record Options(
             Get("--logs"),
             Get("--counters-tool"),
             Get("--gcdump-tool"),
+            Get("--app-temp"),
             Get("--work") ?? ".data/soak",
             Get("--storage") ?? "unknown",
             Get("--command") ?? "bash bench/soak.sh");

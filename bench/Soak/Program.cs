@@ -124,10 +124,14 @@ static class Program
         var socketsLeft = await SocketsLeft(api);
         await memory.StopCounters(runStart);
 
+        // The app spools uploads to <temp>/nanobanana-uploads and deletes each file when its request ends.
+        int? tempLeft = o.AppTemp is { } temp
+            ? (Directory.Exists(Path.Combine(temp, "nanobanana-uploads")) ? Directory.GetFiles(Path.Combine(temp, "nanobanana-uploads")).Length : 0)
+            : null;
         var errorLog = ReadErrorLog(o.LogDir);
         var warnings = ReadWarnings(o.LogDir);
         var report = Report.Build(new Report.Input(o, activities, api, work, users, frames, images, ThumbnailTimes(logs, runStart),
-            memory, live, errorLog, warnings, socketsLeft, ranFor, maxInFlight, loadBefore, LoadAverage()));
+            memory, live, errorLog, warnings, socketsLeft, tempLeft, ranFor, maxInFlight, loadBefore, LoadAverage()));
         Console.WriteLine();
         Console.WriteLine(report.Markdown);
         if (api.Surprises.Any())

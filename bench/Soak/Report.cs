@@ -9,7 +9,7 @@ static class Report
     public sealed record Input(
         Options Options, IReadOnlyList<Activity> Activities, Api Api, Workload Work, IReadOnlyList<User> Users,
         FrameCheck Frames, ImageOutcome Images, List<(double Seconds, double Ms)> Thumbnails, Memory Memory, (LiveHeap? AfterMinute2, LiveHeap? End) Live, List<string> ErrorLog,
-        List<string> Warnings, int SocketsLeft, TimeSpan RanFor, int MaxInFlight, string LoadBefore, string LoadAfter);
+        List<string> Warnings, int SocketsLeft, int? TempFilesLeft, TimeSpan RanFor, int MaxInFlight, string LoadBefore, string LoadAfter);
 
     public sealed record Result(string Markdown, bool Passed, List<string> Failures);
 
@@ -69,6 +69,7 @@ static class Report
         if (badFrames > 0) failures.Add($"{badFrames} error or resync_required frames");
         if (x.Images.Failed.Count + x.Images.StillProcessing.Count > 0)
             failures.Add($"images: {x.Images.Failed.Count} failed, {x.Images.StillProcessing.Count} still processing");
+        if (x.TempFilesLeft is > 0) failures.Add($"{x.TempFilesLeft} upload temp files left behind");
         if (x.SocketsLeft != 0) failures.Add($"{x.SocketsLeft} sockets still counted by the app after every device closed");
         if (x.Api.SurpriseCount > 0 && failures.Count == 0) failures.Add($"{x.Api.SurpriseCount} unexpected events (see the run's output)");
         if (rss.Applicable && !rss.Stable) failures.Add($"RSS grew {rss.Growth / MiB:F1} MiB from minute 2 to minute {minutes} (noise {rss.Noise / MiB:F1} MiB)");
@@ -101,6 +102,7 @@ static class Report
                       $"p99 {Stats.Percentile(thumbnailMs, 0.99):F0} ms, max {(thumbnailMs.Length > 0 ? thumbnailMs[^1] : double.NaN):F0} ms over {thumbnailMs.Length}) | " +
                       $"{Mark(x.Images.Failed.Count + x.Images.StillProcessing.Count == 0)} |");
         md.AppendLine($"| WebSockets the app still counts once every device closed | {x.SocketsLeft} | {Mark(x.SocketsLeft == 0)} |");
+        md.AppendLine($"| upload temp files left in the app's temp folder (uploads are spooled there) | {(x.TempFilesLeft is { } t ? t.ToString(CultureInfo.InvariantCulture) : "not checked")} | {(x.TempFilesLeft is null ? "n/a" : Mark(x.TempFilesLeft == 0))} |");
         md.AppendLine($"| app RSS, minute 2 -> minute {minutes} | {MemoryLine(rss)} | {(rss.Applicable ? Mark(rss.Stable) : "n/a")} |");
         md.AppendLine($"| app GC heap after the last collection, minute 2 -> minute {minutes} | {(gc.Count == 0 ? x.Memory.GcNote ?? "not measured" : MemoryLine(heap))} | {(heap.Applicable ? Mark(heap.Stable) : "n/a")} |");
         md.AppendLine($"| live managed heap after a full GC (`dotnet-gcdump`), end of minute 2 -> end of the run | {LiveLine(x.Live)} | for information |");
@@ -111,8 +113,8 @@ static class Report
                       "collect-and-grow cycle and the allocator do by themselves; a leak is a rise from minute to minute beyond it. Minute 1 is warm-up " +
                       "(JIT, Wolverine's generated handlers, pools, GC budgets) and is not compared. The slope (least squares over minutes 2 to the end) is shown for information.");
         md.AppendLine();
-        md.AppendLine("| minute | requests | app CPU (% of one core) | app RSS MiB, mean (min-max) | GC heap MiB, mean (min-max) | allocated MiB/s | upload to ready ms, p50 / max |");
-        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
+        md.AppendLine("| minute | requests | app CPU (% of one core) | app RSS MiB, mean (min-max) | GC heap MiB, mean (min-max) | allocated MiB/s | open files, max | upload to ready ms, p50 / max |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
         for (var m = 1; m <= minutes; m++)
         {
             var r = rssMinutes.FirstOrDefault(s => s.Minute == m);
@@ -121,7 +123,8 @@ static class Report
             var cpu = inMinute.Count >= 2 ? (inMinute[^1].CpuSeconds - inMinute[0].CpuSeconds) / (inMinute[^1].Seconds - inMinute[0].Seconds) * 100 : double.NaN;
             var alloc = x.Memory.Gc.Where(s => s.Seconds >= (m - 1) * 60 && s.Seconds < m * 60).Select(s => s.AllocatedPerInterval / 5.0 / MiB).DefaultIfEmpty(double.NaN).Average();
             var thumbs = x.Thumbnails.Where(t => t.Seconds >= (m - 1) * 60 && t.Seconds < m * 60).Select(t => t.Ms).Order().ToArray();
-            md.AppendLine($"| {m} | {x.Api.PerMinute.GetValueOrDefault(m):N0} | {cpu:F0} | {Range(r)} | {Range(g)} | {alloc:F1} | " +
+            var files = inMinute.Count > 0 ? inMinute.Max(p => p.OpenFiles).ToString(CultureInfo.InvariantCulture) : "-";
+            md.AppendLine($"| {m} | {x.Api.PerMinute.GetValueOrDefault(m):N0} | {cpu:F0} | {Range(r)} | {Range(g)} | {alloc:F1} | {files} | " +
                           $"{Stats.Percentile(thumbs, 0.5):F0} / {(thumbs.Length > 0 ? thumbs[^1] : double.NaN):F0} |");
         }
         md.AppendLine();
