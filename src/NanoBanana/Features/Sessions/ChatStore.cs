@@ -65,6 +65,21 @@ public static partial class ChatStore
         At(h["createdAt"]), At(h["updatedAt"]),
         h.TryGetValue("editedOf", out var e) && e.Length > 0 ? e : null);
 
+    /// <summary>A message as <see cref="MessagePageScript"/> reads it: the values of <see cref="MessageDtoFields"/>, in that order.</summary>
+    public static MessageDto ToMessage(RedisResult[] v)
+    {
+        string? S(int i) => (string?)v[i];
+        var p = S(4);
+        var e = S(8);
+        return new(S(0)!, S(1)!, S(2)!, S(3) ?? "",
+            string.IsNullOrEmpty(p) ? null : JsonNode.Parse(p) as JsonObject,
+            SplitIds(S(5)), At(S(6)!), At(S(7)!),
+            string.IsNullOrEmpty(e) ? null : e);
+    }
+
+    /// <summary>The message fields a <see cref="MessageDto"/> is made of, in the order <see cref="ToMessage(RedisResult[])"/> reads them.</summary>
+    public static readonly string[] MessageDtoFields = ["id", "sessionId", "role", "text", "params", "imageIds", "createdAt", "updatedAt", "editedOf"];
+
     public static string[] SplitIds(string? csv) =>
         string.IsNullOrEmpty(csv) ? [] : csv.Split(',', StringSplitOptions.RemoveEmptyEntries);
 
@@ -315,14 +330,19 @@ public static partial class ChatStore
         return {'ok', redis.call('HGETALL', KEYS[3])}
         """;
 
-    /// <summary>KEYS: session, session messages. ARGV: scope, offset, limit. One consistent page: O(log n + page).</summary>
-    public const string MessagePageScript = Prelude + """
+    /// <summary>
+    /// KEYS: session, session messages. ARGV: scope, offset, limit. One consistent page: O(log n + page).
+    /// Each message comes as the values of <see cref="MessageDtoFields"/> (HMGET, in that order), not HGETALL:
+    /// the record also holds its search terms, its number and sequence, which a page does not show.
+    /// </summary>
+    public static readonly string MessagePageScript = Prelude + $$"""
         if not live(KEYS[1]) then return {'no_session'} end
         local total = redis.call('ZCARD', KEYS[2])
         local first = tonumber(ARGV[2])
         local out = {'ok', total}
         for _, id in ipairs(redis.call('ZRANGE', KEYS[2], first, first + tonumber(ARGV[3]) - 1)) do
-          out[#out+1] = redis.call('HGETALL', P..'m:'..id)
+          local m = redis.call('HMGET', P..'m:'..id, {{string.Join(", ", MessageDtoFields.Select(f => $"'{f}'"))}})
+          if m[1] then out[#out+1] = m end
         end
         return out
         """;

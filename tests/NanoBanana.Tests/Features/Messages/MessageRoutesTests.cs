@@ -30,6 +30,30 @@ public sealed class ListMessagesTests(AppFixture app) : ChatContext(app)
         Assert.Equal(50, beyond["pagination"]!["limit"]!.GetValue<int>());
     }
 
+    [Fact]
+    public async Task A_page_shows_each_message_as_the_single_message_route_does()
+    {
+        // The page reads only the fields a message shows (not its search terms): the same JSON either way.
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var image = await SeedImage(user, id);
+        var plain = await NewMessageId(user, id, "a plain prompt");
+        await PostMessage(user, id, "夕焼けの空 with params and an image", "assistant", [image],
+            new JsonObject { ["model"] = "nano-banana", ["n"] = 2, ["nested"] = new JsonObject { ["a"] = new JsonArray(1, "b") } });
+        await Send(user, HttpMethod.Post, $"/api/sessions/{id}/messages", new { role = "user", text = "a second try", editedOf = plain });
+
+        var page = (await Get(user, $"/api/sessions/{id}/messages"))["messages"]!.AsArray();
+        Assert.Equal(3, page.Count);
+        foreach (var m in page)
+        {
+            var single = (await Get(user, $"/api/messages/{Str(m!["id"])}"))["messageData"]!;
+            Assert.Equal(single.ToJsonString(), m.ToJsonString());
+        }
+        Assert.Equal(plain, Str(page[2]!["editedOf"]));
+        Assert.Equal([image], page[1]!["imageIds"]!.AsArray().Select(i => Str(i)));
+        Assert.Equal("nano-banana", Str(page[1]!["params"]!["model"]));
+    }
+
     [Theory]
     [InlineData("limit=101", "limit")]
     [InlineData("limit=-5", "limit")]

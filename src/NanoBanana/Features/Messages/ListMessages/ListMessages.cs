@@ -29,7 +29,8 @@ public static class ListMessagesHandler
             [Keys.Session(query.UserId, query.SessionId), Keys.SessionMessages(query.UserId, query.SessionId)],
             Keys.UserScope(query.UserId), query.Offset, query.Limit);
         if ((string)r[0]! != "ok") throw ChatStore.Refusal(r);
-        var messages = r.Skip(2).Select(m => ChatStore.ToMessage(ChatStore.Fields(m))).ToList();
+        var messages = new List<MessageDto>(r.Length - 2);
+        for (var i = 2; i < r.Length; i++) messages.Add(ChatStore.ToMessage((RedisResult[])r[i]!));
         return new MessagesPage(messages, Pagination.Of(query.Limit, query.Offset, (long)r[1]));
     }
 }
