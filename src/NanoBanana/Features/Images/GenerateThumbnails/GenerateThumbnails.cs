@@ -5,6 +5,7 @@ using NanoBanana.Infrastructure.Storage;
 using NetVips;
 using StackExchange.Redis;
 using Wolverine;
+using Wolverine.Runtime.Handlers;
 
 namespace NanoBanana.Features.Images;
 
@@ -14,6 +15,9 @@ public sealed record GenerateThumbnails(string UserId, string ImageId, int Attem
 public static class GenerateThumbnailsHandler
 {
     public const string Queue = "thumbnails";
+
+    // Redis away: the job waits for it (the pending set covers a process that dies meanwhile).
+    public static void Configure(HandlerChain chain) => chain.RetryWhileRedisIsAway();
 
     public static async Task<OutgoingMessages> Handle(GenerateThumbnails msg, IDatabase db, IObjectStorage storage,
         Settings settings, TimeProvider clock, ILogger<GenerateThumbnails> log, CancellationToken ct)
@@ -114,6 +118,9 @@ public sealed record RecoverUnfinishedThumbnails;
 
 public static class RecoverUnfinishedThumbnailsHandler
 {
+    // An instance that starts while Redis is away still recovers the unfinished jobs once it is back.
+    public static void Configure(HandlerChain chain) => chain.RetryWhileRedisIsAway();
+
     public static async Task<OutgoingMessages> Handle(RecoverUnfinishedThumbnails _, IDatabase db, ILogger<RecoverUnfinishedThumbnails> log)
     {
         var outgoing = new OutgoingMessages();
