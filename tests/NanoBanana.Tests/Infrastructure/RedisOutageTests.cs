@@ -71,4 +71,20 @@ public sealed class RedisOutageTests(AppFixture app) : IntegrationContext(app)
         var deleted = Assert.Single(sync["events"]!.AsArray(), e => e!["type"]!.GetValue<string>() == "message_deleted");
         Assert.Equal("message-1", deleted!["payload"]!["messageId"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task The_garbage_collector_schedules_its_next_run_even_when_redis_is_away()
+    {
+        await using var redis = await OwnRedis.Start();
+        await using var host = await AppFixture.StartHost(new Dictionary<string, string?> { ["REDIS_URL"] = redis.Endpoint });
+        var reconnected = Reconnected(host.Services.GetRequiredService<IConnectionMultiplexer>());
+        await redis.RestartLoading(keys: 300, perKey: TimeSpan.FromMilliseconds(100));
+        await reconnected.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var tracked = await host.TrackActivity(TimeSpan.FromSeconds(30)).DoNotAssertOnExceptionsDetected()
+            .InvokeMessageAndWaitAsync(new CollectGarbage(Recurring: true));
+
+        Assert.True(tracked.Scheduled.SingleMessage<CollectGarbage>().Recurring);
+        Assert.False(redis.Loaded.IsCompleted, "the collector was meant to run while Redis is still loading");
+    }
 }
