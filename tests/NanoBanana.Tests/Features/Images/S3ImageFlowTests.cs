@@ -1,6 +1,10 @@
 using System.Diagnostics;
+using NanoBanana.Features;
+using NanoBanana.Features.Images;
 using NanoBanana.Infrastructure.Redis;
+using NanoBanana.Infrastructure.Storage;
 using NanoBanana.Tests.Infrastructure.Storage;
+using Wolverine.Tracking;
 
 namespace NanoBanana.Tests.Features.Images;
 
@@ -55,5 +59,63 @@ public sealed class S3ImageFlowTests(AppFixture app) : ImageTestContext(app)
         Assert.Equal(0, await Redis.SortedSetLengthAsync(Keys.UserImages(user.Id)));
         Assert.Equal(0, await Redis.SortedSetLengthAsync(Keys.ImageBlobIndex));
         Assert.Equal(0, await Redis.SetLengthAsync(Keys.ThumbnailsPending));
+    }
+
+    static Dictionary<string, string?> StoreAway()
+    {
+        var down = TestS3.AppSettings();
+        down["AWS_ENDPOINT"] = "http://127.0.0.1:9"; // nothing listens there
+        down["STORAGE_TIMEOUT_SECONDS"] = "2";
+        return down;
+    }
+
+    /// <summary>An image as an upload leaves it: record processing, job pending (its original is in a store that is now away).</summary>
+    async Task<string> ProcessingImage(TestUser user, string sessionId, DateTimeOffset uploadedAt)
+    {
+        var id = Guid.CreateVersion7().ToString("N");
+        var at = uploadedAt.ToUnixTimeMilliseconds();
+        await Redis.SetAddAsync(Keys.ThumbnailsPending, $"{user.Id}/{id}");
+        await ImageStore.Create(Redis, [new ImageRecord
+        {
+            Id = id, UserId = user.Id, SessionId = sessionId, Type = "uploaded", Status = ImageStatus.Processing,
+            CreatedAt = at, UpdatedAt = at, Mime = "image/gif", Ext = "gif", Width = 300, Height = 200, Size = 1000,
+            Sha256 = new string('0', 64), Path = BlobKeys.For(user.Id, sessionId, id, "original", "gif"),
+        }]);
+        return id;
+    }
+
+    [Fact]
+    public async Task A_thumbnail_job_that_meets_a_store_that_is_away_keeps_the_image_processing_and_tries_again()
+    {
+        await using var host = await AppFixture.StartHost(StoreAway());
+        var user = await RegisterUser();
+        var session = await CreateSession(user);
+        var id = await ProcessingImage(user, session, DateTimeOffset.UtcNow);
+
+        // Well past the few attempts a short outage needs: an outage of minutes must not fail the image.
+        var tracked = await host.TrackActivity(TimeSpan.FromSeconds(60)).DoNotAssertOnExceptionsDetected()
+            .InvokeMessageAndWaitAsync(new GenerateThumbnails(user.Id, id, Attempt: 10));
+
+        Assert.Equal(11, tracked.Scheduled.SingleMessage<GenerateThumbnails>().Attempt);
+        Assert.Equal("processing", (string?)await Redis.HashGetAsync(Keys.Image(user.Id, id), "status"));
+        Assert.True(await Redis.SetContainsAsync(Keys.ThumbnailsPending, $"{user.Id}/{id}"));
+        Assert.Empty(tracked.Sent.MessagesOf<ImageFailed>());
+    }
+
+    [Fact]
+    public async Task A_thumbnail_job_gives_up_when_the_store_stayed_away_for_the_whole_retry_period()
+    {
+        await using var host = await AppFixture.StartHost(StoreAway());
+        var user = await RegisterUser();
+        var session = await CreateSession(user);
+        var id = await ProcessingImage(user, session, DateTimeOffset.UtcNow.AddHours(-25)); // THUMBNAIL_RETRY_HOURS: 24
+
+        var tracked = await host.TrackActivity(TimeSpan.FromSeconds(60)).DoNotAssertOnExceptionsDetected()
+            .InvokeMessageAndWaitAsync(new GenerateThumbnails(user.Id, id, Attempt: 2));
+
+        Assert.Empty(tracked.Scheduled.MessagesOf<GenerateThumbnails>());
+        Assert.Equal("failed", (string?)await Redis.HashGetAsync(Keys.Image(user.Id, id), "status"));
+        Assert.False(await Redis.SetContainsAsync(Keys.ThumbnailsPending, $"{user.Id}/{id}"));
+        Assert.Single(tracked.Sent.MessagesOf<ImageFailed>());
     }
 }
