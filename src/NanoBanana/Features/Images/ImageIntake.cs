@@ -50,24 +50,27 @@ public static class ImageIntake
         }).ToList();
 
         foreach (var r in records) await ImageBlobs.List(db, r.BlobFolder, now);
-        var stored = new List<ImageRecord>();
+        var sent = new List<ImageRecord>(); // stored, or on their way when the store failed
         try
         {
             for (var i = 0; i < records.Count; i++)
             {
+                sent.Add(records[i]);
                 await using var content = File.OpenRead(files[i].File.TempPath);
                 await storage.PutAsync(records[i].Path, content, records[i].Mime, ct);
-                stored.Add(records[i]);
             }
         }
         catch (Exception e)
         {
+            if (e is StorageUnavailableException { NothingSent: true }) sent.RemoveAt(sent.Count - 1);
             foreach (var r in records)
             {
                 try
                 {
-                    if (stored.Contains(r)) await ImageBlobs.Delete(db, storage, r.BlobFolder, CancellationToken.None);
-                    else await db.SortedSetRemoveAsync(Keys.ImageBlobIndex, r.BlobFolder); // an S3 put is all or nothing
+                    // A put cut off mid-way may have left the object (or part of it): deleted like a stored one,
+                    // and listed until that delete succeeds.
+                    if (sent.Contains(r)) await ImageBlobs.Delete(db, storage, r.BlobFolder, CancellationToken.None);
+                    else await db.SortedSetRemoveAsync(Keys.ImageBlobIndex, r.BlobFolder); // never reached the store
                 }
                 catch (StorageUnavailableException) { /* stays listed: the collector removes it later */ }
             }

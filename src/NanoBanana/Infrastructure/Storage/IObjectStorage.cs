@@ -25,7 +25,14 @@ public interface IObjectStorage
 public readonly record struct SignedUrl(string Url, DateTimeOffset ExpiresAt);
 
 /// <summary>The store did not answer (after retries) or refused: callers answer 503 <c>storage_unavailable</c>.</summary>
-public sealed class StorageUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class StorageUnavailableException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>
+    /// No attempt reached the store (connection refused, circuit open), so a failed put stored nothing.
+    /// False when unknown: a put cut off mid-way may have stored the object, or part of it.
+    /// </summary>
+    public bool NothingSent { get; init; }
+}
 
 public static class BlobKeys
 {

@@ -104,22 +104,52 @@ public sealed class S3Storage : IObjectStorage, IDisposable
         }
     }
 
-    public Task PutAsync(string key, Stream content, string contentType, CancellationToken ct = default)
+    public async Task PutAsync(string key, Stream content, string contentType, CancellationToken ct = default)
     {
         BlobKeys.EnsureSafe(key);
         var start = content.CanSeek ? content.Position : -1;
-        return Run(async token =>
+        var reached = false; // did any attempt get as far as the store (its outcome is then unknown)?
+        try
         {
-            if (start >= 0) content.Position = start; // a retry sends the same bytes again
-            await _client.PutObjectAsync(new PutObjectRequest
+            await Run(async token =>
             {
-                BucketName = _bucket, Key = key, InputStream = content, ContentType = contentType,
-                AutoCloseStream = false,
-                // aws-chunked bodies come back corrupted from S3-compatible stores that do not decode them.
-                UseChunkEncoding = false,
-            }, token);
-            return true;
-        }, ct);
+                if (start >= 0) content.Position = start; // a retry sends the same bytes again
+                try
+                {
+                    await _client.PutObjectAsync(new PutObjectRequest
+                    {
+                        BucketName = _bucket, Key = key, InputStream = content, ContentType = contentType,
+                        AutoCloseStream = false,
+                        // aws-chunked bodies come back corrupted from S3-compatible stores that do not decode them.
+                        UseChunkEncoding = false,
+                    }, token);
+                }
+                catch (Exception e) when (!NeverConnected(e))
+                {
+                    reached = true;
+                    throw;
+                }
+                return true;
+            }, ct);
+        }
+        catch (StorageUnavailableException e) when (!reached)
+        {
+            throw new StorageUnavailableException(e.Message, e.InnerException) { NothingSent = true };
+        }
+    }
+
+    // Failures before a connection existed: the store cannot have received anything.
+    static bool NeverConnected(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostNotFound
+                    or SocketError.HostUnreachable or SocketError.NetworkUnreachable })
+                return true;
+            if (x is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError })
+                return true;
+        }
+        return false;
     }
 
     public async Task<Stream?> GetAsync(string key, CancellationToken ct = default)
