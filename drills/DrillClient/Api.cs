@@ -74,7 +74,7 @@ sealed class Api(string baseUrl, TimeSpan? timeout = null)
     public async Task<string> PostMessage(Account a, string sessionId, string text, IEnumerable<string>? imageIds = null)
     {
         var r = await Post($"/api/sessions/{sessionId}/messages", a.Token, new { role = "user", text, imageIds = imageIds?.ToArray() ?? [] });
-        if (r.Status != 201) throw new InvalidOperationException($"post message failed: {r}");
+        if (r.Status != 201) throw new InvalidOperationException($"post message failed: {r} {r.Body?["message"]}");
         return r.Body!["messageData"]!["id"]!.GetValue<string>();
     }
 

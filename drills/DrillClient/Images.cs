@@ -91,11 +91,28 @@ static class ImageConsistency
     /// The end state: every record has its blobs, nothing is processing or pending, and every orphan blob
     /// folder is listed for the collector and removed by it within <paramref name="gcWithin"/>.
     /// </summary>
-    public static async Task<int> Settle(Api api, Account a, Bucket bucket, IDatabase redis, TimeSpan gcWithin)
+    /// <summary>
+    /// Straight from Redis and the bucket (works while the app is dead): the blob folders of the user that no
+    /// record owns, and which of them the blob index lists for the collector.
+    /// </summary>
+    public static async Task<(List<string> Orphans, List<string> Unlisted)> OrphansNow(IDatabase redis, Account a, Bucket bucket)
+    {
+        var listed = await Listed(redis);
+        var records = (await redis.SortedSetRangeByRankAsync(Keys.UserImages(a.Id))).Select(v => v.ToString()).ToHashSet();
+        var folders = (await bucket.Keys($"users/{a.Id}/")).Select(k => k.Split('/')).Where(p => p.Length == 6).Select(p => p[4]).ToHashSet();
+        var orphans = folders.Where(f => !records.Contains(f)).ToList();
+        return (orphans, orphans.Where(f => !listed.Contains(f)).ToList());
+    }
+
+    public static async Task<HashSet<string>> Listed(IDatabase redis) =>
+        (await redis.SortedSetRangeByRankAsync(Keys.ImageBlobIndex)).Select(m => m.ToString().Split('/')).Where(p => p.Length == 4)
+            .Select(p => p[2]).ToHashSet();
+
+    /// <summary>Returns how many blob folders without a record it found, and how many were still there at the end.</summary>
+    public static async Task<(int Found, int Left)> Settle(Api api, Account a, Bucket bucket, IDatabase redis, TimeSpan gcWithin)
     {
         // The index first: a folder the collector removes in between is then still seen as listed.
-        var listed = (await redis.SortedSetRangeByRankAsync(Keys.ImageBlobIndex)).Select(m => m.ToString().Split('/')).Where(p => p.Length == 4)
-            .Select(p => p[2]).ToHashSet();
+        var listed = await Listed(redis);
         var state = await Look(api, a, bucket);
         Report.Line($"images now: {state}");
         var unlisted = state.OrphanFolders.Where(f => !listed.Contains(f)).ToList();
@@ -121,6 +138,6 @@ static class ImageConsistency
             state.Processing.Count == 0 ? "none" : string.Join(", ", state.Processing.Take(5)));
         var pending = (await redis.SetMembersAsync(Keys.ThumbnailsPending)).Count(m => m.ToString().StartsWith(a.Id + "/"));
         Report.Check("no thumbnail job left pending", pending == 0, $"{pending} of this user's jobs in {Keys.ThumbnailsPending}");
-        return orphansFound;
+        return (orphansFound, state.OrphanFolders.Count);
     }
 }
