@@ -28,8 +28,8 @@ public readonly record struct SignedUrl(string Url, DateTimeOffset ExpiresAt);
 public sealed class StorageUnavailableException(string message, Exception? inner = null) : Exception(message, inner)
 {
     /// <summary>
-    /// No attempt reached the store (connection refused, circuit open), so a failed put stored nothing.
-    /// False when unknown: a put cut off mid-way may have stored the object, or part of it.
+    /// The put was never attempted (the store's circuit was open), so it stored nothing. False when
+    /// unknown: a put that failed after it was sent may have stored the object, or part of it.
     /// </summary>
     public bool NothingSent { get; init; }
 }

@@ -108,48 +108,30 @@ public sealed class S3Storage : IObjectStorage, IDisposable
     {
         BlobKeys.EnsureSafe(key);
         var start = content.CanSeek ? content.Position : -1;
-        var reached = false; // did any attempt get as far as the store (its outcome is then unknown)?
+        // Was any attempt made? Its outcome is then unknown, whatever the error says: the HTTP client
+        // itself resends a request whose pooled connection died, so a "connection refused" can hide an
+        // earlier send the store received in full (drills/run.sh s3 saw exactly that).
+        var attempted = false;
         try
         {
             await Run(async token =>
             {
+                attempted = true;
                 if (start >= 0) content.Position = start; // a retry sends the same bytes again
-                try
+                await _client.PutObjectAsync(new PutObjectRequest
                 {
-                    await _client.PutObjectAsync(new PutObjectRequest
-                    {
-                        BucketName = _bucket, Key = key, InputStream = content, ContentType = contentType,
-                        AutoCloseStream = false,
-                        // aws-chunked bodies come back corrupted from S3-compatible stores that do not decode them.
-                        UseChunkEncoding = false,
-                    }, token);
-                }
-                catch (Exception e) when (!NeverConnected(e))
-                {
-                    reached = true;
-                    throw;
-                }
+                    BucketName = _bucket, Key = key, InputStream = content, ContentType = contentType,
+                    AutoCloseStream = false,
+                    // aws-chunked bodies come back corrupted from S3-compatible stores that do not decode them.
+                    UseChunkEncoding = false,
+                }, token);
                 return true;
             }, ct);
         }
-        catch (StorageUnavailableException e) when (!reached)
+        catch (StorageUnavailableException e) when (!attempted)
         {
             throw new StorageUnavailableException(e.Message, e.InnerException) { NothingSent = true };
         }
-    }
-
-    // Failures before a connection existed: the store cannot have received anything.
-    static bool NeverConnected(Exception e)
-    {
-        for (Exception? x = e; x is not null; x = x.InnerException)
-        {
-            if (x is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostNotFound
-                    or SocketError.HostUnreachable or SocketError.NetworkUnreachable })
-                return true;
-            if (x is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError })
-                return true;
-        }
-        return false;
     }
 
     public async Task<Stream?> GetAsync(string key, CancellationToken ct = default)
