@@ -50,26 +50,33 @@ public static class ImageIntake
         }).ToList();
 
         foreach (var r in records) await ImageBlobs.List(db, r.BlobFolder, now);
-        var stored = new List<ImageRecord>();
+        var sent = new List<ImageRecord>(); // stored, or on their way when the store failed
         try
         {
             for (var i = 0; i < records.Count; i++)
             {
+                sent.Add(records[i]);
                 await using var content = File.OpenRead(files[i].File.TempPath);
                 await storage.PutAsync(records[i].Path, content, records[i].Mime, ct);
-                stored.Add(records[i]);
             }
         }
         catch (Exception e)
         {
+            if (e is StorageUnavailableException { NothingSent: true }) sent.RemoveAt(sent.Count - 1);
+            var storeAway = false;
             foreach (var r in records)
             {
-                try
+                if (!sent.Contains(r))
                 {
-                    if (stored.Contains(r)) await ImageBlobs.Delete(db, storage, r.BlobFolder, CancellationToken.None);
-                    else await db.SortedSetRemoveAsync(Keys.ImageBlobIndex, r.BlobFolder); // an S3 put is all or nothing
+                    await db.SortedSetRemoveAsync(Keys.ImageBlobIndex, r.BlobFolder); // never sent to the store
+                    continue;
                 }
-                catch (StorageUnavailableException) { /* stays listed: the collector removes it later */ }
+                // A put that failed after it was sent may have left the object (or part of it): deleted like a
+                // stored one, and listed until that delete succeeds. Once the store refuses one delete, the rest
+                // stay listed for the collector without each waiting through its own retries.
+                if (storeAway) continue;
+                try { await ImageBlobs.Delete(db, storage, r.BlobFolder, CancellationToken.None); }
+                catch (StorageUnavailableException) { storeAway = true; }
             }
             if (e is StorageUnavailableException)
                 throw new ApiProblem(503, "storage_unavailable", "The image store is not answering right now. Nothing was stored; try again shortly.")

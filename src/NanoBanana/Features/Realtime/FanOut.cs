@@ -4,6 +4,7 @@ using JasperFx.CodeGeneration;
 using JasperFx.CodeGeneration.Frames;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Realtime;
+using NanoBanana.Infrastructure.Redis;
 using Wolverine;
 using Wolverine.Configuration;
 using Wolverine.Runtime.Handlers;
@@ -19,6 +20,9 @@ namespace NanoBanana.Features.Realtime;
 /// </summary>
 public static class FanOutHandler
 {
+    // An event whose append meets a Redis that is away waits for it rather than being lost to the devices.
+    public static void Configure(HandlerChain chain) => chain.RetryWhileRedisIsAway();
+
     // Wolverine finds this handler for every concrete IUserEvent (it dispatches on the interface).
     public static async Task Handle(IUserEvent e, EventLog log) =>
         await log.Append(e.UserId, TypeOf(e), e.SessionScope, PayloadOf(e));

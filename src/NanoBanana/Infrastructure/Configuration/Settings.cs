@@ -198,8 +198,8 @@ public sealed class ImageSettings
     public int MaxMegapixels { get; init; } = 50;
     /// <summary>Thumbnail jobs run at once on one instance (the local queue's parallelism).</summary>
     public int ThumbnailParallelism { get; init; } = Math.Max(1, Environment.ProcessorCount / 2);
-    /// <summary>Attempts of one thumbnail job before the image is marked failed.</summary>
-    public int ThumbnailAttempts { get; init; } = 3;
+    /// <summary>How long, from the upload, a thumbnail job keeps retrying while the store is unreachable before the image is marked failed.</summary>
+    public int ThumbnailRetryHours { get; init; } = 24;
     /// <summary>Age an unreferenced image must reach before the garbage collector removes it.</summary>
     public int GcGraceSeconds { get; init; } = 24 * 3600;
     public int GcIntervalSeconds { get; init; } = 3600;
@@ -217,7 +217,7 @@ public sealed class ImageSettings
             MaxBatchFiles = Int("IMAGE_MAX_BATCH_FILES", "Images:MaxBatchFiles", defaults.MaxBatchFiles),
             MaxMegapixels = Int("IMAGE_MAX_MEGAPIXELS", "Images:MaxMegapixels", defaults.MaxMegapixels),
             ThumbnailParallelism = Math.Max(1, Int("THUMBNAIL_PARALLELISM", "Images:ThumbnailParallelism", defaults.ThumbnailParallelism)),
-            ThumbnailAttempts = Math.Max(1, Int("THUMBNAIL_ATTEMPTS", "Images:ThumbnailAttempts", defaults.ThumbnailAttempts)),
+            ThumbnailRetryHours = Math.Max(0, Int("THUMBNAIL_RETRY_HOURS", "Images:ThumbnailRetryHours", defaults.ThumbnailRetryHours)),
             GcGraceSeconds = Int("IMAGE_GC_GRACE_SECONDS", "Images:GcGraceSeconds", defaults.GcGraceSeconds),
             GcIntervalSeconds = Math.Max(1, Int("IMAGE_GC_INTERVAL_SECONDS", "Images:GcIntervalSeconds", defaults.GcIntervalSeconds)),
             VipsConcurrency = Int("VIPS_CONCURRENCY", "Images:VipsConcurrency", 0),

@@ -4,7 +4,7 @@ using FluentValidation;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.AspNetCore.Mvc;
-using StackExchange.Redis;
+using NanoBanana.Infrastructure.Redis;
 
 namespace NanoBanana.Infrastructure.Http;
 
@@ -109,10 +109,11 @@ public static class ProblemHandling
                 case JsonException j:
                     await Write(http, 400, "malformed_json", JsonMessage(j));
                     return true;
-                case RedisConnectionException or RedisTimeoutException:
+                case var redis when RedisFailures.IsUnavailable(redis):
+                    // Away, or back but still loading its data: the client may retry; a 500 would say it is our bug.
                     log.LogError(exception, "Redis unavailable while handling {Method} {Path}", http.Request.Method, http.Request.Path);
                     await Write(http, 503, "service_unavailable",
-                        "The data store is not answering right now. Nothing was changed; try again shortly.",
+                        "The data store is not answering right now. Try again shortly.",
                         retryAfter: TimeSpan.FromSeconds(2));
                     return true;
                 case OperationCanceledException when http.RequestAborted.IsCancellationRequested:

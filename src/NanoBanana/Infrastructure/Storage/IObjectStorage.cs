@@ -25,7 +25,14 @@ public interface IObjectStorage
 public readonly record struct SignedUrl(string Url, DateTimeOffset ExpiresAt);
 
 /// <summary>The store did not answer (after retries) or refused: callers answer 503 <c>storage_unavailable</c>.</summary>
-public sealed class StorageUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class StorageUnavailableException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>
+    /// The put was never attempted (the store's circuit was open), so it stored nothing. False when
+    /// unknown: a put that failed after it was sent may have stored the object, or part of it.
+    /// </summary>
+    public bool NothingSent { get; init; }
+}
 
 public static class BlobKeys
 {

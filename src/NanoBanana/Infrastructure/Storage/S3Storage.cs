@@ -104,22 +104,34 @@ public sealed class S3Storage : IObjectStorage, IDisposable
         }
     }
 
-    public Task PutAsync(string key, Stream content, string contentType, CancellationToken ct = default)
+    public async Task PutAsync(string key, Stream content, string contentType, CancellationToken ct = default)
     {
         BlobKeys.EnsureSafe(key);
         var start = content.CanSeek ? content.Position : -1;
-        return Run(async token =>
+        // Was any attempt made? Its outcome is then unknown, whatever the error says: the HTTP client
+        // itself resends a request whose pooled connection died, so a "connection refused" can hide an
+        // earlier send the store received in full (drills/run.sh s3 saw exactly that).
+        var attempted = false;
+        try
         {
-            if (start >= 0) content.Position = start; // a retry sends the same bytes again
-            await _client.PutObjectAsync(new PutObjectRequest
+            await Run(async token =>
             {
-                BucketName = _bucket, Key = key, InputStream = content, ContentType = contentType,
-                AutoCloseStream = false,
-                // aws-chunked bodies come back corrupted from S3-compatible stores that do not decode them.
-                UseChunkEncoding = false,
-            }, token);
-            return true;
-        }, ct);
+                attempted = true;
+                if (start >= 0) content.Position = start; // a retry sends the same bytes again
+                await _client.PutObjectAsync(new PutObjectRequest
+                {
+                    BucketName = _bucket, Key = key, InputStream = content, ContentType = contentType,
+                    AutoCloseStream = false,
+                    // aws-chunked bodies come back corrupted from S3-compatible stores that do not decode them.
+                    UseChunkEncoding = false,
+                }, token);
+                return true;
+            }, ct);
+        }
+        catch (StorageUnavailableException e) when (!attempted)
+        {
+            throw new StorageUnavailableException(e.Message, e.InnerException) { NothingSent = true };
+        }
     }
 
     public async Task<Stream?> GetAsync(string key, CancellationToken ct = default)

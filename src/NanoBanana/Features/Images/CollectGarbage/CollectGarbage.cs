@@ -61,6 +61,11 @@ public static class CollectGarbageHandler
         {
             log.LogWarning(e, "Image garbage collection stopped early: the store is not answering");
         }
+        catch (Exception e) when (RedisFailures.IsUnavailable(e))
+        {
+            // Returning (not throwing) keeps the schedule: the next run is the retry.
+            log.LogWarning(e, "Image garbage collection stopped early: Redis is not answering");
+        }
         finally
         {
             if (msg.Recurring) outgoing.Delay(new CollectGarbage(Recurring: true), TimeSpan.FromSeconds(settings.Images.GcIntervalSeconds));

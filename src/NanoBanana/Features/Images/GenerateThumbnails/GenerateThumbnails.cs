@@ -5,6 +5,7 @@ using NanoBanana.Infrastructure.Storage;
 using NetVips;
 using StackExchange.Redis;
 using Wolverine;
+using Wolverine.Runtime.Handlers;
 
 namespace NanoBanana.Features.Images;
 
@@ -14,6 +15,9 @@ public sealed record GenerateThumbnails(string UserId, string ImageId, int Attem
 public static class GenerateThumbnailsHandler
 {
     public const string Queue = "thumbnails";
+
+    // Redis away: the job waits for it (the pending set covers a process that dies meanwhile).
+    public static void Configure(HandlerChain chain) => chain.RetryWhileRedisIsAway();
 
     public static async Task<(IUserEvent?, OutgoingMessages)> Handle(GenerateThumbnails msg, IDatabase db, IObjectStorage storage,
         Settings settings, TimeProvider clock, ILogger<GenerateThumbnails> log, CancellationToken ct)
@@ -43,18 +47,23 @@ public static class GenerateThumbnailsHandler
             await db.SetRemoveAsync(Keys.ThumbnailsPending, pending);
             return (outcome, outgoing);
         }
-        catch (StorageUnavailableException e) when (msg.Attempt < settings.Images.ThumbnailAttempts)
+        catch (StorageUnavailableException e)
+            when (clock.GetUtcNow().ToUnixTimeMilliseconds() - image.CreatedAt < settings.Images.ThumbnailRetryHours * 3_600_000L)
         {
-            // The store may come back: try again later, with a growing pause.
-            var delay = TimeSpan.FromSeconds(Math.Min(60, Math.Pow(4, msg.Attempt - 1)));
-            log.LogWarning(e, "Thumbnails of image {ImageId} failed on attempt {Attempt}; retrying in {Delay}", msg.ImageId, msg.Attempt, delay);
+            // The store will come back: the image stays processing and the job tries again, 1 s, 4 s, then
+            // every 15 s (soon after the store returns), until THUMBNAIL_RETRY_HOURS after the upload.
+            var delay = TimeSpan.FromSeconds(Math.Min(15, Math.Pow(4, Math.Min(msg.Attempt, 8) - 1)));
+            if (msg.Attempt == 1 || msg.Attempt % 20 == 0)
+                log.LogWarning(e, "Thumbnails of image {ImageId} failed on attempt {Attempt}: the store is unreachable; retrying every {Delay} until it is back",
+                    msg.ImageId, msg.Attempt, delay);
             outgoing.Delay(msg with { Attempt = msg.Attempt + 1 }, delay);
             return (outcome, outgoing);
         }
         catch (StorageUnavailableException e)
         {
-            log.LogError(e, "Thumbnails of image {ImageId} failed after {Attempt} attempts", msg.ImageId, msg.Attempt);
-            failure = "The image store was not reachable to make the thumbnails.";
+            log.LogError(e, "Thumbnails of image {ImageId} failed: the store was unreachable for {Hours} hours ({Attempt} attempts)",
+                msg.ImageId, settings.Images.ThumbnailRetryHours, msg.Attempt);
+            failure = "The image store stayed unreachable: the thumbnails could not be made.";
         }
         catch (VipsException e)
         {
@@ -115,6 +124,9 @@ public sealed record RecoverUnfinishedThumbnails;
 
 public static class RecoverUnfinishedThumbnailsHandler
 {
+    // An instance that starts while Redis is away still recovers the unfinished jobs once it is back.
+    public static void Configure(HandlerChain chain) => chain.RetryWhileRedisIsAway();
+
     public static async Task<OutgoingMessages> Handle(RecoverUnfinishedThumbnails _, IDatabase db, ILogger<RecoverUnfinishedThumbnails> log)
     {
         var outgoing = new OutgoingMessages();

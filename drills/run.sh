@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Fault drills (issue 7): each breaks one piece of a running system and ends with a verdict line saying
+# what, of everything acknowledged, was lost ("nothing lost" or exactly what).
+#
+#   bash drills/run.sh redis     Redis kill -9 and start again while 8 clients write
+#   bash drills/run.sh s3        the S3 store (s3rver) killed while thumbnails are made, then back
+#   bash drills/run.sh appkill   the app kill -9 during thumbnail work and during batch uploads, restarted
+#   bash drills/run.sh all       the three, one after the other
+#
+# Each drill starts what it needs on its own loopback ports (Redis with AOF everysec, s3rver, the app
+# in Release) under .data/drills/<drill>, and stops all of it on exit. Not part of the test command:
+# the drills kill processes. Docs and figures: docs/drills.md.
+# Ports: app DRILL_APP_PORT_BASE+n (3300), Redis DRILL_REDIS_PORT_BASE+n (6410), s3rver
+# DRILL_S3_PORT_BASE+n (4610), with n = 1 (redis), 2 (s3), 3 (appkill).
+# Lengths: DRILL_BEFORE / DRILL_DOWN / DRILL_AFTER seconds (redis: 10 / 10 / 8; s3: DRILL_DOWN 25).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+drill="${1:-}"
+case "$drill" in
+  redis) n=1 ;; s3) n=2 ;; appkill) n=3 ;;
+  all)
+    status=0; verdicts=()
+    for d in redis s3 appkill; do
+      bash drills/run.sh "$d" || status=1
+      verdicts+=("$(grep '^VERDICT' ".data/drills/$d/drill.log" | tail -1 || echo "VERDICT $d: did not finish")")
+    done
+    echo; printf '%s\n' "${verdicts[@]}"
+    exit $status ;;
+  _ctl) drill="$2"; action="$3"
+    case "$drill" in redis) n=1 ;; s3) n=2 ;; appkill) n=3 ;; esac ;;
+  *) echo "usage: bash drills/run.sh redis|s3|appkill|all" >&2; exit 64 ;;
+esac
+
+APP_PORT=$(( ${DRILL_APP_PORT_BASE:-3300} + n ))
+REDIS_PORT=$(( ${DRILL_REDIS_PORT_BASE:-6410} + n ))
+S3_PORT=$(( ${DRILL_S3_PORT_BASE:-4610} + n ))
+BUCKET=drills
+# The collector's grace period, short so the drill can wait for it (24 h in production); the s3 drill
+# keeps it longer than its outage, so the blobs a cut batch left are still there to be seen once the store is back.
+GC_GRACE=20; [ "$drill" = s3 ] && GC_GRACE=60
+work=.data/drills/$drill
+
+start_app() {
+  local storage=(LOCAL_STORAGE_PATH="$work/uploads")
+  if [ "$drill" != redis ]; then
+    storage=(STORAGE_TYPE=aws AWS_ENDPOINT="http://127.0.0.1:$S3_PORT" AWS_S3_BUCKET="$BUCKET" AWS_FORCE_PATH_STYLE=true
+             AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER THUMBNAIL_PARALLELISM=1)
+  fi
+  env ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="drill-secret-drill-secret-drill-secret-0123456789" \
+    PORT="$APP_PORT" REDIS_URL="127.0.0.1:$REDIS_PORT" LOG_DIR="$work/logs" API_DOCS=false \
+    RATE_LIMIT_PER_USER=1000000 RATE_LIMIT_PER_ADDRESS=1000000 \
+    IMAGE_GC_GRACE_SECONDS="$GC_GRACE" IMAGE_GC_INTERVAL_SECONDS=5 "${storage[@]}" \
+    dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >>"$work/app.log" 2>&1 &
+  echo $! >"$work/app.pid"
+  disown $! 2>/dev/null || true
+  for _ in $(seq 1 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$APP_PORT/health")" = 200 ] && return 0
+    kill -0 "$(cat "$work/app.pid")" 2>/dev/null || { echo "the app exited; see $work/app.log" >&2; return 1; }
+    sleep 0.2
+  done
+  echo "the app did not answer on :$APP_PORT; see $work/app.log" >&2
+  return 1
+}
+
+kill9() { # kill9 PIDFILE: kill -9 the process and wait until it is gone
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || return 0
+  kill -9 "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+  rm -f "$1"
+}
+
+if [ "${1}" = _ctl ]; then
+  case "$action" in
+    redis-kill) kill9 "$work/redis/redis.pid" ;;
+    redis-start) start_redis "$REDIS_PORT" "$work/redis" ;;
+    s3-kill) kill9 "$work/s3/s3rver.pid" ;;
+    s3-start) start_s3rver "$S3_PORT" "$work/s3" "$BUCKET"; disown -a ;;
+    app-kill) kill9 "$work/app.pid" ;;
+    app-start) start_app ;;
+    *) echo "unknown action $action" >&2; exit 64 ;;
+  esac
+  exit 0
+fi
+
+rm -rf "$work" && mkdir -p "$work"
+cleanup() {
+  kill9 "$work/app.pid"
+  stop_s3rver "$work/s3"
+  stop_redis "$work/redis"
+}
+trap cleanup EXIT
+
+ensure_redis_installed
+command -v curl >/dev/null 2>&1 || apt_install curl
+[ "$drill" = redis ] || ensure_s3rver_installed
+echo "Building the app and the drill client (Release)..."
+dotnet build drills/DrillClient/DrillClient.csproj -c Release -v q -nologo >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+
+start_redis "$REDIS_PORT" "$work/redis"
+if [ "$drill" = redis ]; then
+  # A dataset of some size, so that the restarted Redis spends a moment loading its AOF (and answers LOADING).
+  redis-cli -p "$REDIS_PORT" EVAL "for i=1,${DRILL_FILLER_KEYS:-1000000} do redis.call('SET','drill:filler:'..i,string.rep('x',100)) end return 1" 0 >/dev/null
+fi
+[ "$drill" = redis ] || { start_s3rver "$S3_PORT" "$work/s3" "$BUCKET"; disown -a; }
+start_app
+
+args=(--url "http://127.0.0.1:$APP_PORT" --ctl "bash drills/run.sh _ctl $drill" --redis "127.0.0.1:$REDIS_PORT"
+      --s3 "http://127.0.0.1:$S3_PORT" --bucket "$BUCKET" --gc-grace "$GC_GRACE")
+case "$drill" in
+  redis) args+=(--before "${DRILL_BEFORE:-10}" --down "${DRILL_DOWN:-10}" --after "${DRILL_AFTER:-8}") ;;
+  s3) args+=(--down "${DRILL_DOWN:-25}") ;;
+esac
+set +e
+dotnet drills/DrillClient/bin/Release/net10.0/DrillClient.dll "$drill" "${args[@]}" 2>&1 | tee "$work/drill.log"
+status=${PIPESTATUS[0]}
+set -e
+errors=$(wc -l <"$work/logs/error.log" 2>/dev/null || echo 0)
+echo "app error log: $errors lines ($work/logs/error.log; errors are expected while a dependency is away)"
+exit "$status"
