@@ -48,9 +48,10 @@ static class Program
         var targets = new List<Target>
         {
             new("baseline", "`GET /` on bench/Baseline (one Redis `GET`)", o.BaselineUrl, "/", "GET", null, false, o.BaselinePid, o.Connections),
+            new("session", "`GET /api/sessions/:id` (one record: like for like with the baseline)", o.Url, $"/api/sessions/{seed.ReadSession}", "GET", null, true, o.AppPid, o.Connections),
             new("read", "`GET /api/sessions/:id/messages?limit=50&offset=" + Math.Max(0, o.Messages - 50) + "` (newest page of 50, session of " + o.Messages.ToString("N0", CultureInfo.InvariantCulture) + ")",
                 o.Url, readPath, "GET", null, true, o.AppPid, o.Connections),
-            new("list", "`GET /api/sessions` (first page of 20 of " + o.Sessions + ")", o.Url, "/api/sessions", "GET", null, true, o.AppPid, o.Connections),
+            new("list", "`GET /api/sessions` (first page: 20 of " + o.Sessions + ")", o.Url, "/api/sessions", "GET", null, true, o.AppPid, o.Connections),
             new("post", "`POST /api/sessions/:id/messages` (a 10-word user message)", o.Url, postPath, "POST", postBody, true, o.AppPid, o.Connections),
             new("login", "`POST /api/auth/login` (PBKDF2-SHA256, 600,000 iterations)", o.Url, "/api/auth/login", "POST", loginBody, false, o.AppPid, o.LoginConnections),
         };
@@ -66,7 +67,7 @@ static class Program
             await Settle(o.AppPid);
             if (round == 1 && o.Warmup > 0) await Wrk(o, t, script, o.Warmup, measured: false);
             await Settle(o.AppPid);
-            var r = await Measure(o, t, script);
+            var r = await Measure(o, t, script, redis);
             Console.WriteLine($"round {round} {t.Name}: {r.RequestsPerSecond:F0} req/s, p50 {r.P50Ms:F2} ms, p99 {r.P99Ms:F2} ms, " +
                 $"server CPU {r.ServerCpuPercent:F0} %, Redis CPU {r.RedisCpuPercent:F0} %, errors {r.Errors}, machine busy {r.MachineBusyPercent:F0} %");
             if (!best.TryGetValue(t.Name, out var b) || r.RequestsPerSecond > b.RequestsPerSecond) best[t.Name] = r;
@@ -82,8 +83,9 @@ static class Program
     sealed record Target(string Name, string Label, string BaseUrl, string Path, string Method, string? Body, bool Auth, int Pid, int Connections);
 
     sealed record Result(long Requests, double Seconds, long Bytes, double P50Ms, double P99Ms, double MaxMs, long Errors, string ErrorText,
-        double ServerCpuSeconds, double RedisCpuSeconds, double MachineBusyPercent)
+        double ServerCpuSeconds, double RedisCpuSeconds, double MachineBusyPercent, long RedisCommands)
     {
+        public double RedisCommandsPerRequest => RedisCommands / (double)Math.Max(1, Requests);
         public double RequestsPerSecond => Requests / Seconds;
         public double ServerCpuPercent => ServerCpuSeconds / Seconds * 100;
         public double RedisCpuPercent => RedisCpuSeconds / Seconds * 100;
@@ -247,8 +249,9 @@ static class Program
         return text;
     }
 
-    static async Task<Result> Measure(Options o, Target t, string script)
+    static async Task<Result> Measure(Options o, Target t, string script, IConnectionMultiplexer redis)
     {
+        var commands0 = await RedisCommands(redis);
         var server0 = CpuSeconds(t.Pid);
         var redis0 = CpuSeconds(o.RedisPid);
         var machine0 = MachineTicks();
@@ -256,6 +259,7 @@ static class Program
         var server1 = CpuSeconds(t.Pid);
         var redis1 = CpuSeconds(o.RedisPid);
         var machine1 = MachineTicks();
+        var commands = await RedisCommands(redis) - commands0;
         var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("WRK_RESULT ", StringComparison.Ordinal))
             ?? throw new InvalidOperationException($"no result line from wrk for {t.Name}: {text}");
         var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray();
@@ -264,7 +268,21 @@ static class Program
         var busy = (machine1.Total - machine0.Total) == 0 ? 0
             : 100.0 * ((machine1.Total - machine1.Idle) - (machine0.Total - machine0.Idle)) / (machine1.Total - machine0.Total);
         return new Result((long)f[0], f[1] / 1e6, (long)f[2], f[3] / 1000, f[4] / 1000, f[5] / 1000, errors, errorText,
-            server1 - server0, redis1 - redis0, busy);
+            server1 - server0, redis1 - redis0, busy, commands);
+    }
+
+    /// <summary>Commands Redis has run (INFO commandstats: a script counts once, plus each command it calls).</summary>
+    static async Task<long> RedisCommands(IConnectionMultiplexer redis)
+    {
+        var info = await redis.GetServers()[0].InfoAsync("commandstats");
+        long calls = 0;
+        foreach (var kv in info.SelectMany(g => g))
+        {
+            // cmdstat_get: calls=12,usec=...
+            var part = kv.Value.Split(',').FirstOrDefault(x => x.StartsWith("calls=", StringComparison.Ordinal));
+            if (part is not null && !kv.Key.Contains("info", StringComparison.Ordinal)) calls += long.Parse(part[6..], CultureInfo.InvariantCulture);
+        }
+        return calls;
     }
 
     /// <summary>Waits (at most 15 s) until the app is idle: the fan-out of the posts drains before the next target.</summary>
@@ -320,39 +338,68 @@ static class Program
         var baseline = best["baseline"];
         string Ms(double v) => v.ToString(v < 10 ? "F2" : v < 100 ? "F1" : "F0", CultureInfo.InvariantCulture);
         string N(double v) => v.ToString("N0", CultureInfo.InvariantCulture);
+        string F1(double v) => v.ToString("F1", CultureInfo.InvariantCulture);
+        string Ratio(string name) => (best[name].RequestsPerSecond / baseline.RequestsPerSecond).ToString("F2", CultureInfo.InvariantCulture);
+        var rows = targets.Where(t => best.ContainsKey(t.Name)).ToList();
         var sb = new StringBuilder()
             .AppendLine("## Load")
             .AppendLine()
             .AppendLine($"Measured {started:yyyy-MM-dd HH:mm} UTC by `{o.Command}` on {Machine()}, Redis {redisVersion} on loopback; " +
-                $"load average {loadBefore} at the start, {loadAfter} at the end. The app, the baseline, Redis and wrk share the same {Environment.ProcessorCount} cores.")
+                $"load average {loadBefore} at the start, {loadAfter} at the end. The app, the baseline, Redis and wrk share the same {Environment.ProcessorCount} cores. " +
+                "The app runs as in production (Release, `ASPNETCORE_ENVIRONMENT=Production`, request log to the console and the log files, " +
+                "OpenTelemetry without exporter, `API_DOCS=false`); the baseline is bench/Baseline: Kestrel and one route doing one " +
+                "StackExchange.Redis `GET`, nothing else, on the same Redis.")
             .AppendLine()
-            .AppendLine("| route | requests/s | vs baseline | p50 ms | p99 ms | server CPU | server CPU µs/request | Redis CPU | Redis CPU µs/request | bytes/response | errors | machine busy |")
-            .AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-        foreach (var t in targets)
+            .AppendLine("| route | requests/s | vs baseline | p50 ms | p99 ms | errors |")
+            .AppendLine("| --- | --- | --- | --- | --- | --- |");
+        foreach (var t in rows)
         {
-            if (!best.TryGetValue(t.Name, out var r)) continue;
-            var ratio = t.Name == "baseline" ? "1.00" : (r.RequestsPerSecond / baseline.RequestsPerSecond).ToString("F2", CultureInfo.InvariantCulture);
-            sb.AppendLine($"| {t.Label}, -c{t.Connections} | {N(r.RequestsPerSecond)} | **{ratio}** | {Ms(r.P50Ms)} | {Ms(r.P99Ms)} | " +
-                $"{r.ServerCpuPercent:F0} % | {N(r.ServerCpuUsPerRequest)} | {r.RedisCpuPercent:F0} % | {N(r.RedisCpuUsPerRequest)} | " +
-                $"{N(r.Bytes / (double)Math.Max(1, r.Requests))} | {r.ErrorText} | {r.MachineBusyPercent:F0} % |");
+            var r = best[t.Name];
+            sb.AppendLine($"| {t.Label}, -c{t.Connections} | {N(r.RequestsPerSecond)} | **{(t.Name == "baseline" ? "1.00" : Ratio(t.Name))}** | " +
+                $"{Ms(r.P50Ms)} | {Ms(r.P99Ms)} | {r.ErrorText} |");
         }
-        var hot = new[] { "read", "list" }.Where(best.ContainsKey).Select(n => (n, best[n].RequestsPerSecond / baseline.RequestsPerSecond)).ToList();
+        sb.AppendLine()
+            .AppendLine("Cost of the same runs:")
+            .AppendLine()
+            .AppendLine("| route | server CPU | server CPU µs/request | Redis CPU | Redis CPU µs/request | Redis commands/request | bytes/response | machine busy |")
+            .AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        foreach (var t in rows)
+        {
+            var r = best[t.Name];
+            sb.AppendLine($"| {t.Name} | {r.ServerCpuPercent:F0} % | {N(r.ServerCpuUsPerRequest)} | {r.RedisCpuPercent:F0} % | {N(r.RedisCpuUsPerRequest)} | " +
+                $"{F1(r.RedisCommandsPerRequest)} | {N(r.Bytes / (double)Math.Max(1, r.Requests))} | {r.MachineBusyPercent:F0} % |");
+        }
+        var hot = new[] { ("read", "message page"), ("list", "session list") }.Where(h => best.ContainsKey(h.Item1))
+            .Select(h => (h.Item2, best[h.Item1].RequestsPerSecond / baseline.RequestsPerSecond)).ToList();
         sb.AppendLine()
             .AppendLine($"Target of issue 7: the hot read routes at 50 % or more of the baseline's requests/s. This run: " +
-                string.Join(", ", hot.Select(h => $"{(h.n == "read" ? "message page" : "session list")} {h.Item2 * 100:F0} %")) +
-                (hot.All(h => h.Item2 >= 0.5) ? " (met)." : " (not met on this run)."))
+                string.Join(", ", hot.Select(h => $"{h.Item1} {h.Item2 * 100:F0} %")) +
+                (hot.All(h => h.Item2 >= 0.5) ? " (met)." : " (not met)."))
             .AppendLine()
-            .AppendLine($"wrk {o.Threads} thread{(o.Threads == 1 ? "" : "s")}, {o.Connections} connections (login: {o.LoginConnections}), {o.Seconds} s measured per route " +
-                $"after a {o.Warmup} s warm-up{(o.Rounds > 1 ? $", best of {o.Rounds} rounds (login: one)" : "")}; latency as wrk reports it (`--latency`). " +
-                "Server CPU is the utime + stime of the app's process (bench/Baseline's for the baseline row) over the measured run, " +
-                $"100 % = one core; Redis CPU the same for redis-server; machine busy is the share of all {Environment.ProcessorCount} cores in use (wrk and other work included). " +
-                "Errors count connect/read/write errors, timeouts and non-2xx answers (a 429 would show here).")
+            .AppendLine("How to read it:")
+            .AppendLine($"- wrk {o.Threads} thread{(o.Threads == 1 ? "" : "s")} and {o.Connections} connections: on {Environment.ProcessorCount} cores wrk itself needs CPU, " +
+                "so one thread; 32 connections keep the server busy without queueing much. " +
+                $"{o.Seconds} s measured per route after a {o.Warmup} s warm-up (JIT, connection pools)" +
+                (o.Rounds > 1 ? $", best of {o.Rounds} rounds (login: one)" : "") + ". Latency is wrk's (`--latency`), from connection to response.")
+            .AppendLine("- Server CPU: utime + stime of the app's process (bench/Baseline's in the baseline row) from /proc/<pid>/stat over the measured run, " +
+                "100 % = one core; per request = that CPU time divided by the requests answered. Redis the same for redis-server. " +
+                "Redis commands/request: INFO commandstats over the run (a script counts once, plus every command it runs). " +
+                $"Machine busy: the share of all {Environment.ProcessorCount} cores in use (wrk and anything else on the machine included).")
+            .AppendLine("- Errors: wrk's connect/read/write errors, timeouts and non-2xx answers. The general rate limit (per user and per address, counted " +
+                "in Redis) is raised for the run (`RATE_LIMIT_PER_USER` and `RATE_LIMIT_PER_ADDRESS` = 1,000,000,000 a minute) so that the figures are " +
+                "throughput, not 429s; the limiter still runs on every `/api` request, its Redis script included, as in production.")
+            .AppendLine("- `session` is the like-for-like row: one small record from one Redis read, through the whole stack (auth, rate limiter, " +
+                "request log, Wolverine, validation). The message page reads 50 messages (about 18 KB of JSON) in one script; " +
+                "the session list 20 session records (two pipelined round trips); a post runs the post script and appends its two events " +
+                "(message_created, session_updated) to the user's realtime log before answering.")
+            .AppendLine("- Login is slow on purpose: PBKDF2-SHA256 with 600,000 iterations per password check (about a third of a second of one core here) makes " +
+                $"guessing expensive. It is CPU-bound, so it runs with {o.LoginConnections} connections (one per core) and is not a hot read route; " +
+                "its requests/s is the number of password checks these cores can do.")
             .AppendLine()
             .AppendLine($"Data, seeded over the API before the runs: {o.Users} users, {N(seed.TotalSessions)} sessions, {N(seed.TotalMessages)} messages " +
-                $"({N(keys)} Redis keys with their search index); the user under load has {o.Sessions} sessions, one of {N(o.Messages)} messages " +
+                $"({N(keys)} Redis keys with the search index); the user under load has {o.Sessions} sessions, one of {N(o.Messages)} messages " +
                 "(chat-like prompts and replies, some Chinese and Japanese, replies with `params`). The baseline returns the JSON of " +
-                $"`GET /api/sessions/:id` for that session ({N(baselineBytes)} bytes) from one Redis key.")
-            .AppendLine();
+                $"`GET /api/sessions/:id` for that session ({N(baselineBytes)} bytes) from one Redis key. The raw wrk output of each route is left in `.data/bench-load/`.");
         return sb.ToString();
     }
 
