@@ -70,6 +70,22 @@ public sealed class HttpPipelineTests(AppFixture app) : IntegrationContext(app)
         Assert.Contains("\"code\":\"bad_request\"", answer);
     }
 
+    [Theory]
+    [InlineData("/api/sessions")]
+    [InlineData("/api/auth/login")]
+    public async Task A_json_body_in_an_unknown_charset_answers_415_problem_not_500(string url)
+    {
+        var user = await RegisterUser();
+        var result = await Host.Scenario(s =>
+        {
+            s.Post.Text("{\"title\":\"x\"}").ToUrl(url);
+            s.WithRequestHeader("Content-Type", "application/json; charset=x-klingon");
+            s.As(user);
+            s.IgnoreStatusCode();
+        });
+        await ShouldBeProblem(result, 415, "unsupported_media_type");
+    }
+
     [Fact]
     public async Task An_unknown_route_answers_404_problem()
     {

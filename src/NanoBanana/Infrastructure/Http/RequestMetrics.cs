@@ -45,7 +45,8 @@ public static class HttpPipeline
 
     /// <summary>
     /// JSON routes accept small bodies only; upload routes set their own, larger limit.
-    /// A declared Content-Length over the limit is refused before reading a byte.
+    /// A declared Content-Length over the limit is refused before reading a byte, and so is a
+    /// charset this runtime cannot decode (the JSON reader would throw, answering 500).
     /// </summary>
     public static IApplicationBuilder UseJsonBodyLimit(this IApplicationBuilder app, long maxBytes)
     {
@@ -60,6 +61,12 @@ public static class HttpPipeline
                         $"The request body is larger than the {maxBytes / 1024} KiB this route accepts.");
                     return;
                 }
+                if (UnknownCharset(http.Request.ContentType) is { } charset)
+                {
+                    await ProblemHandling.Write(http, 415, "unsupported_media_type",
+                        $"The charset '{charset}' is not supported: send JSON as UTF-8.");
+                    return;
+                }
                 var feature = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>();
                 if (feature is { IsReadOnly: false }) feature.MaxRequestBodySize = maxBytes;
                 // Always wrapped: servers without the feature (the test server, some proxies' adapters) still get
@@ -68,6 +75,21 @@ public static class HttpPipeline
             }
             await next(http);
         });
+    }
+
+    static string? UnknownCharset(string? contentType)
+    {
+        if (!Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media) || !media.Charset.HasValue) return null;
+        var charset = Microsoft.Net.Http.Headers.HeaderUtilities.RemoveQuotes(media.Charset).Value ?? "";
+        try
+        {
+            System.Text.Encoding.GetEncoding(charset);
+            return null;
+        }
+        catch (ArgumentException)
+        {
+            return charset.Length <= 40 ? charset : charset[..40] + "...";
+        }
     }
 }
 
