@@ -48,6 +48,45 @@ public sealed class HttpPipelineTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
+    public async Task A_chunked_body_kestrel_cannot_decode_answers_400_problem_not_500()
+    {
+        // A chunk size too large for Kestrel's counter surfaces as a plain IOException while the route reads
+        // its JSON body (found by the hostile input sweep): it is the client's malformed request, not our fault.
+        var user = await RegisterUser();
+        await using var live = LiveServer.Start();
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(live.Address.Host, live.Address.Port);
+        var stream = tcp.GetStream();
+        var request = $"POST /api/sessions HTTP/1.1\r\nHost: {live.Address.Authority}\r\nAuthorization: Bearer {user.Token}\r\n" +
+                      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+                      "FFFFFFFFFFFFFFFFFF\r\n{}\r\n0\r\n\r\n";
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request));
+        using var reader = new StreamReader(stream);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        var answer = await reader.ReadToEndAsync(cts.Token);
+
+        Assert.StartsWith("HTTP/1.1 400", answer);
+        Assert.Contains("Content-Type: application/problem+json", answer);
+        Assert.Contains("\"code\":\"bad_request\"", answer);
+    }
+
+    [Theory]
+    [InlineData("/api/sessions")]
+    [InlineData("/api/auth/login")]
+    public async Task A_json_body_in_an_unknown_charset_answers_415_problem_not_500(string url)
+    {
+        var user = await RegisterUser();
+        var result = await Host.Scenario(s =>
+        {
+            s.Post.Text("{\"title\":\"x\"}").ToUrl(url);
+            s.WithRequestHeader("Content-Type", "application/json; charset=x-klingon");
+            s.As(user);
+            s.IgnoreStatusCode();
+        });
+        await ShouldBeProblem(result, 415, "unsupported_media_type");
+    }
+
+    [Fact]
     public async Task An_unknown_route_answers_404_problem()
     {
         var result = await Host.Scenario(s => { s.Get.Url("/api/no-such-thing"); s.IgnoreStatusCode(); });

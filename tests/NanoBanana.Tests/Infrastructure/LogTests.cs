@@ -1,3 +1,7 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
 namespace NanoBanana.Tests.Infrastructure;
 
 public sealed class LogTests(AppFixture app) : IntegrationContext(app)
@@ -47,6 +51,32 @@ public sealed class LogTests(AppFixture app) : IntegrationContext(app)
         // Not even the secret part of a token (after its last dot).
         foreach (var token in secrets.Skip(2))
             Assert.DoesNotContain(token[(token.LastIndexOf('.') + 1)..], all);
+    }
+
+    [Fact]
+    public void A_cancellation_logged_after_the_client_went_away_is_not_an_error_line()
+    {
+        // A client that hangs up while its request runs cancels the request's token down to the handler,
+        // and Wolverine logs that as a failed invocation, at Error (seen in the hostile input sweep). Nobody
+        // is left to answer and nothing failed on our side: no error line. The same failure while the
+        // client is still there stays an error.
+        var accessor = Host.Services.GetRequiredService<IHttpContextAccessor>();
+        var log = Host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Wolverine.Runtime.Handlers.Executor");
+        var marker = Guid.NewGuid().ToString("N");
+        try
+        {
+            accessor.HttpContext = new DefaultHttpContext { RequestAborted = new CancellationToken(canceled: true) };
+            log.LogError(new OperationCanceledException(), "Invocation of {Message} failed!", $"gone-{marker}");
+            accessor.HttpContext = new DefaultHttpContext();
+            log.LogError(new OperationCanceledException(), "Invocation of {Message} failed!", $"here-{marker}");
+        }
+        finally
+        {
+            accessor.HttpContext = null;
+        }
+        var errors = Read(Path.Combine(App.LogDirectory, "error.log"));
+        Assert.Contains($"here-{marker}", errors);
+        Assert.DoesNotContain($"gone-{marker}", errors);
     }
 
     static string Read(string path)

@@ -10,7 +10,8 @@ public static class AuthRules
     public static IRuleBuilderOptions<T, string> ValidEmail<T>(this IRuleBuilder<T, string> rule) =>
         rule.NotEmpty().WithMessage("Email is required.")
             .MaximumLength(254).WithMessage("Email must be at most 254 characters.")
-            .Matches(@"^[^@\s]+@[^@\s]+\.[^@\s]+$").WithMessage("Email must be a valid email address.");
+            // No whitespace, control or invisible format characters (\p{C}): an address must not print like another one.
+            .Matches(@"^[^@\s\p{C}]+@[^@\s\p{C}]+\.[^@\s\p{C}]+$").WithMessage("Email must be a valid email address.");
 
     public static IRuleBuilderOptions<T, string?> ValidUsername<T>(this IRuleBuilder<T, string?> rule) =>
         rule.NotEmpty().WithMessage("Username is required.")

@@ -11,9 +11,18 @@ namespace NanoBanana.Features.Auth;
 /// <c>&lt;userId&gt;.&lt;familyId&gt;.&lt;secret&gt;</c>; Redis keeps only its SHA-256, as the family's
 /// <c>current</c> field. Every refresh rotates the token; presenting a token that was already
 /// rotated out means it was copied, so the whole family (that device) is revoked.
+/// The secret is a random nonce followed by a MAC of user, family and nonce under a key derived from
+/// the JWT secret: only a token this service issued can trigger that revocation. The user and family
+/// ids are not secret (the family is the access token's <c>did</c> claim), so without the MAC anybody
+/// could sign any device out by presenting a made-up secret.
 /// </summary>
 public sealed class RefreshTokens(IDatabase db, JwtSettings settings, TimeProvider clock)
 {
+    const int NonceBytes = 24, MacBytes = 18;
+    static readonly int NonceChars = Base64Url(new byte[NonceBytes]).Length, MacChars = Base64Url(new byte[MacBytes]).Length;
+
+    readonly byte[] _macKey = HMACSHA256.HashData(Encoding.UTF8.GetBytes(settings.Secret), "nanobanana/refresh-tokens/v1"u8);
+
     public enum Outcome { Rotated, Unknown, Reused }
 
     public sealed record Issued(string Token, string FamilyId, DateTimeOffset ExpiresAt);
@@ -23,6 +32,7 @@ public sealed class RefreshTokens(IDatabase db, JwtSettings settings, TimeProvid
         local current = redis.call('HGET', @family, 'current')
         if not current then return 0 end
         if current ~= @presented then
+          if @issued ~= '1' then return 0 end
           redis.call('DEL', @family)
           redis.call('SREM', @families, @familyId)
           return -1
@@ -60,6 +70,8 @@ public sealed class RefreshTokens(IDatabase db, JwtSettings settings, TimeProvid
             families = (RedisKey)Keys.RefreshFamilies(userId),
             familyId,
             presented = Hash(presented),
+            // Only a token we issued (its MAC holds) counts as a reuse; a made-up one is merely unknown.
+            issued = IssuedHere(presented) ? "1" : "0",
             next = nextHash,
             exp = expires.ToUnixTimeMilliseconds(),
         });
@@ -104,10 +116,23 @@ public sealed class RefreshTokens(IDatabase db, JwtSettings settings, TimeProvid
         await tx.ExecuteAsync();
     }
 
-    static (string Token, string Hash) NewToken(string userId, string familyId)
+    (string Token, string Hash) NewToken(string userId, string familyId)
     {
-        var token = $"{userId}.{familyId}.{Base64Url(RandomNumberGenerator.GetBytes(32))}";
+        var nonce = Base64Url(RandomNumberGenerator.GetBytes(NonceBytes));
+        var token = $"{userId}.{familyId}.{nonce}{Mac(userId, familyId, nonce)}";
         return (token, Hash(token));
+    }
+
+    string Mac(string userId, string familyId, string nonce) =>
+        Base64Url(HMACSHA256.HashData(_macKey, Encoding.UTF8.GetBytes($"{userId}.{familyId}.{nonce}"))[..MacBytes]);
+
+    /// <summary>True when the token's secret carries our MAC, i.e. this service issued it at some point.</summary>
+    bool IssuedHere(string token)
+    {
+        var parts = token.Split('.');
+        if (parts.Length != 3 || parts[2].Length != NonceChars + MacChars) return false;
+        var expected = Encoding.ASCII.GetBytes(Mac(parts[0], parts[1], parts[2][..NonceChars]));
+        return CryptographicOperations.FixedTimeEquals(expected, Encoding.ASCII.GetBytes(parts[2][NonceChars..]));
     }
 
     static bool TryParse(string token, out string userId, out string familyId)

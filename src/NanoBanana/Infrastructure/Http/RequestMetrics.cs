@@ -45,7 +45,8 @@ public static class HttpPipeline
 
     /// <summary>
     /// JSON routes accept small bodies only; upload routes set their own, larger limit.
-    /// A declared Content-Length over the limit is refused before reading a byte.
+    /// A declared Content-Length over the limit is refused before reading a byte, and so is a
+    /// charset this runtime cannot decode (the JSON reader would throw, answering 500).
     /// </summary>
     public static IApplicationBuilder UseJsonBodyLimit(this IApplicationBuilder app, long maxBytes)
     {
@@ -60,25 +61,62 @@ public static class HttpPipeline
                         $"The request body is larger than the {maxBytes / 1024} KiB this route accepts.");
                     return;
                 }
+                if (UnknownCharset(http.Request.ContentType) is { } charset)
+                {
+                    await ProblemHandling.Write(http, 415, "unsupported_media_type",
+                        $"The charset '{charset}' is not supported: send JSON as UTF-8.");
+                    return;
+                }
                 var feature = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>();
                 if (feature is { IsReadOnly: false }) feature.MaxRequestBodySize = maxBytes;
-                // Servers without the feature (the test server, some proxies' adapters) still get the limit.
-                else http.Request.Body = new LimitedReadStream(http.Request.Body, maxBytes);
+                // Always wrapped: servers without the feature (the test server, some proxies' adapters) still get
+                // the limit, and a body the server cannot decode answers 400 on every route (see LimitedReadStream).
+                http.Request.Body = new LimitedReadStream(http.Request.Body, maxBytes);
             }
             await next(http);
         });
     }
+
+    static string? UnknownCharset(string? contentType)
+    {
+        if (!Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media) || !media.Charset.HasValue) return null;
+        var charset = Microsoft.Net.Http.Headers.HeaderUtilities.RemoveQuotes(media.Charset).Value ?? "";
+        try
+        {
+            System.Text.Encoding.GetEncoding(charset);
+            return null;
+        }
+        catch (ArgumentException)
+        {
+            return charset.Length <= 40 ? charset : charset[..40] + "...";
+        }
+    }
 }
 
-/// <summary>A request body that refuses to be read past a limit, as Kestrel's own limit does (413).</summary>
+/// <summary>
+/// A request body that refuses to be read past a limit, as Kestrel's own limit does (413), and that
+/// reports a body the server could not decode as the client's malformed request (400). Kestrel reports
+/// most framing errors as BadHttpRequestException, but some (a chunk size that overflows) as a plain
+/// IOException, which would otherwise answer 500.
+/// </summary>
 sealed class LimitedReadStream(Stream inner, long maxBytes) : Stream
 {
     long _read;
 
-    public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        try { return Count(inner.Read(buffer, offset, count)); }
+        catch (IOException e) when (e is not BadHttpRequestException) { throw Malformed(e); }
+    }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) =>
-        Count(await inner.ReadAsync(buffer, ct));
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+    {
+        try { return Count(await inner.ReadAsync(buffer, ct)); }
+        catch (IOException e) when (e is not BadHttpRequestException) { throw Malformed(e); }
+    }
+
+    static BadHttpRequestException Malformed(IOException e) =>
+        new("The request body could not be read.", StatusCodes.Status400BadRequest, e);
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
         ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();

@@ -13,6 +13,7 @@ public static class Observability
     public static void AddLogging(this WebApplicationBuilder builder, Settings settings)
     {
         var dir = settings.LogDirectory;
+        builder.Services.AddHttpContextAccessor();
         builder.Services.AddSerilog((services, cfg) => cfg
             .ReadFrom.Configuration(builder.Configuration)
             .MinimumLevel.Information()
@@ -24,6 +25,9 @@ public static class Observability
             // A refused request (401, 409, 429, validation) is an answer, not a fault: the request line
             // records it. Wolverine would otherwise log each one as a failed invocation, at Error.
             .Filter.ByExcluding(e => IsExpectedOutcome(e.Exception))
+            // A client that hung up cancels its request down to the handler (Wolverine logs a failed
+            // invocation, at Error): nobody is left to answer and nothing failed on our side.
+            .Filter.ByExcluding(e => e.Exception is OperationCanceledException && ClientGone(services))
             .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
             .WriteTo.File(Path.Combine(dir, "combined.log"), rollingInterval: RollingInterval.Infinite,
                 fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, shared: true,
@@ -35,6 +39,9 @@ public static class Observability
             // one process (tests, benchmarks) never write into each other's log folders.
             preserveStaticLogger: true);
     }
+
+    static bool ClientGone(IServiceProvider services) =>
+        services.GetRequiredService<IHttpContextAccessor>().HttpContext?.RequestAborted.IsCancellationRequested == true;
 
     static bool IsExpectedOutcome(Exception? e) => e switch
     {

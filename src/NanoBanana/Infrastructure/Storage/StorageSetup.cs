@@ -44,6 +44,14 @@ public sealed class BlobEndpoint : ICarterModule
                     || local.FileOf(key) is not { } file)
                     return Results.Problem(statusCode: 404, detail: "This link is not valid or has expired; ask for the image again.",
                         extensions: new Dictionary<string, object?> { ["code"] = "not_found" });
+                var length = new FileInfo(file).Length;
+                if (RangeNotSatisfiable(http.Request, length))
+                {
+                    // The file result would answer an empty 416; the API's answer is problem details.
+                    http.Response.Headers.ContentRange = $"bytes */{length}";
+                    return Results.Problem(statusCode: 416, detail: $"The requested range is outside the file ({length} bytes).",
+                        extensions: new Dictionary<string, object?> { ["code"] = "range_not_satisfiable" });
+                }
                 http.Response.Headers.CacheControl = $"private, max-age={Math.Max(0, exp.Value - DateTimeOffset.UtcNow.ToUnixTimeSeconds())}";
                 http.Response.Headers["X-Content-Type-Options"] = "nosniff";
                 http.Response.Headers.ContentDisposition = "inline";
@@ -51,4 +59,20 @@ public sealed class BlobEndpoint : ICarterModule
             })
             .AllowAnonymous().ExcludeFromDescription()
             .WithName("GetBlob");
+
+    /// <summary>
+    /// A well-formed <c>Range: bytes=...</c> none of whose ranges starts inside the file (RFC 9110 14.1.2);
+    /// a malformed or non-bytes Range is ignored (the whole file is sent), as the file result does.
+    /// </summary>
+    static bool RangeNotSatisfiable(HttpRequest request, long length)
+    {
+        if (request.GetTypedHeaders().Range is not { } range || range.Ranges.Count == 0
+            || !string.Equals(range.Unit.Value, "bytes", StringComparison.OrdinalIgnoreCase))
+            return false;
+        foreach (var r in range.Ranges)
+        {
+            if (r.From is { } from ? from < length : r.To is > 0 && length > 0) return false;
+        }
+        return true;
+    }
 }

@@ -54,6 +54,22 @@ public sealed class RefreshTests(AppFixture app) : IntegrationContext(app)
         Assert.Equal(200, (await RefreshWith(other.RefreshToken)).Context.Response.StatusCode);
     }
 
+    [Fact]
+    public async Task A_forged_token_naming_a_device_is_refused_and_does_not_sign_that_device_out()
+    {
+        // The user id and device (family) id are not secret: the device id is the "did" claim of every
+        // access token. A token made up from them, with a secret we never issued, is not a reuse.
+        var user = await RegisterUser();
+        var parts = user.RefreshToken.Split('.');
+        var forged = $"{parts[0]}.{parts[1]}.{new string('A', parts[2].Length)}";
+
+        await ShouldBeProblem(await RefreshWith(forged), 401, "invalid_token");
+
+        // The device still refreshes with its real token, and its access token still extends.
+        Assert.Equal(200, (await BodylessRefresh(user.Token)).Context.Response.StatusCode);
+        Assert.Equal(200, (await RefreshWith(user.RefreshToken)).Context.Response.StatusCode);
+    }
+
     [Theory]
     [InlineData("garbage")]
     [InlineData("0190a1b2c3d4e5f6a7b8c9d0e1f2a3b4.0190a1b2c3d4e5f6a7b8c9d0e1f2a3b4.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]

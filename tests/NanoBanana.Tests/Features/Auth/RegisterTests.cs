@@ -91,6 +91,10 @@ public sealed class RegisterTests(AppFixture app) : IntegrationContext(app)
 
     [Theory]
     [InlineData("not-an-email", "valid_name", "long enough password", "email")]
+    // Control and invisible format characters: an address that prints like someone else's (hostile input sweep).
+    [InlineData("ok@example.com\u0000", "valid_name", "long enough password", "email")]
+    [InlineData("ok@exam\u200Bple.com", "valid_name", "long enough password", "email")]
+    [InlineData("\u202Eok@example.com", "valid_name", "long enough password", "email")]
     [InlineData("ok@example.com", "ab", "long enough password", "username")]
     [InlineData("ok@example.com", "bad name!", "long enough password", "username")]
     [InlineData("ok@example.com", "valid_name", "short", "password")]

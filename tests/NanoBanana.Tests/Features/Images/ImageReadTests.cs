@@ -47,6 +47,35 @@ public sealed class ImageReadTests(AppFixture app) : ImageTestContext(app)
         Assert.Equal(404, (await Fetch(Host, expired)).Status);
     }
 
+    [Theory]
+    [InlineData("bytes=999999999-")]
+    [InlineData("bytes=-0")]
+    public async Task A_blob_range_outside_the_file_answers_416_problem_and_a_valid_range_206(string range)
+    {
+        var user = await RegisterUser();
+        var session = await CreateSession(user);
+        var gif = TestImages.Gif();
+        var id = (await Json(await Upload(Host, user, session, gif, "a.gif", expect: 201)))["image"]!["id"]!.GetValue<string>();
+        var path = new Uri((await GetImage(Host, user, id))["url"]!.GetValue<string>()).PathAndQuery;
+
+        var refused = await Host.Scenario(s =>
+        {
+            s.Get.Url(path);
+            s.WithRequestHeader("Range", range);
+            s.StatusCodeShouldBe(416);
+        });
+        await ShouldBeProblem(refused, 416, "range_not_satisfiable");
+        Assert.Equal($"bytes */{gif.Length}", refused.Context.Response.Headers.ContentRange.ToString());
+
+        var partial = await Host.Scenario(s =>
+        {
+            s.Get.Url(path);
+            s.WithRequestHeader("Range", "bytes=0-5");
+            s.StatusCodeShouldBe(206);
+        });
+        Assert.Equal(6, partial.Context.Response.ContentLength);
+    }
+
     [Fact]
     public async Task Session_and_user_lists_are_newest_first_with_true_totals_and_type_filter()
     {
