@@ -95,6 +95,7 @@ public sealed class S3ImageFlowTests(AppFixture app) : ImageTestContext(app)
         var user = await RegisterUser();
         var session = await CreateSession(user);
         var id = await ProcessingImage(user, session, DateTimeOffset.UtcNow);
+        var since = await LoggedEvents.Mark(host, user.Id);
 
         // Well past the few attempts a short outage needs: an outage of minutes must not fail the image.
         var tracked = await host.TrackActivity(TimeSpan.FromSeconds(60)).DoNotAssertOnExceptionsDetected()
@@ -103,7 +104,7 @@ public sealed class S3ImageFlowTests(AppFixture app) : ImageTestContext(app)
         Assert.Equal(11, tracked.Scheduled.SingleMessage<GenerateThumbnails>().Attempt);
         Assert.Equal("processing", (string?)await Redis.HashGetAsync(Keys.Image(user.Id, id), "status"));
         Assert.True(await Redis.SetContainsAsync(Keys.ThumbnailsPending, $"{user.Id}/{id}"));
-        Assert.Empty(tracked.Sent.MessagesOf<ImageFailed>());
+        Assert.Empty(await LoggedEvents.Since(host, user.Id, since));
     }
 
     [Fact]
@@ -113,6 +114,7 @@ public sealed class S3ImageFlowTests(AppFixture app) : ImageTestContext(app)
         var user = await RegisterUser();
         var session = await CreateSession(user);
         var id = await ProcessingImage(user, session, DateTimeOffset.UtcNow.AddHours(-25)); // THUMBNAIL_RETRY_HOURS: 24
+        var since = await LoggedEvents.Mark(host, user.Id);
 
         var tracked = await host.TrackActivity(TimeSpan.FromSeconds(60)).DoNotAssertOnExceptionsDetected()
             .InvokeMessageAndWaitAsync(new GenerateThumbnails(user.Id, id, Attempt: 2));
@@ -120,7 +122,7 @@ public sealed class S3ImageFlowTests(AppFixture app) : ImageTestContext(app)
         Assert.Empty(tracked.Scheduled.MessagesOf<GenerateThumbnails>());
         Assert.Equal("failed", (string?)await Redis.HashGetAsync(Keys.Image(user.Id, id), "status"));
         Assert.False(await Redis.SetContainsAsync(Keys.ThumbnailsPending, $"{user.Id}/{id}"));
-        Assert.Single(tracked.Sent.MessagesOf<ImageFailed>());
+        Assert.IsType<ImageFailed>(Assert.Single(await LoggedEvents.Since(host, user.Id, since)));
     }
 
     /// <summary>A store whose connections drop in the middle of a request (as when it dies): it reads a little, then resets.</summary>
