@@ -67,6 +67,7 @@ start_app() {
 kill9() { # kill9 PIDFILE: kill -9 the process and wait until it is gone
   local pid
   pid=$(cat "$1" 2>/dev/null) || return 0
+  echo "signal-at $(date +%s%3N)" # the drill measures acknowledgements against this moment
   kill -9 "$pid" 2>/dev/null || true
   while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
   rm -f "$1"
@@ -87,7 +88,7 @@ fi
 
 rm -rf "$work" && mkdir -p "$work"
 cleanup() {
-  kill9 "$work/app.pid"
+  kill9 "$work/app.pid" >/dev/null
   stop_s3rver "$work/s3"
   stop_redis "$work/redis"
 }
@@ -117,6 +118,6 @@ set +e
 dotnet drills/DrillClient/bin/Release/net10.0/DrillClient.dll "$drill" "${args[@]}" 2>&1 | tee "$work/drill.log"
 status=${PIPESTATUS[0]}
 set -e
-errors=$(wc -l <"$work/logs/error.log" 2>/dev/null || echo 0)
+errors=0; [ -f "$work/logs/error.log" ] && errors=$(wc -l <"$work/logs/error.log")
 echo "app error log: $errors lines ($work/logs/error.log; errors are expected while a dependency is away)"
 exit "$status"

@@ -16,16 +16,26 @@ static class Clock
 /// </summary>
 sealed class Control(string command)
 {
-    public async Task Run(string action)
+    /// <summary>
+    /// Runs the action; returns when (on <see cref="Clock"/>) its signal left, if the action printed
+    /// <c>signal-at UNIX_MS</c> (the kills do), else when the action started.
+    /// </summary>
+    public async Task<double> Run(string action)
     {
         var started = Clock.Ms;
         using var process = Process.Start(new ProcessStartInfo("bash", ["-c", $"{command} {action}"])
         {
-            RedirectStandardOutput = false, RedirectStandardError = false, UseShellExecute = false,
+            RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false,
         })!;
+        var output = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
         if (process.ExitCode != 0) throw new InvalidOperationException($"'{action}' failed (exit {process.ExitCode}).");
-        Report.Line($"{action} done in {Clock.Ms - started:F0} ms");
+        var at = started;
+        foreach (var line in output.Split('\n'))
+            if (line.StartsWith("signal-at ") && long.TryParse(line["signal-at ".Length..], out var unixMs))
+                at = Clock.Ms - (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - unixMs);
+        Report.Line($"{action} done in {Clock.Ms - started:F0} ms" + (at > started ? $" (the signal left {at - started:F0} ms after the command started)" : ""));
+        return at;
     }
 }
 

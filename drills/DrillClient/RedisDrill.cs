@@ -35,8 +35,7 @@ static class RedisDrill
         var running = writers.Select((w, i) => Task.Run(() => Write(api, i, w.Account, w.Session, o.PauseMs, acks, outcomes, stop.Token))).ToList();
 
         await Task.Delay(TimeSpan.FromSeconds(o.Before));
-        var killAt = Clock.Ms;
-        await ctl.Run("redis-kill");
+        var killAt = await ctl.Run("redis-kill");
         Report.Line($"Redis killed at {killAt / 1000:F2} s; {acks.Count} writes acknowledged so far");
 
         // While Redis is away: every route once (in parallel), the hub, and /health twice a second.
