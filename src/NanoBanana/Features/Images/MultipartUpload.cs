@@ -15,6 +15,9 @@ public sealed record UploadedFile(string FileName, string TempPath, long Length,
 /// A multipart/form-data request read part by part with <see cref="MultipartReader"/>: each file is
 /// streamed to a temp file in 80 KiB chunks (never the whole request in memory), its size checked as
 /// it arrives (413 the moment it passes the limit), and the temp files are deleted on dispose.
+/// A body that sends nothing for <see cref="ImageSettings.UploadIdleSeconds"/> is dropped: Kestrel's
+/// minimum data rate averages over the whole body, so a client that sent 10 MB fast and then vanished
+/// (no FIN, no RST: a phone that lost its network) would hold its connection and temp files for hours.
 /// </summary>
 public sealed class MultipartUpload : IAsyncDisposable
 {
@@ -26,9 +29,7 @@ public sealed class MultipartUpload : IAsyncDisposable
     public IReadOnlyList<UploadedFile> Files(string field) =>
         _files.Where(f => string.Equals(f.Field, field, StringComparison.OrdinalIgnoreCase)).Select(f => f.File).ToList();
 
-    public static string TempFolder { get; } = Path.Combine(Path.GetTempPath(), "nanobanana-uploads");
-
-    public static async Task<MultipartUpload> Read(HttpRequest request, ImageSettings limits, int maxFiles, CancellationToken ct)
+    public static async Task<MultipartUpload> Read(HttpRequest request, ImageSettings limits, int maxFiles, TimeProvider clock, CancellationToken ct)
     {
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType)
             || !contentType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
@@ -40,9 +41,11 @@ public sealed class MultipartUpload : IAsyncDisposable
             bodyLimit.MaxRequestBodySize = limits.MaxFileBytes * maxFiles + 1024 * 1024;
 
         var upload = new MultipartUpload();
+        var http = request.HttpContext;
+        var body = new IdleTimeoutStream(request.Body, TimeSpan.FromSeconds(limits.UploadIdleSeconds), clock, http.Abort);
         try
         {
-            var reader = new MultipartReader(boundary, request.Body) { HeadersLengthLimit = 16 * 1024 };
+            var reader = new MultipartReader(boundary, body) { HeadersLengthLimit = 16 * 1024 };
             while (await reader.ReadNextSectionAsync(ct) is { } section)
             {
                 if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
@@ -54,7 +57,7 @@ public sealed class MultipartUpload : IAsyncDisposable
                         throw ApiProblem.Validation(maxFiles == 1 ? "image" : "images",
                             maxFiles == 1 ? "Send one file in the image field." : $"A batch holds at most {maxFiles} files.");
                     var fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
-                    upload._files.Add((name, await Spool(section.Body, SafeName(fileName, upload._files.Count), limits.MaxFileBytes, ct)));
+                    upload._files.Add((name, await Spool(section.Body, limits.UploadTempPath, SafeName(fileName, upload._files.Count), limits.MaxFileBytes, ct)));
                 }
                 else
                 {
@@ -65,6 +68,12 @@ public sealed class MultipartUpload : IAsyncDisposable
                 }
             }
             return upload;
+        }
+        catch (Exception) when (body.TimedOut)
+        {
+            await upload.DisposeAsync();
+            throw new ApiProblem(StatusCodes.Status408RequestTimeout, "request_timeout",
+                $"The upload stalled: nothing arrived for {limits.UploadIdleSeconds} seconds.");
         }
         catch (InvalidDataException e) when (e.Message.Contains("length limit", StringComparison.OrdinalIgnoreCase))
         {
@@ -90,10 +99,10 @@ public sealed class MultipartUpload : IAsyncDisposable
         return bare.Length is > 0 and <= 255 ? bare : $"file{index + 1}";
     }
 
-    static async Task<UploadedFile> Spool(Stream body, string fileName, long maxBytes, CancellationToken ct)
+    static async Task<UploadedFile> Spool(Stream body, string folder, string fileName, long maxBytes, CancellationToken ct)
     {
-        Directory.CreateDirectory(TempFolder);
-        var path = Path.Combine(TempFolder, Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, Guid.NewGuid().ToString("N"));
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long length = 0;
         try
@@ -122,6 +131,40 @@ public sealed class MultipartUpload : IAsyncDisposable
             throw new ApiProblem(400, "empty_file", $"{fileName} is empty.");
         }
         return new UploadedFile(fileName, path, length, Convert.ToHexStringLower(hash.GetHashAndReset()));
+    }
+
+    /// <summary>
+    /// The request body with a deadline on each read: a read that waits longer than <c>idle</c> aborts
+    /// the connection (the pending read then fails). The request's token is checked but not handed to
+    /// the server's read: a cancelled read leaves Kestrel's body reader "in progress" and it logs an
+    /// error when it drains the body afterwards (dotnet/aspnetcore#17840); an aborted connection ends
+    /// the read instead.
+    /// </summary>
+    sealed class IdleTimeoutStream(Stream inner, TimeSpan idle, TimeProvider clock, Action abort) : Stream
+    {
+        volatile bool _timedOut;
+        public bool TimedOut => _timedOut;
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+        {
+            ct.ThrowIfCancellationRequested();
+            await using var deadline = clock.CreateTimer(_ => { _timedOut = true; abort(); }, null, idle, Timeout.InfiniteTimeSpan);
+            return await inner.ReadAsync(buffer, CancellationToken.None);
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
+            ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Uploads are read asynchronously.");
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     public ValueTask DisposeAsync()

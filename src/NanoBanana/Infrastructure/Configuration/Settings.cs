@@ -205,6 +205,10 @@ public sealed class ImageSettings
     public int GcIntervalSeconds { get; init; } = 3600;
     /// <summary>libvips worker threads per image; 0: cores divided by the thumbnail parallelism.</summary>
     public int VipsConcurrency { get; init; }
+    /// <summary>An upload whose body sends nothing for this long is dropped (its connection aborted, its temp files deleted).</summary>
+    public int UploadIdleSeconds { get; init; } = 30;
+    /// <summary>Where uploads are spooled while they stream in (deleted when the request ends).</summary>
+    public string UploadTempPath { get; init; } = Path.Combine(Path.GetTempPath(), "nanobanana-uploads");
 
     public static ImageSettings From(Func<string, string, string?> get)
     {
@@ -221,6 +225,8 @@ public sealed class ImageSettings
             GcGraceSeconds = Int("IMAGE_GC_GRACE_SECONDS", "Images:GcGraceSeconds", defaults.GcGraceSeconds),
             GcIntervalSeconds = Math.Max(1, Int("IMAGE_GC_INTERVAL_SECONDS", "Images:GcIntervalSeconds", defaults.GcIntervalSeconds)),
             VipsConcurrency = Int("VIPS_CONCURRENCY", "Images:VipsConcurrency", 0),
+            UploadIdleSeconds = Math.Max(1, Int("UPLOAD_IDLE_TIMEOUT_SECONDS", "Images:UploadIdleSeconds", defaults.UploadIdleSeconds)),
+            UploadTempPath = get("UPLOAD_TEMP_PATH", "Images:UploadTempPath") is { Length: > 0 } temp ? temp : defaults.UploadTempPath,
         };
     }
 }

@@ -43,9 +43,9 @@ public static class UploadImageHandler
 public sealed class UploadImageEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/images/upload", async (HttpRequest request, ClaimsPrincipal user, IMessageBus bus, Settings settings, CancellationToken ct) =>
+        app.MapPost("/api/images/upload", async (HttpRequest request, ClaimsPrincipal user, IMessageBus bus, Settings settings, TimeProvider clock, CancellationToken ct) =>
             {
-                await using var form = await MultipartUpload.Read(request, settings.Images, 1, ct);
+                await using var form = await MultipartUpload.Read(request, settings.Images, 1, clock, ct);
                 var cmd = new UploadImage(form.Field("sessionId"), form.Field("type"), form.Files("image").FirstOrDefault())
                     { UserId = user.UserId() };
                 var response = await bus.InvokeAsync<ImageResponse>(cmd, ct);

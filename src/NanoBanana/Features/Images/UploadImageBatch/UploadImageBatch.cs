@@ -79,9 +79,9 @@ public static class UploadImageBatchHandler
 public sealed class UploadImageBatchEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/images/upload/batch", async (HttpRequest request, ClaimsPrincipal user, IMessageBus bus, Settings settings, CancellationToken ct) =>
+        app.MapPost("/api/images/upload/batch", async (HttpRequest request, ClaimsPrincipal user, IMessageBus bus, Settings settings, TimeProvider clock, CancellationToken ct) =>
             {
-                await using var form = await MultipartUpload.Read(request, settings.Images, settings.Images.MaxBatchFiles, ct);
+                await using var form = await MultipartUpload.Read(request, settings.Images, settings.Images.MaxBatchFiles, clock, ct);
                 var cmd = new UploadImageBatch(form.Field("sessionId"), form.Field("type"), form.Files("images"))
                     { UserId = user.UserId() };
                 return TypedResults.Created("/api/images/user/all", await bus.InvokeAsync<BatchResponse>(cmd, ct));
