@@ -42,7 +42,7 @@ public sealed class AppFixture : IAsyncLifetime
 
     /// <summary>Starts a host with the test defaults, overridden by <paramref name="settings"/>.</summary>
     public static Task<IAlbaHost> StartHost(IDictionary<string, string?>? settings = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null, string environment = "Testing")
     {
         var all = new Dictionary<string, string?>
         {
@@ -55,7 +55,7 @@ public sealed class AppFixture : IAsyncLifetime
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) all[k] = v;
         return AlbaHost.For<Program>(b =>
         {
-            b.UseEnvironment("Testing");
+            b.UseEnvironment(environment);
             foreach (var (k, v) in all) b.UseSetting(k, v);
             if (services is not null) b.ConfigureServices(services);
         });

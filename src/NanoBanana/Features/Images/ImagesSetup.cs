@@ -48,7 +48,10 @@ public sealed class ImageWorkStarter(IHostApplicationLifetime lifetime, IService
     {
         try
         {
-            var bus = services.GetRequiredService<IMessageBus>();
+            // IMessageBus is scoped: resolving it from the root provider fails where scopes are
+            // validated (Development, i.e. scripts/run.sh), and then nothing was recovered or collected.
+            await using var scope = services.CreateAsyncScope();
+            var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
             await bus.PublishAsync(new RecoverUnfinishedThumbnails());
             await bus.ScheduleAsync(new CollectGarbage(Recurring: true), TimeSpan.FromSeconds(settings.Images.GcIntervalSeconds));
         }

@@ -10,8 +10,11 @@ namespace NanoBanana.Tests.Features.Images;
 
 public sealed class RecoveryTests(AppFixture app) : ImageTestContext(app)
 {
-    [Fact]
-    public async Task An_image_left_processing_by_a_dead_process_is_finished_when_an_instance_starts()
+    // Development validates DI scopes (scripts/run.sh runs it): the start-up work once failed there only.
+    [Theory]
+    [InlineData("Testing")]
+    [InlineData("Development")]
+    public async Task An_image_left_processing_by_a_dead_process_is_finished_when_an_instance_starts(string environment)
     {
         var user = await RegisterUser();
         var session = await CreateSession(user);
@@ -33,7 +36,7 @@ public sealed class RecoveryTests(AppFixture app) : ImageTestContext(app)
         try
         {
             var sameStore = new Dictionary<string, string?> { ["LOCAL_STORAGE_PATH"] = Host.Services.GetRequiredService<LocalStorage>().Root };
-            await using var restarted = await AppFixture.StartHost(sameStore);
+            await using var restarted = await AppFixture.StartHost(sameStore, environment: environment);
             var payload = await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
             Assert.Equal(id, payload["image"]!["id"]!.GetValue<string>());
 
