@@ -80,8 +80,19 @@ public sealed class MultipartUpload : IAsyncDisposable
             await upload.DisposeAsync();
             throw new ApiProblem(400, "bad_request", "The multipart body is not valid: " + e.Message);
         }
+        catch (IOException e) when (e is Microsoft.AspNetCore.Connections.ConnectionResetException
+                                       or BadHttpRequestException { StatusCode: not StatusCodes.Status413PayloadTooLarge })
+        {
+            // The server's read failed: the body ended before its Content-Length (the client went away half-way)
+            // or the connection broke. The connection is let go: with the body half read Kestrel would try to
+            // drain the rest, and its reader, left "in progress" by the failed read, makes it log an error.
+            await upload.DisposeAsync();
+            http.Abort();
+            throw new ApiProblem(400, "bad_request", "The multipart body could not be read to its end.");
+        }
         catch (Exception e) when (e is InvalidDataException or IOException && e is not BadHttpRequestException)
         {
+            // The body itself is malformed (e.g. it ends without its closing boundary): a 400 the client gets.
             await upload.DisposeAsync();
             throw new ApiProblem(400, "bad_request", "The multipart body could not be read to its end.");
         }
