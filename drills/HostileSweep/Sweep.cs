@@ -1043,6 +1043,14 @@ public sealed class Sweep(SweepOptions o)
         AddBytes("UTF-8 bytes in a header value", [.. Encoding.ASCII.GetBytes($"GET /api/auth/me HTTP/1.1\r\nHost: {host}\r\n{auth}X-Name: "), .. Encoding.UTF8.GetBytes("çé✓"), .. Encoding.ASCII.GetBytes("\r\nConnection: close\r\n\r\n")], protocolLevel: true);
         AddBytes("UTF-8 Idempotency-Key", [.. Encoding.ASCII.GetBytes($"POST /api/sessions HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\nContent-Length: 2\r\nIdempotency-Key: "), .. Encoding.UTF8.GetBytes("\u202Eevil Ａｄｍｉｎ 🎉"), .. Encoding.ASCII.GetBytes("\r\nConnection: close\r\n\r\n{}")], protocolLevel: true);
         AddBytes("Latin-1 byte in a header value", [.. Encoding.ASCII.GetBytes($"GET /api/auth/me HTTP/1.1\r\nHost: {host}\r\n{auth}X-Name: caf"), 0xE9, .. Encoding.ASCII.GetBytes("\r\nConnection: close\r\n\r\n")], protocolLevel: true);
+        // HttpClient stops at a broken pipe when the server answers before the body is sent; a raw client
+        // sends what it can, then reads: the server must have answered these with problem details.
+        var chunk = new string('A', 64 * 1024);
+        Add("chunked JSON body of 1 MiB (over the limit)", $"POST /api/sessions HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+            "E\r\n{\"title\":\"AAAA\r\n" + string.Concat(Enumerable.Repeat($"{chunk.Length:X}\r\n{chunk}\r\n", 16)) + "2\r\n\"}\r\n0\r\n\r\n");
+        var bigFile = new string('J', 21 * 1024 * 1024);
+        var multipart = $"--b\r\nContent-Disposition: form-data; name=\"sessionId\"\r\n\r\n{A.Sessions[0]}\r\n--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"big.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n{bigFile}\r\n--b--\r\n";
+        Add("upload of a 21 MiB file (over the 20 MiB limit)", $"POST /api/images/upload HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {multipart.Length}\r\nConnection: close\r\n\r\n{multipart}");
         Add("CRLF injection in the path", $"GET /api/sessions/%0d%0aSet-Cookie:%20x=y HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n");
         Add("JSON body declared longer than sent", $"POST /api/sessions HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"title\":\"x\"}}", protocolLevel: true);
 

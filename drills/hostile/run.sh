@@ -29,7 +29,7 @@ dotnet build src/NanoBanana/NanoBanana.csproj -c Release -v q -nologo >/dev/null
 dotnet build drills/HostileSweep/HostileSweep.csproj -c Release -v q -nologo >/dev/null
 
 # Production settings; the general rate limits are raised so that the sweep's thousands of requests
-# are judged by the routes themselves (a separate check below shows a 429 is problem details too).
+# are judged by the routes themselves (sign-in's own brute-force limit stays: its 429s are checked too).
 ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="$secret" PORT="$PORT" REDIS_URL="127.0.0.1:$REDIS_PORT" \
   LOG_DIR="$work/logs" LOCAL_STORAGE_PATH="$work/uploads" PUBLIC_BASE_URL="http://127.0.0.1:$PORT" \
   RATE_LIMIT_PER_USER=1000000 RATE_LIMIT_PER_ADDRESS=1000000 \
