@@ -104,12 +104,19 @@ public sealed class Sweep(SweepOptions o)
             await RawSweep();
             await CheckVictim("raw-http");
         }
+        var redisKeys = _baseline.Entries.Keys.Count(k => k.StartsWith("redis nb:{u:", StringComparison.Ordinal));
+        _report.DataChecks.Add($"the victim's data ({_baseline.Entries.Count} entries: {_baseline.Entries.Keys.Count(k => k.StartsWith("api ", StringComparison.Ordinal))} API reads, " +
+                               $"DUMP of {redisKeys} Redis keys, claims, index members, blob SHA-256) compared after each of {_checks} categories: " +
+                               $"{_report.Violations.Count(v => v.Rule == "victim data changed")} differences");
         _report.Elapsed = clock.Elapsed;
         return _report;
     }
 
+    int _checks;
+
     async Task CheckVictim(string category)
     {
+        _checks++;
         var now = await Snapshot.Take(o.Http, o.Redis, V);
         var diff = now.Diff(_baseline);
         if (diff.Count == 0) return;
