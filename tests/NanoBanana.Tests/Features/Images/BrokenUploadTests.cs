@@ -119,7 +119,7 @@ public sealed class BrokenUploadTests
         protected virtual async Task<int> AfterFirst(CancellationToken ct)
         {
             using var both = CancellationTokenSource.CreateLinkedTokenSource(ct, aborted);
-            await Task.Delay(Timeout.Infinite, both.Token); // ends only by cancellation
+            await new TaskCompletionSource().Task.WaitAsync(both.Token); // a read that never completes: ends only by cancellation
             return 0;
         }
 
