@@ -4,6 +4,7 @@
 # the hot routes and the baseline (bench/LoadBench) and writes the figures into docs/BENCHMARKS.md ("## Load").
 # Options are passed to the driver: --seconds 15 --warmup 3 --rounds 1 --threads 1 --connections 32
 #   --login-connections 2 --users 10 --sessions 30 --messages 1000
+#   --only baseline,session,read,list,post,login (a quick look at some routes; docs/BENCHMARKS.md is left alone)
 # Ports: BENCH_APP_PORT (3341), BENCH_BASELINE_PORT (3342), BENCH_REDIS_PORT (6451).
 set -euo pipefail
 cd "$(dirname "$0")/.."

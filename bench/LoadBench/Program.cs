@@ -60,6 +60,7 @@ static class Program
         for (var round = 1; round <= o.Rounds; round++)
         foreach (var t in targets)
         {
+            if (o.Only is { } only && !only.Contains(t.Name)) continue;
             if (t.Name == "login" && round > 1) continue; // CPU-bound by design: one round says it all
             var token = t.Auth ? await Login(http, seed.MainEmail) : null; // fresh for each target: tokens live 15 minutes
             var script = WriteScript(o.Work, t, token);
@@ -430,6 +431,7 @@ static class Program
         public int Users = 10, Sessions = 30, Messages = 1000;
         public string Work = ".data/bench-load";
         public string? Out;
+        public HashSet<string>? Only; // a quick look at some routes: nothing written to --out
         public string Command = "bash bench/load.sh";
 
         public static Options Parse(string[] args)
@@ -452,6 +454,7 @@ static class Program
                     case "--redis-pid": o.RedisPid = Int(); break;
                     case "--work": o.Work = Next(); break;
                     case "--out": o.Out = Next(); break;
+                    case "--only": o.Only = [.. Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]; break;
                     // The options bench/load.sh passes through: they belong in the reproduction command.
                     case "--seconds": o.Seconds = Int(); extra.Add($"{a} {o.Seconds}"); break;
                     case "--warmup": o.Warmup = Int(); extra.Add($"{a} {o.Warmup}"); break;
@@ -466,6 +469,7 @@ static class Program
                 }
             }
             if (o.AppPid <= 0 || o.BaselinePid <= 0 || o.RedisPid <= 0) throw new ArgumentException("--app-pid, --baseline-pid and --redis-pid are required");
+            if (o.Only is not null) o.Out = null;
             if (extra.Count > 0) o.Command += " " + string.Join(' ', extra);
             Directory.CreateDirectory(o.Work);
             return o;

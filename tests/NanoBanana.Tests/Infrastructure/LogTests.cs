@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using NanoBanana.Infrastructure.Observability;
 
 namespace NanoBanana.Tests.Infrastructure;
 
@@ -41,6 +42,8 @@ public sealed class LogTests(AppFixture app) : IntegrationContext(app)
             Password, "a wrong secret 12345", "another wrong secret", "and a new secret 678", user.Token, user.RefreshToken, device.Token, device.RefreshToken,
             refreshed["token"]!.GetValue<string>(), refreshed["refreshToken"]!.GetValue<string>(),
         };
+        // The console and combined.log are written in the background: wait for the lines queued so far.
+        await Host.Services.GetRequiredService<BackgroundLogWriter>().FlushAsync();
         var files = Directory.GetFiles(App.LogDirectory, "*", SearchOption.AllDirectories);
         Assert.NotEmpty(files);
         var all = string.Join("\n", files.Select(Read));

@@ -2,14 +2,13 @@ using System.Threading.RateLimiting;
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
-using RedisRateLimiting;
 using StackExchange.Redis;
 
 namespace NanoBanana.Infrastructure.Http;
 
 /// <summary>
-/// A general, generous limit on the whole API, per signed-in user and otherwise per address,
-/// counted in Redis so that every instance shares it.
+/// A general, generous limit on the whole API, per signed-in user and otherwise per address, per
+/// minute, counted in Redis so that every instance shares it (<see cref="SharedWindowLimiter"/>).
 /// </summary>
 public static class RateLimiting
 {
@@ -21,16 +20,11 @@ public static class RateLimiting
             {
                 if (!http.Request.Path.StartsWithSegments("/api"))
                     return RateLimitPartition.GetNoLimiter("");
-                var mux = http.RequestServices.GetRequiredService<IConnectionMultiplexer>();
                 var (key, limit) = http.User.Identity?.IsAuthenticated == true
                     ? ($"{Keys.RateLimitPrefix}{{user:{http.User.UserId()}}}", limits.RequestsPerMinutePerUser)
                     : ($"{Keys.RateLimitPrefix}{{addr:{ClientAddress.Of(http)}}}", limits.RequestsPerMinutePerAddress);
-                return RedisRateLimitPartition.GetFixedWindowRateLimiter(key, _ => new RedisFixedWindowRateLimiterOptions
-                {
-                    ConnectionMultiplexerFactory = () => mux,
-                    PermitLimit = limit,
-                    Window = TimeSpan.FromMinutes(1),
-                });
+                return RateLimitPartition.Get(key, k => new SharedWindowLimiter(k, limit,
+                    http.RequestServices.GetRequiredService<IConnectionMultiplexer>(), http.RequestServices.GetRequiredService<TimeProvider>()));
             });
             o.OnRejected = async (ctx, _) =>
             {

@@ -9,10 +9,26 @@ namespace NanoBanana.Infrastructure.Observability;
 
 public static class Observability
 {
-    /// <summary>Structured logs to the console, <c>logs/combined.log</c> and <c>logs/error.log</c>.</summary>
+    const string FileTemplate = "{Timestamp:o} [{Level:u3}] {SourceContext}: {Message:lj} {Properties:j}{NewLine}{Exception}";
+
+    /// <summary>
+    /// Structured logs to the console, <c>logs/combined.log</c> and <c>logs/error.log</c>. The console and
+    /// combined.log are written by a background task (<see cref="BackgroundLogWriter"/>): a request only
+    /// queues its line. error.log is written at once, on the thread that logs: an error line must be on
+    /// disk even if the process dies right after it. Each instance has its own log folder (compose gives
+    /// each its own volume): the files are not opened in shared mode, whose cross-process lock and flush
+    /// per line cost more than the line itself.
+    /// </summary>
     public static void AddLogging(this WebApplicationBuilder builder, Settings settings)
     {
         var dir = settings.LogDirectory;
+        var background = new BackgroundLogWriter(new LoggerConfiguration()
+            .MinimumLevel.Verbose()
+            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
+            .WriteTo.File(Path.Combine(dir, "combined.log"), rollingInterval: RollingInterval.Infinite,
+                fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, outputTemplate: FileTemplate)
+            .CreateLogger());
+        builder.Services.AddSingleton(background);
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSerilog((services, cfg) => cfg
             .ReadFrom.Configuration(builder.Configuration)
@@ -28,13 +44,9 @@ public static class Observability
             // A client that hung up cancels its request down to the handler (Wolverine logs a failed
             // invocation, at Error): nobody is left to answer and nothing failed on our side.
             .Filter.ByExcluding(e => e.Exception is OperationCanceledException && ClientGone(services))
-            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
-            .WriteTo.File(Path.Combine(dir, "combined.log"), rollingInterval: RollingInterval.Infinite,
-                fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, shared: true,
-                outputTemplate: "{Timestamp:o} [{Level:u3}] {SourceContext}: {Message:lj} {Properties:j}{NewLine}{Exception}")
+            .WriteTo.Sink(background)
             .WriteTo.File(Path.Combine(dir, "error.log"), restrictedToMinimumLevel: LogEventLevel.Error,
-                fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, shared: true,
-                outputTemplate: "{Timestamp:o} [{Level:u3}] {SourceContext}: {Message:lj} {Properties:j}{NewLine}{Exception}"),
+                fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, outputTemplate: FileTemplate),
             // Each host keeps its own logger: the static Log.Logger is left alone, so several hosts in
             // one process (tests, benchmarks) never write into each other's log folders.
             preserveStaticLogger: true);
@@ -65,23 +77,27 @@ public static class Observability
                 : LogEventLevel.Information;
         });
 
-    /// <summary>Traces and metrics through OpenTelemetry; exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.</summary>
+    /// <summary>
+    /// Traces and metrics through OpenTelemetry, exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    /// Without an endpoint nothing is collected: an activity per request and per handler, and a histogram
+    /// per request, that nobody reads would only cost CPU (/health keeps its own request counts).
+    /// </summary>
     public static IServiceCollection AddTelemetry(this IServiceCollection services, IConfiguration config)
     {
-        var otlp = !string.IsNullOrEmpty(config["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        if (string.IsNullOrEmpty(config["OTEL_EXPORTER_OTLP_ENDPOINT"])) return services;
         services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("nanobanana", serviceVersion: typeof(Observability).Assembly.GetName().Version?.ToString()))
             .WithTracing(t =>
             {
                 t.AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/health"));
                 t.AddSource("Wolverine");
-                if (otlp) t.AddOtlpExporter();
+                t.AddOtlpExporter();
             })
             .WithMetrics(m =>
             {
                 m.AddAspNetCoreInstrumentation();
                 m.AddMeter("Wolverine");
-                if (otlp) m.AddOtlpExporter();
+                m.AddOtlpExporter();
             });
         return services;
     }
