@@ -1,4 +1,6 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.IdentityModel.JsonWebTokens;
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Http;
 
@@ -11,13 +13,32 @@ public static class AuthSetup
         services.AddSingleton(jwt);
         services.AddSingleton<AccessTokens>();
         services.AddSingleton<PasswordHasher>();
+        var validation = new AccessTokens(jwt, TimeProvider.System).ValidationParameters();
+        var verified = new VerifiedTokens(TimeProvider.System, validation.ClockSkew);
+        services.AddSingleton(verified);
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
             .AddJwtBearer(o =>
             {
                 o.MapInboundClaims = false;
-                o.TokenValidationParameters = new AccessTokens(jwt, TimeProvider.System).ValidationParameters();
+                o.TokenValidationParameters = validation;
                 o.Events = new JwtBearerEvents
                 {
+                    // A token this instance verified before and that is still valid skips the verification.
+                    OnMessageReceived = ctx =>
+                    {
+                        if (BearerToken(ctx.Request) is { } token && verified.Find(token) is { } principal)
+                        {
+                            ctx.Principal = principal;
+                            ctx.Success();
+                        }
+                        return Task.CompletedTask;
+                    },
+                    OnTokenValidated = ctx =>
+                    {
+                        if (ctx.SecurityToken is JsonWebToken token && ctx.Principal?.Identity is ClaimsIdentity identity)
+                            verified.Remember(token.EncodedToken, identity, token.ValidTo);
+                        return Task.CompletedTask;
+                    },
                     OnChallenge = async ctx =>
                     {
                         ctx.HandleResponse();
@@ -33,5 +54,12 @@ public static class AuthSetup
             });
         services.AddAuthorization();
         return services;
+    }
+
+    /// <summary>The token of an <c>Authorization: Bearer</c> header, read as the JWT handler reads it.</summary>
+    static string? BearerToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7 ? header[7..].Trim() : null;
     }
 }
