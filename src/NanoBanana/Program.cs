@@ -28,6 +28,7 @@ builder.Services.AddSingleton<NanoBanana.Infrastructure.Realtime.RealtimeStats>(
 builder.Services.AddRedis(settings.Redis);
 builder.Services.AddTokenAuth(settings.Jwt);
 builder.Services.AddApiRateLimits(settings.Limits);
+builder.Services.AddUserDataCache(settings.ReadCache);
 builder.Services.AddProblemHandling();
 builder.Services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -69,6 +70,7 @@ app.UseWebSockets();
 app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();
+app.UseOutputCache(); // after auth: a cached answer is only ever looked up for its own, signed-in user
 
 if (settings.ApiDocs) app.MapApiDocs();
 app.MapCarter();

@@ -17,6 +17,7 @@ public sealed class Settings
     public bool ApiDocs { get; init; } = true;
     public StorageSettings Storage { get; init; } = new();
     public ImageSettings Images { get; init; } = new();
+    public ReadCacheSettings ReadCache { get; init; } = new();
 
     public static Settings From(IConfiguration c, IHostEnvironment env)
     {
@@ -73,6 +74,11 @@ public sealed class Settings
             ApiDocs = Bool("API_DOCS", "ApiDocs", true),
             Storage = StorageSettings.From(Get),
             Images = ImageSettings.From(Get),
+            ReadCache = new ReadCacheSettings
+            {
+                Megabytes = Math.Max(0, Int("READ_CACHE_MB", "ReadCache:Megabytes", 64)),
+                Seconds = Math.Max(1, Int("READ_CACHE_SECONDS", "ReadCache:Seconds", 60)),
+            },
         };
     }
 
@@ -87,6 +93,15 @@ public sealed class RedisSettings
     public int Port { get; init; } = 6379;
     public string? Password { get; init; }
     public int Database { get; init; }
+}
+
+/// <summary>Answers of hot reads kept in memory per instance, each valid for one version of its user's data.</summary>
+public sealed class ReadCacheSettings
+{
+    /// <summary>Memory for cached answers; 0 turns the cache off.</summary>
+    public int Megabytes { get; init; } = 64;
+    /// <summary>The longest an answer is kept, even when its user's data did not change.</summary>
+    public int Seconds { get; init; } = 60;
 }
 
 public sealed class JwtSettings

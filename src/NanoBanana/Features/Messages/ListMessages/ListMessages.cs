@@ -46,6 +46,7 @@ public sealed class ListMessagesEndpoint : ICarterModule
                     new ListMessages(sessionId, page.Limit, page.Offset) { UserId = http.User.UserId() }, ct));
             })
             .RequireAuthorization()
+            .CachedPerUserVersion()
             .WithName("ListMessages").WithTags("Messages")
             .WithSummary("A session's messages, oldest first (chat order)")
             .Produces<MessagesPage>()

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
+using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
 using Wolverine;
@@ -29,6 +30,7 @@ public sealed class GetSessionEndpoint : ICarterModule
         app.MapGet("/api/sessions/{sessionId}", async (string sessionId, HttpContext http, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<SessionResponse>(new GetSession(sessionId) { UserId = http.User.UserId() }, ct)))
             .RequireAuthorization()
+            .CachedPerUserVersion()
             .WithName("GetSession").WithTags("Sessions")
             .WithSummary("One of the caller's sessions")
             .Produces<SessionResponse>()

@@ -76,6 +76,7 @@ public sealed class ListSessionsEndpoint : ICarterModule
                     new ListSessions(page.Limit, page.Offset, text) { UserId = http.User.UserId() }, ct));
             })
             .RequireAuthorization()
+            .CachedPerUserVersion()
             .WithName("ListSessions").WithTags("Sessions")
             .WithSummary("The caller's sessions, most recently updated first; q filters titles (case-insensitive, any language)")
             .Produces<SessionsPage>()

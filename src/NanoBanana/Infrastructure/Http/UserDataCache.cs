@@ -1,0 +1,67 @@
+using System.Globalization;
+using Microsoft.AspNetCore.OutputCaching;
+using NanoBanana.Infrastructure.Configuration;
+using NanoBanana.Infrastructure.Realtime;
+using NanoBanana.Infrastructure.Security;
+
+namespace NanoBanana.Infrastructure.Http;
+
+/// <summary>
+/// Hot reads of a user's own data (a session, the session list, a page of messages) answered from
+/// memory while that user's data has not changed. Every change to a user's data appends an event to the
+/// user's log before the change is acknowledged (the realtime contract: other devices learn of every
+/// change from it), so the log's seq is a version of everything the user can read. A cached answer is
+/// keyed by the user, the route, its query and that seq: one Redis GET tells whether it still holds, and
+/// the answer after any acknowledged write, on any instance, is read afresh. Answers are kept at most
+/// <c>READ_CACHE_SECONDS</c> (a bound for the rare change whose event could not be appended, and for a
+/// Redis that lost its last second of writes and reuses a seq), in at most <c>READ_CACHE_MB</c> per
+/// instance; only 200 answers are kept. Concurrent misses of one key are read once.
+/// </summary>
+public static class UserDataCache
+{
+    public const string Policy = "user-data";
+
+    public static IServiceCollection AddUserDataCache(this IServiceCollection services, ReadCacheSettings settings)
+    {
+        services.AddOutputCache(o =>
+        {
+            o.SizeLimit = Math.Max(1, settings.Megabytes) * 1024L * 1024;
+            o.MaximumBodySize = 1024 * 1024;
+            o.DefaultExpirationTimeSpan = TimeSpan.FromSeconds(settings.Seconds);
+            o.AddPolicy(Policy, new VersionedByUserLog(settings.Megabytes > 0, TimeSpan.FromSeconds(settings.Seconds)));
+        });
+        return services;
+    }
+
+    /// <summary>Marks a GET route whose answer depends only on the caller's own data and the request.</summary>
+    public static TBuilder CachedPerUserVersion<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.CacheOutput(Policy);
+
+    sealed class VersionedByUserLog(bool enabled, TimeSpan lifetime) : IOutputCachePolicy
+    {
+        public async ValueTask CacheRequestAsync(OutputCacheContext context, CancellationToken cancellation)
+        {
+            var http = context.HttpContext;
+            if (!enabled || !HttpMethods.IsGet(http.Request.Method) || http.User.Identity?.IsAuthenticated != true) return;
+            var userId = http.User.UserId();
+            // Read before the route reads its data: what the route then reads is at least this version.
+            var seq = await http.RequestServices.GetRequiredService<EventLog>().LastSeq(userId);
+            context.EnableOutputCaching = true;
+            context.AllowCacheLookup = true;
+            context.AllowCacheStorage = true;
+            context.AllowLocking = true;
+            context.ResponseExpirationTimeSpan = lifetime;
+            context.CacheVaryByRules.QueryKeys = "*";
+            context.CacheVaryByRules.VaryByValues["user"] = userId;
+            context.CacheVaryByRules.VaryByValues["seq"] = seq.ToString(CultureInfo.InvariantCulture);
+        }
+
+        public ValueTask ServeFromCacheAsync(OutputCacheContext context, CancellationToken cancellation) => ValueTask.CompletedTask;
+
+        public ValueTask ServeResponseAsync(OutputCacheContext context, CancellationToken cancellation)
+        {
+            if (context.HttpContext.Response.StatusCode != StatusCodes.Status200OK) context.AllowCacheStorage = false;
+            return ValueTask.CompletedTask;
+        }
+    }
+}
