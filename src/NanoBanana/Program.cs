@@ -12,7 +12,9 @@ using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using Wolverine;
 
-var builder = WebApplication.CreateBuilder(args);
+// Configuration is read once, at start. Reloading appsettings on change would keep a watcher on the whole
+// content root, woken (and allocating) for every line written to a log folder below it, as in the image.
+var builder = WebApplication.CreateBuilder([.. args, "--hostBuilder:reloadConfigOnChange=false"]);
 var settings = Settings.From(builder.Configuration, builder.Environment);
 builder.Services.AddSingleton(settings);
 

@@ -15,7 +15,7 @@ namespace NanoBanana.Infrastructure.Http;
 /// the answer after any acknowledged write, on any instance, is read afresh. Answers are kept at most
 /// <c>READ_CACHE_SECONDS</c> (a bound for the rare change whose event could not be appended, and for a
 /// Redis that lost its last second of writes and reuses a seq), in at most <c>READ_CACHE_MB</c> per
-/// instance; only 200 answers are kept. Concurrent misses of one key are read once.
+/// instance; only 200 answers are kept.
 /// </summary>
 public static class UserDataCache
 {
@@ -49,7 +49,9 @@ public static class UserDataCache
             context.EnableOutputCaching = true;
             context.AllowCacheLookup = true;
             context.AllowCacheStorage = true;
-            context.AllowLocking = true;
+            // No request coalescing: it puts every hit of a key through a shared dispatcher (one
+            // user's concurrent reads queued behind a lock), to spare at most a few of that user's misses.
+            context.AllowLocking = false;
             context.ResponseExpirationTimeSpan = lifetime;
             context.CacheVaryByRules.QueryKeys = "*";
             context.CacheVaryByRules.VaryByValues["user"] = userId;

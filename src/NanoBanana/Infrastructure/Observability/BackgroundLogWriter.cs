@@ -21,14 +21,18 @@ public sealed class BackgroundLogWriter : ILogEventSink, IDisposable
     readonly Channel<LogEvent> _queue = Channel.CreateBounded<LogEvent>(
         new BoundedChannelOptions(Capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     readonly Logger _sinks;
+    readonly Action[] _afterBatch;
     readonly Task _writer;
     readonly object _flushGate = new();
     readonly List<(long Upto, TaskCompletionSource Done)> _flushes = [];
     long _queued, _written, _dropped;
 
-    public BackgroundLogWriter(Logger sinks)
+    /// <param name="sinks">Where lines go.</param>
+    /// <param name="afterBatch">Called once the queue is drained: buffered outputs hand their lines to the OS.</param>
+    public BackgroundLogWriter(Logger sinks, params Action[] afterBatch)
     {
         _sinks = sinks;
+        _afterBatch = afterBatch;
         _writer = Task.Run(WriteAll);
     }
 
@@ -62,6 +66,11 @@ public sealed class BackgroundLogWriter : ILogEventSink, IDisposable
                 Interlocked.Increment(ref _written);
             }
             if (Interlocked.Exchange(ref _dropped, 0) is var dropped and > 0) Write(DroppedNotice(dropped));
+            foreach (var flush in _afterBatch)
+            {
+                try { flush(); }
+                catch (Exception ex) { SelfLog.WriteLine("Log lines not flushed: {0}", ex); }
+            }
             ReleaseFlushes(all: false);
         }
         ReleaseFlushes(all: true);

@@ -22,12 +22,17 @@ public static class Observability
     public static void AddLogging(this WebApplicationBuilder builder, Settings settings)
     {
         var dir = settings.LogDirectory;
-        var background = new BackgroundLogWriter(new LoggerConfiguration()
-            .MinimumLevel.Verbose()
-            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
+        const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}";
+        var files = new DeferredFileFlush();
+        var sinks = new LoggerConfiguration().MinimumLevel.Verbose()
             .WriteTo.File(Path.Combine(dir, "combined.log"), rollingInterval: RollingInterval.Infinite,
-                fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, outputTemplate: FileTemplate)
-            .CreateLogger());
+                fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, outputTemplate: FileTemplate,
+                hooks: files);
+        // A terminal gets the console sink (colours, a write per line); a pipe or a file gets lines in batches.
+        var console = Console.IsOutputRedirected ? new ConsoleLines(ConsoleTemplate) : null;
+        if (console is null) sinks.WriteTo.Console(outputTemplate: ConsoleTemplate);
+        else sinks.WriteTo.Sink(console);
+        var background = new BackgroundLogWriter(sinks.CreateLogger(), files.Flush, console is null ? () => { } : console.Flush);
         builder.Services.AddSingleton(background);
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSerilog((services, cfg) => cfg

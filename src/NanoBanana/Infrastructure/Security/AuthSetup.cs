@@ -26,7 +26,7 @@ public static class AuthSetup
                     // A token this instance verified before and that is still valid skips the verification.
                     OnMessageReceived = ctx =>
                     {
-                        if (BearerToken(ctx.Request) is { } token && verified.Find(token) is { } principal)
+                        if (BearerToken(ctx.Request) is { IsEmpty: false } token && verified.Find(token) is { } principal)
                         {
                             ctx.Principal = principal;
                             ctx.Success();
@@ -56,10 +56,10 @@ public static class AuthSetup
         return services;
     }
 
-    /// <summary>The token of an <c>Authorization: Bearer</c> header, read as the JWT handler reads it.</summary>
-    static string? BearerToken(HttpRequest request)
+    /// <summary>The token of an <c>Authorization: Bearer</c> header, read as the JWT handler reads it (without copying it).</summary>
+    static ReadOnlySpan<char> BearerToken(HttpRequest request)
     {
-        var header = request.Headers.Authorization.ToString();
-        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7 ? header[7..].Trim() : null;
+        var header = request.Headers.Authorization.Count == 1 ? request.Headers.Authorization[0].AsSpan() : default;
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : default;
     }
 }

@@ -14,17 +14,18 @@ namespace NanoBanana.Infrastructure.Security;
 public sealed class VerifiedTokens(TimeProvider clock, TimeSpan clockSkew, int capacity = 100_000)
 {
     readonly ConcurrentDictionary<string, Entry> _byToken = new(StringComparer.Ordinal);
+    ConcurrentDictionary<string, Entry>.AlternateLookup<ReadOnlySpan<char>> ByTokenSpan => _byToken.GetAlternateLookup<ReadOnlySpan<char>>();
 
     sealed record Entry(ClaimsIdentity Identity, DateTimeOffset ValidUntil);
 
     public int Count => _byToken.Count;
 
     /// <summary>The caller of a token verified earlier and still valid; a fresh principal each time.</summary>
-    public ClaimsPrincipal? Find(string token)
+    public ClaimsPrincipal? Find(ReadOnlySpan<char> token)
     {
-        if (!_byToken.TryGetValue(token, out var entry)) return null;
+        if (!ByTokenSpan.TryGetValue(token, out var key, out var entry)) return null;
         if (entry.ValidUntil > clock.GetUtcNow()) return new ClaimsPrincipal(entry.Identity.Clone());
-        _byToken.TryRemove(new KeyValuePair<string, Entry>(token, entry));
+        _byToken.TryRemove(new KeyValuePair<string, Entry>(key, entry));
         return null;
     }
 
