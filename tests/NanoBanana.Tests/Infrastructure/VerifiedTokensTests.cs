@@ -71,7 +71,10 @@ public sealed class VerifiedTokensTests(AppFixture app) : IntegrationContext(app
         var tokens = new VerifiedTokens(clock, TimeSpan.Zero);
         tokens.Remember("t", Caller("u1"), clock.GetUtcNow().UtcDateTime.AddMinutes(15));
         var first = tokens.Find("t")!;
-        ((ClaimsIdentity)first.Identity!).AddClaim(new Claim("role", "admin"));
-        Assert.Null(tokens.Find("t")!.FindFirst("role"));
+        first.AddIdentity(new ClaimsIdentity([new Claim("role", "admin")], "Other"));
+        var second = tokens.Find("t")!;
+        Assert.NotSame(first, second);
+        Assert.Null(second.FindFirst("role"));
+        Assert.Equal("u1", second.FindFirst("sub")!.Value);
     }
 }

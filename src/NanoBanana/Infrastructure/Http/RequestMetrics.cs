@@ -23,15 +23,7 @@ public static class HttpPipeline
         var metrics = app.ApplicationServices.GetRequiredService<RequestMetrics>();
         return app.Use(async (http, next) =>
         {
-            http.Response.OnStarting(() =>
-            {
-                var h = http.Response.Headers;
-                h.XContentTypeOptions = "nosniff";
-                h.XFrameOptions = "DENY";
-                h["Referrer-Policy"] = "no-referrer";
-                h["Cross-Origin-Resource-Policy"] = "same-site";
-                return Task.CompletedTask;
-            });
+            http.Response.OnStarting(SetSecurityHeaders, http.Response);
             try
             {
                 await next(http);
@@ -43,6 +35,16 @@ public static class HttpPipeline
         });
     }
 
+    static readonly Func<object, Task> SetSecurityHeaders = state =>
+    {
+        var h = ((HttpResponse)state).Headers;
+        h.XContentTypeOptions = "nosniff";
+        h.XFrameOptions = "DENY";
+        h["Referrer-Policy"] = "no-referrer";
+        h["Cross-Origin-Resource-Policy"] = "same-site";
+        return Task.CompletedTask;
+    };
+
     /// <summary>
     /// JSON routes accept small bodies only; upload routes set their own, larger limit.
     /// A declared Content-Length over the limit is refused before reading a byte, and so is a
@@ -53,7 +55,9 @@ public static class HttpPipeline
         return app.Use(async (http, next) =>
         {
             var isUpload = http.Request.Path.StartsWithSegments("/api/images/upload");
-            if (!isUpload)
+            // A request the server knows has no body (most GETs) has nothing to limit or decode.
+            var canHaveBody = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true;
+            if (!isUpload && canHaveBody)
             {
                 if (http.Request.ContentLength > maxBytes)
                 {

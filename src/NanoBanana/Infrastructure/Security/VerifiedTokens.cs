@@ -20,11 +20,14 @@ public sealed class VerifiedTokens(TimeProvider clock, TimeSpan clockSkew, int c
 
     public int Count => _byToken.Count;
 
-    /// <summary>The caller of a token verified earlier and still valid; a fresh principal each time.</summary>
+    /// <summary>
+    /// The caller of a token verified earlier and still valid: a principal of its own around the identity the
+    /// validator made, which is shared and read only (nothing in this app adds claims to a caller).
+    /// </summary>
     public ClaimsPrincipal? Find(ReadOnlySpan<char> token)
     {
         if (!ByTokenSpan.TryGetValue(token, out var key, out var entry)) return null;
-        if (entry.ValidUntil > clock.GetUtcNow()) return new ClaimsPrincipal(entry.Identity.Clone());
+        if (entry.ValidUntil > clock.GetUtcNow()) return new ClaimsPrincipal(entry.Identity);
         _byToken.TryRemove(new KeyValuePair<string, Entry>(key, entry));
         return null;
     }
@@ -39,6 +42,6 @@ public sealed class VerifiedTokens(TimeProvider clock, TimeSpan clockSkew, int c
                 if (entry.ValidUntil <= now) _byToken.TryRemove(key, out _);
             if (_byToken.Count >= capacity) return;
         }
-        _byToken[token] = new Entry(identity.Clone(), validUntil);
+        _byToken[token] = new Entry(identity, validUntil);
     }
 }

@@ -1,0 +1,138 @@
+using System.Text.Json.Nodes;
+using Alba;
+using NanoBanana.Infrastructure.Redis;
+
+namespace NanoBanana.Tests.Infrastructure;
+
+/// <summary>
+/// Hot reads answered from memory while the caller's data is unchanged (docs/decisions.md, "Read cache"):
+/// never an answer older than an acknowledged write, on any instance, and never another user's answer.
+/// </summary>
+public sealed class ReadCacheTests(AppFixture app) : IntegrationContext(app)
+{
+    async Task<JsonObject> Call(IAlbaHost host, TestUser user, HttpMethod method, string url, object? body = null, int status = 200)
+    {
+        var result = await host.Scenario(s =>
+        {
+            s.As(user);
+            if (method == HttpMethod.Get) s.Get.Url(url);
+            else if (method == HttpMethod.Delete) s.Delete.Url(url);
+            else if (method == HttpMethod.Put) s.Put.Json(body!).ToUrl(url);
+            else s.Post.Json(body ?? new { }).ToUrl(url);
+            s.StatusCodeShouldBe(status);
+        });
+        return await Json(result);
+    }
+
+    static string[] Texts(JsonObject page) => page["messages"]!.AsArray().Select(m => m!["text"]!.GetValue<string>()).ToArray();
+    static string[] Titles(JsonObject list) => list["sessions"]!.AsArray().Select(s => s!["title"]!.GetValue<string>()).ToArray();
+
+    [Fact]
+    public async Task A_read_is_answered_from_memory_until_the_users_data_changes()
+    {
+        var user = await RegisterUser();
+        var session = (await Call(Host, user, HttpMethod.Post, "/api/sessions", new { title = "Cached" }, 201))["session"]!["id"]!.GetValue<string>();
+        var message = (await Call(Host, user, HttpMethod.Post, $"/api/sessions/{session}/messages", new { role = "user", text = "first words" }, 201))["messageData"]!["id"]!.GetValue<string>();
+        var url = $"/api/sessions/{session}/messages";
+        Assert.Equal(["first words"], Texts(await Call(Host, user, HttpMethod.Get, url)));
+
+        // Changed behind the API's back (no event): the stored answer still holds, which shows it is one.
+        await Redis.HashSetAsync(Keys.Message(user.Id, message), "text", "changed without an event");
+        Assert.Equal(["first words"], Texts(await Call(Host, user, HttpMethod.Get, url)));
+        // Another query is another answer, read afresh.
+        Assert.Equal(["changed without an event"], Texts(await Call(Host, user, HttpMethod.Get, url + "?limit=10")));
+
+        // Any acknowledged change of this user's data (here in another session) makes the next read fresh.
+        await Call(Host, user, HttpMethod.Post, "/api/sessions", new { title = "Another" }, 201);
+        Assert.Equal(["changed without an event"], Texts(await Call(Host, user, HttpMethod.Get, url)));
+    }
+
+    [Fact]
+    public async Task With_the_cache_off_every_read_is_read_afresh()
+    {
+        await using var host = await AppFixture.StartHost(new Dictionary<string, string?> { ["READ_CACHE_MB"] = "0" });
+        var user = await RegisterUser(host: host);
+        var session = (await Call(host, user, HttpMethod.Post, "/api/sessions", new { title = "Not cached" }, 201))["session"]!["id"]!.GetValue<string>();
+        Assert.Equal("Not cached", (await Call(host, user, HttpMethod.Get, $"/api/sessions/{session}"))["session"]!["title"]!.GetValue<string>());
+        await Redis.HashSetAsync(Keys.Session(user.Id, session), "title", "changed without an event");
+        Assert.Equal("changed without an event", (await Call(host, user, HttpMethod.Get, $"/api/sessions/{session}"))["session"]!["title"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Every_acknowledged_write_on_one_instance_is_seen_by_the_next_read_on_both()
+    {
+        var a = Host;
+        await using var b = await AppFixture.StartHost();
+        var user = await RegisterUser();
+        var session = (await Call(a, user, HttpMethod.Post, "/api/sessions", new { title = "Shared" }, 201))["session"]!["id"]!.GetValue<string>();
+        var page = $"/api/sessions/{session}/messages";
+        var one = $"/api/sessions/{session}";
+
+        async Task ReadAll()
+        {
+            foreach (var host in new[] { a, b })
+            {
+                await Call(host, user, HttpMethod.Get, page);
+                await Call(host, user, HttpMethod.Get, one);
+                await Call(host, user, HttpMethod.Get, "/api/sessions");
+            }
+        }
+
+        // Each write goes through one instance after both have cached every read; both must see it next.
+        await ReadAll();
+        var posted = (await Call(b, user, HttpMethod.Post, page, new { role = "user", text = "hello" }, 201))["messageData"]!["id"]!.GetValue<string>();
+        foreach (var host in new[] { a, b })
+        {
+            Assert.Equal(["hello"], Texts(await Call(host, user, HttpMethod.Get, page)));
+            Assert.Equal(1, (await Call(host, user, HttpMethod.Get, one))["session"]!["messageCount"]!.GetValue<int>());
+        }
+
+        await ReadAll();
+        await Call(a, user, HttpMethod.Put, $"/api/messages/{posted}", new { text = "hello, edited" });
+        foreach (var host in new[] { a, b })
+            Assert.Equal(["hello, edited"], Texts(await Call(host, user, HttpMethod.Get, page)));
+
+        await ReadAll();
+        await Call(b, user, HttpMethod.Put, one, new { title = "Renamed" });
+        foreach (var host in new[] { a, b })
+        {
+            Assert.Equal("Renamed", (await Call(host, user, HttpMethod.Get, one))["session"]!["title"]!.GetValue<string>());
+            Assert.Equal(["Renamed"], Titles(await Call(host, user, HttpMethod.Get, "/api/sessions")));
+        }
+
+        await ReadAll();
+        await Call(a, user, HttpMethod.Delete, $"/api/messages/{posted}");
+        foreach (var host in new[] { a, b })
+        {
+            Assert.Empty(Texts(await Call(host, user, HttpMethod.Get, page)));
+            Assert.Equal(0, (await Call(host, user, HttpMethod.Get, one))["session"]!["messageCount"]!.GetValue<int>());
+        }
+
+        await ReadAll();
+        await Call(b, user, HttpMethod.Post, "/api/sessions", new { title = "Second" }, 201);
+        foreach (var host in new[] { a, b })
+            Assert.Equal(["Second", "Renamed"], Titles(await Call(host, user, HttpMethod.Get, "/api/sessions")));
+
+        await ReadAll();
+        await Call(a, user, HttpMethod.Delete, one);
+        foreach (var host in new[] { a, b })
+        {
+            Assert.Equal(["Second"], Titles(await Call(host, user, HttpMethod.Get, "/api/sessions")));
+            await Call(host, user, HttpMethod.Get, one, status: 404);
+            await Call(host, user, HttpMethod.Get, page, status: 404);
+        }
+    }
+
+    [Fact]
+    public async Task Two_users_reading_the_same_address_each_get_their_own_answer()
+    {
+        var alice = await RegisterUser("alice");
+        var bob = await RegisterUser("bob");
+        await Call(Host, alice, HttpMethod.Post, "/api/sessions", new { title = "Alice's" }, 201);
+        await Call(Host, bob, HttpMethod.Post, "/api/sessions", new { title = "Bob's" }, 201);
+        // Same seq for both users (each has had the same number of events), same URL.
+        Assert.Equal(["Alice's"], Titles(await Call(Host, alice, HttpMethod.Get, "/api/sessions")));
+        Assert.Equal(["Bob's"], Titles(await Call(Host, bob, HttpMethod.Get, "/api/sessions")));
+        Assert.Equal(["Alice's"], Titles(await Call(Host, alice, HttpMethod.Get, "/api/sessions")));
+    }
+}
