@@ -4,6 +4,7 @@ using StackExchange.Redis;
 // No logging, no auth, no rate limiter, no middleware: what wrk measures against it is the ceiling
 // of this stack on this machine, the figure the product's routes are compared to.
 //   PORT (default 3342), REDIS_URL (default 127.0.0.1:6379), BASELINE_KEY (default nb:bench:baseline)
+//   GET / answers the value of BASELINE_KEY; GET /<name> the value of BASELINE_KEY:<name>.
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
 var port = Environment.GetEnvironmentVariable("PORT") is { Length: > 0 } p ? int.Parse(p) : 3342;
@@ -15,9 +16,14 @@ var db = redis.GetDatabase();
 RedisKey key = Environment.GetEnvironmentVariable("BASELINE_KEY") is { Length: > 0 } k ? k : "nb:bench:baseline";
 
 var app = builder.Build();
-app.MapGet("/", async () =>
-{
-    var value = await db.StringGetAsync(key);
-    return value.IsNull ? Results.NotFound() : Results.Text((string)value!, "application/json");
-});
+app.MapGet("/", () => Answer(key));
+// The same, for a larger answer stored under <key>:<name> (the load benchmark stores a page of messages and
+// a session list there): what serving that many bytes from one GET costs this stack.
+app.MapGet("/{name}", (string name) => Answer($"{key}:{name}"));
 app.Run();
+
+async Task<IResult> Answer(RedisKey k)
+{
+    var value = await db.StringGetAsync(k);
+    return value.IsNull ? Results.NotFound() : Results.Text((string)value!, "application/json");
+}
