@@ -38,13 +38,26 @@ public sealed class VerifiedTokensTests(AppFixture app) : IntegrationContext(app
     {
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));
         var tokens = new VerifiedTokens(clock, TimeSpan.FromSeconds(5));
-        tokens.Remember("t1", Caller("u1"), clock.GetUtcNow().UtcDateTime.AddMinutes(15));
+        tokens.Remember("t1", Caller("u1"), clock.GetUtcNow().UtcDateTime.AddMinutes(1));
 
-        clock.Advance(TimeSpan.FromMinutes(15) + TimeSpan.FromSeconds(4));
+        clock.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(4));
         Assert.Equal("u1", tokens.Find("t1")!.FindFirst("sub")!.Value); // within the clock skew
         clock.Advance(TimeSpan.FromSeconds(1));
         Assert.Null(tokens.Find("t1"));
         Assert.Equal(0, tokens.Count);
+    }
+
+    [Fact]
+    public void A_long_lived_token_is_verified_again_after_two_minutes()
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));
+        var tokens = new VerifiedTokens(clock, TimeSpan.FromSeconds(5));
+        tokens.Remember("t1", Caller("u1"), clock.GetUtcNow().UtcDateTime.AddMinutes(15));
+
+        clock.Advance(TimeSpan.FromMinutes(2) - TimeSpan.FromSeconds(1));
+        Assert.NotNull(tokens.Find("t1"));
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Null(tokens.Find("t1"));
     }
 
     [Fact]
@@ -53,12 +66,12 @@ public sealed class VerifiedTokensTests(AppFixture app) : IntegrationContext(app
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));
         var tokens = new VerifiedTokens(clock, TimeSpan.Zero, capacity: 2);
         var now = clock.GetUtcNow().UtcDateTime;
-        tokens.Remember("short", Caller("u1"), now.AddMinutes(1));
+        tokens.Remember("short", Caller("u1"), now.AddSeconds(30));
         tokens.Remember("long", Caller("u2"), now.AddMinutes(15));
 
         tokens.Remember("refused", Caller("u3"), now.AddMinutes(15));
         Assert.Null(tokens.Find("refused")); // full of valid tokens: verified again next time
-        clock.Advance(TimeSpan.FromMinutes(2));
+        clock.Advance(TimeSpan.FromMinutes(1));
         tokens.Remember("room", Caller("u4"), now.AddMinutes(15));
         Assert.NotNull(tokens.Find("room")); // "short" expired and was swept
         Assert.NotNull(tokens.Find("long"));

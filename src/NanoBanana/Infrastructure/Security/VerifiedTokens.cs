@@ -4,15 +4,19 @@ using System.Security.Claims;
 namespace NanoBanana.Infrastructure.Security;
 
 /// <summary>
-/// Access tokens this instance has already verified (signature, issuer, audience, lifetime), kept until
-/// they expire: a device sends the same token with every call for up to 15 minutes, and verifying it
-/// each time was a fifth of the CPU of a simple read. Only the exact token string is recognised, and an
-/// entry ends when the token would fail lifetime validation (its expiry plus the same clock skew), so
-/// the answer is the one the validator would give. The cache is bounded: when it is full, expired
-/// entries are swept, and a token that still finds no room is simply verified again next time.
+/// Access tokens this instance has already verified (signature, issuer, audience, lifetime), kept for a
+/// short while: a device sends the same token with every call, and verifying it each time was a fifth of
+/// the CPU of a simple read. Only the exact token string is recognised, and an entry ends at the latest
+/// when the token would fail lifetime validation (its expiry plus the same clock skew), so the answer is
+/// the one the validator would give. An entry is kept at most <c>keepFor</c> (2 minutes) and then verified
+/// again: the set holds the tokens of the last two minutes (it stops growing after two minutes of steady
+/// traffic), each as a slim copy of its claims (about 2 KB, not the parsed token). It is bounded: when it
+/// is full, expired entries are swept, and a token that still finds no room is simply verified each time.
 /// </summary>
-public sealed class VerifiedTokens(TimeProvider clock, TimeSpan clockSkew, int capacity = 100_000)
+public sealed class VerifiedTokens(TimeProvider clock, TimeSpan clockSkew, int capacity = 10_000, TimeSpan? keepFor = null)
 {
+    readonly TimeSpan _keepFor = keepFor ?? TimeSpan.FromMinutes(2);
+
     readonly ConcurrentDictionary<string, Entry> _byToken = new(StringComparer.Ordinal);
     ConcurrentDictionary<string, Entry>.AlternateLookup<ReadOnlySpan<char>> ByTokenSpan => _byToken.GetAlternateLookup<ReadOnlySpan<char>>();
 
@@ -21,8 +25,8 @@ public sealed class VerifiedTokens(TimeProvider clock, TimeSpan clockSkew, int c
     public int Count => _byToken.Count;
 
     /// <summary>
-    /// The caller of a token verified earlier and still valid: a principal of its own around the identity the
-    /// validator made, which is shared and read only (nothing in this app adds claims to a caller).
+    /// The caller of a token verified earlier and still valid: a principal of its own around the remembered
+    /// identity, which is shared and read only (nothing in this app adds claims to a caller).
     /// </summary>
     public ClaimsPrincipal? Find(ReadOnlySpan<char> token)
     {
@@ -34,14 +38,18 @@ public sealed class VerifiedTokens(TimeProvider clock, TimeSpan clockSkew, int c
 
     public void Remember(string token, ClaimsIdentity identity, DateTime expiresUtc)
     {
+        var now = clock.GetUtcNow();
         var validUntil = new DateTimeOffset(DateTime.SpecifyKind(expiresUtc, DateTimeKind.Utc)) + clockSkew;
+        if (validUntil > now + _keepFor) validUntil = now + _keepFor;
         if (_byToken.Count >= capacity)
         {
-            var now = clock.GetUtcNow();
             foreach (var (key, entry) in _byToken)
                 if (entry.ValidUntil <= now) _byToken.TryRemove(key, out _);
             if (_byToken.Count >= capacity) return;
         }
-        _byToken[token] = new Entry(identity, validUntil);
+        // The claims alone: the validator's identity also holds the parsed token (its header, payload, raw text).
+        var slim = new ClaimsIdentity(identity.Claims.Select(c => new Claim(c.Type, c.Value, c.ValueType, c.Issuer, c.OriginalIssuer)),
+            identity.AuthenticationType, identity.NameClaimType, identity.RoleClaimType);
+        _byToken[token] = new Entry(slim, validUntil);
     }
 }
