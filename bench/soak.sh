@@ -5,6 +5,7 @@
 #   bash bench/soak.sh                       # 10 minutes
 #   bash bench/soak.sh --minutes 3 --scale 2 # other options go to bench/Soak (--users, --devices, --chats, --scale)
 # Ports: SOAK_PORT (3361), SOAK_REDIS_PORT (6471), SOAK_S3_PORT (4671). SOAK_STORAGE=local uses the local store.
+# SOAK_APP_ENV="NAME=value ..." adds settings to the app's environment (e.g. READ_CACHE_MB=0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -67,7 +68,7 @@ dotnet build bench/Soak/Soak.csproj -c Release -v q -nologo >/dev/null
 # diagnostics socket lives there too, so the soak (and the dotnet-counters/gcdump it starts) share it.
 temp="$PWD/$work/tmp"
 mkdir -p "$temp"
-env "${storage_env[@]}" TMPDIR="$temp" ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="soak-secret-soak-secret-soak-secret-0123456789" \
+env "${storage_env[@]}" ${SOAK_APP_ENV:-} TMPDIR="$temp" ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="soak-secret-soak-secret-soak-secret-0123456789" \
   PORT="$PORT" REDIS_URL="127.0.0.1:$REDIS_PORT" LOG_DIR="$work/logs" API_DOCS=false \
   dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >"$work/app.log" 2>&1 &
 app=$!
