@@ -61,6 +61,19 @@ public sealed class VerifiedTokensTests(AppFixture app) : IntegrationContext(app
     }
 
     [Fact]
+    public void Tokens_that_never_come_back_are_swept_within_two_minutes()
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));
+        var tokens = new VerifiedTokens(clock, TimeSpan.FromSeconds(5));
+        for (var i = 0; i < 100; i++) tokens.Remember($"t{i}", Caller("u1"), clock.GetUtcNow().UtcDateTime.AddMinutes(15));
+        Assert.Equal(100, tokens.Count);
+
+        clock.Advance(TimeSpan.FromMinutes(2));
+        tokens.Remember("fresh", Caller("u2"), clock.GetUtcNow().UtcDateTime.AddMinutes(15));
+        Assert.Equal(1, tokens.Count);
+    }
+
+    [Fact]
     public void A_full_cache_sweeps_expired_tokens_and_otherwise_remembers_nothing_more()
     {
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));

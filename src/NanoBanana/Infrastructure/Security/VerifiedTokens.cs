@@ -22,6 +22,8 @@ public sealed class VerifiedTokens(TimeProvider clock, TimeSpan clockSkew, int c
 
     sealed record Entry(ClaimsIdentity Identity, DateTimeOffset ValidUntil);
 
+    long _nextSweepTicks;
+
     public int Count => _byToken.Count;
 
     /// <summary>
@@ -41,8 +43,10 @@ public sealed class VerifiedTokens(TimeProvider clock, TimeSpan clockSkew, int c
         var now = clock.GetUtcNow();
         var validUntil = new DateTimeOffset(DateTime.SpecifyKind(expiresUtc, DateTimeKind.Utc)) + clockSkew;
         if (validUntil > now + _keepFor) validUntil = now + _keepFor;
-        if (_byToken.Count >= capacity)
+        // Expired entries of tokens that never come back are swept once per keepFor, and whenever the set is full.
+        if (_byToken.Count >= capacity || now >= new DateTimeOffset(Interlocked.Read(ref _nextSweepTicks), TimeSpan.Zero))
         {
+            Interlocked.Exchange(ref _nextSweepTicks, (now + _keepFor).UtcTicks);
             foreach (var (key, entry) in _byToken)
                 if (entry.ValidUntil <= now) _byToken.TryRemove(key, out _);
             if (_byToken.Count >= capacity) return;
