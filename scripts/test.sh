@@ -9,6 +9,11 @@ source scripts/lib.sh
 TEST_REDIS_PORT="${TEST_REDIS_PORT:-6391}"
 TEST_S3_PORT="${TEST_S3_PORT:-4569}"
 work=.data/test
+# One run at a time per checkout: a second run would delete the first one's pid files below and
+# orphan its Redis processes.
+mkdir -p .data
+exec 9>.data/test.lock
+if ! flock -n 9; then echo "Another test run is using $work in this checkout; wait for it to end." >&2; echo "0 passed, 1 failed"; exit 1; fi
 rm -rf "$work" && mkdir -p "$work"
 
 ensure_redis_installed || exit 1
