@@ -149,7 +149,7 @@ static class Bench
             .ToString();
         Console.WriteLine();
         Console.WriteLine(report);
-        if (o.Out is { } path) WriteSection(path, report);
+        if (o.Out is { } path) BenchShared.BenchmarksDoc.WriteSection(path, "## Realtime", report);
 
         foreach (var d in devices) d.Dispose();
         return 0;
@@ -260,22 +260,6 @@ static class Bench
         return 0;
     }
 
-    static void WriteSection(string path, string section)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var text = File.Exists(path) ? File.ReadAllText(path) : "# Benchmarks\n";
-        var start = text.IndexOf("\n## Realtime", StringComparison.Ordinal);
-        if (start < 0)
-        {
-            text = text.TrimEnd() + "\n\n" + section;
-        }
-        else
-        {
-            var end = text.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
-            text = text[..(start + 1)] + section + (end < 0 ? "" : "\n" + text[(end + 1)..]);
-        }
-        File.WriteAllText(path, text);
-    }
 
     /// <summary>One connected device: reads every frame and notes when each message_created arrived.</summary>
     sealed class Device : IDisposable

@@ -100,7 +100,7 @@ static class Program
         var report = Report(o, targets, best, ratio, twinRatio, seed, started, loadBefore, LoadAverage(), redisVersion, dbsize, Encoding.UTF8.GetByteCount(sessionJson));
         Console.WriteLine();
         Console.WriteLine(report);
-        if (o.Out is { } path) WriteSection(path, report);
+        if (o.Out is { } path) BenchShared.BenchmarksDoc.WriteSection(path, "## Load", report);
         return runs.Values.SelectMany(r => r).Any(r => r.Errors > 0) ? 1 : 0;
     }
 
@@ -455,21 +455,6 @@ static class Program
         return sb.ToString();
     }
 
-    static void WriteSection(string path, string section)
-    {
-        var text = File.Exists(path) ? File.ReadAllText(path) : "# Benchmarks\n";
-        var start = text.IndexOf("\n## Load\n", StringComparison.Ordinal);
-        if (start < 0)
-        {
-            text = text.TrimEnd() + "\n\n" + section;
-        }
-        else
-        {
-            var end = text.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
-            text = text[..(start + 1)] + section + (end < 0 ? "" : "\n" + text[(end + 1)..]);
-        }
-        File.WriteAllText(path, text.TrimEnd() + "\n");
-    }
 
     sealed class Options
     {

@@ -144,7 +144,7 @@ static class Program
             Console.WriteLine($"error.log ({errorLog.Count} lines):");
             foreach (var line in errorLog.Take(200)) Console.WriteLine("  " + line);
         }
-        if (o.Out is { } path) Report.WriteSection(path, report.Markdown);
+        if (o.Out is { } path) BenchShared.BenchmarksDoc.WriteSection(path, "## Soak", report.Markdown);
         Console.WriteLine(report.Passed ? "SOAK PASSED" : "SOAK FAILED: " + string.Join("; ", report.Failures));
         return report.Passed ? 0 : 1;
     }

@@ -196,22 +196,4 @@ static class Report
     static string Range(MinuteStats? s) => s is null ? "-" : $"{s.Mean / MiB:F1} ({s.Min / MiB:F1}-{s.Max / MiB:F1})";
 
     static string Shorten(string s) => (s.Length <= 200 ? s : s[..200] + "...").Replace('`', '\'');
-
-    /// <summary>Replaces the "## Soak" section of the file (or appends it), keeping everything else.</summary>
-    public static void WriteSection(string path, string section)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var text = File.Exists(path) ? File.ReadAllText(path) : "# Benchmarks\n";
-        var start = text.IndexOf("\n## Soak\n", StringComparison.Ordinal);
-        if (start < 0)
-        {
-            text = text.TrimEnd() + "\n\n" + section;
-        }
-        else
-        {
-            var end = text.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
-            text = text[..(start + 1)] + section + (end < 0 ? "" : "\n" + text[(end + 1)..]);
-        }
-        File.WriteAllText(path, text.TrimEnd() + "\n");
-    }
 }
