@@ -28,7 +28,7 @@ public static class UserDataCache
             o.SizeLimit = Math.Max(1, settings.Megabytes) * 1024L * 1024;
             o.MaximumBodySize = 1024 * 1024;
             o.DefaultExpirationTimeSpan = TimeSpan.FromSeconds(settings.Seconds);
-            o.AddPolicy(Policy, new VersionedByUserLog(settings.Megabytes > 0, TimeSpan.FromSeconds(settings.Seconds)));
+            o.AddPolicy(Policy, new VersionedByUserLog(settings.Megabytes > 0, TimeSpan.FromSeconds(settings.Seconds), new SecondReadAdmission()));
         });
         return services;
     }
@@ -37,7 +37,7 @@ public static class UserDataCache
     public static TBuilder CachedPerUserVersion<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.CacheOutput(Policy);
 
-    sealed class VersionedByUserLog(bool enabled, TimeSpan lifetime) : IOutputCachePolicy
+    sealed class VersionedByUserLog(bool enabled, TimeSpan lifetime, SecondReadAdmission admission) : IOutputCachePolicy
     {
         public async ValueTask CacheRequestAsync(OutputCacheContext context, CancellationToken cancellation)
         {
@@ -48,7 +48,8 @@ public static class UserDataCache
             var seq = await http.RequestServices.GetRequiredService<EventLog>().LastSeq(userId);
             context.EnableOutputCaching = true;
             context.AllowCacheLookup = true;
-            context.AllowCacheStorage = true;
+            // Stored from its second read at this version: see SecondReadAdmission.
+            context.AllowCacheStorage = admission.ReadBefore(userId, seq, http.Request.Path, http.Request.QueryString);
             // No request coalescing: it puts every hit of a key through a shared dispatcher (one
             // user's concurrent reads queued behind a lock), to spare at most a few of that user's misses.
             context.AllowLocking = false;
@@ -64,6 +65,34 @@ public static class UserDataCache
         {
             if (context.HttpContext.Response.StatusCode != StatusCodes.Status200OK) context.AllowCacheStorage = false;
             return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>
+    /// Admits an answer into the cache on its second read at the same version, never on its first. Most
+    /// answers of a user who is changing things are read once: the next change makes them stale before
+    /// anyone asks again. Stored, each would stay in memory up to <c>READ_CACHE_SECONDS</c> for nothing,
+    /// long enough to reach the collector's oldest generation and die there, which grows the process
+    /// (docs/BENCHMARKS.md, "Soak: memory with the read cache"). An answer read twice at one version
+    /// (a reload, a second device, a client polling) is likely to be read again. Remembers fingerprints
+    /// of recent reads in a fixed table: no allocation, a few hundred KB, and a collision only costs one
+    /// more miss or an early admission, never a wrong answer (the cache key itself is exact).
+    /// </summary>
+    internal sealed class SecondReadAdmission
+    {
+        const int Slots = 1 << 16; // a power of two
+        readonly int[] _seen = new int[Slots];
+
+        /// <summary>True when this exact read was seen recently; remembers it otherwise.</summary>
+        public bool ReadBefore(string userId, long seq, PathString path, QueryString query)
+        {
+            // string.GetHashCode is seeded per process: fingerprints cannot be aimed at each other from outside.
+            var hash = HashCode.Combine(userId, seq, path.Value, query.Value);
+            var fingerprint = hash == 0 ? 1 : hash; // 0 marks an empty slot
+            ref var slot = ref _seen[hash & (Slots - 1)];
+            if (Volatile.Read(ref slot) == fingerprint) return true;
+            Volatile.Write(ref slot, fingerprint);
+            return false;
         }
     }
 }
