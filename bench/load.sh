@@ -27,8 +27,8 @@ done
 
 app=""; baseline=""
 cleanup() {
-  [ -n "$app" ] && kill "$app" 2>/dev/null || true
-  [ -n "$baseline" ] && kill "$baseline" 2>/dev/null || true
+  stop_process "$app"
+  stop_process "$baseline"
   stop_redis "$work/redis"
 }
 trap cleanup EXIT
@@ -50,16 +50,8 @@ ASPNETCORE_ENVIRONMENT=Production PORT="$BASELINE_PORT" REDIS_URL="127.0.0.1:$RE
   dotnet bench/Baseline/bin/Release/net10.0/Baseline.dll >"$work/baseline.log" 2>&1 &
 baseline=$!
 
-wait_http() { # url pid name
-  for _ in $(seq 1 150); do
-    kill -0 "$2" 2>/dev/null || { echo "$3 exited; see $work/$3.log" >&2; return 1; }
-    curl -s -o /dev/null "$1" && return 0 # up once it answers anything
-    sleep 0.2
-  done
-  echo "$3 did not start; see $work/$3.log" >&2; return 1
-}
-wait_http "http://127.0.0.1:$APP_PORT/health" "$app" app
-wait_http "http://127.0.0.1:$BASELINE_PORT/" "$baseline" baseline
+wait_for_http "http://127.0.0.1:$APP_PORT/health" "$app" "$work/app.log" 200
+wait_for_http "http://127.0.0.1:$BASELINE_PORT/" "$baseline" "$work/baseline.log"
 
 dotnet bench/LoadBench/bin/Release/net10.0/LoadBench.dll \
   --url "http://127.0.0.1:$APP_PORT" --baseline "http://127.0.0.1:$BASELINE_PORT" --redis "127.0.0.1:$REDIS_PORT" \

@@ -14,7 +14,7 @@ rm -rf "$work" && mkdir -p "$work"
 ensure_redis_installed
 start_redis "$REDIS_PORT" "$work/redis"
 app=""
-cleanup() { [ -n "$app" ] && kill "$app" 2>/dev/null; stop_redis "$work/redis"; }
+cleanup() { stop_process "$app"; stop_redis "$work/redis"; }
 trap cleanup EXIT
 
 dotnet build src/NanoBanana/NanoBanana.csproj -c Release -v q -nologo >/dev/null
@@ -24,10 +24,7 @@ env ${BENCH_APP_ENV:-} ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="bench-secre
   PORT="$PORT" REDIS_URL="127.0.0.1:$REDIS_PORT" LOG_DIR="$work/logs" API_DOCS=false \
   dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >"$work/app.log" 2>&1 &
 app=$!
-for _ in $(seq 1 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$PORT/api/sync" && break # up once it answers (401)
-  sleep 0.2
-done
+wait_for_http "http://127.0.0.1:$PORT/health" "$app" "$work/app.log" 200
 
 dotnet bench/FanOutBench/bin/Release/net10.0/FanOutBench.dll --url "http://127.0.0.1:$PORT" \
   --redis "127.0.0.1:$REDIS_PORT" --pid "$app" --redis-pid "$(cat "$work/redis/redis.pid")" --out docs/BENCHMARKS.md "$@"

@@ -26,11 +26,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do
 done
 
 cleanup() {
-  if [ -n "$app" ] && kill -0 "$app" 2>/dev/null; then
-    kill "$app" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$app" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$app" 2>/dev/null || true
-  fi
+  stop_process "$app"
   stop_s3rver "$work/s3"
   stop_redis "$work/redis"
 }
@@ -72,12 +68,7 @@ env "${storage_env[@]}" ${SOAK_APP_ENV:-} TMPDIR="$temp" ASPNETCORE_ENVIRONMENT=
   PORT="$PORT" REDIS_URL="127.0.0.1:$REDIS_PORT" LOG_DIR="$work/logs" API_DOCS=false \
   dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >"$work/app.log" 2>&1 &
 app=$!
-up=""
-for _ in $(seq 1 150); do
-  if curl -s -o /dev/null "http://127.0.0.1:$PORT/health"; then up=1; break; fi
-  sleep 0.2
-done
-[ -n "$up" ] || { echo "The app did not start; see $work/app.log" >&2; tail -20 "$work/app.log" >&2; exit 1; }
+wait_for_http "http://127.0.0.1:$PORT/health" "$app" "$work/app.log" 200
 
 echo "Soak: ${minutes} minutes against the app on port $PORT (pid $app, $storage_label); app output in $work/app.log"
 status=0
@@ -89,8 +80,7 @@ TMPDIR="$temp" dotnet bench/Soak/bin/Release/net10.0/Soak.dll --url "http://127.
 # Stopping the app must not log an error either (error.log only exists once something was logged to it).
 error_lines() { cat "$work"/logs/error*.log 2>/dev/null | wc -l || true; }
 before=$(error_lines)
-kill "$app" 2>/dev/null || true
-for _ in $(seq 1 100); do kill -0 "$app" 2>/dev/null || break; sleep 0.1; done
+stop_process "$app"
 after=$(error_lines)
 if [ "$after" -gt "$before" ]; then
   echo "The app logged errors while stopping:" >&2

@@ -55,13 +55,7 @@ start_app() {
     dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >>"$work/app.log" 2>&1 &
   echo $! >"$work/app.pid"
   disown $! 2>/dev/null || true
-  for _ in $(seq 1 300); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$APP_PORT/health")" = 200 ] && return 0
-    kill -0 "$(cat "$work/app.pid")" 2>/dev/null || { echo "the app exited; see $work/app.log" >&2; return 1; }
-    sleep 0.2
-  done
-  echo "the app did not answer on :$APP_PORT; see $work/app.log" >&2
-  return 1
+  wait_for_http "http://127.0.0.1:$APP_PORT/health" "$(cat "$work/app.pid")" "$work/app.log" 200
 }
 
 kill9() { # kill9 PIDFILE: kill -9 the process and wait until it is gone

@@ -55,6 +55,33 @@ stop_redis() {
   rm -f "$dir/redis.pid"
 }
 
+# wait_for_http URL PID LOG [STATUS]: waits (60 s at most) until URL answers: with STATUS, that HTTP
+# status; without, any. Fails at once, with LOG's tail, when process PID has exited meanwhile.
+wait_for_http() {
+  local url=$1 pid=$2 log=$3 want=${4:-} code
+  for _ in $(seq 1 300); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "process $pid exited before $url answered; see $log" >&2
+      tail -20 "$log" >&2 || true
+      return 1
+    fi
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$url" || true)
+    if [ -n "$want" ]; then [ "$code" = "$want" ] && return 0; else [ "$code" != 000 ] && [ -n "$code" ] && return 0; fi
+    sleep 0.2
+  done
+  echo "$url did not answer${want:+ $want} within 60 s; see $log" >&2
+  return 1
+}
+
+# stop_process PID: SIGTERM (the app logs its shutdown and flushes its logs), SIGKILL after 10 s.
+stop_process() {
+  local pid=${1:-}
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
 # The S3-compatible server of the storage tests (s3rver from npm), installed from tools/s3rver's lockfile.
 ensure_s3rver_installed() {
   command -v node >/dev/null 2>&1 || apt_install nodejs npm

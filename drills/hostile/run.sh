@@ -19,7 +19,7 @@ command -v curl >/dev/null 2>&1 || apt_install curl
 start_redis "$REDIS_PORT" "$work/redis"
 app=""
 cleanup() {
-  if [ -n "$app" ]; then kill "$app" 2>/dev/null || true; wait "$app" 2>/dev/null || true; fi
+  stop_process "$app"
   stop_redis "$work/redis"
 }
 trap cleanup EXIT
@@ -35,11 +35,7 @@ ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="$secret" PORT="$PORT" REDIS_URL="1
   RATE_LIMIT_PER_USER=1000000 RATE_LIMIT_PER_ADDRESS=1000000 \
   dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >"$work/app.log" 2>&1 &
 app=$!
-for _ in $(seq 1 150); do
-  curl -sf -o /dev/null "http://127.0.0.1:$PORT/health" && break
-  kill -0 "$app" 2>/dev/null || { echo "the app exited; see $work/app.log" >&2; exit 1; }
-  sleep 0.2
-done
+wait_for_http "http://127.0.0.1:$PORT/health" "$app" "$work/app.log" 200
 
 status=0
 dotnet drills/HostileSweep/bin/Release/net10.0/HostileSweep.dll --url "http://127.0.0.1:$PORT" \
