@@ -51,9 +51,11 @@ public sealed class ClusterTests(ClusterFixture cluster)
     const string Password = "correct horse battery";
     IAlbaHost A => cluster.A;
 
-    async Task<JsonObject> OnB(HttpMethod method, string url, string? token, object? body = null, HttpStatusCode expect = HttpStatusCode.OK)
+    async Task<JsonObject> OnB(HttpMethod method, string url, string? token, object? body = null, HttpStatusCode expect = HttpStatusCode.OK,
+        string? idempotencyKey = null)
     {
         using var request = new HttpRequestMessage(method, url);
+        if (idempotencyKey is not null) request.Headers.Add("Idempotency-Key", idempotencyKey);
         if (body is HttpContent content) request.Content = content;
         else if (body is not null) request.Content = JsonContent.Create(body);
         if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -175,5 +177,40 @@ public sealed class ClusterTests(ClusterFixture cluster)
         });
         Assert.Equal("ready", Str(onA["image"]!["status"]));
         Assert.Equal(2, onA["image"]!["thumbnails"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public async Task An_upload_retried_on_the_other_instance_with_its_Idempotency_Key_gives_back_the_first_images()
+    {
+        var user = await RegisterOnA();
+        var session = Str((await OnB(HttpMethod.Post, "/api/sessions", user.Token, new { title = "Retries" }, HttpStatusCode.Created))["session"]!["id"]);
+        var gif = TestImages.Gif();
+        var gifs = new[] { ("a.gif", TestImages.Gif(100, 80), "image/gif"), ("b.gif", TestImages.Gif(110, 80), "image/gif") };
+
+        var single = await OnB(HttpMethod.Post, "/api/images/upload", user.Token,
+            ImageTestContext.Form(session, "uploaded", "image", ("photo.gif", gif, "image/gif")), HttpStatusCode.Created, "cluster-1");
+        var retried = await OnA(s =>
+        {
+            s.Post.MultipartFormData(ImageTestContext.Form(session, "uploaded", "image", ("photo.gif", gif, "image/gif"))).ToUrl("/api/images/upload");
+            s.WithRequestHeader("Authorization", $"Bearer {user.Token}");
+            s.WithRequestHeader("Idempotency-Key", "cluster-1");
+            s.StatusCodeShouldBe(201);
+        });
+        Assert.Equal(Str(single["image"]!["id"]), Str(retried["image"]!["id"]));
+
+        var batch = await OnA(s =>
+        {
+            s.Post.MultipartFormData(ImageTestContext.Form(session, "uploaded", "images", gifs)).ToUrl("/api/images/upload/batch");
+            s.WithRequestHeader("Authorization", $"Bearer {user.Token}");
+            s.WithRequestHeader("Idempotency-Key", "cluster-2");
+            s.StatusCodeShouldBe(201);
+        });
+        var batchAgain = await OnB(HttpMethod.Post, "/api/images/upload/batch", user.Token,
+            ImageTestContext.Form(session, "uploaded", "images", gifs), HttpStatusCode.Created, "cluster-2");
+        static IEnumerable<string> Ids(JsonObject answer) => answer["results"]!["successful"]!.AsArray().Select(i => Str(i!["id"]));
+        Assert.Equal(Ids(batch), Ids(batchAgain));
+
+        var all = await OnB(HttpMethod.Get, "/api/images/user/all", user.Token);
+        Assert.Equal(3, all["pagination"]!["total"]!.GetValue<int>());
     }
 }

@@ -29,12 +29,19 @@ public static class ImageIntake
     }
 
     /// <summary>
-    /// Lists the images' blob folders, then stores every original. If the store fails, what was
-    /// stored is deleted and the folders unlisted; if the process dies, the listing lets the
-    /// garbage collector find the orphans.
+    /// What <see cref="Stage"/> did: created these records, or found that another request with the same
+    /// Idempotency-Key created its images meanwhile (<see cref="Earlier"/>: their ids; nothing of this one kept).
     /// </summary>
-    public static async Task<List<ImageRecord>> Stage(IDatabase db, IObjectStorage storage, TimeProvider clock,
-        string userId, string sessionId, string type, IReadOnlyList<(UploadedFile File, ImageFormatInfo Format)> files, CancellationToken ct)
+    public sealed record Staged(IReadOnlyList<ImageRecord> Created, string[]? Earlier);
+
+    /// <summary>
+    /// Lists the images' blob folders, then stores every original, then writes the records (claiming the
+    /// Idempotency-Key, if any, in the same MULTI). If the store fails, what was stored is deleted and the
+    /// folders unlisted; if the process dies, the listing lets the garbage collector find the orphans.
+    /// </summary>
+    public static async Task<Staged> Stage(IDatabase db, IObjectStorage storage, TimeProvider clock,
+        string userId, string sessionId, string type, IReadOnlyList<(UploadedFile File, ImageFormatInfo Format)> files,
+        UploadIdempotency? idempotency, CancellationToken ct)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var records = files.Select(f =>
@@ -85,9 +92,20 @@ public static class ImageIntake
         }
 
         // Pending before the record exists: a crash after the record is written still leaves the job findable.
-        await db.SetAddAsync(Keys.ThumbnailsPending, records.Select(r => (RedisValue)$"{r.UserId}/{r.Id}").ToArray());
-        await ImageStore.Create(db, records);
-        return records;
+        var pending = records.Select(r => (RedisValue)$"{r.UserId}/{r.Id}").ToArray();
+        await db.SetAddAsync(Keys.ThumbnailsPending, pending);
+        if (await ImageStore.Create(db, records, idempotency) is not { } held) return new Staged(records, null);
+
+        // A concurrent request with the same Idempotency-Key wrote its records while this one stored its blobs:
+        // those blobs go again. If the store refuses now, they stay listed and the collector removes them
+        // (a listed folder without a record) after the grace period.
+        await db.SetRemoveAsync(Keys.ThumbnailsPending, pending);
+        try
+        {
+            foreach (var r in records) await ImageBlobs.Delete(db, storage, r.BlobFolder, CancellationToken.None);
+        }
+        catch (StorageUnavailableException) { }
+        return new Staged([], idempotency!.IdsIn(held));
     }
 
     /// <summary>What a stored upload raises: the event for the user's devices and the thumbnail job.</summary>

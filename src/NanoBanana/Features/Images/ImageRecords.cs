@@ -106,20 +106,36 @@ public static class ImageStore
     public static async Task<ImageRecord> Get(IDatabase db, string userId, string imageId) =>
         await Find(db, userId, imageId) ?? throw ApiProblem.NotFound("image");
 
-    /// <summary>Writes records and their indexes in one MULTI (all keys share the user's slot).</summary>
-    public static async Task Create(IDatabase db, IReadOnlyList<ImageRecord> images)
+    /// <summary>
+    /// Writes records and their indexes in one MULTI (all keys share the user's slot). With an
+    /// Idempotency-Key, the MULTI also claims it and runs only while it is unused (WATCH): when another
+    /// request with that key created its images first, nothing is written and its record is answered.
+    /// </summary>
+    public static async Task<string?> Create(IDatabase db, IReadOnlyList<ImageRecord> images, UploadIdempotency? idempotency = null)
     {
-        var tx = db.CreateTransaction();
-        var writes = new List<Task>();
-        foreach (var image in images)
+        while (true)
         {
-            writes.Add(tx.HashSetAsync(Keys.Image(image.UserId, image.Id), image.ToHash()));
-            writes.Add(tx.SortedSetAddAsync(Keys.SessionImages(image.UserId, image.SessionId), image.Id, image.CreatedAt));
-            writes.Add(tx.SortedSetAddAsync(Keys.UserImages(image.UserId), image.Id, image.CreatedAt));
-            writes.Add(tx.HashIncrementAsync(Keys.SessionImageCounts(image.UserId, image.SessionId), image.Type));
+            var tx = db.CreateTransaction();
+            if (idempotency is not null) tx.AddCondition(Condition.KeyNotExists(idempotency.Key));
+            var writes = new List<Task>();
+            foreach (var image in images)
+            {
+                writes.Add(tx.HashSetAsync(Keys.Image(image.UserId, image.Id), image.ToHash()));
+                writes.Add(tx.SortedSetAddAsync(Keys.SessionImages(image.UserId, image.SessionId), image.Id, image.CreatedAt));
+                writes.Add(tx.SortedSetAddAsync(Keys.UserImages(image.UserId), image.Id, image.CreatedAt));
+                writes.Add(tx.HashIncrementAsync(Keys.SessionImageCounts(image.UserId, image.SessionId), image.Type));
+            }
+            if (idempotency is not null)
+                writes.Add(tx.StringSetAsync(idempotency.Key, idempotency.RecordOf(images), Idempotency.Lifetime));
+            if (await tx.ExecuteAsync())
+            {
+                await Task.WhenAll(writes);
+                return null;
+            }
+            if (idempotency is null) throw new RedisException("The image records could not be written.");
+            if (await db.StringGetAsync(idempotency.Key) is { IsNull: false } held) return held.ToString();
+            // The key expired between the two reads (24 h after its first use): claim it again.
         }
-        if (!await tx.ExecuteAsync()) throw new RedisException("The image records could not be written.");
-        await Task.WhenAll(writes);
     }
 
     // Uploads go only into the caller's live sessions (the sessions slice's rule).
@@ -196,7 +212,8 @@ public static class ImageStore
         return (await Load(db, userId, matching.Skip(offset).Take(limit)), matching.Count);
     }
 
-    static async Task<List<ImageRecord>> Load(IDatabase db, string userId, IEnumerable<string> ids)
+    /// <summary>The records of <paramref name="ids"/> that exist, in that order.</summary>
+    public static async Task<List<ImageRecord>> Load(IDatabase db, string userId, IEnumerable<string> ids)
     {
         var hashes = await Task.WhenAll(ids.Select(id => db.HashGetAllAsync(Keys.Image(userId, id))));
         return hashes.Select(ImageRecord.From).OfType<ImageRecord>().ToList();

@@ -2,7 +2,9 @@ using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
+using Microsoft.AspNetCore.Mvc;
 using NanoBanana.Infrastructure.Configuration;
+using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Imaging;
 using NanoBanana.Infrastructure.Security;
 using NanoBanana.Infrastructure.Storage;
@@ -14,6 +16,7 @@ namespace NanoBanana.Features.Images.UploadImage;
 public sealed record UploadImage(string? SessionId, string? Type, UploadedFile? Image)
 {
     [JsonIgnore] public string UserId { get; init; } = "";
+    [JsonIgnore] public string? IdempotencyKey { get; init; }
 
     public sealed class Validator : AbstractValidator<UploadImage>
     {
@@ -28,34 +31,50 @@ public sealed record UploadImage(string? SessionId, string? Type, UploadedFile? 
 
 public static class UploadImageHandler
 {
-    public static async Task<(ImageResponse, ImageUploaded, GenerateThumbnails)> Handle(UploadImage cmd, IDatabase db, IObjectStorage storage,
+    public const string IdempotencyScope = "upload";
+
+    public static async Task<(ImageResponse, ImageUploaded?, GenerateThumbnails?)> Handle(UploadImage cmd, IDatabase db, IObjectStorage storage,
         ImageInspector inspector, TimeProvider clock, CancellationToken ct)
     {
-        await ImageStore.EnsureLiveSession(db, cmd.UserId, cmd.SessionId!);
-        var format = ImageIntake.Judge(inspector, cmd.Image!);
-        var records = await ImageIntake.Stage(db, storage, clock, cmd.UserId, cmd.SessionId!, cmd.Type!, [(cmd.Image!, format)], ct);
-        var dto = records[0].ToDto(storage);
-        var (uploaded, job) = ImageIntake.Announce(records[0], dto);
-        return (new ImageResponse(dto), uploaded, job);
+        var idempotency = UploadIdempotency.For(cmd.UserId, IdempotencyScope, cmd.IdempotencyKey, cmd.SessionId, cmd.Type, [cmd.Image!]);
+        var earlier = idempotency is null ? null : await idempotency.Earlier(db);
+        if (earlier is null)
+        {
+            await ImageStore.EnsureLiveSession(db, cmd.UserId, cmd.SessionId!);
+            var format = ImageIntake.Judge(inspector, cmd.Image!);
+            var staged = await ImageIntake.Stage(db, storage, clock, cmd.UserId, cmd.SessionId!, cmd.Type!, [(cmd.Image!, format)], idempotency, ct);
+            if (staged.Created is [var record])
+            {
+                var dto = record.ToDto(storage);
+                var (uploaded, job) = ImageIntake.Announce(record, dto);
+                return (new ImageResponse(dto), uploaded, job);
+            }
+            earlier = staged.Earlier!;
+        }
+        // A retry: the image the first request created, as it is now; nothing is raised again.
+        var first = await ImageStore.Find(db, cmd.UserId, earlier[0]) ?? throw UploadIdempotency.FirstImagesDeleted(1);
+        return (new ImageResponse(first.ToDto(storage)), null, null);
     }
 }
 
 public sealed class UploadImageEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/images/upload", async (HttpRequest request, ClaimsPrincipal user, IMessageBus bus, Settings settings, TimeProvider clock, CancellationToken ct) =>
+        app.MapPost("/api/images/upload", async (HttpRequest request, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey,
+                ClaimsPrincipal user, IMessageBus bus, Settings settings, TimeProvider clock, CancellationToken ct) =>
             {
+                var key = Idempotency.Checked(idempotencyKey); // before the body is read: a bad key costs no upload
                 await using var form = await MultipartUpload.Read(request, settings.Images, 1, clock, ct);
                 var cmd = new UploadImage(form.Field("sessionId"), form.Field("type"), form.Files("image").FirstOrDefault())
-                    { UserId = user.UserId() };
+                    { UserId = user.UserId(), IdempotencyKey = key };
                 var response = await bus.InvokeAsync<ImageResponse>(cmd, ct);
                 return TypedResults.Created($"/api/images/{response.Image.Id}", response);
             })
             .RequireAuthorization().DisableAntiforgery()
             .WithName("UploadImage").WithTags("Images")
-            .WithSummary("Upload one image (multipart: image, sessionId, type); thumbnails follow")
+            .WithSummary("Upload one image (multipart: image, sessionId, type); thumbnails follow; accepts Idempotency-Key")
             .Accepts<IFormFile>("multipart/form-data")
             .Produces<ImageResponse>(201)
             .ProducesValidationProblem()
-            .ProducesProblem(404).ProducesProblem(413).ProducesProblem(415).ProducesProblem(503);
+            .ProducesProblem(404).ProducesProblem(413).ProducesProblem(415).ProducesProblem(422).ProducesProblem(503);
 }

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
+using Microsoft.AspNetCore.Mvc;
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Imaging;
@@ -15,6 +16,7 @@ namespace NanoBanana.Features.Images.UploadImageBatch;
 public sealed record UploadImageBatch(string? SessionId, string? Type, IReadOnlyList<UploadedFile> Images)
 {
     [JsonIgnore] public string UserId { get; init; } = "";
+    [JsonIgnore] public string? IdempotencyKey { get; init; }
 
     public sealed class Validator : AbstractValidator<UploadImageBatch>
     {
@@ -32,16 +34,51 @@ public sealed record BatchResponse(BatchResults Results);
 
 public static class UploadImageBatchHandler
 {
+    public const string IdempotencyScope = "upload-batch";
+
     /// <summary>All or nothing: every file is judged before any is stored; one bad file rejects the batch.</summary>
     public static async Task<(BatchResponse, UserEvents, OutgoingMessages)> Handle(UploadImageBatch cmd, IDatabase db, IObjectStorage storage,
         ImageInspector inspector, TimeProvider clock, CancellationToken ct)
     {
-        await ImageStore.EnsureLiveSession(db, cmd.UserId, cmd.SessionId!);
+        var events = new UserEvents();
+        var jobs = new OutgoingMessages();
+        var idempotency = UploadIdempotency.For(cmd.UserId, IdempotencyScope, cmd.IdempotencyKey, cmd.SessionId, cmd.Type, cmd.Images);
+        var earlier = idempotency is null ? null : await idempotency.Earlier(db);
+        if (earlier is null)
+        {
+            await ImageStore.EnsureLiveSession(db, cmd.UserId, cmd.SessionId!);
+            var judged = Judge(inspector, cmd.Images);
+            var staged = await ImageIntake.Stage(db, storage, clock, cmd.UserId, cmd.SessionId!, cmd.Type!, judged, idempotency, ct);
+            if (staged.Earlier is null)
+            {
+                var dtos = new List<ImageDto>();
+                foreach (var record in staged.Created)
+                {
+                    var dto = record.ToDto(storage);
+                    dtos.Add(dto);
+                    var (uploaded, job) = ImageIntake.Announce(record, dto);
+                    events.Add(uploaded);
+                    jobs.Add(job);
+                }
+                return (new BatchResponse(new BatchResults(dtos, [], dtos.Count)), events, jobs);
+            }
+            earlier = staged.Earlier;
+        }
+        // A retry: the images the first request created, as they are now, in its order; nothing is raised again.
+        // Images deleted since are left out (total counts what is listed); with none left it is a 404.
+        var still = await ImageStore.Load(db, cmd.UserId, earlier);
+        if (still.Count == 0) throw UploadIdempotency.FirstImagesDeleted(earlier.Length);
+        var current = still.Select(r => r.ToDto(storage)).ToList();
+        return (new BatchResponse(new BatchResults(current, [], current.Count)), events, jobs);
+    }
 
+    /// <summary>Every file's format, or the problem of the first rejection with <c>errors</c> keyed by each bad file's name.</summary>
+    static List<(UploadedFile, ImageFormatInfo)> Judge(ImageInspector inspector, IReadOnlyList<UploadedFile> files)
+    {
         var judged = new List<(UploadedFile, ImageFormatInfo)>();
         var errors = new Dictionary<string, List<string>>();
         ApiProblem? first = null;
-        foreach (var file in cmd.Images)
+        foreach (var file in files)
         {
             try
             {
@@ -53,44 +90,30 @@ public static class UploadImageBatchHandler
                 (errors.TryGetValue(file.FileName, out var list) ? list : errors[file.FileName] = []).Add(e.Message);
             }
         }
-        if (first is not null)
-        {
-            var bad = errors.Count == 1 ? $"{errors.Keys.First()} was rejected" : $"{errors.Count} files were rejected";
-            throw new ApiProblem(first.Status, first.Code, $"{bad}; nothing of the batch was stored.",
-                errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
-        }
-
-        var records = await ImageIntake.Stage(db, storage, clock, cmd.UserId, cmd.SessionId!, cmd.Type!, judged, ct);
-        var events = new UserEvents();
-        var jobs = new OutgoingMessages();
-        var dtos = new List<ImageDto>();
-        foreach (var record in records)
-        {
-            var dto = record.ToDto(storage);
-            dtos.Add(dto);
-            var (uploaded, job) = ImageIntake.Announce(record, dto);
-            events.Add(uploaded);
-            jobs.Add(job);
-        }
-        return (new BatchResponse(new BatchResults(dtos, [], dtos.Count)), events, jobs);
+        if (first is null) return judged;
+        var bad = errors.Count == 1 ? $"{errors.Keys.First()} was rejected" : $"{errors.Count} files were rejected";
+        throw new ApiProblem(first.Status, first.Code, $"{bad}; nothing of the batch was stored.",
+            errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
     }
 }
 
 public sealed class UploadImageBatchEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/images/upload/batch", async (HttpRequest request, ClaimsPrincipal user, IMessageBus bus, Settings settings, TimeProvider clock, CancellationToken ct) =>
+        app.MapPost("/api/images/upload/batch", async (HttpRequest request, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey,
+                ClaimsPrincipal user, IMessageBus bus, Settings settings, TimeProvider clock, CancellationToken ct) =>
             {
+                var key = Idempotency.Checked(idempotencyKey); // before the body is read: a bad key costs no upload
                 await using var form = await MultipartUpload.Read(request, settings.Images, settings.Images.MaxBatchFiles, clock, ct);
                 var cmd = new UploadImageBatch(form.Field("sessionId"), form.Field("type"), form.Files("images"))
-                    { UserId = user.UserId() };
+                    { UserId = user.UserId(), IdempotencyKey = key };
                 return TypedResults.Created("/api/images/user/all", await bus.InvokeAsync<BatchResponse>(cmd, ct));
             })
             .RequireAuthorization().DisableAntiforgery()
             .WithName("UploadImageBatch").WithTags("Images")
-            .WithSummary("Upload 1 to 10 images at once, all or nothing")
+            .WithSummary("Upload 1 to 10 images at once, all or nothing; accepts Idempotency-Key")
             .Accepts<IFormFileCollection>("multipart/form-data")
             .Produces<BatchResponse>(201)
             .ProducesValidationProblem()
-            .ProducesProblem(404).ProducesProblem(413).ProducesProblem(415).ProducesProblem(503);
+            .ProducesProblem(404).ProducesProblem(413).ProducesProblem(415).ProducesProblem(422).ProducesProblem(503);
 }
