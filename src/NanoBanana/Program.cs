@@ -72,7 +72,7 @@ app.UseWebSockets();
 app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();
-app.UseOutputCache(); // after auth: a cached answer is only ever looked up for its own, signed-in user
+app.UseUserDataCache(); // after auth: a kept answer is only ever looked up for its own, signed-in user
 
 if (settings.ApiDocs) app.MapApiDocs();
 app.MapCarter();
