@@ -79,6 +79,22 @@ public sealed class EventLog(IDatabase db, RealtimeSettings settings)
         return new LogRead(gap ? [] : events, Math.Max(lastSeq, events.LastOrDefault()?.Seq ?? 0), gap);
     }
 
+    /// <summary>
+    /// Reads a message of the user's live channel: an event as the append script publishes it,
+    /// <c>e\n&lt;seq&gt;\n&lt;unix ms&gt;\n&lt;type&gt;\n&lt;scope&gt;\n&lt;payload&gt;</c> (scope empty: user-wide).
+    /// Null for the channel's other messages (typing). A malformed event throws <see cref="FormatException"/>.
+    /// </summary>
+    public static LoggedEvent? ParseLive(string message)
+    {
+        if (!message.StartsWith("e\n", StringComparison.Ordinal)) return null;
+        var parts = message.Split('\n', 6);
+        if (parts.Length != 6) throw new FormatException("A live event has six lines: e, seq, unix ms, type, scope, payload.");
+        return new LoggedEvent(
+            long.Parse(parts[1], CultureInfo.InvariantCulture), parts[3],
+            parts[4].Length == 0 ? null : parts[4], parts[5],
+            DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(parts[2], CultureInfo.InvariantCulture)));
+    }
+
     static LoggedEvent Parse(StreamEntry e)
     {
         var id = e.Id.ToString();
