@@ -164,11 +164,11 @@ public sealed class Connection
     // --- catch-up: buffer live events, replay the log, then flush the buffer skipping what was replayed ---
 
     /// <summary>
-    /// What a catch-up replays: the logged events after <paramref name="From"/>; with a
-    /// <paramref name="Session"/> (a join) only that session's, up to <paramref name="UpTo"/>, then
-    /// <paramref name="Then"/> (the join's answer) before the buffered live events.
+    /// What a catch-up replays: the logged events after <paramref name="From"/> (to the end of the log
+    /// when <paramref name="UpTo"/> is null); with a <paramref name="Session"/> (a join) only that
+    /// session's, then <paramref name="Then"/> (the join's answer) before the buffered live events.
     /// </summary>
-    sealed record Replay(long From, long UpTo, string? Session = null, ReadOnlyMemory<byte>? Then = null);
+    sealed record Replay(long From, long? UpTo, string? Session = null, ReadOnlyMemory<byte>? Then = null);
 
     /// <summary>
     /// Replays every logged event after <paramref name="since"/> (default: the last seq this socket
@@ -188,7 +188,7 @@ public sealed class Connection
                 _resumePoint = given;
                 _leftAt = null;
             }
-            return new Replay(from, long.MaxValue);
+            return new Replay(from, null);
         }, ct);
 
     /// <summary>
@@ -211,7 +211,8 @@ public sealed class Connection
                 _buffer ??= [];
             }
             var cursor = replay.From;
-            while (cursor < replay.UpTo)
+            // A join with nothing to replay reads nothing; a since past the log's end still reads (resync).
+            while (replay.UpTo is not { } upTo || cursor < upTo)
             {
                 LogRead read;
                 try
@@ -236,7 +237,10 @@ public sealed class Connection
                     EndCatchUp(skipTo: read.LastSeq);
                     return;
                 }
-                if (!await (replay.Session is null ? ReplayAll(read.Events, ct) : ReplaySession(read.Events, replay, ct))) break;
+                var more = replay is { Session: { } session, UpTo: { } end }
+                    ? await ReplaySession(read.Events, session, end, ct)
+                    : await ReplayAll(read.Events, ct);
+                if (!more) break;
                 if (read.Events.Count < _settings.CatchUpPageSize) break;
                 cursor = read.Events[^1].Seq;
             }
@@ -272,14 +276,14 @@ public sealed class Connection
     /// A join's replay: the session's events up to the socket's last seq at the join, which it passed
     /// without sending (not joined then); later ones come from the buffer. The last seq does not move.
     /// </summary>
-    async Task<bool> ReplaySession(IEnumerable<LoggedEvent> events, Replay replay, CancellationToken ct)
+    async Task<bool> ReplaySession(IEnumerable<LoggedEvent> events, string sessionId, long upTo, CancellationToken ct)
     {
         foreach (var e in events)
         {
-            if (e.Seq > replay.UpTo) return false;
+            if (e.Seq > upTo) return false;
             lock (_gate)
                 if (_close is not null) return false;
-            if (e.Scope == replay.Session && !await TryWriteWaiting(Frames.Event(e).Bytes, ct)) return false;
+            if (e.Scope == sessionId && !await TryWriteWaiting(Frames.Event(e).Bytes, ct)) return false;
         }
         return true;
     }

@@ -195,6 +195,12 @@ public sealed class CatchUpTests(AppFixture app, LiveServer server) : RealtimeCo
         var resync = await device.Receive();
         Assert.Equal("resync_required", resync["type"]!.GetValue<string>());
         Assert.Equal(1, resync["payload"]!["lastSeq"]!.GetValue<long>());
+
+        // Also at the very end of the range (the hostile sweep's resume).
+        await device.Send(new { type = "resume", payload = new { since = long.MaxValue } });
+        var again = await device.Receive();
+        Assert.Equal("resync_required", again["type"]!.GetValue<string>());
+        Assert.Equal(long.MaxValue, again["payload"]!["since"]!.GetValue<long>());
     }
 
     [Fact]
