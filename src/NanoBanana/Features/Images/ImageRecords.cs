@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
+using NanoBanana.Features.Realtime;
 using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
 using StackExchange.Redis;
@@ -180,20 +182,27 @@ public static class ImageStore
         return result.ToString();
     }
 
-    static readonly LuaScript Finish = LuaScript.Prepare("""
-        if redis.call('HGET', @image, 'status') ~= 'processing' then return 0 end
-        redis.call('HSET', @image, 'status', @status, 'updatedAt', @updatedAt, 'thumbs', @thumbs, 'reason', @reason)
+    // The move to ready or failed and its event (image_ready / image_failed) are one script: a job that
+    // runs again after a failure finds the image finished and raises nothing, so the event cannot come
+    // from a second write. The event carries the record as this script leaves it; the thumbnails take a
+    // while, and a message that took or released the image meanwhile moved refCount: -1, build it again.
+    static readonly LoggedChange Finish = new("""
+        if redis.call('HGET', KEYS[1], 'status') ~= 'processing' then return 0 end
+        if (tonumber(redis.call('HGET', KEYS[1], 'refCount')) or 0) ~= tonumber(ARGV[5]) then return -1 end
+        redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updatedAt', ARGV[2], 'thumbs', ARGV[3], 'reason', ARGV[4])
         return 1
         """);
 
-    /// <summary>Moves a processing image to ready or failed; false when it is gone or already finished.</summary>
-    public static async Task<bool> Complete(IDatabase db, string userId, string imageId, string status,
-        IReadOnlyList<StoredThumbnail> thumbnails, string? reason, long nowMs) =>
-        (int)await Finish.EvaluateAsync(db, new
-        {
-            image = (RedisKey)Keys.Image(userId, imageId), status, updatedAt = nowMs,
-            thumbs = JsonSerializer.Serialize(thumbnails, Json.Storage), reason = reason ?? "",
-        }) == 1;
+    public enum Completion { Stale = -1, NotProcessing = 0, Done = 1 }
+
+    /// <summary>
+    /// Moves a processing image to <paramref name="done"/> (its status, thumbnails, reason, updatedAt) and logs
+    /// <paramref name="outcome"/>, built from it, in the same script. NotProcessing: gone or finished already;
+    /// Stale: its refCount is no longer <paramref name="done"/>'s.
+    /// </summary>
+    public static async Task<Completion> Complete(EventLog log, ImageRecord done, IUserEvent outcome) =>
+        (Completion)await FanOutHandler.AppendWith(outcome, Finish, [Keys.Image(done.UserId, done.Id)],
+            [done.Status, done.UpdatedAt, JsonSerializer.Serialize(done.Thumbnails, Json.Storage), done.Reason ?? "", done.RefCount], log);
 
     /// <summary>A page of ids from an index ZSET (newest first), optionally only of one type, with the true total.</summary>
     public static async Task<(List<ImageRecord> Page, long Total)> Page(IDatabase db, string userId, string indexKey,

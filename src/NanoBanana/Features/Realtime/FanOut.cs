@@ -5,6 +5,7 @@ using JasperFx.CodeGeneration.Frames;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
+using StackExchange.Redis;
 using Wolverine;
 using Wolverine.Configuration;
 using Wolverine.Runtime.Handlers;
@@ -26,6 +27,14 @@ public static class FanOutHandler
     // Wolverine finds this handler for every concrete IUserEvent (it dispatches on the interface).
     public static async Task Handle(IUserEvent e, EventLog log) =>
         await log.Append(e.UserId, TypeOf(e), e.SessionScope, PayloadOf(e));
+
+    /// <summary>
+    /// Makes a change and appends its event in one script (<see cref="EventLog.Apply"/>), for background
+    /// work whose retry, finding the change made, could not tell whether its event went out (returning
+    /// the event would append it only after the change, as a second write). Returns what the change answered.
+    /// </summary>
+    public static Task<long> AppendWith(IUserEvent e, LoggedChange change, RedisKey[] keys, RedisValue[] args, EventLog log) =>
+        log.Apply(change, e.UserId, keys, args, TypeOf(e), e.SessionScope, PayloadOf(e));
 
     /// <summary>The return action for one returned event (null: the handler raised none, e.g. an idempotent retry).</summary>
     public static Task AppendReturned(IUserEvent? e, EventLog log) => e is null ? Task.CompletedTask : Handle(e, log);

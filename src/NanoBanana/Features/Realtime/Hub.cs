@@ -60,8 +60,7 @@ public sealed class HubEndpoint : ICarterModule
                 await CloseAtOnce(socket, CloseCodes.SessionNotFound, "session not found", realtime);
                 return;
             }
-            connection = new Connection(socket, userId!, log, realtime, clock);
-            connection.Join(sessionId);
+            connection = new Connection(socket, userId!, sessionId, log, realtime, clock);
             await hub.Add(connection); // from here every live event of the user is buffered for this socket
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
@@ -164,10 +163,9 @@ sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, R
                 if (SessionId(payload) is not { } join) return;
                 if (!await NanoBanana.Features.Sessions.ChatStore.IsLiveSession(db, connection.UserId, join))
                     Error("session_not_found", "That session does not exist.");
-                else if (!connection.Join(join))
+                // The session's events this socket missed come first, then the answer, then its live events.
+                else if (!await connection.Join(join, AckFrame("session_joined", join), CancellationToken.None))
                     Error("too_many_sessions", $"A connection may join at most {realtime.MaxJoinedSessions} sessions.");
-                else
-                    Ack("session_joined", join);
                 break;
             case "leave_session":
                 if (SessionId(payload) is not { } leave) return;
@@ -207,8 +205,10 @@ sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, R
         return null;
     }
 
-    void Ack(string type, string sessionId) =>
-        connection.Send(Frames.Control(type, w => w.WriteString("sessionId", sessionId), connection.Now));
+    void Ack(string type, string sessionId) => connection.Send(AckFrame(type, sessionId));
+
+    ReadOnlyMemory<byte> AckFrame(string type, string sessionId) =>
+        Frames.Control(type, w => w.WriteString("sessionId", sessionId), connection.Now);
 
     void Error(string code, string message) => connection.Send(Frames.Error(code, message, connection.Now));
 

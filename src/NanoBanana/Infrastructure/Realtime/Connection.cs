@@ -17,7 +17,9 @@ public static class CloseCodes
 /// One open socket of one user: the sessions it joined, its bounded send queue and the writer
 /// that drains it, the live-event buffer used while it catches up, and its client-frame budget.
 /// Every live event of the user is offered here; this class decides whether the socket gets it
-/// (session scope) and never lets a seq through twice or out of order.
+/// (session scope) and never lets a seq through twice. Seqs go out in order, except that a join
+/// replays the joined session's missed events (lower seqs) before its live ones: each session's
+/// events, and the user-wide ones, stay in seq order.
 /// </summary>
 public sealed class Connection
 {
@@ -38,6 +40,8 @@ public sealed class Connection
     // Guarded by _gate.
     List<EventFrame>? _buffer;          // not null while catching up: live events wait here
     long _lastSeq;                      // the last seq this socket has passed (delivered or out of scope)
+    long _resumePoint;                  // the since it was opened or last resumed with: a join replays from here
+    Dictionary<string, long>? _leftAt;  // sessions it left: their events up to this seq were sent
     (WebSocketCloseStatus Status, string Reason)? _close;
 
     // Client-frame token bucket; only the read loop touches it.
@@ -45,7 +49,8 @@ public sealed class Connection
     long _refilledAt = Stopwatch.GetTimestamp();
     long _rateErrorAt;
 
-    public Connection(WebSocket socket, string userId, EventLog log, RealtimeSettings settings, TimeProvider clock)
+    /// <param name="sessionId">The session of the URL, joined from the start (the open catch-up covers it).</param>
+    public Connection(WebSocket socket, string userId, string sessionId, EventLog log, RealtimeSettings settings, TimeProvider clock)
     {
         _socket = socket;
         _log = log;
@@ -58,6 +63,7 @@ public sealed class Connection
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
+        _sessions.Add(sessionId);
         // Starts buffering: nothing live is written before the open handshake and catch-up are done.
         _buffer = [];
         _writer = WriteLoop();
@@ -69,18 +75,48 @@ public sealed class Connection
 
     // --- sessions ---
 
-    public bool Join(string sessionId)
+    /// <summary>
+    /// Joins a session: replays its logged events that this socket was not sent, after the point it
+    /// resumed from (or, for a session it left, after the point it left it), then sends
+    /// <paramref name="joined"/>, then the session's live events. Live events raised meanwhile wait
+    /// in the buffer, as in <see cref="CatchUp"/>. False when the socket has joined too many sessions.
+    /// </summary>
+    public async Task<bool> Join(string sessionId, ReadOnlyMemory<byte> joined, CancellationToken ct)
+    {
+        var tooMany = false;
+        await CatchUp(() =>
+        {
+            if (_sessions.Contains(sessionId)) return new Replay(0, 0, sessionId, joined); // complete already: nothing to replay
+            if (_sessions.Count >= _settings.MaxJoinedSessions)
+            {
+                tooMany = true;
+                return null;
+            }
+            _sessions.Add(sessionId);
+            var from = _resumePoint;
+            if (_leftAt is not null && _leftAt.Remove(sessionId, out var left) && left > from) from = left;
+            // Its events after _lastSeq are still to come live (into the buffer, delivered now that it is joined).
+            return new Replay(from, _lastSeq, sessionId, joined);
+        }, ct);
+        return !tooMany;
+    }
+
+    public void Leave(string sessionId)
     {
         lock (_gate)
         {
-            if (_sessions.Contains(sessionId)) return true;
-            if (_sessions.Count >= _settings.MaxJoinedSessions) return false;
-            _sessions.Add(sessionId);
-            return true;
+            if (!_sessions.Remove(sessionId)) return;
+            // A session joined here was complete from the resume point on; up to _lastSeq it was sent.
+            _leftAt ??= new(StringComparer.Ordinal);
+            if (_leftAt.Count >= _settings.MaxJoinedSessions && !_leftAt.ContainsKey(sessionId))
+            {
+                // Bounded: forget the one left earliest (joining it again may repeat some of its frames).
+                var earliest = _leftAt.MinBy(l => l.Value).Key;
+                _leftAt.Remove(earliest);
+            }
+            _leftAt[sessionId] = _lastSeq;
         }
     }
-
-    public void Leave(string sessionId) { lock (_gate) _sessions.Remove(sessionId); }
 
     public bool HasJoined(string sessionId) { lock (_gate) return _sessions.Contains(sessionId); }
 
@@ -128,26 +164,55 @@ public sealed class Connection
     // --- catch-up: buffer live events, replay the log, then flush the buffer skipping what was replayed ---
 
     /// <summary>
+    /// What a catch-up replays: the logged events after <paramref name="From"/> (to the end of the log
+    /// when <paramref name="UpTo"/> is null); with a <paramref name="Session"/> (a join) only that
+    /// session's, then <paramref name="Then"/> (the join's answer) before the buffered live events.
+    /// </summary>
+    sealed record Replay(long From, long? UpTo, string? Session = null, ReadOnlyMemory<byte>? Then = null);
+
+    /// <summary>
     /// Replays every logged event after <paramref name="since"/> (default: the last seq this socket
     /// passed) while live events wait in the buffer, then flushes the buffer skipping what the replay
     /// sent: no gap, no duplicate, seq order, also while new events keep arriving. A since the log no
     /// longer covers answers <c>resync_required {since, lastSeq}</c> and continues live after lastSeq.
-    /// Catch-ups of one socket run one at a time.
+    /// A given since is also the point later joins replay from.
     /// </summary>
-    public async Task CatchUp(long? since, CancellationToken ct)
+    public Task CatchUp(long? since, CancellationToken ct) =>
+        CatchUp(() =>
+        {
+            var from = since ?? _lastSeq;
+            _lastSeq = from;
+            if (since is { } given)
+            {
+                // The client's own position: from here on the socket is as if opened with it.
+                _resumePoint = given;
+                _leftAt = null;
+            }
+            return new Replay(from, null);
+        }, ct);
+
+    /// <summary>
+    /// The one catch-up mechanism, for opening, resume, recovery and join: <paramref name="begin"/>
+    /// (under the lock) picks what to replay and the socket starts buffering live events before the
+    /// log is read, so an event is either in the log when read or arrives into the buffer. The replay
+    /// then pages through the log, and the buffer is flushed; every delivery skips a seq at or below
+    /// the socket's last seq. Catch-ups of one socket run one at a time.
+    /// </summary>
+    async Task CatchUp(Func<Replay?> begin, CancellationToken ct)
     {
         await _catchUps.WaitAsync(ct);
         try
         {
-            long from;
+            Replay replay;
             lock (_gate)
             {
-                from = since ?? _lastSeq;
+                if (begin() is not { } r) return;
+                replay = r;
                 _buffer ??= [];
-                _lastSeq = from;
             }
-            var cursor = from;
-            while (true)
+            var cursor = replay.From;
+            // A join with nothing to replay reads nothing; a since past the log's end still reads (resync).
+            while (replay.UpTo is not { } upTo || cursor < upTo)
             {
                 LogRead read;
                 try
@@ -165,16 +230,21 @@ public sealed class Connection
                 {
                     await SendInOrder(Frames.Control("resync_required", w =>
                     {
-                        w.WriteNumber("since", from);
+                        w.WriteNumber("since", replay.From);
                         w.WriteNumber("lastSeq", read.LastSeq);
                     }, Now), ct);
+                    if (replay.Then is { } answer) await SendInOrder(answer, ct);
                     EndCatchUp(skipTo: read.LastSeq);
                     return;
                 }
-                await Replay(read.Events, ct);
+                var more = replay is { Session: { } session, UpTo: { } end }
+                    ? await ReplaySession(read.Events, session, end, ct)
+                    : await ReplayAll(read.Events, ct);
+                if (!more) break;
                 if (read.Events.Count < _settings.CatchUpPageSize) break;
                 cursor = read.Events[^1].Seq;
             }
+            if (replay.Then is { } then) await SendInOrder(then, ct);
             EndCatchUp();
         }
         finally
@@ -183,22 +253,39 @@ public sealed class Connection
         }
     }
 
-    /// <summary>Writes replayed events in order, waiting for queue room (a replay may be longer than the queue).</summary>
-    async Task Replay(IEnumerable<LoggedEvent> events, CancellationToken ct)
+    /// <summary>Writes replayed events in order, waiting for queue room (a replay may be longer than the queue). False once the socket is closing.</summary>
+    async Task<bool> ReplayAll(IEnumerable<LoggedEvent> events, CancellationToken ct)
     {
         foreach (var e in events)
         {
             bool deliver;
             lock (_gate)
             {
-                if (_close is not null) return;
+                if (_close is not null) return false;
                 if (e.Seq <= _lastSeq) continue;
                 _lastSeq = e.Seq;
                 deliver = e.Scope is null || _sessions.Contains(e.Scope);
             }
             // Only the catch-up writes events while buffering, so awaiting here keeps seq order.
-            if (deliver && !await TryWriteWaiting(Frames.Event(e).Bytes, ct)) return;
+            if (deliver && !await TryWriteWaiting(Frames.Event(e).Bytes, ct)) return false;
         }
+        return true;
+    }
+
+    /// <summary>
+    /// A join's replay: the session's events up to the socket's last seq at the join, which it passed
+    /// without sending (not joined then); later ones come from the buffer. The last seq does not move.
+    /// </summary>
+    async Task<bool> ReplaySession(IEnumerable<LoggedEvent> events, string sessionId, long upTo, CancellationToken ct)
+    {
+        foreach (var e in events)
+        {
+            if (e.Seq > upTo) return false;
+            lock (_gate)
+                if (_close is not null) return false;
+            if (e.Scope == sessionId && !await TryWriteWaiting(Frames.Event(e).Bytes, ct)) return false;
+        }
+        return true;
     }
 
     /// <summary>Sends a frame in the catch-up sequence (connected, resync notice), waiting for room.</summary>
@@ -224,7 +311,13 @@ public sealed class Connection
     {
         lock (_gate)
         {
-            if (skipTo is { } s && s > _lastSeq) _lastSeq = s;
+            if (skipTo is { } s)
+            {
+                // The client reloads everything over REST: that is its new position, for joins too.
+                if (s > _lastSeq) _lastSeq = s;
+                _resumePoint = s;
+                _leftAt = null;
+            }
             var buffered = _buffer ?? [];
             _buffer = null;
             if (_close is not null) return;

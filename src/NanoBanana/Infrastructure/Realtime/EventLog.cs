@@ -17,46 +17,68 @@ public sealed record LogRead(IReadOnlyList<LoggedEvent> Events, long LastSeq, bo
 /// </summary>
 public sealed class EventLog(IDatabase db, RealtimeSettings settings)
 {
-    // KEYS: seq counter, stream. ARGV: type, scope ('' = user-wide), payload, retention ms, channel.
-    // The entry id is <seq>-<unix ms>: ordered by seq (so a catch-up is one XRANGE from since+1)
-    // and carrying the time the trim compares against the cutoff.
+    // The append, as a Lua function so that a script which changes data can log its event in the same
+    // step (LoggedChange). The entry id is <seq>-<unix ms>: ordered by seq (so a catch-up is one XRANGE
+    // from since+1) and carrying the time the trim compares against the cutoff.
     // Trimming only starts when the oldest entry is older than retention + 1/64 of it, then binary
     // searches the first seq inside the window: amortised O(log n), one run per 1/64 of retention.
-    const string AppendScript = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local seq = redis.call('INCR', KEYS[1])
-        redis.call('XADD', KEYS[2], seq .. '-' .. now, 't', ARGV[1], 's', ARGV[2], 'p', ARGV[3])
-        local retention = tonumber(ARGV[4])
-        redis.call('PEXPIRE', KEYS[2], retention)
-        local function split(id)
-          local dash = string.find(id, '-', 1, true)
-          return tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1))
-        end
-        local cutoff = now - retention
-        local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
-        local lo, headMs = split(head[1][1])
-        if headMs < cutoff - math.floor(retention / 64) then
-          local hi = seq
-          while lo < hi do
-            local mid = math.floor((lo + hi) / 2)
-            local e = redis.call('XRANGE', KEYS[2], mid, '+', 'COUNT', 1)
-            local eSeq, eMs = split(e[1][1])
-            if eMs >= cutoff then hi = mid else lo = eSeq + 1 end
+    internal const string AppendFunction = """
+        local function append_event(seqKey, logKey, channel, retention, eventType, scope, payload)
+          local t = redis.call('TIME')
+          local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+          local seq = redis.call('INCR', seqKey)
+          redis.call('XADD', logKey, seq .. '-' .. now, 't', eventType, 's', scope, 'p', payload)
+          redis.call('PEXPIRE', logKey, retention)
+          local function split(id)
+            local dash = string.find(id, '-', 1, true)
+            return tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1))
           end
-          redis.call('XTRIM', KEYS[2], 'MINID', lo)
+          local cutoff = now - retention
+          local head = redis.call('XRANGE', logKey, '-', '+', 'COUNT', 1)
+          local lo, headMs = split(head[1][1])
+          if headMs < cutoff - math.floor(retention / 64) then
+            local hi = seq
+            while lo < hi do
+              local mid = math.floor((lo + hi) / 2)
+              local e = redis.call('XRANGE', logKey, mid, '+', 'COUNT', 1)
+              local eSeq, eMs = split(e[1][1])
+              if eMs >= cutoff then hi = mid else lo = eSeq + 1 end
+            end
+            redis.call('XTRIM', logKey, 'MINID', lo)
+          end
+          redis.call('PUBLISH', channel, 'e\n' .. seq .. '\n' .. now .. '\n' .. eventType .. '\n' .. scope .. '\n' .. payload)
+          return {seq, now}
         end
-        redis.call('PUBLISH', ARGV[5], 'e\n' .. seq .. '\n' .. now .. '\n' .. ARGV[1] .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
-        return {seq, now}
+        """;
+
+    // KEYS: seq counter, stream. ARGV: type, scope ('' = user-wide), payload, retention ms, channel.
+    // Every script that appends takes these first (LoggedChange's own keys and arguments follow).
+    const string AppendScript = AppendFunction + "\n" + """
+        return append_event(KEYS[1], KEYS[2], ARGV[5], tonumber(ARGV[4]), ARGV[1], ARGV[2], ARGV[3])
         """;
 
     public async Task<LoggedEvent> Append(string userId, string type, string? scope, string payloadJson)
     {
         var result = (RedisResult[])(await db.ScriptEvaluateAsync(AppendScript,
-            [Keys.EventSeq(userId), Keys.EventLog(userId)],
-            [type, scope ?? "", payloadJson, (long)settings.Retention.TotalMilliseconds, Keys.EventChannel(userId)]))!;
+            AppendKeys(userId), AppendArgs(userId, type, scope, payloadJson)))!;
         return new LoggedEvent((long)result[0], type, scope, payloadJson, DateTimeOffset.FromUnixTimeMilliseconds((long)result[1]));
     }
+
+    /// <summary>
+    /// Runs <paramref name="change"/> on the user's data and, when it answers 1, appends the event in
+    /// the same script: the change and its event are one write, never one without the other.
+    /// <paramref name="keys"/> must carry the user's hash tag (one slot, also on Redis Cluster).
+    /// Returns what the change answered.
+    /// </summary>
+    public async Task<long> Apply(LoggedChange change, string userId, RedisKey[] keys, RedisValue[] args,
+        string type, string? scope, string payloadJson) =>
+        (long)await db.ScriptEvaluateAsync(change.Script,
+            [.. AppendKeys(userId), .. keys], [.. AppendArgs(userId, type, scope, payloadJson), .. args]);
+
+    static RedisKey[] AppendKeys(string userId) => [Keys.EventSeq(userId), Keys.EventLog(userId)];
+
+    RedisValue[] AppendArgs(string userId, string type, string? scope, string payloadJson) =>
+        [type, scope ?? "", payloadJson, (long)settings.Retention.TotalMilliseconds, Keys.EventChannel(userId)];
 
     /// <summary>The user's last assigned seq (0 before the first event).</summary>
     public async Task<long> LastSeq(string userId) =>
@@ -79,6 +101,22 @@ public sealed class EventLog(IDatabase db, RealtimeSettings settings)
         return new LogRead(gap ? [] : events, Math.Max(lastSeq, events.LastOrDefault()?.Seq ?? 0), gap);
     }
 
+    /// <summary>
+    /// Reads a message of the user's live channel: an event as the append script publishes it,
+    /// <c>e\n&lt;seq&gt;\n&lt;unix ms&gt;\n&lt;type&gt;\n&lt;scope&gt;\n&lt;payload&gt;</c> (scope empty: user-wide).
+    /// Null for the channel's other messages (typing). A malformed event throws <see cref="FormatException"/>.
+    /// </summary>
+    public static LoggedEvent? ParseLive(string message)
+    {
+        if (!message.StartsWith("e\n", StringComparison.Ordinal)) return null;
+        var parts = message.Split('\n', 6);
+        if (parts.Length != 6) throw new FormatException("A live event has six lines: e, seq, unix ms, type, scope, payload.");
+        return new LoggedEvent(
+            long.Parse(parts[1], CultureInfo.InvariantCulture), parts[3],
+            parts[4].Length == 0 ? null : parts[4], parts[5],
+            DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(parts[2], CultureInfo.InvariantCulture)));
+    }
+
     static LoggedEvent Parse(StreamEntry e)
     {
         var id = e.Id.ToString();
@@ -92,4 +130,26 @@ public sealed class EventLog(IDatabase db, RealtimeSettings settings)
             Field("p") ?? "null",
             DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(id.AsSpan(dash + 1), CultureInfo.InvariantCulture)));
     }
+}
+
+/// <summary>
+/// A change to a user's data whose event is appended in the same script (<see cref="EventLog.Apply"/>),
+/// for a change that a retry could not tell apart from one whose event went out: work that runs again
+/// after a failure finds the change made and raises nothing. <paramref name="lua"/> is the body of a Lua
+/// function of its own <c>KEYS</c> and <c>ARGV</c> (numbered from 1) that returns 1 when it changed the
+/// data (the event is appended then) and another number when it did not.
+/// </summary>
+public sealed class LoggedChange(string lua)
+{
+    internal string Script { get; } = EventLog.AppendFunction + "\n" + $$"""
+        local function change(KEYS, ARGV)
+        {{lua}}
+        end
+        local keys, args = {}, {}
+        for i = 3, #KEYS do keys[#keys + 1] = KEYS[i] end
+        for i = 6, #ARGV do args[#args + 1] = ARGV[i] end
+        local result = change(keys, args)
+        if result == 1 then append_event(KEYS[1], KEYS[2], ARGV[5], tonumber(ARGV[4]), ARGV[1], ARGV[2], ARGV[3]) end
+        return result
+        """;
 }

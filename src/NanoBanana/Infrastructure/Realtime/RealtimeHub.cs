@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
-using System.Globalization;
 using System.Net.WebSockets;
 using NanoBanana.Infrastructure.Redis;
 using StackExchange.Redis;
@@ -144,7 +143,7 @@ public sealed class RealtimeHub
 
     static RedisChannel Channel(string userId) => RedisChannel.Literal(Keys.EventChannel(userId));
 
-    // Messages: "e\n<seq>\n<unix ms>\n<type>\n<scope>\n<payload>" (published by the EventLog script)
+    // Messages: events (published by the EventLog script, read by EventLog.ParseLive)
     // and "t\n<connection id>\n<0|1>\n<session id>" (typing).
     void Dispatch(UserSockets user, RedisValue message)
     {
@@ -153,13 +152,8 @@ public sealed class RealtimeHub
         try
         {
             var text = (string?)message ?? "";
-            if (text.StartsWith("e\n", StringComparison.Ordinal))
+            if (EventLog.ParseLive(text) is { } e)
             {
-                var parts = text.Split('\n', 6);
-                var e = new LoggedEvent(
-                    long.Parse(parts[1], CultureInfo.InvariantCulture), parts[3],
-                    parts[4].Length == 0 ? null : parts[4], parts[5],
-                    DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(parts[2], CultureInfo.InvariantCulture)));
                 var frame = Frames.Event(e);
                 // A user's seqs are published contiguously on this channel: a jump means pub/sub lost
                 // some (a reconnect). Each socket recovers them from the log; this event waits in its

@@ -1,5 +1,6 @@
 using NanoBanana.Features;
 using NanoBanana.Features.Images;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -79,6 +80,38 @@ public sealed class GenerateThumbnailsTests(AppFixture app) : ImageTestContext(a
         var (webp, _) = await UploadAndWait(Host, user, session, TestImages.Webp(2000, 1000), "wide.webp");
         var webpThumbs = (await GetImage(Host, user, webp["id"]!.GetValue<string>()))["thumbnails"]!.AsArray();
         Assert.Equal((1024, 512), (webpThumbs[1]!["width"]!.GetValue<int>(), webpThumbs[1]!["height"]!.GetValue<int>()));
+    }
+
+    [Fact]
+    public async Task Image_ready_shows_the_refCount_a_message_gave_the_image_while_its_thumbnails_were_made()
+    {
+        var user = await RegisterUser();
+        var session = (await Json(await Host.Scenario(s =>
+        {
+            s.As(user);
+            s.Post.Json(new { title = "t" }).ToUrl("/api/sessions");
+            s.StatusCodeShouldBe(201);
+        })))["session"]!["id"]!.GetValue<string>();
+        var (uploaded, _) = await UploadAndWait(Host, user, session, TestImages.Gif(), "a.gif");
+        var id = uploaded["id"]!.GetValue<string>();
+        var thumbnails = (await ImageStore.Get(Redis, user.Id, id)).Thumbnails;
+        await Redis.HashSetAsync(Keys.Image(user.Id, id), [new("status", "processing"), new("thumbs", "[]")]);
+        var readByTheJob = await ImageStore.Get(Redis, user.Id, id); // refCount 0
+
+        // While the job makes the thumbnails, a message takes the image.
+        await Host.Scenario(s =>
+        {
+            s.As(user);
+            s.Post.Json(new { role = "user", text = "look", imageIds = new[] { id } }).ToUrl($"/api/sessions/{session}/messages");
+            s.StatusCodeShouldBe(201);
+        });
+        var since = await LoggedEvents.Mark(Host, user.Id);
+        Assert.True(await GenerateThumbnailsHandler.Finish(readByTheJob, ImageStatus.Ready, thumbnails, null, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            Redis, Host.Services.GetRequiredService<EventLog>(), Host.Services.GetRequiredService<IObjectStorage>()));
+
+        var ready = Assert.IsType<ImageReady>(Assert.Single(await LoggedEvents.Since(Host, user.Id, since)));
+        Assert.Equal(("ready", 1), (ready.Image.Status, ready.Image.RefCount));
+        Assert.Equal(1, (await GetImage(Host, user, id))["refCount"]!.GetValue<int>());
     }
 
     [Fact]

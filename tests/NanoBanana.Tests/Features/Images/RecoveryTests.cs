@@ -1,5 +1,6 @@
 using NanoBanana.Features;
 using NanoBanana.Features.Images;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -30,8 +31,7 @@ public sealed class RecoveryTests(AppFixture app) : ImageTestContext(app)
         var subscriber = Redis.Multiplexer.GetSubscriber();
         await subscriber.SubscribeAsync(channel, (_, message) =>
         {
-            var parts = ((string)message!).Split('\n', 6); // e, seq, ms, type, scope, payload
-            if (parts[0] == "e" && parts[3] == "image_ready") ready.TrySetResult(JsonNode.Parse(parts[5])!);
+            if (EventLog.ParseLive((string)message!) is { Type: "image_ready" } e) ready.TrySetResult(JsonNode.Parse(e.Payload)!);
         });
         try
         {

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using NanoBanana.Features;
 using NanoBanana.Infrastructure.Realtime;
@@ -80,6 +81,83 @@ public sealed class CatchUpTests(AppFixture app, LiveServer server) : RealtimeCo
         Assert.Equal((3, "session_updated"), (second["seq"]!.GetValue<long>(), second["type"]!.GetValue<string>()));
     }
 
+    static string? ScopeOf(JsonObject frame) =>
+        frame["payload"]!["messageData"]?["sessionId"]?.GetValue<string>();
+
+    [Fact]
+    public async Task Join_session_after_a_reconnect_replays_that_sessions_missed_events_once_in_order_then_its_live_ones()
+    {
+        var user = await RegisterUser();
+        var chat = await SeedSession(user.Id);   // the URL's
+        var other = await SeedSession(user.Id);  // followed through join_session
+        var (phone, _) = await Device.Connect(Server, chat, user);
+        Assert.Empty(await phone.Join(other));
+        await Invoke(Host, new MessageCreated(user.Id, Message(chat, "seen in chat")));   // 1
+        await Invoke(Host, new MessageCreated(user.Id, Message(other, "seen in other"))); // 2
+        Assert.Equal([1, 2], await SeqsUntil(phone, 2));
+        await phone.DisposeAsync(); // the phone loses its network
+
+        for (var i = 0; i < 5; i++)
+        {
+            await Invoke(Host, new MessageCreated(user.Id, Message(chat, $"missed in chat {i}")));   // 3, 5, 7, 9, 11
+            await Invoke(Host, new MessageCreated(user.Id, Message(other, $"missed in other {i}"))); // 4, 6, 8, 10, 12
+        }
+        await Invoke(Host, new SessionUpdated(user.Id, Session(user.Id, other, "renamed")));        // 13: user-wide
+
+        var (again, _) = await Device.Connect(Server, chat, user, since: 2);
+        await using var _a = again;
+        Assert.Equal([3, 5, 7, 9, 11, 13], await SeqsUntil(again, 13)); // the URL's chat and the user's own
+
+        // It follows its other chat again while that chat keeps getting events (14-33).
+        var concurrent = Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            Invoke(Host, new MessageUpdated(user.Id, Message(other, $"concurrent {i}")))));
+        var beforeAck = await again.Join(other);
+        await concurrent;
+        // A last event after everything: once it arrives, every earlier one has been delivered or never will.
+        await Invoke(Host, new MessageCreated(user.Id, Message(chat, "last")));                 // 34
+        var afterAck = new List<JsonObject>();
+        while (afterAck.Count == 0 || afterAck[^1]["seq"]!.GetValue<long>() != 34)
+            afterAck.Add(await again.ReceiveEvent());
+
+        Assert.All(beforeAck, f => Assert.Equal(other, ScopeOf(f)));
+        Assert.Equal([4, 6, 8, 10, 12], beforeAck.Select(f => f["seq"]!.GetValue<long>()).Take(5));
+        var otherSeqs = beforeAck.Concat(afterAck).Where(f => ScopeOf(f) == other).Select(f => f["seq"]!.GetValue<long>()).ToList();
+        Assert.Equal([4, 6, 8, 10, 12, .. Enumerable.Range(14, 20).Select(i => (long)i)], otherSeqs);
+        Assert.Equal([34], afterAck.Where(f => ScopeOf(f) != other).Select(f => f["seq"]!.GetValue<long>()));
+    }
+
+    [Fact]
+    public async Task Join_session_replays_only_what_this_socket_was_not_sent_since_it_opened()
+    {
+        var user = await RegisterUser();
+        var chat = await SeedSession(user.Id);
+        var other = await SeedSession(user.Id);
+        await Invoke(Host, new MessageCreated(user.Id, Message(other, "before the socket opened"))); // 1
+
+        // Opened without since: its position is the connected frame's lastSeq.
+        var (device, connected) = await Device.Connect(Server, chat, user);
+        await using var _d = device;
+        Assert.Equal(1, connected["lastSeq"]!.GetValue<long>());
+        await Invoke(Host, new MessageCreated(user.Id, Message(other, "while not joined")));       // 2
+        await Invoke(Host, new MessageCreated(user.Id, Message(chat, "in chat")));                 // 3
+        Assert.Equal([3], await SeqsUntil(device, 3));
+
+        Assert.Equal([2], (await device.Join(other)).Select(f => f["seq"]!.GetValue<long>()));
+        await Invoke(Host, new MessageCreated(user.Id, Message(other, "while joined")));           // 4
+        Assert.Equal([4], await SeqsUntil(device, 4));
+
+        await device.Leave(other);
+        await Invoke(Host, new MessageCreated(user.Id, Message(other, "after leaving")));          // 5
+        await Invoke(Host, new MessageCreated(user.Id, Message(chat, "in chat again")));           // 6
+        Assert.Equal([6], await SeqsUntil(device, 6));
+
+        // Joined again: what it missed while away, not what it was sent before (2, 4).
+        Assert.Equal([5], (await device.Join(other)).Select(f => f["seq"]!.GetValue<long>()));
+        Assert.Empty(await device.Join(other)); // already joined: nothing missing
+        await Invoke(Host, new MessageCreated(user.Id, Message(other, "live")));                   // 7
+        Assert.Equal([7], await SeqsUntil(device, 7));
+    }
+
     [Fact]
     public async Task A_since_older_than_the_retained_log_answers_resync_required_then_live_events()
     {
@@ -117,6 +195,12 @@ public sealed class CatchUpTests(AppFixture app, LiveServer server) : RealtimeCo
         var resync = await device.Receive();
         Assert.Equal("resync_required", resync["type"]!.GetValue<string>());
         Assert.Equal(1, resync["payload"]!["lastSeq"]!.GetValue<long>());
+
+        // Also at the very end of the range (the hostile sweep's resume).
+        await device.Send(new { type = "resume", payload = new { since = long.MaxValue } });
+        var again = await device.Receive();
+        Assert.Equal("resync_required", again["type"]!.GetValue<string>());
+        Assert.Equal(long.MaxValue, again["payload"]!["since"]!.GetValue<long>());
     }
 
     [Fact]

@@ -129,13 +129,21 @@ public sealed class Device : IAsyncDisposable
         await Socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, cts.Token);
     }
 
-    /// <summary>Joins a session and waits for the server's acknowledgement.</summary>
-    public async Task Join(string sessionId)
+    /// <summary>Joins a session and waits for the server's acknowledgement; returns the frames that came before it (the session's replayed events).</summary>
+    public async Task<List<JsonObject>> Join(string sessionId)
     {
         await Send(new { type = "join_session", payload = new { sessionId } });
-        var ack = await Receive();
-        Assert.Equal("session_joined", ack["type"]!.GetValue<string>());
-        Assert.Equal(sessionId, ack["payload"]!["sessionId"]!.GetValue<string>());
+        var before = new List<JsonObject>();
+        while (true)
+        {
+            var frame = await Receive();
+            if (frame["type"]!.GetValue<string>() == "session_joined")
+            {
+                Assert.Equal(sessionId, frame["payload"]!["sessionId"]!.GetValue<string>());
+                return before;
+            }
+            before.Add(frame);
+        }
     }
 
     public async Task Leave(string sessionId)

@@ -1,5 +1,6 @@
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Imaging;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
 using NetVips;
@@ -19,10 +20,10 @@ public static class GenerateThumbnailsHandler
     // Redis away: the job waits for it (the pending set covers a process that dies meanwhile).
     public static void Configure(HandlerChain chain) => chain.RetryWhileRedisIsAway();
 
-    public static async Task<(IUserEvent?, OutgoingMessages)> Handle(GenerateThumbnails msg, IDatabase db, IObjectStorage storage,
+    // Ready or failed is logged for the user's devices by Finish, in the same script as the change.
+    public static async Task<OutgoingMessages> Handle(GenerateThumbnails msg, IDatabase db, IObjectStorage storage, EventLog events,
         Settings settings, TimeProvider clock, ILogger<GenerateThumbnails> log, CancellationToken ct)
     {
-        IUserEvent? outcome = null; // ready or failed: appended to the user's event log by the realtime edge
         var outgoing = new OutgoingMessages();
         var pending = (RedisValue)$"{msg.UserId}/{msg.ImageId}";
         var image = await ImageStore.Find(db, msg.UserId, msg.ImageId);
@@ -30,22 +31,21 @@ public static class GenerateThumbnailsHandler
         {
             // Deleted meanwhile, or finished by another instance (a duplicate after a restart): nothing to do.
             await db.SetRemoveAsync(Keys.ThumbnailsPending, pending);
-            return (outcome, outgoing);
+            return outgoing;
         }
 
         string? failure;
         try
         {
             var thumbnails = await Make(image, storage, ct);
-            if (await ImageStore.Complete(db, image.UserId, image.Id, ImageStatus.Ready, thumbnails, null, clock.GetUtcNow().ToUnixTimeMilliseconds()))
-                outcome = new ImageReady(image.UserId, (await ImageStore.Get(db, image.UserId, image.Id)).ToDto(storage));
-            else if (await ImageStore.Find(db, image.UserId, image.Id) is null)
+            if (!await Finish(image, ImageStatus.Ready, thumbnails, null, clock.GetUtcNow().ToUnixTimeMilliseconds(), db, events, storage)
+                && await ImageStore.Find(db, image.UserId, image.Id) is null)
             {
                 // Deleted while we worked: the thumbnails just written would be orphans.
                 foreach (var t in thumbnails) await storage.DeleteAsync(t.Key, ct);
             }
             await db.SetRemoveAsync(Keys.ThumbnailsPending, pending);
-            return (outcome, outgoing);
+            return outgoing;
         }
         catch (StorageUnavailableException e)
             when (clock.GetUtcNow().ToUnixTimeMilliseconds() - image.CreatedAt < settings.Images.ThumbnailRetryHours * 3_600_000L)
@@ -57,7 +57,7 @@ public static class GenerateThumbnailsHandler
                 log.LogWarning(e, "Thumbnails of image {ImageId} failed on attempt {Attempt}: the store is unreachable; retrying every {Delay} until it is back",
                     msg.ImageId, msg.Attempt, delay);
             outgoing.Delay(msg with { Attempt = msg.Attempt + 1 }, delay);
-            return (outcome, outgoing);
+            return outgoing;
         }
         catch (StorageUnavailableException e)
         {
@@ -76,13 +76,33 @@ public static class GenerateThumbnailsHandler
             failure = "The original file is missing from the store.";
         }
 
-        if (await ImageStore.Complete(db, image.UserId, image.Id, ImageStatus.Failed, [], failure, clock.GetUtcNow().ToUnixTimeMilliseconds()))
-        {
-            var failed = (await ImageStore.Get(db, image.UserId, image.Id)).ToDto(storage);
-            outcome = new ImageFailed(image.UserId, failed, failure);
-        }
+        await Finish(image, ImageStatus.Failed, [], failure, clock.GetUtcNow().ToUnixTimeMilliseconds(), db, events, storage);
         await db.SetRemoveAsync(Keys.ThumbnailsPending, pending);
-        return (outcome, outgoing);
+        return outgoing;
+    }
+
+    /// <summary>
+    /// The job's last step: the processing image becomes ready (or failed) and its image_ready (or
+    /// image_failed) is logged in the same script, so the job, run again after a failure, never finds
+    /// it finished with no event sent. False when it is gone or was finished already (a duplicate job).
+    /// </summary>
+    public static async Task<bool> Finish(ImageRecord image, string status, IReadOnlyList<StoredThumbnail> thumbnails, string? reason,
+        long nowMs, IDatabase db, EventLog events, IObjectStorage storage)
+    {
+        while (true)
+        {
+            var done = image with { Status = status, Thumbnails = thumbnails, Reason = reason, UpdatedAt = nowMs };
+            var dto = done.ToDto(storage);
+            IUserEvent outcome = status == ImageStatus.Ready ? new ImageReady(done.UserId, dto) : new ImageFailed(done.UserId, dto, dto.Reason!);
+            switch (await ImageStore.Complete(events, done, outcome))
+            {
+                case ImageStore.Completion.Done: return true;
+                case ImageStore.Completion.NotProcessing: return false;
+            }
+            // A message took or released the image while the thumbnails were made: the event shows it as it is now.
+            if (await ImageStore.Find(db, image.UserId, image.Id) is not { } now) return false;
+            image = now;
+        }
     }
 
     sealed class OriginalMissingException : Exception;
