@@ -196,18 +196,10 @@ static void WriteReport(string root, int count, long bytes, int concurrency, int
     string vips, string sharpVersion, List<(string What, long BaselineKb, long PeakKb, long PeakThumbsKb, double Seconds)> memory)
 {
     var docs = Path.Combine(root, "docs", "BENCHMARKS.md");
-    var existing = File.Exists(docs) ? File.ReadAllText(docs) : "# Benchmarks\n";
-    var start = existing.IndexOf("\n## Images", StringComparison.Ordinal);
-    if (start >= 0)
-    {
-        var end = existing.IndexOf("\n## ", start + 5, StringComparison.Ordinal);
-        existing = existing[..start] + (end >= 0 ? existing[end..] : "");
-    }
     var inv = CultureInfo.InvariantCulture;
     var trials = Environment.GetEnvironmentVariable("BENCH_TRIALS") ?? "3";
     var lines = new List<string>
     {
-        "",
         "## Images",
         "",
         $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on this project's machine ({Environment.ProcessorCount} cores) by `bash bench/thumbnails.sh`",
@@ -249,7 +241,7 @@ static void WriteReport(string root, int count, long bytes, int concurrency, int
     };
     lines.AddRange(memory.Select(m => string.Format(inv, "| {0} | {1:0} MiB | {2:0} MiB | {3:0} MiB | {4:0.00} s |",
         m.What, m.BaselineKb / 1024.0, m.PeakKb / 1024.0, m.PeakThumbsKb / 1024.0, m.Seconds)));
-    File.WriteAllText(docs, existing.TrimEnd('\n') + "\n" + string.Join('\n', lines) + "\n");
+    BenchShared.BenchmarksDoc.WriteSection(docs, "## Images", string.Join('\n', lines) + "\n");
     Console.WriteLine($"Wrote {docs}");
 }
 
