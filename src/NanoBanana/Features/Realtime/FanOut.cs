@@ -34,7 +34,11 @@ public static class FanOutHandler
     /// the event would append it only after the change, as a second write). Returns what the change answered.
     /// </summary>
     public static Task<long> AppendWith(IUserEvent e, LoggedChange change, RedisKey[] keys, RedisValue[] args, EventLog log) =>
-        log.Apply(change, e.UserId, keys, args, TypeOf(e), e.SessionScope, PayloadOf(e));
+        AppendWith([e], change, keys, args, log);
+
+    /// <summary>As above, for a change that raises several events (all of one user), appended in list order.</summary>
+    public static Task<long> AppendWith(IReadOnlyList<IUserEvent> events, LoggedChange change, RedisKey[] keys, RedisValue[] args, EventLog log) =>
+        log.Apply(change, events[0].UserId, keys, args, events.Select(e => (TypeOf(e), e.SessionScope, PayloadOf(e))).ToList());
 
     /// <summary>The return action for one returned event (null: the handler raised none, e.g. an idempotent retry).</summary>
     public static Task AppendReturned(IUserEvent? e, EventLog log) => e is null ? Task.CompletedTask : Handle(e, log);
