@@ -17,6 +17,15 @@ public interface IUserEvent
 /// <summary>Several events returned by one handler, appended in list order.</summary>
 public sealed class UserEvents : List<IUserEvent>;
 
+/// <summary>
+/// The events of a create made under an Idempotency-Key (all of one user). The creating script leaves an
+/// "unsent" mark next to the key's record (<paramref name="UnsentMark"/>, in the user's slot); the events
+/// are appended in the script that removes it. The first request and every retry return them (a retry
+/// rebuilds them from the resource as it is now), so they reach the log exactly once: from the first
+/// request, or, when its append failed after the change (its client got 503), from the retry.
+/// </summary>
+public sealed record OnceEvents(string UnsentMark, UserEvents Events);
+
 public sealed record SessionCreated(string UserId, SessionDto Session) : IUserEvent { public string? SessionScope => null; }
 public sealed record SessionUpdated(string UserId, SessionDto Session) : IUserEvent { public string? SessionScope => null; }
 public sealed record SessionDeleted(string UserId, string SessionId) : IUserEvent { public string? SessionScope => null; }

@@ -1,5 +1,6 @@
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Imaging;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
 using StackExchange.Redis;
@@ -32,14 +33,15 @@ public static class ImageIntake
     /// What <see cref="Stage"/> did: created these records, or found that another request with the same
     /// Idempotency-Key created its images meanwhile (<see cref="Earlier"/>: their ids; nothing of this one kept).
     /// </summary>
-    public sealed record Staged(IReadOnlyList<ImageRecord> Created, string[]? Earlier);
+    public sealed record Staged(IReadOnlyList<ImageDto> Created, string[]? Earlier);
 
     /// <summary>
-    /// Lists the images' blob folders, then stores every original, then writes the records (claiming the
-    /// Idempotency-Key, if any, in the same MULTI). If the store fails, what was stored is deleted and the
-    /// folders unlisted; if the process dies, the listing lets the garbage collector find the orphans.
+    /// Lists the images' blob folders, then stores every original, then writes the records and appends their
+    /// <c>image_uploaded</c> events in one script (claiming the Idempotency-Key, if any, in it too). If the
+    /// store fails, what was stored is deleted and the folders unlisted; if the process dies, the listing
+    /// lets the garbage collector find the orphans.
     /// </summary>
-    public static async Task<Staged> Stage(IDatabase db, IObjectStorage storage, TimeProvider clock,
+    public static async Task<Staged> Stage(IDatabase db, IObjectStorage storage, EventLog log, TimeProvider clock,
         string userId, string sessionId, string type, IReadOnlyList<(UploadedFile File, ImageFormatInfo Format)> files,
         UploadIdempotency? idempotency, CancellationToken ct)
     {
@@ -94,7 +96,8 @@ public static class ImageIntake
         // Pending before the record exists: a crash after the record is written still leaves the job findable.
         var pending = records.Select(r => (RedisValue)$"{r.UserId}/{r.Id}").ToArray();
         await db.SetAddAsync(Keys.ThumbnailsPending, pending);
-        if (await ImageStore.Create(db, records, idempotency) is not { } held) return new Staged(records, null);
+        var dtos = records.Select(r => r.ToDto(storage)).ToList();
+        if (await ImageStore.Create(db, log, [.. records.Zip(dtos)], idempotency) is not { } held) return new Staged(dtos, null);
 
         // A concurrent request with the same Idempotency-Key wrote its records while this one stored its blobs:
         // those blobs go again. If the store refuses now, they stay listed and the collector removes them
@@ -108,7 +111,6 @@ public static class ImageIntake
         return new Staged([], idempotency!.IdsIn(held));
     }
 
-    /// <summary>What a stored upload raises: the event for the user's devices and the thumbnail job.</summary>
-    public static (ImageUploaded Event, GenerateThumbnails Job) Announce(ImageRecord record, ImageDto dto) =>
-        (new ImageUploaded(record.UserId, dto), new GenerateThumbnails(record.UserId, record.Id));
+    /// <summary>What a stored upload still has to do: its thumbnails (its image_uploaded went out with the records).</summary>
+    public static GenerateThumbnails Job(ImageDto image) => new(image.UserId, image.Id);
 }

@@ -108,34 +108,58 @@ public static class ImageStore
     public static async Task<ImageRecord> Get(IDatabase db, string userId, string imageId) =>
         await Find(db, userId, imageId) ?? throw ApiProblem.NotFound("image");
 
+    // The records, their indexes and, with an Idempotency-Key, its record, written only while the key is
+    // unused; their image_uploaded events are appended in the same script (EventLog.Apply), so an upload is
+    // never stored without its events (a retry recognised by its key has nothing left to raise).
+    // KEYS: idempotency (or any key of the user, unused), user images, session images, session counts, then
+    // each image. ARGV: record or '', ttl ms, then per image: id, createdAt, type, field count, fields and values.
+    static readonly LoggedChange Store = new("""
+        if ARGV[1] ~= '' then
+          if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+          redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        end
+        local a = 3
+        for i = 5, #KEYS do
+          local n = tonumber(ARGV[a + 3])
+          redis.call('HSET', KEYS[i], unpack(ARGV, a + 4, a + 3 + n))
+          redis.call('ZADD', KEYS[3], ARGV[a + 1], ARGV[a])
+          redis.call('ZADD', KEYS[2], ARGV[a + 1], ARGV[a])
+          redis.call('HINCRBY', KEYS[4], ARGV[a + 2], 1)
+          a = a + 4 + n
+        end
+        return 1
+        """);
+
     /// <summary>
-    /// Writes records and their indexes in one MULTI (all keys share the user's slot). With an
-    /// Idempotency-Key, the MULTI also claims it and runs only while it is unused (WATCH): when another
-    /// request with that key created its images first, nothing is written and its record is answered.
+    /// Writes the records of one upload (one user, one session) with their indexes, and appends their
+    /// <c>image_uploaded</c> events (built from <paramref name="images"/>' DTOs) in the same script. With an
+    /// Idempotency-Key, the script also claims it and writes only while it is unused: when another request
+    /// with that key created its images first, nothing is written and its record is answered.
     /// </summary>
-    public static async Task<string?> Create(IDatabase db, IReadOnlyList<ImageRecord> images, UploadIdempotency? idempotency = null)
+    public static async Task<string?> Create(IDatabase db, EventLog log, IReadOnlyList<(ImageRecord Record, ImageDto Dto)> images,
+        UploadIdempotency? idempotency = null)
     {
+        var (userId, sessionId) = (images[0].Record.UserId, images[0].Record.SessionId);
+        RedisKey[] keys =
+        [
+            idempotency?.Key ?? Keys.UserImages(userId), Keys.UserImages(userId), Keys.SessionImages(userId, sessionId),
+            Keys.SessionImageCounts(userId, sessionId), .. images.Select(i => (RedisKey)Keys.Image(userId, i.Record.Id)),
+        ];
+        var args = new List<RedisValue>
+        {
+            idempotency?.RecordOf(images.Select(i => i.Record)) ?? "", (long)Idempotency.Lifetime.TotalMilliseconds,
+        };
+        foreach (var (record, _) in images)
+        {
+            var hash = record.ToHash();
+            args.AddRange([record.Id, record.CreatedAt, record.Type, hash.Length * 2]);
+            foreach (var field in hash) args.AddRange([field.Name, field.Value]);
+        }
+        IUserEvent[] uploaded = [.. images.Select(i => new ImageUploaded(userId, i.Dto))];
         while (true)
         {
-            var tx = db.CreateTransaction();
-            if (idempotency is not null) tx.AddCondition(Condition.KeyNotExists(idempotency.Key));
-            var writes = new List<Task>();
-            foreach (var image in images)
-            {
-                writes.Add(tx.HashSetAsync(Keys.Image(image.UserId, image.Id), image.ToHash()));
-                writes.Add(tx.SortedSetAddAsync(Keys.SessionImages(image.UserId, image.SessionId), image.Id, image.CreatedAt));
-                writes.Add(tx.SortedSetAddAsync(Keys.UserImages(image.UserId), image.Id, image.CreatedAt));
-                writes.Add(tx.HashIncrementAsync(Keys.SessionImageCounts(image.UserId, image.SessionId), image.Type));
-            }
-            if (idempotency is not null)
-                writes.Add(tx.StringSetAsync(idempotency.Key, idempotency.RecordOf(images), Idempotency.Lifetime));
-            if (await tx.ExecuteAsync())
-            {
-                await Task.WhenAll(writes);
-                return null;
-            }
-            if (idempotency is null) throw new RedisException("The image records could not be written.");
-            if (await db.StringGetAsync(idempotency.Key) is { IsNull: false } held) return held.ToString();
+            if (await FanOutHandler.AppendWith(uploaded, Store, keys, [.. args], log) == 1) return null;
+            if (await db.StringGetAsync(idempotency!.Key) is { IsNull: false } held) return held.ToString();
             // The key expired between the two reads (24 h after its first use): claim it again.
         }
     }

@@ -9,8 +9,8 @@ namespace NanoBanana.Features.Images;
 /// The fingerprint covers what decides the result: the route, <c>sessionId</c>, <c>type</c> and each file's
 /// SHA-256 and size, in order (hashed while the file was spooled, so nothing is read twice). File names and
 /// declared content types are left out: the bytes are judged, never the name, and a client may name the
-/// file afresh when it retries. The record (<c>fingerprint\nid,id,...</c>) is claimed in the same MULTI
-/// that writes the image records (<see cref="ImageStore.Create"/>), so concurrent retries create once.
+/// file afresh when it retries. The record (<c>fingerprint\nid,id,...</c>) is claimed in the same script
+/// that writes the image records and logs their events (<see cref="ImageStore.Create"/>), so concurrent retries create once.
 /// </summary>
 public sealed class UploadIdempotency
 {

@@ -29,12 +29,24 @@ public static class FanOutHandler
         await log.Append(e.UserId, TypeOf(e), e.SessionScope, PayloadOf(e));
 
     /// <summary>
-    /// Makes a change and appends its event in one script (<see cref="EventLog.Apply"/>), for background
-    /// work whose retry, finding the change made, could not tell whether its event went out (returning
-    /// the event would append it only after the change, as a second write). Returns what the change answered.
+    /// Makes a change and appends its event in one script (<see cref="EventLog.Apply"/>), for a change whose
+    /// retry, finding it made, could not tell whether its event went out (returning the event would append
+    /// it only after the change, as a second write): the thumbnail job, uploads. Returns what the change answered.
     /// </summary>
     public static Task<long> AppendWith(IUserEvent e, LoggedChange change, RedisKey[] keys, RedisValue[] args, EventLog log) =>
-        log.Apply(change, e.UserId, keys, args, TypeOf(e), e.SessionScope, PayloadOf(e));
+        AppendWith([e], change, keys, args, log);
+
+    /// <summary>As above, for a change that raises several events (all of one user), appended in list order.</summary>
+    public static Task<long> AppendWith(IReadOnlyList<IUserEvent> events, LoggedChange change, RedisKey[] keys, RedisValue[] args, EventLog log) =>
+        log.Apply(change, events[0].UserId, keys, args, events.Select(e => (TypeOf(e), e.SessionScope, PayloadOf(e))).ToList());
+
+    // The unsent mark goes in the script that appends: whichever attempt removes it appends the events, no other does.
+    static readonly LoggedChange TakeUnsentMark = new("return redis.call('DEL', KEYS[1])");
+
+    /// <summary>The return action for the events of a create under an Idempotency-Key: appended once, by the attempt that takes the mark.</summary>
+    public static Task AppendOnce(OnceEvents? once, EventLog log) =>
+        once is null || once.Events.Count == 0 ? Task.CompletedTask
+            : AppendWith(once.Events, TakeUnsentMark, [once.UnsentMark], [], log);
 
     /// <summary>The return action for one returned event (null: the handler raised none, e.g. an idempotent retry).</summary>
     public static Task AppendReturned(IUserEvent? e, EventLog log) => e is null ? Task.CompletedTask : Handle(e, log);
@@ -106,12 +118,15 @@ public sealed class AppendReturnedUserEvents : IHandlerPolicy
     {
         var one = typeof(FanOutHandler).GetMethod(nameof(FanOutHandler.AppendReturned))!;
         var many = typeof(FanOutHandler).GetMethod(nameof(FanOutHandler.AppendReturnedAll))!;
+        var once = typeof(FanOutHandler).GetMethod(nameof(FanOutHandler.AppendOnce))!;
         foreach (var chain in chains)
         {
             foreach (var returned in chain.ReturnVariablesOfType<IUserEvent>())
                 returned.UseReturnAction(v => Call(one, v), "Appended to the user's event log before the caller is answered");
             foreach (var returned in chain.ReturnVariablesOfType<UserEvents>())
                 returned.UseReturnAction(v => Call(many, v), "Appended to the user's event log before the caller is answered");
+            foreach (var returned in chain.ReturnVariablesOfType<OnceEvents>())
+                returned.UseReturnAction(v => Call(once, v), "Appended to the user's event log once, by the attempt that takes the unsent mark");
         }
     }
 

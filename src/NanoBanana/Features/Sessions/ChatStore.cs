@@ -173,12 +173,16 @@ public static partial class ChatStore
 
         """;
 
-    /// <summary>KEYS: session, sessions, idempotency. ARGV: scope, id, title, now, idempotency record or '', ttl ms.</summary>
+    /// <summary>
+    /// KEYS: session, sessions, idempotency, its unsent mark. ARGV: scope, id, title, now, idempotency record or '', ttl ms.
+    /// With a key, the unsent mark is set with the record (<see cref="OnceEvents"/>).
+    /// </summary>
     public const string CreateSessionScript = Prelude + """
         if ARGV[5] ~= '' then
           local prev = redis.call('GET', KEYS[3])
           if prev then return {'idem', prev} end
           redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
+          redis.call('SET', KEYS[4], '1', 'PX', ARGV[6])
         end
         local at = ms(newest(KEYS[2], tonumber(ARGV[4])))
         redis.call('HSET', KEYS[1], 'id', ARGV[2], 'title', ARGV[3], 'createdAt', at, 'updatedAt', at,
@@ -231,9 +235,10 @@ public static partial class ChatStore
         """;
 
     /// <summary>
-    /// KEYS: session, session messages, sessions, message, idempotency, search numbers.
+    /// KEYS: session, session messages, sessions, message, idempotency, search numbers, idempotency's unsent mark.
     /// ARGV: scope, id, sessionId, role, text, params, imageIds csv, now, editedOf, terms, auto title, idempotency record or '', ttl ms.
     /// Checks everything first and writes only when every check passed: a refused post changes nothing.
+    /// With a key, the unsent mark is set with the record (<see cref="OnceEvents"/>).
     /// </summary>
     public const string PostMessageScript = Prelude + """
         if ARGV[12] ~= '' then
@@ -263,7 +268,10 @@ public static partial class ChatStore
         redis.call('ZADD', KEYS[3], at, ARGV[3])
         for _, img in ipairs(images) do image_ref(img, 1) end
         ix_add(n, n, ARGV[10])
-        if ARGV[12] ~= '' then redis.call('SET', KEYS[5], ARGV[12], 'PX', ARGV[13]) end
+        if ARGV[12] ~= '' then
+          redis.call('SET', KEYS[5], ARGV[12], 'PX', ARGV[13])
+          redis.call('SET', KEYS[7], '1', 'PX', ARGV[13])
+        end
         return {'ok', redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[1])}
         """;
 

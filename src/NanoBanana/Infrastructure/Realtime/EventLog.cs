@@ -52,7 +52,6 @@ public sealed class EventLog(IDatabase db, RealtimeSettings settings)
         """;
 
     // KEYS: seq counter, stream. ARGV: type, scope ('' = user-wide), payload, retention ms, channel.
-    // Every script that appends takes these first (LoggedChange's own keys and arguments follow).
     const string AppendScript = AppendFunction + "\n" + """
         return append_event(KEYS[1], KEYS[2], ARGV[5], tonumber(ARGV[4]), ARGV[1], ARGV[2], ARGV[3])
         """;
@@ -65,15 +64,20 @@ public sealed class EventLog(IDatabase db, RealtimeSettings settings)
     }
 
     /// <summary>
-    /// Runs <paramref name="change"/> on the user's data and, when it answers 1, appends the event in
-    /// the same script: the change and its event are one write, never one without the other.
-    /// <paramref name="keys"/> must carry the user's hash tag (one slot, also on Redis Cluster).
-    /// Returns what the change answered.
+    /// Runs <paramref name="change"/> on the user's data and, when it answers 1, appends
+    /// <paramref name="events"/> (in list order) in the same script: the change and its events are one
+    /// write, never one without the other. <paramref name="keys"/> must carry the user's hash tag (one
+    /// slot, also on Redis Cluster). Returns what the change answered.
     /// </summary>
     public async Task<long> Apply(LoggedChange change, string userId, RedisKey[] keys, RedisValue[] args,
-        string type, string? scope, string payloadJson) =>
-        (long)await db.ScriptEvaluateAsync(change.Script,
-            [.. AppendKeys(userId), .. keys], [.. AppendArgs(userId, type, scope, payloadJson), .. args]);
+        IReadOnlyList<(string Type, string? Scope, string Payload)> events)
+    {
+        var eventArgs = new List<RedisValue>(3 + 3 * events.Count + args.Length)
+            { (long)settings.Retention.TotalMilliseconds, Keys.EventChannel(userId), events.Count };
+        foreach (var (type, scope, payload) in events) eventArgs.AddRange([type, scope ?? "", payload]);
+        eventArgs.AddRange(args);
+        return (long)await db.ScriptEvaluateAsync(change.Script, [.. AppendKeys(userId), .. keys], [.. eventArgs]);
+    }
 
     static RedisKey[] AppendKeys(string userId) => [Keys.EventSeq(userId), Keys.EventLog(userId)];
 
@@ -133,23 +137,31 @@ public sealed class EventLog(IDatabase db, RealtimeSettings settings)
 }
 
 /// <summary>
-/// A change to a user's data whose event is appended in the same script (<see cref="EventLog.Apply"/>),
-/// for a change that a retry could not tell apart from one whose event went out: work that runs again
+/// A change to a user's data whose events are appended in the same script (<see cref="EventLog.Apply"/>),
+/// for a change that a retry could not tell apart from one whose events went out: work that runs again
 /// after a failure finds the change made and raises nothing. <paramref name="lua"/> is the body of a Lua
 /// function of its own <c>KEYS</c> and <c>ARGV</c> (numbered from 1) that returns 1 when it changed the
-/// data (the event is appended then) and another number when it did not.
+/// data (the events are appended then) and another number when it did not.
 /// </summary>
 public sealed class LoggedChange(string lua)
 {
+    // KEYS: seq counter, stream, then the change's keys.
+    // ARGV: retention ms, channel, event count n, n times (type, scope, payload), then the change's arguments.
     internal string Script { get; } = EventLog.AppendFunction + "\n" + $$"""
         local function change(KEYS, ARGV)
         {{lua}}
         end
+        local n = tonumber(ARGV[3])
         local keys, args = {}, {}
         for i = 3, #KEYS do keys[#keys + 1] = KEYS[i] end
-        for i = 6, #ARGV do args[#args + 1] = ARGV[i] end
+        for i = 4 + 3 * n, #ARGV do args[#args + 1] = ARGV[i] end
         local result = change(keys, args)
-        if result == 1 then append_event(KEYS[1], KEYS[2], ARGV[5], tonumber(ARGV[4]), ARGV[1], ARGV[2], ARGV[3]) end
+        if result == 1 then
+          for e = 0, n - 1 do
+            local at = 4 + 3 * e
+            append_event(KEYS[1], KEYS[2], ARGV[2], tonumber(ARGV[1]), ARGV[at], ARGV[at + 1], ARGV[at + 2])
+          end
+        end
         return result
         """;
 }

@@ -68,6 +68,8 @@ public static class Keys
     public static string SearchScratch(string userId, string searchId, int n) => User(userId, $"ixtmp:{searchId}:{n}");
     /// <summary>STRING: a create request's Idempotency-Key: <c>body fingerprint \n id of what it created</c>, 24 h.</summary>
     public static string Idempotency(string userId, string scope, string key) => User(userId, $"idem:{scope}:{key}");
+    /// <summary>STRING: present, next to <see cref="Idempotency"/>, while the events of what that key created are not in the log yet.</summary>
+    public static string IdempotencyUnsent(string userId, string scope, string key) => User(userId, $"idemev:{scope}:{key}");
 
     // --- realtime: the per-user event log ---
     /// <summary>STRING counter: the user's last assigned event seq. Never expires, so seq only grows.</summary>

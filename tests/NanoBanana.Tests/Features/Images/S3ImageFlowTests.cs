@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using NanoBanana.Features;
+using Microsoft.Extensions.DependencyInjection;
 using NanoBanana.Features.Images;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
@@ -79,12 +80,14 @@ public sealed class S3ImageFlowTests(AppFixture app) : ImageTestContext(app)
         var id = Guid.CreateVersion7().ToString("N");
         var at = uploadedAt.ToUnixTimeMilliseconds();
         await Redis.SetAddAsync(Keys.ThumbnailsPending, $"{user.Id}/{id}");
-        await ImageStore.Create(Redis, [new ImageRecord
+        var record = new ImageRecord
         {
             Id = id, UserId = user.Id, SessionId = sessionId, Type = "uploaded", Status = ImageStatus.Processing,
             CreatedAt = at, UpdatedAt = at, Mime = "image/gif", Ext = "gif", Width = 300, Height = 200, Size = 1000,
             Sha256 = new string('0', 64), Path = BlobKeys.For(user.Id, sessionId, id, "original", "gif"),
-        }]);
+        };
+        await ImageStore.Create(Redis, Host.Services.GetRequiredService<NanoBanana.Infrastructure.Realtime.EventLog>(),
+            [(record, record.ToDto(Host.Services.GetRequiredService<IObjectStorage>()))]);
         return id;
     }
 

@@ -116,6 +116,39 @@ public sealed class PostMessageTests(AppFixture app) : ChatContext(app)
     }
 
     [Fact]
+    public async Task A_retry_logs_message_created_and_session_updated_once_when_the_first_attempt_made_the_message_but_not_its_events()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var since = await LoggedEvents.Mark(Host, user.Id);
+        // The first attempt's change, its events never appended (Redis went away between the two: its client got 503).
+        var first = await NanoBanana.Features.Messages.PostMessage.PostMessageHandler.Handle(
+            new NanoBanana.Features.Messages.PostMessage.PostMessage("user", "hello there", null, null, null)
+                { UserId = user.Id, SessionId = id, IdempotencyKey = "post-1" },
+            Redis, TimeProvider.System);
+        Assert.Empty(await LoggedEvents.Since(Host, user.Id, since));
+
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            var retry = await Host.Scenario(s =>
+            {
+                s.As(user);
+                s.Post.Json(new { role = "user", text = "hello there" }).ToUrl($"/api/sessions/{id}/messages");
+                s.WithRequestHeader("Idempotency-Key", "post-1");
+                s.StatusCodeShouldBe(201);
+            });
+            Assert.Equal(first.Item1.MessageData.Id, Str((await Json(retry))["messageData"]!["id"]));
+        }
+
+        // Every device hears of it, once (the second retry finds it sent), with the session as it now is.
+        var events = await LoggedEvents.Since(Host, user.Id, since);
+        Assert.Equal(2, events.Count);
+        Assert.Equal(first.Item1.MessageData.Id, Assert.IsType<MessageCreated>(events[0]).Message.Id);
+        var session = Assert.IsType<SessionUpdated>(events[1]).Session;
+        Assert.Equal((id, 1, "hello there"), (session.Id, session.MessageCount, session.Title));
+    }
+
+    [Fact]
     public async Task Concurrent_retries_with_one_key_create_one_message()
     {
         var user = await RegisterUser();
@@ -127,10 +160,12 @@ public sealed class PostMessageTests(AppFixture app) : ChatContext(app)
             s.WithRequestHeader("Idempotency-Key", "same-key");
             s.StatusCodeShouldBe(201);
         }));
+        var since = await LoggedEvents.Mark(Host, user.Id);
         var ids = new List<string>();
         foreach (var r in await Task.WhenAll(retries)) ids.Add(Str((await Json(r))["messageData"]!["id"]));
         Assert.Single(ids.Distinct());
         Assert.Equal(1, (await Get(user, $"/api/sessions/{id}/messages"))["pagination"]!["total"]!.GetValue<int>());
+        Assert.Equal(ids[0], Assert.IsType<MessageCreated>(Assert.Single((await LoggedEvents.Since(Host, user.Id, since)).OfType<MessageCreated>())).Message.Id);
     }
 
     [Fact]

@@ -92,6 +92,50 @@ public sealed class CreateSessionTests(AppFixture app) : ChatContext(app)
     }
 
     [Fact]
+    public async Task A_retry_logs_session_created_once_when_the_first_attempt_made_the_session_but_not_its_event()
+    {
+        var user = await RegisterUser();
+        var since = await LoggedEvents.Mark(Host, user.Id);
+        // The first attempt's change, its event never appended (Redis went away between the two: its client got 503).
+        var first = await NanoBanana.Features.Sessions.CreateSession.CreateSessionHandler.Handle(
+            new NanoBanana.Features.Sessions.CreateSession.CreateSession("Trip") { UserId = user.Id, IdempotencyKey = "create-1" },
+            Redis, TimeProvider.System);
+        Assert.Empty(await LoggedEvents.Since(Host, user.Id, since));
+
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            var retry = await Host.Scenario(s =>
+            {
+                s.As(user);
+                s.Post.Json(new { title = "Trip" }).ToUrl("/api/sessions");
+                s.WithRequestHeader("Idempotency-Key", "create-1");
+                s.StatusCodeShouldBe(201);
+            });
+            Assert.Equal(first.Item1.Session.Id, Str((await Json(retry))["session"]!["id"]));
+        }
+
+        // Every device hears of it, once (the second retry finds it sent).
+        var created = Assert.IsType<SessionCreated>(Assert.Single(await LoggedEvents.Since(Host, user.Id, since)));
+        Assert.Equal((first.Item1.Session.Id, "Trip"), (created.Session.Id, created.Session.Title));
+    }
+
+    [Fact]
+    public async Task Concurrent_requests_with_one_key_log_session_created_once()
+    {
+        var user = await RegisterUser();
+        var since = await LoggedEvents.Mark(Host, user.Id);
+        var ids = await Task.WhenAll(Enumerable.Range(0, 10).Select(async _ => Str((await Json(await Host.Scenario(s =>
+        {
+            s.As(user);
+            s.Post.Json(new { title = "Once" }).ToUrl("/api/sessions");
+            s.WithRequestHeader("Idempotency-Key", "same-key");
+            s.StatusCodeShouldBe(201);
+        })))["session"]!["id"])));
+        var created = Assert.IsType<SessionCreated>(Assert.Single(await LoggedEvents.Since(Host, user.Id, since)));
+        Assert.Equal(created.Session.Id, Assert.Single(ids.Distinct()));
+    }
+
+    [Fact]
     public async Task Idempotency_keys_belong_to_their_user()
     {
         var a = await RegisterUser("a");

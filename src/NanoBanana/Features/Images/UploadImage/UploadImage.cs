@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Mvc;
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Imaging;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Security;
 using NanoBanana.Infrastructure.Storage;
 using StackExchange.Redis;
@@ -33,8 +34,10 @@ public static class UploadImageHandler
 {
     public const string IdempotencyScope = "upload";
 
-    public static async Task<(ImageResponse, ImageUploaded?, GenerateThumbnails?)> Handle(UploadImage cmd, IDatabase db, IObjectStorage storage,
-        ImageInspector inspector, TimeProvider clock, CancellationToken ct)
+    // image_uploaded is appended with the record, in one script (ImageIntake.Stage): nothing to return for it,
+    // and a retry recognised by its key has nothing left to raise.
+    public static async Task<(ImageResponse, GenerateThumbnails?)> Handle(UploadImage cmd, IDatabase db, IObjectStorage storage,
+        EventLog log, ImageInspector inspector, TimeProvider clock, CancellationToken ct)
     {
         var idempotency = UploadIdempotency.For(cmd.UserId, IdempotencyScope, cmd.IdempotencyKey, cmd.SessionId, cmd.Type, [cmd.Image!]);
         var earlier = idempotency is null ? null : await idempotency.Earlier(db);
@@ -42,18 +45,13 @@ public static class UploadImageHandler
         {
             await ImageStore.EnsureLiveSession(db, cmd.UserId, cmd.SessionId!);
             var format = ImageIntake.Judge(inspector, cmd.Image!);
-            var staged = await ImageIntake.Stage(db, storage, clock, cmd.UserId, cmd.SessionId!, cmd.Type!, [(cmd.Image!, format)], idempotency, ct);
-            if (staged.Created is [var record])
-            {
-                var dto = record.ToDto(storage);
-                var (uploaded, job) = ImageIntake.Announce(record, dto);
-                return (new ImageResponse(dto), uploaded, job);
-            }
+            var staged = await ImageIntake.Stage(db, storage, log, clock, cmd.UserId, cmd.SessionId!, cmd.Type!, [(cmd.Image!, format)], idempotency, ct);
+            if (staged.Created is [var dto]) return (new ImageResponse(dto), ImageIntake.Job(dto));
             earlier = staged.Earlier!;
         }
-        // A retry: the image the first request created, as it is now; nothing is raised again.
+        // A retry: the image the first request created, as it is now.
         var first = await ImageStore.Find(db, cmd.UserId, earlier[0]) ?? throw UploadIdempotency.FirstImagesDeleted(1);
-        return (new ImageResponse(first.ToDto(storage)), null, null);
+        return (new ImageResponse(first.ToDto(storage)), null);
     }
 }
 

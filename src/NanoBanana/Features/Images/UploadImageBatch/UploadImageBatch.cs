@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Mvc;
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Imaging;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Security;
 using NanoBanana.Infrastructure.Storage;
 using StackExchange.Redis;
@@ -36,11 +37,13 @@ public static class UploadImageBatchHandler
 {
     public const string IdempotencyScope = "upload-batch";
 
-    /// <summary>All or nothing: every file is judged before any is stored; one bad file rejects the batch.</summary>
-    public static async Task<(BatchResponse, UserEvents, OutgoingMessages)> Handle(UploadImageBatch cmd, IDatabase db, IObjectStorage storage,
-        ImageInspector inspector, TimeProvider clock, CancellationToken ct)
+    /// <summary>
+    /// All or nothing: every file is judged before any is stored; one bad file rejects the batch. The
+    /// image_uploaded events are appended with the records, in one script (<see cref="ImageIntake.Stage"/>).
+    /// </summary>
+    public static async Task<(BatchResponse, OutgoingMessages)> Handle(UploadImageBatch cmd, IDatabase db, IObjectStorage storage,
+        EventLog log, ImageInspector inspector, TimeProvider clock, CancellationToken ct)
     {
-        var events = new UserEvents();
         var jobs = new OutgoingMessages();
         var idempotency = UploadIdempotency.For(cmd.UserId, IdempotencyScope, cmd.IdempotencyKey, cmd.SessionId, cmd.Type, cmd.Images);
         var earlier = idempotency is null ? null : await idempotency.Earlier(db);
@@ -48,28 +51,20 @@ public static class UploadImageBatchHandler
         {
             await ImageStore.EnsureLiveSession(db, cmd.UserId, cmd.SessionId!);
             var judged = Judge(inspector, cmd.Images);
-            var staged = await ImageIntake.Stage(db, storage, clock, cmd.UserId, cmd.SessionId!, cmd.Type!, judged, idempotency, ct);
+            var staged = await ImageIntake.Stage(db, storage, log, clock, cmd.UserId, cmd.SessionId!, cmd.Type!, judged, idempotency, ct);
             if (staged.Earlier is null)
             {
-                var dtos = new List<ImageDto>();
-                foreach (var record in staged.Created)
-                {
-                    var dto = record.ToDto(storage);
-                    dtos.Add(dto);
-                    var (uploaded, job) = ImageIntake.Announce(record, dto);
-                    events.Add(uploaded);
-                    jobs.Add(job);
-                }
-                return (new BatchResponse(new BatchResults(dtos, [], dtos.Count)), events, jobs);
+                foreach (var dto in staged.Created) jobs.Add(ImageIntake.Job(dto));
+                return (new BatchResponse(new BatchResults(staged.Created, [], staged.Created.Count)), jobs);
             }
             earlier = staged.Earlier;
         }
-        // A retry: the images the first request created, as they are now, in its order; nothing is raised again.
+        // A retry: the images the first request created, as they are now, in its order.
         // Images deleted since are left out (total counts what is listed); with none left it is a 404.
         var still = await ImageStore.Load(db, cmd.UserId, earlier);
         if (still.Count == 0) throw UploadIdempotency.FirstImagesDeleted(earlier.Length);
         var current = still.Select(r => r.ToDto(storage)).ToList();
-        return (new BatchResponse(new BatchResults(current, [], current.Count)), events, jobs);
+        return (new BatchResponse(new BatchResults(current, [], current.Count)), jobs);
     }
 
     /// <summary>Every file's format, or the problem of the first rejection with <c>errors</c> keyed by each bad file's name.</summary>

@@ -41,37 +41,48 @@ public static class PostMessageHandler
     /// One script does everything: checks (session live, images usable, editedOf in the session),
     /// then the counter, the order, the message, the search entries, the image references, the auto
     /// title and the idempotency record. 50 concurrent posts give 50 messages and a count of 50.
+    /// With an Idempotency-Key the events go as <see cref="OnceEvents"/>, from the first request and
+    /// from every retry: they reach the log once, also when the first request's append failed.
     /// </summary>
-    public static async Task<(MessagePostedResponse, MessageCreated?, SessionUpdated?)> Handle(
+    public static async Task<(MessagePostedResponse, MessageCreated?, SessionUpdated?, OnceEvents?)> Handle(
         PostMessage cmd, IDatabase db, TimeProvider clock)
     {
         var (userId, sessionId) = (cmd.UserId, cmd.SessionId);
         var id = ChatStore.NewId();
         var text = cmd.Text ?? "";
+        var key = cmd.IdempotencyKey ?? "-";
         var fingerprint = cmd.IdempotencyKey is null ? null : Idempotency.Fingerprint("message:" + sessionId, cmd);
         var r = await ChatStore.Run(db, ChatStore.PostMessageScript,
             [Keys.Session(userId, sessionId), Keys.SessionMessages(userId, sessionId), Keys.Sessions(userId),
-             Keys.Message(userId, id), Keys.Idempotency(userId, "message", cmd.IdempotencyKey ?? "-"), Keys.SearchNumbers(userId)],
+             Keys.Message(userId, id), Keys.Idempotency(userId, "message", key), Keys.SearchNumbers(userId),
+             Keys.IdempotencyUnsent(userId, "message", key)],
             Keys.UserScope(userId), id, sessionId, cmd.Role, text, MessageRules.ParamsJson(cmd.Params),
             string.Join(',', cmd.ImageIds ?? []), ChatStore.Ms(clock.GetUtcNow()), cmd.EditedOf ?? "",
             MessageRules.Terms(text), cmd.Role == "user" ? SessionTitles.Auto(text) : "",
             fingerprint is null ? "" : Idempotency.Record(fingerprint, id), (long)Idempotency.Lifetime.TotalMilliseconds);
 
+        MessageDto message;
+        SessionDto session;
         switch ((string)r[0]!)
         {
             case "idem":
-                // A retry of a post that succeeded: the message it created, nothing raised twice.
-                var firstId = Idempotency.FirstResourceOrThrow((string)r[1]!, fingerprint!);
-                var first = ChatStore.ToMessage(await ChatStore.LiveMessage(db, userId, firstId));
-                return (new MessagePostedResponse("Message created.", first), null, null);
+                // A retry of a post that succeeded: the message it created and its session, as they are now.
+                var first = await ChatStore.LiveMessage(db, userId, Idempotency.FirstResourceOrThrow((string)r[1]!, fingerprint!));
+                message = ChatStore.ToMessage(first);
+                session = await ChatStore.LiveSession(db, userId, message.SessionId);
+                break;
             case "ok":
-                var message = ChatStore.ToMessage(ChatStore.Fields(r[1]));
-                var session = ChatStore.ToSession(userId, ChatStore.Fields(r[2]));
-                return (new MessagePostedResponse("Message created.", message),
-                    new MessageCreated(userId, message), new SessionUpdated(userId, session));
+                message = ChatStore.ToMessage(ChatStore.Fields(r[1]));
+                session = ChatStore.ToSession(userId, ChatStore.Fields(r[2]));
+                break;
             default:
                 throw ChatStore.Refusal(r);
         }
+        var (created, updated) = (new MessageCreated(userId, message), new SessionUpdated(userId, session));
+        var answer = new MessagePostedResponse("Message created.", message);
+        return cmd.IdempotencyKey is null
+            ? (answer, created, updated, null)
+            : (answer, null, null, new OnceEvents(Keys.IdempotencyUnsent(userId, "message", key), [created, updated]));
     }
 }
 

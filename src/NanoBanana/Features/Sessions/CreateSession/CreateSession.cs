@@ -27,24 +27,30 @@ public sealed record CreateSession(string? Title)
 
 public static class CreateSessionHandler
 {
-    public static async Task<(SessionResponse, SessionCreated?)> Handle(CreateSession cmd, IDatabase db, TimeProvider clock)
+    /// <summary>
+    /// Without a key, <c>session_created</c> is returned as such. With one, it goes as <see cref="OnceEvents"/>, from the
+    /// first request and from every retry: it reaches the log once, also when the first request's append failed.
+    /// </summary>
+    public static async Task<(SessionResponse, SessionCreated?, OnceEvents?)> Handle(CreateSession cmd, IDatabase db, TimeProvider clock)
     {
         var id = ChatStore.NewId();
         var title = cmd.Title?.Trim() ?? ChatStore.DefaultTitle;
+        var key = cmd.IdempotencyKey ?? "-";
         var fingerprint = cmd.IdempotencyKey is null ? null : Idempotency.Fingerprint("session", cmd);
         var r = await ChatStore.Run(db, ChatStore.CreateSessionScript,
-            [Keys.Session(cmd.UserId, id), Keys.Sessions(cmd.UserId), Keys.Idempotency(cmd.UserId, "session", cmd.IdempotencyKey ?? "-")],
+            [Keys.Session(cmd.UserId, id), Keys.Sessions(cmd.UserId), Keys.Idempotency(cmd.UserId, "session", key),
+             Keys.IdempotencyUnsent(cmd.UserId, "session", key)],
             Keys.UserScope(cmd.UserId), id, title, ChatStore.Ms(clock.GetUtcNow()),
             fingerprint is null ? "" : Idempotency.Record(fingerprint, id), (long)Idempotency.Lifetime.TotalMilliseconds);
 
-        if ((string)r[0]! == "idem")
-        {
-            // A retry: answer with the session the first request created, raise nothing new.
-            var firstId = Idempotency.FirstResourceOrThrow((string)r[1]!, fingerprint!);
-            return (new SessionResponse(await ChatStore.LiveSession(db, cmd.UserId, firstId)), null);
-        }
-        var session = ChatStore.ToSession(cmd.UserId, ChatStore.Fields(r[1]));
-        return (new SessionResponse(session), new SessionCreated(cmd.UserId, session));
+        var session = (string)r[0]! == "idem"
+            // A retry: the session the first request created, as it is now.
+            ? await ChatStore.LiveSession(db, cmd.UserId, Idempotency.FirstResourceOrThrow((string)r[1]!, fingerprint!))
+            : ChatStore.ToSession(cmd.UserId, ChatStore.Fields(r[1]));
+        var created = new SessionCreated(cmd.UserId, session);
+        return cmd.IdempotencyKey is null
+            ? (new SessionResponse(session), created, null)
+            : (new SessionResponse(session), null, new OnceEvents(Keys.IdempotencyUnsent(cmd.UserId, "session", key), [created]));
     }
 }
 
