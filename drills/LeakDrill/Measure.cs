@@ -124,8 +124,11 @@ public sealed partial class Meter(HttpClient http, int pid, IConnectionMultiplex
     [GeneratedRegex(@"^\s*([\d,]+)\s+([\d,]+)\s+(.+?)(?: \(Bytes > [^)]*\))?\s+\[")]
     private static partial Regex TypeLine();
 
-    /// <summary>The size of one block of Kestrel's memory pool as the heap holds it: a 4 KiB byte array (4096 + 24 bytes).</summary>
-    public const long PoolBlockBytes = 4120;
+    /// <summary>
+    /// The size of one block of Kestrel's memory pool as the heap holds it: a <c>MemoryPoolBlock</c> (40 bytes)
+    /// and the 4 KiB byte array it owns (4096 + 24 bytes).
+    /// </summary>
+    public const long PoolBlockBytes = 40 + 4120;
 
     async Task<(long Heap, Dictionary<string, long> Objects, Dictionary<string, (long Bytes, long Count)> Types, long PoolBlocks)> GcDump()
     {
@@ -149,8 +152,9 @@ public sealed partial class Meter(HttpClient http, int pid, IConnectionMultiplex
                     long.Parse(m.Groups[2].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture));
                 var plain = type.Split('<')[0]; // Http1Connection<HostingApplication+Context> counts as Http1Connection
                 if (objects.ContainsKey(plain)) objects[plain] += count;
-                // The report groups arrays by size; the 4 KiB ones are (almost all) Kestrel's pooled I/O blocks.
-                if (type == "System.Byte[]" && bytes == PoolBlockBytes) pool += count;
+                // Kestrel's pooled I/O blocks, counted by their block objects: the report groups byte arrays by size
+                // bucket (all of 1 to 10 KB in one line), so the blocks' own arrays cannot be told from the others.
+                if (plain == "Microsoft.AspNetCore.MemoryPoolBlock") pool += count;
                 var was = types.GetValueOrDefault(type);
                 // The first column is the size of one object of the group (the report groups by type and size).
                 types[type] = (was.Bytes + bytes * count, was.Count + count);
