@@ -54,6 +54,38 @@ public sealed class ReadCacheTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
+    public async Task A_kept_answer_is_sent_with_the_same_bytes_and_headers_as_a_fresh_one()
+    {
+        var user = await RegisterUser();
+        var session = (await Call(Host, user, HttpMethod.Post, "/api/sessions", new { title = "Headers" }, 201))["session"]!["id"]!.GetValue<string>();
+        var message = (await Call(Host, user, HttpMethod.Post, $"/api/sessions/{session}/messages", new { role = "user", text = "héllo, 世界" }, 201))["messageData"]!["id"]!.GetValue<string>();
+        var url = $"/api/sessions/{session}/messages";
+
+        async Task<(string Body, Dictionary<string, string> Headers, long? Length)> Read()
+        {
+            var result = await Host.Scenario(s => { s.As(user); s.Get.Url(url); s.StatusCodeShouldBe(200); });
+            // Framing aside: an answer read afresh and not kept is sent as the route writes it (chunked).
+            var headers = result.Context.Response.Headers
+                .Where(h => h.Key is not ("Date" or "Content-Length" or "Transfer-Encoding"))
+                .ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+            return (await result.ReadAsTextAsync(), headers, result.Context.Response.ContentLength);
+        }
+
+        var fresh = await Read();   // first read: not kept
+        var stored = await Read();  // second read: read afresh and kept
+        // Changed behind the API's back (no event): the next answer still holds the old text, so it came from memory.
+        await Redis.HashSetAsync(Keys.Message(user.Id, message), "text", "changed without an event");
+        var kept = await Read();
+        Assert.Contains("héllo, 世界", kept.Body);
+        Assert.Equal(fresh.Body, stored.Body);
+        Assert.Equal(fresh.Body, kept.Body);
+        Assert.Equal(fresh.Headers.OrderBy(h => h.Key), stored.Headers.OrderBy(h => h.Key));
+        Assert.Equal(fresh.Headers.OrderBy(h => h.Key), kept.Headers.OrderBy(h => h.Key));
+        Assert.StartsWith("application/json", kept.Headers["Content-Type"]);
+        Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(kept.Body), kept.Length);
+    }
+
+    [Fact]
     public async Task With_the_cache_off_every_read_is_read_afresh()
     {
         await using var host = await AppFixture.StartHost(new Dictionary<string, string?> { ["READ_CACHE_MB"] = "0" });
