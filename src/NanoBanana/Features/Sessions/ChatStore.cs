@@ -324,10 +324,12 @@ public static partial class ChatStore
 
     /// <summary>
     /// KEYS: message, revisions, session, sessions.
-    /// ARGV: scope, now, has text '1'|'', text, terms, has params '1'|'', params, image mode ''|set|attach|detach, image arg, max images.
+    /// ARGV: scope, now, has text '1'|'', text, terms, has params '1'|'', params, image mode ''|set|attach|detach, image arg, max images,
+    /// then what the events copy: the session's title, the message's text (when none is given), its params (when none are given).
+    /// Answers ok (changed: message_updated and session_updated are logged), unchanged, stale, or a refusal.
     /// </summary>
-    public const string UpdateMessageScript = Prelude + """
-        if redis.call('EXISTS', KEYS[1]) == 0 or not live(KEYS[3]) then return {'no_message'} end
+    public static readonly LoggedChange UpdateMessage = new(Prelude + """
+        if redis.call('EXISTS', KEYS[1]) == 0 or not live(KEYS[3]) then return 0, {'no_message'} end
         local m = redis.call('HMGET', KEYS[1], 'n', 'text', 'imageIds', 'terms', 'textAt', 'updatedAt', 'createdAt', 'params')
         local old = split(m[3])
         local new = old
@@ -337,20 +339,22 @@ public static partial class ChatStore
           if not index_of(old, ARGV[9]) then new = {unpack(old)}; new[#new+1] = ARGV[9] end
         elseif mode == 'detach' then
           local i = index_of(old, ARGV[9])
-          if not i then return {'no_image'} end
+          if not i then return 0, {'no_image'} end
           new = {unpack(old)}; table.remove(new, i)
         end
-        if #new > tonumber(ARGV[10]) then return {'too_many_images'} end
+        if #new > tonumber(ARGV[10]) then return 0, {'too_many_images'} end
         for _, img in ipairs(new) do
-          if not index_of(old, img) and not image_usable(img) then return {'bad_image', img} end
+          if not index_of(old, img) and not image_usable(img) then return 0, {'bad_image', img} end
         end
         local newcsv = table.concat(new, ',')
         local imagesChanged = newcsv ~= (m[3] or '')
         local textChanged = ARGV[3] == '1' and ARGV[4] ~= m[2]
         local paramsChanged = ARGV[6] == '1' and ARGV[7] ~= (m[8] or '')
         if not (imagesChanged or textChanged or paramsChanged) then
-          return {'unchanged', redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3])}
+          return 0, {'unchanged', redis.call('HGETALL', KEYS[1])}
         end
+        if redis.call('HGET', KEYS[3], 'title') ~= ARGV[11] or (ARGV[3] ~= '1' and (m[2] or '') ~= ARGV[12])
+           or (ARGV[6] ~= '1' and (m[8] or '') ~= ARGV[13]) then return 0, {'stale'} end
         local at = ms(later(ARGV[2], m[6]))
         for _, img in ipairs(new) do if not index_of(old, img) then image_ref(img, 1) end end
         for _, img in ipairs(old) do if not index_of(new, img) then image_ref(img, -1) end end
@@ -366,12 +370,16 @@ public static partial class ChatStore
         local sat = ms(newest(KEYS[4], later(at, redis.call('HGET', KEYS[3], 'updatedAt'))))
         redis.call('HSET', KEYS[3], 'updatedAt', sat)
         redis.call('ZADD', KEYS[4], sat, redis.call('HGET', KEYS[3], 'id'))
-        return {'ok', redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3])}
-        """;
+        return 1, {'ok', redis.call('HGETALL', KEYS[1])}
+        """);
 
-    /// <summary>KEYS: message, revisions, session, session messages, sessions, search numbers. ARGV: scope, now.</summary>
-    public const string DeleteMessageScript = Prelude + """
-        if redis.call('EXISTS', KEYS[1]) == 0 or not live(KEYS[3]) then return {'no_message'} end
+    /// <summary>
+    /// KEYS: message, revisions, session, session messages, sessions, search numbers. ARGV: scope, now, the session's
+    /// title (session_updated copies it). Answers ok (changed: message_deleted and session_updated are logged), stale, or no_message.
+    /// </summary>
+    public static readonly LoggedChange DeleteMessage = new(Prelude + """
+        if redis.call('EXISTS', KEYS[1]) == 0 or not live(KEYS[3]) then return 0, {'no_message'} end
+        if redis.call('HGET', KEYS[3], 'title') ~= ARGV[3] then return 0, {'stale'} end
         local m = redis.call('HMGET', KEYS[1], 'id', 'imageIds', 'terms', 'n')
         for _, img in ipairs(split(m[2])) do image_ref(img, -1) end
         ix_remove(m[4], m[3])
@@ -382,8 +390,8 @@ public static partial class ChatStore
         local sat = ms(newest(KEYS[5], later(ARGV[2], redis.call('HGET', KEYS[3], 'updatedAt'))))
         redis.call('HSET', KEYS[3], 'updatedAt', sat)
         redis.call('ZADD', KEYS[5], sat, redis.call('HGET', KEYS[3], 'id'))
-        return {'ok', redis.call('HGETALL', KEYS[3])}
-        """;
+        return 1, {'ok'}
+        """);
 
     /// <summary>
     /// KEYS: session, session messages. ARGV: scope, offset, limit. One consistent page: O(log n + page).
