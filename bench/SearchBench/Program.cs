@@ -96,11 +96,12 @@ foreach (var (label, q) in queries)
 
 // Deleting the large session: one script releases every message's index entries and image references.
 var delete = Stopwatch.StartNew();
-var (_, _, purge) = await NanoBanana.Features.Sessions.DeleteSession.DeleteSessionHandler.Handle(
-    new NanoBanana.Features.Sessions.DeleteSession.DeleteSession(large) { UserId = userId }, db, clock);
+var (_, purge) = await NanoBanana.Features.Sessions.DeleteSession.DeleteSessionHandler.Handle(
+    new NanoBanana.Features.Sessions.DeleteSession.DeleteSession(large) { UserId = userId }, db,
+    new NanoBanana.Infrastructure.Realtime.EventLog(db, new NanoBanana.Infrastructure.Realtime.RealtimeSettings()), clock);
 var answered = delete.Elapsed.TotalMilliseconds;
 // What the local queue does after the answer, timed here in line.
-if (purge is not null) await purge.Finish(db, clock);
+if (purge is not null) await purge.Finish(db);
 delete.Stop();
 var afterDelete = await SearchHandler.Handle(new SearchQuery("sunset", 20, 0) { UserId = userId }, db);
 var deleteLine = $"Deleting the session of {total:N0} messages: answered after {answered:N1} ms, purged in {delete.Elapsed.TotalMilliseconds:N0} ms ({total / PurgeBatch():N0} scripts); 'sunset' hits afterwards: {afterDelete.Pagination.Total}";

@@ -155,6 +155,34 @@ public sealed class ClusterTests(ClusterFixture cluster)
     }
 
     [Fact]
+    public async Task Renames_edits_and_deletes_log_their_events_in_their_own_scripts_on_the_cluster()
+    {
+        var user = await RegisterOnA();
+        var session = Str((await OnB(HttpMethod.Post, "/api/sessions", user.Token, new { title = "Before" }, HttpStatusCode.Created))["session"]!["id"]);
+        var (socket, _) = await Device.Connect(cluster.B, session, user);
+        await using var _s = socket;
+        var kept = Str((await OnB(HttpMethod.Post, $"/api/sessions/{session}/messages", user.Token, new { role = "user", text = "kept" },
+            HttpStatusCode.Created))["messageData"]!["id"]);
+        var gone = Str((await OnB(HttpMethod.Post, $"/api/sessions/{session}/messages", user.Token, new { role = "user", text = "gone" },
+            HttpStatusCode.Created))["messageData"]!["id"]);
+        // The posts' frames: message_created, session_updated, twice.
+        await socket.ReceiveType("message_created");
+        await socket.ReceiveType("message_created");
+        await socket.ReceiveType("session_updated");
+
+        await OnB(HttpMethod.Put, $"/api/sessions/{session}", user.Token, new { title = "After" });
+        Assert.Equal("After", Str((await socket.ReceiveType("session_updated"))["payload"]!["session"]!["title"]));
+        var edited = await OnB(HttpMethod.Put, $"/api/messages/{kept}", user.Token, new { text = "kept, edited" });
+        Assert.True(JsonNode.DeepEquals(edited, (await socket.ReceiveType("message_updated"))["payload"]));
+        await OnB(HttpMethod.Delete, $"/api/messages/{gone}", user.Token);
+        Assert.Equal(gone, Str((await socket.ReceiveType("message_deleted"))["payload"]!["messageId"]));
+        var updated = await socket.ReceiveType("session_updated");
+        Assert.Equal(1, updated["payload"]!["session"]!["messageCount"]!.GetValue<int>());
+        await OnB(HttpMethod.Delete, $"/api/sessions/{session}", user.Token);
+        Assert.Equal(session, Str((await socket.ReceiveType("session_deleted"))["payload"]!["sessionId"]));
+    }
+
+    [Fact]
     public async Task An_upload_on_B_gets_its_thumbnails_and_A_serves_the_ready_image()
     {
         var user = await RegisterOnA();

@@ -158,7 +158,7 @@ public static class ImageStore
         IUserEvent[] uploaded = [.. images.Select(i => new ImageUploaded(userId, i.Dto))];
         while (true)
         {
-            if (await FanOutHandler.AppendWith(uploaded, Store, keys, [.. args], log) == 1) return null;
+            if ((long)await FanOutHandler.AppendWith(uploaded, Store, keys, [.. args], log) == 1) return null;
             if (await db.StringGetAsync(idempotency!.Key) is { IsNull: false } held) return held.ToString();
             // The key expired between the two reads (24 h after its first use): claim it again.
         }
@@ -225,7 +225,7 @@ public static class ImageStore
     /// Stale: its refCount is no longer <paramref name="done"/>'s.
     /// </summary>
     public static async Task<Completion> Complete(EventLog log, ImageRecord done, IUserEvent outcome) =>
-        (Completion)await FanOutHandler.AppendWith(outcome, Finish, [Keys.Image(done.UserId, done.Id)],
+        (Completion)(long)await FanOutHandler.AppendWith(outcome, Finish, [Keys.Image(done.UserId, done.Id)],
             [done.Status, done.UpdatedAt, JsonSerializer.Serialize(done.Thumbnails, Json.Storage), done.Reason ?? "", done.RefCount], log);
 
     /// <summary>A page of ids from an index ZSET (newest first), optionally only of one type, with the true total.</summary>

@@ -1,4 +1,6 @@
 using NanoBanana.Features.Sessions;
+using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using StackExchange.Redis;
 
@@ -7,23 +9,45 @@ namespace NanoBanana.Features.Messages;
 /// <summary>What a message change asks of the update script: only the parts given change.</summary>
 public sealed record MessageChange(string? Text = null, bool SetParams = false, string Params = "", string ImageMode = "", string ImageArg = "");
 
-/// <summary>The one path for every change to an existing message (edit, attach, detach): one atomic script.</summary>
+/// <summary>
+/// The one path for every change to an existing message (edit, attach, detach): one atomic script, which also
+/// logs message_updated and session_updated when something changed. A change that changes nothing raises
+/// nothing: had an earlier attempt made it, its events went in that attempt's script.
+/// </summary>
 public static class MessageUpdates
 {
-    public static async Task<(MessageDataResponse, MessageUpdated?, SessionUpdated?)> Apply(
-        IDatabase db, TimeProvider clock, string userId, string messageId, MessageChange change)
+    public static async Task<MessageDataResponse> Apply(
+        IDatabase db, EventLog log, TimeProvider clock, string userId, string messageId, MessageChange change)
     {
-        var sessionId = await ChatStore.SessionOf(db, userId, messageId);
-        var r = await ChatStore.Run(db, ChatStore.UpdateMessageScript,
-            [Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId), Keys.Session(userId, sessionId), Keys.Sessions(userId)],
-            Keys.UserScope(userId), ChatStore.Ms(clock.GetUtcNow()),
-            change.Text is null ? "" : "1", change.Text ?? "", change.Text is null ? "" : MessageRules.Terms(change.Text),
-            change.SetParams ? "1" : "", change.Params, change.ImageMode, change.ImageArg, ChatStore.MaxImagesPerMessage);
-        var status = (string)r[0]!;
-        if (status is not ("ok" or "unchanged")) throw ChatStore.Refusal(r);
-        var message = ChatStore.ToMessage(ChatStore.Fields(r[1]));
-        if (status == "unchanged") return (new MessageDataResponse(message), null, null);
-        var session = ChatStore.ToSession(userId, ChatStore.Fields(r[2]));
-        return (new MessageDataResponse(message), new MessageUpdated(userId, message), new SessionUpdated(userId, session));
+        var text = change.Text is null ? null : ChatStore.AsStored(change.Text);
+        while (true)
+        {
+            var before = ChatStore.Fields(await db.HashGetAllAsync(Keys.Message(userId, messageId)));
+            if (!before.TryGetValue("sessionId", out var sessionId)) throw ApiProblem.NotFound("message");
+            var title = (string?)await db.HashGetAsync(Keys.Session(userId, sessionId), "title") ?? "";
+
+            // The message and its session as the script will leave them: what it decides (times, count, image list)
+            // are holes it fills; the strings copied from the records read here are checked unchanged by it.
+            var after = new Dictionary<string, string>(before, StringComparer.Ordinal);
+            if (text is not null) after["text"] = text;
+            if (change.SetParams) after["params"] = change.Params;
+            var holes = new PayloadHoles();
+            var message = ChatStore.ToMessage(after) with { ImageIds = holes.Ids(1, "imageIds"), UpdatedAt = holes.Time(1, "updatedAt") };
+            IUserEvent[] events =
+                [new MessageUpdated(userId, message), new SessionUpdated(userId, ChatStore.SessionAfter(holes, 3, userId, sessionId, title))];
+
+            var r = await ChatStore.Apply(log, ChatStore.UpdateMessage, events,
+                [Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId), Keys.Session(userId, sessionId), Keys.Sessions(userId)],
+                [Keys.UserScope(userId), ChatStore.Ms(clock.GetUtcNow()),
+                 text is null ? "" : "1", text ?? "", text is null ? "" : MessageRules.Terms(text),
+                 change.SetParams ? "1" : "", change.Params, change.ImageMode, change.ImageArg, ChatStore.MaxImagesPerMessage,
+                 title, before.GetValueOrDefault("text") ?? "", before.GetValueOrDefault("params") ?? ""], holes);
+            switch ((string)r[0]!)
+            {
+                case "ok" or "unchanged": return new MessageDataResponse(ChatStore.ToMessage(ChatStore.Fields(r[1])));
+                case "stale": continue;
+                default: throw ChatStore.Refusal(r);
+            }
+        }
     }
 }

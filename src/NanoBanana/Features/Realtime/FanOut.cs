@@ -31,14 +31,19 @@ public static class FanOutHandler
     /// <summary>
     /// Makes a change and appends its event in one script (<see cref="EventLog.Apply"/>), for a change whose
     /// retry, finding it made, could not tell whether its event went out (returning the event would append
-    /// it only after the change, as a second write): the thumbnail job, uploads. Returns what the change answered.
+    /// it only after the change, as a second write): the thumbnail job, uploads, the deletes and edits of
+    /// sessions and messages. Returns what the change answered.
     /// </summary>
-    public static Task<long> AppendWith(IUserEvent e, LoggedChange change, RedisKey[] keys, RedisValue[] args, EventLog log) =>
+    public static Task<RedisResult> AppendWith(IUserEvent e, LoggedChange change, RedisKey[] keys, RedisValue[] args, EventLog log) =>
         AppendWith([e], change, keys, args, log);
 
-    /// <summary>As above, for a change that raises several events (all of one user), appended in list order.</summary>
-    public static Task<long> AppendWith(IReadOnlyList<IUserEvent> events, LoggedChange change, RedisKey[] keys, RedisValue[] args, EventLog log) =>
-        log.Apply(change, events[0].UserId, keys, args, events.Select(e => (TypeOf(e), e.SessionScope, PayloadOf(e))).ToList());
+    /// <summary>
+    /// As above, for a change that raises several events (all of one user), appended in list order; values of
+    /// their payloads that only the change's script decides are left to it as <paramref name="holes"/>.
+    /// </summary>
+    public static Task<RedisResult> AppendWith(IReadOnlyList<IUserEvent> events, LoggedChange change, RedisKey[] keys, RedisValue[] args,
+        EventLog log, PayloadHoles? holes = null) =>
+        log.Apply(change, events[0].UserId, keys, args, events.Select(e => (TypeOf(e), e.SessionScope, PayloadOf(e))).ToList(), holes);
 
     // The unsent mark goes in the script that appends: whichever attempt removes it appends the events, no other does.
     static readonly LoggedChange TakeUnsentMark = new("return redis.call('DEL', KEYS[1])");

@@ -1,8 +1,11 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using FluentValidation;
+using NanoBanana.Features.Realtime;
 using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using StackExchange.Redis;
 
@@ -117,6 +120,23 @@ public static partial class ChatStore
         return sessionId.IsNullOrEmpty ? throw ApiProblem.NotFound("message") : sessionId.ToString();
     }
 
+    /// <summary>
+    /// The session as a change's script leaves it, for an event logged in that script: its times and count are
+    /// holes the script fills from the session's record (the change's key number <paramref name="sessionKey"/>);
+    /// <paramref name="title"/> is the title the record holds after the change.
+    /// </summary>
+    public static SessionDto SessionAfter(PayloadHoles holes, int sessionKey, string userId, string sessionId, string title) =>
+        new(sessionId, userId, title, holes.Time(sessionKey, "createdAt"), holes.Time(sessionKey, "updatedAt"),
+            holes.Count(sessionKey, "messageCount"), DeletedAt: null);
+
+    /// <summary>A string as Redis gives it back once stored (UTF-8: a lone surrogate comes back as U+FFFD).</summary>
+    public static string AsStored(string s) => Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(s));
+
+    /// <summary>Runs a change that logs its events in its own script; its answer is a script answer as <see cref="Run"/> gives.</summary>
+    public static async Task<RedisResult[]> Apply(EventLog log, LoggedChange change, IReadOnlyList<IUserEvent> events, RedisKey[] keys,
+        RedisValue[] args, PayloadHoles? holes = null) =>
+        (RedisResult[])(await FanOutHandler.AppendWith(events, change, keys, args, log, holes))!;
+
     /// <summary>Turns a script's refusal into the API's answer.</summary>
     public static ApiProblem Refusal(RedisResult[] r) => (string)r[0]! switch
     {
@@ -191,36 +211,28 @@ public static partial class ChatStore
         return {'ok', redis.call('HGETALL', KEYS[1])}
         """;
 
+    // The changes below log their events in their own script (LoggedChange: the events are appended when the
+    // change answers 1). Their payloads are built before the script, with the values it decides left to it as
+    // holes (PayloadHoles: times, counts, image lists); a string a payload copies from a record that the
+    // change does not write (a session's title, a message's text when the edit does not give one) is passed
+    // along and checked unchanged, else the script changes nothing and answers 'stale' (build it again).
+
     /// <summary>KEYS: session, sessions. ARGV: scope, title, now.</summary>
-    public const string RenameSessionScript = Prelude + """
-        if not live(KEYS[1]) then return {'no_session'} end
+    public static readonly LoggedChange RenameSession = new(Prelude + """
+        if not live(KEYS[1]) then return 0, {'no_session'} end
         local at = ms(newest(KEYS[2], later(ARGV[3], redis.call('HGET', KEYS[1], 'updatedAt'))))
         redis.call('HSET', KEYS[1], 'title', ARGV[2], 'titled', '1', 'updatedAt', at)
         redis.call('ZADD', KEYS[2], at, redis.call('HGET', KEYS[1], 'id'))
-        return {'ok', redis.call('HGETALL', KEYS[1])}
-        """;
+        return 1, {'ok', redis.call('HGETALL', KEYS[1])}
+        """);
 
-    /// <summary>
-    /// KEYS: session, session messages, sessions, search numbers. ARGV: scope, now, mode delete|continue, batch size.
-    /// Soft delete: the first call marks the session deleted and takes it off the list (from then on no
-    /// route reads it or its messages, and none can change them), and purges a first batch of its
-    /// messages: their search entries go and their image references are released. A session larger
-    /// than one batch is purged by further short calls (mode continue), so that no single script
-    /// blocks Redis for long. Answers ok|again (again: it was already deleted) and what remains.
-    /// </summary>
-    public const string DeleteSessionScript = Prelude + """
-        local s = redis.call('HMGET', KEYS[1], 'id', 'deletedAt', 'purged')
-        if not s[1] then return {'no_session'} end
-        local status = 'again'
-        if not s[2] then
-          if ARGV[3] ~= 'delete' then return {'no_session'} end
-          redis.call('HSET', KEYS[1], 'deletedAt', ARGV[2], 'purged', 0)
-          redis.call('ZREM', KEYS[3], s[1])
-          status = 'ok'
-        end
+    // The purge of a deleted session's next batch of messages (KEYS: session, session messages, sessions,
+    // search numbers; the batch size in the local batch): their search entries go, their image references are
+    // released. Ends with the number of messages still to purge in the local remaining.
+    const string PurgeNextBatch = """
         local purged = tonumber(redis.call('HGET', KEYS[1], 'purged')) or 0
         local total = redis.call('ZCARD', KEYS[2])
-        local ids = redis.call('ZRANGE', KEYS[2], purged, purged + tonumber(ARGV[4]) - 1)
+        local ids = redis.call('ZRANGE', KEYS[2], purged, purged + batch - 1)
         for _, id in ipairs(ids) do
           local m = redis.call('HMGET', P..'m:'..id, 'imageIds', 'terms', 'n')
           for _, img in ipairs(split(m[1])) do image_ref(img, -1) end
@@ -231,7 +243,42 @@ public static partial class ChatStore
         end
         purged = purged + #ids
         redis.call('HSET', KEYS[1], 'purged', purged)
-        return {status, total - purged}
+        local remaining = total - purged
+
+        """;
+
+    /// <summary>
+    /// KEYS: session, session messages, sessions, search numbers. ARGV: scope, now, batch size.
+    /// Soft delete: marks the session deleted and takes it off the list (from then on no route reads it or
+    /// its messages, and none can change them), and purges a first batch of its messages. A session larger
+    /// than one batch is purged by further short scripts (<see cref="PurgeDeletedSessionScript"/>), so that
+    /// no single script blocks Redis for long. Answers ok (changed: session_deleted is logged) or again (it
+    /// was already deleted; a batch of an unfinished purge was done), with what remains to purge.
+    /// </summary>
+    public static readonly LoggedChange DeleteSession = new(Prelude + """
+        local s = redis.call('HMGET', KEYS[1], 'id', 'deletedAt')
+        if not s[1] then return 0, {'no_session'} end
+        local changed = 0
+        if not s[2] then
+          redis.call('HSET', KEYS[1], 'deletedAt', ARGV[2], 'purged', 0)
+          redis.call('ZREM', KEYS[3], s[1])
+          changed = 1
+        end
+        local batch = tonumber(ARGV[3])
+
+        """ + PurgeNextBatch + """
+        if changed == 1 then return 1, {'ok', remaining} end
+        return 0, {'again', remaining}
+        """);
+
+    /// <summary>KEYS: as <see cref="DeleteSession"/>. ARGV: scope, batch size. The next batch of a deleted session's purge: again|no_session, and what remains.</summary>
+    public const string PurgeDeletedSessionScript = Prelude + """
+        local s = redis.call('HMGET', KEYS[1], 'id', 'deletedAt')
+        if not s[1] or not s[2] then return {'no_session'} end
+        local batch = tonumber(ARGV[2])
+
+        """ + PurgeNextBatch + """
+        return {'again', remaining}
         """;
 
     /// <summary>
@@ -277,10 +324,12 @@ public static partial class ChatStore
 
     /// <summary>
     /// KEYS: message, revisions, session, sessions.
-    /// ARGV: scope, now, has text '1'|'', text, terms, has params '1'|'', params, image mode ''|set|attach|detach, image arg, max images.
+    /// ARGV: scope, now, has text '1'|'', text, terms, has params '1'|'', params, image mode ''|set|attach|detach, image arg, max images,
+    /// then what the events copy: the session's title, the message's text (when none is given), its params (when none are given).
+    /// Answers ok (changed: message_updated and session_updated are logged), unchanged, stale, or a refusal.
     /// </summary>
-    public const string UpdateMessageScript = Prelude + """
-        if redis.call('EXISTS', KEYS[1]) == 0 or not live(KEYS[3]) then return {'no_message'} end
+    public static readonly LoggedChange UpdateMessage = new(Prelude + """
+        if redis.call('EXISTS', KEYS[1]) == 0 or not live(KEYS[3]) then return 0, {'no_message'} end
         local m = redis.call('HMGET', KEYS[1], 'n', 'text', 'imageIds', 'terms', 'textAt', 'updatedAt', 'createdAt', 'params')
         local old = split(m[3])
         local new = old
@@ -290,20 +339,22 @@ public static partial class ChatStore
           if not index_of(old, ARGV[9]) then new = {unpack(old)}; new[#new+1] = ARGV[9] end
         elseif mode == 'detach' then
           local i = index_of(old, ARGV[9])
-          if not i then return {'no_image'} end
+          if not i then return 0, {'no_image'} end
           new = {unpack(old)}; table.remove(new, i)
         end
-        if #new > tonumber(ARGV[10]) then return {'too_many_images'} end
+        if #new > tonumber(ARGV[10]) then return 0, {'too_many_images'} end
         for _, img in ipairs(new) do
-          if not index_of(old, img) and not image_usable(img) then return {'bad_image', img} end
+          if not index_of(old, img) and not image_usable(img) then return 0, {'bad_image', img} end
         end
         local newcsv = table.concat(new, ',')
         local imagesChanged = newcsv ~= (m[3] or '')
         local textChanged = ARGV[3] == '1' and ARGV[4] ~= m[2]
         local paramsChanged = ARGV[6] == '1' and ARGV[7] ~= (m[8] or '')
         if not (imagesChanged or textChanged or paramsChanged) then
-          return {'unchanged', redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3])}
+          return 0, {'unchanged', redis.call('HGETALL', KEYS[1])}
         end
+        if redis.call('HGET', KEYS[3], 'title') ~= ARGV[11] or (ARGV[3] ~= '1' and (m[2] or '') ~= ARGV[12])
+           or (ARGV[6] ~= '1' and (m[8] or '') ~= ARGV[13]) then return 0, {'stale'} end
         local at = ms(later(ARGV[2], m[6]))
         for _, img in ipairs(new) do if not index_of(old, img) then image_ref(img, 1) end end
         for _, img in ipairs(old) do if not index_of(new, img) then image_ref(img, -1) end end
@@ -319,12 +370,16 @@ public static partial class ChatStore
         local sat = ms(newest(KEYS[4], later(at, redis.call('HGET', KEYS[3], 'updatedAt'))))
         redis.call('HSET', KEYS[3], 'updatedAt', sat)
         redis.call('ZADD', KEYS[4], sat, redis.call('HGET', KEYS[3], 'id'))
-        return {'ok', redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3])}
-        """;
+        return 1, {'ok', redis.call('HGETALL', KEYS[1])}
+        """);
 
-    /// <summary>KEYS: message, revisions, session, session messages, sessions, search numbers. ARGV: scope, now.</summary>
-    public const string DeleteMessageScript = Prelude + """
-        if redis.call('EXISTS', KEYS[1]) == 0 or not live(KEYS[3]) then return {'no_message'} end
+    /// <summary>
+    /// KEYS: message, revisions, session, session messages, sessions, search numbers. ARGV: scope, now, the session's
+    /// title (session_updated copies it). Answers ok (changed: message_deleted and session_updated are logged), stale, or no_message.
+    /// </summary>
+    public static readonly LoggedChange DeleteMessage = new(Prelude + """
+        if redis.call('EXISTS', KEYS[1]) == 0 or not live(KEYS[3]) then return 0, {'no_message'} end
+        if redis.call('HGET', KEYS[3], 'title') ~= ARGV[3] then return 0, {'stale'} end
         local m = redis.call('HMGET', KEYS[1], 'id', 'imageIds', 'terms', 'n')
         for _, img in ipairs(split(m[2])) do image_ref(img, -1) end
         ix_remove(m[4], m[3])
@@ -335,8 +390,8 @@ public static partial class ChatStore
         local sat = ms(newest(KEYS[5], later(ARGV[2], redis.call('HGET', KEYS[3], 'updatedAt'))))
         redis.call('HSET', KEYS[3], 'updatedAt', sat)
         redis.call('ZADD', KEYS[5], sat, redis.call('HGET', KEYS[3], 'id'))
-        return {'ok', redis.call('HGETALL', KEYS[3])}
-        """;
+        return 1, {'ok'}
+        """);
 
     /// <summary>
     /// KEYS: session, session messages. ARGV: scope, offset, limit. One consistent page: O(log n + page).

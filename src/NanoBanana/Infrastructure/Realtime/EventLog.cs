@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text.Json;
+using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Redis;
 using StackExchange.Redis;
 
@@ -67,16 +69,19 @@ public sealed class EventLog(IDatabase db, RealtimeSettings settings)
     /// Runs <paramref name="change"/> on the user's data and, when it answers 1, appends
     /// <paramref name="events"/> (in list order) in the same script: the change and its events are one
     /// write, never one without the other. <paramref name="keys"/> must carry the user's hash tag (one
-    /// slot, also on Redis Cluster). Returns what the change answered.
+    /// slot, also on Redis Cluster). A payload may leave values to the script (<paramref name="holes"/>):
+    /// they are filled from the data as the change left it. Returns what the change answered (its answer
+    /// when it gives one, see <see cref="LoggedChange"/>).
     /// </summary>
-    public async Task<long> Apply(LoggedChange change, string userId, RedisKey[] keys, RedisValue[] args,
-        IReadOnlyList<(string Type, string? Scope, string Payload)> events)
+    public async Task<RedisResult> Apply(LoggedChange change, string userId, RedisKey[] keys, RedisValue[] args,
+        IReadOnlyList<(string Type, string? Scope, string Payload)> events, PayloadHoles? holes = null)
     {
+        var payloads = holes is null ? events.Select(e => e.Payload).ToList() : holes.Open(events.Select(e => e.Payload));
         var eventArgs = new List<RedisValue>(3 + 3 * events.Count + args.Length)
             { (long)settings.Retention.TotalMilliseconds, Keys.EventChannel(userId), events.Count };
-        foreach (var (type, scope, payload) in events) eventArgs.AddRange([type, scope ?? "", payload]);
+        for (var i = 0; i < events.Count; i++) eventArgs.AddRange([events[i].Type, events[i].Scope ?? "", payloads[i]]);
         eventArgs.AddRange(args);
-        return (long)await db.ScriptEvaluateAsync(change.Script, [.. AppendKeys(userId), .. keys], [.. eventArgs]);
+        return await db.ScriptEvaluateAsync(change.Script, [.. AppendKeys(userId), .. keys], [.. eventArgs]);
     }
 
     static RedisKey[] AppendKeys(string userId) => [Keys.EventSeq(userId), Keys.EventLog(userId)];
@@ -141,13 +146,14 @@ public sealed class EventLog(IDatabase db, RealtimeSettings settings)
 /// for a change that a retry could not tell apart from one whose events went out: work that runs again
 /// after a failure finds the change made and raises nothing. <paramref name="lua"/> is the body of a Lua
 /// function of its own <c>KEYS</c> and <c>ARGV</c> (numbered from 1) that returns 1 when it changed the
-/// data (the events are appended then) and another number when it did not.
+/// data (the events are appended then) and another number when it did not; it may return an answer for
+/// the caller as a second value (<c>return 1, {'ok', ...}</c>), which the script then answers instead.
 /// </summary>
 public sealed class LoggedChange(string lua)
 {
     // KEYS: seq counter, stream, then the change's keys.
     // ARGV: retention ms, channel, event count n, n times (type, scope, payload), then the change's arguments.
-    internal string Script { get; } = EventLog.AppendFunction + "\n" + $$"""
+    internal string Script { get; } = EventLog.AppendFunction + "\n" + PayloadHoles.FillFunction + "\n" + $$"""
         local function change(KEYS, ARGV)
         {{lua}}
         end
@@ -155,13 +161,114 @@ public sealed class LoggedChange(string lua)
         local keys, args = {}, {}
         for i = 3, #KEYS do keys[#keys + 1] = KEYS[i] end
         for i = 4 + 3 * n, #ARGV do args[#args + 1] = ARGV[i] end
-        local result = change(keys, args)
+        local result, answer = change(keys, args)
         if result == 1 then
           for e = 0, n - 1 do
             local at = 4 + 3 * e
-            append_event(KEYS[1], KEYS[2], ARGV[2], tonumber(ARGV[1]), ARGV[at], ARGV[at + 1], ARGV[at + 2])
+            append_event(KEYS[1], KEYS[2], ARGV[2], tonumber(ARGV[1]), ARGV[at], ARGV[at + 1], fill_holes(ARGV[at + 2], keys))
           end
         end
-        return result
+        if answer == nil then return result end
+        return answer
         """;
+}
+
+/// <summary>
+/// The values of an event's payload that only the change's script decides (a time it places above the
+/// newest session, a count it moves, an image list it edits), for a change whose events are appended in
+/// its own script. The payload is serialized as usual with a stand-in for each such value (a random time,
+/// count or id list: <see cref="Time"/>, <see cref="Count"/>, <see cref="Ids"/>); each stand-in becomes a
+/// hole naming a field of one of the change's keys, and the script fills the hole from that field as
+/// the change left it, in the form the API's serializer writes (Json.UtcMillisecondsConverter, a JSON
+/// number, a JSON array of strings). Everything else in the payload, strings above all, is serialized
+/// by the API's own serializer, so the stored payload is byte for byte what the serializer would write.
+/// </summary>
+public sealed class PayloadHoles
+{
+    // A hole is \u0001<kind>:<key>:<field>\u0001. The serializer never writes a raw control character
+    // (it escapes them in strings), so a hole cannot be confused with content.
+    internal const string FillFunction = """
+        local function iso_ms(ms)
+          -- unix ms -> yyyy-MM-ddTHH:mm:ss.fffZ (civil from days, proleptic Gregorian)
+          local s = math.floor(ms / 1000)
+          local days = math.floor(s / 86400)
+          local sod = s - days * 86400
+          local z = days + 719468
+          local era = math.floor(z / 146097)
+          local doe = z - era * 146097
+          local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+          local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+          local mp = math.floor((5 * doy + 2) / 153)
+          local d = doy - math.floor((153 * mp + 2) / 5) + 1
+          local m = mp < 10 and mp + 3 or mp - 9
+          local y = yoe + era * 400
+          if m <= 2 then y = y + 1 end
+          return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
+            math.floor(sod / 3600), math.floor(sod % 3600 / 60), sod % 60, ms - s * 1000)
+        end
+        local function fill_holes(payload, keys)
+          if not string.find(payload, '\1', 1, true) then return payload end
+          return (string.gsub(payload, '\1(%a):(%d+):([%w_]+)\1', function(kind, k, field)
+            local v = redis.call('HGET', keys[tonumber(k)], field)
+            if kind == 't' then return '"' .. iso_ms(tonumber(v)) .. '"' end
+            if kind == 'n' then return v end
+            local items = {}
+            for id in string.gmatch(v or '', '[^,]+') do items[#items + 1] = '"' .. id .. '"' end
+            return '[' .. table.concat(items, ',') .. ']'
+          end))
+        end
+        """;
+
+    readonly List<(string StandIn, string Hole)> _holes = [];
+
+    /// <summary>A time the script decides: field <paramref name="field"/> (unix ms) of the change's key number <paramref name="key"/> (from 1).</summary>
+    public DateTimeOffset Time(int key, string field)
+    {
+        // Before 1970: no time the product stores, and random, so no payload holds it by chance.
+        var standIn = DateTimeOffset.FromUnixTimeMilliseconds(-Random.Shared.NextInt64(1, 62_000_000_000_000));
+        _holes.Add((JsonSerializer.Serialize(standIn, Json.Storage), Hole('t', key, field)));
+        return standIn;
+    }
+
+    /// <summary>A count the script decides: field <paramref name="field"/> (an integer) of the change's key number <paramref name="key"/>.</summary>
+    public int Count(int key, string field)
+    {
+        var standIn = -Random.Shared.Next(1_000_000_000, int.MaxValue);
+        _holes.Add((standIn.ToString(CultureInfo.InvariantCulture), Hole('n', key, field)));
+        return standIn;
+    }
+
+    /// <summary>
+    /// A list of ids the script decides: field <paramref name="field"/> (comma-separated ids of <c>[A-Za-z0-9_-]</c>,
+    /// which JSON writes as they are) of the change's key number <paramref name="key"/>.
+    /// </summary>
+    public IReadOnlyList<string> Ids(int key, string field)
+    {
+        string[] standIn = [Guid.NewGuid().ToString("N")];
+        _holes.Add((JsonSerializer.Serialize(standIn, Json.Storage), Hole('l', key, field)));
+        return standIn;
+    }
+
+    static string Hole(char kind, int key, string field) => $"\u0001{kind}:{key}:{field}\u0001";
+
+    /// <summary>The payloads with each stand-in replaced by its hole; each stand-in must be in them exactly once.</summary>
+    internal List<string> Open(IEnumerable<string> payloads)
+    {
+        var opened = payloads.ToList();
+        foreach (var (standIn, hole) in _holes)
+        {
+            var found = opened.Select((p, i) => (Index: i, Count: Occurrences(p, standIn))).Where(x => x.Count > 0).ToList();
+            if (found is not [{ Count: 1 } one])
+                throw new InvalidOperationException($"A payload stand-in was found {found.Sum(x => x.Count)} times instead of once.");
+            opened[one.Index] = opened[one.Index].Replace(standIn, hole, StringComparison.Ordinal);
+        }
+        return opened;
+    }
+
+    static int Occurrences(string text, string part)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal)) count++;
+        return count;
+    }
 }

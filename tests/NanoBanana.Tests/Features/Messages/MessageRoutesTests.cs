@@ -1,6 +1,11 @@
 using System.Text.Json.Nodes;
 using Alba;
 using NanoBanana.Features;
+using NanoBanana.Features.Messages.DeleteMessage;
+using NanoBanana.Features.Messages.EditMessage;
+using NanoBanana.Features.Sessions;
+using NanoBanana.Infrastructure.Realtime;
+using NanoBanana.Infrastructure.Redis;
 
 namespace NanoBanana.Tests.Features.Messages;
 
@@ -101,6 +106,85 @@ public sealed class GetMessageTests(AppFixture app) : ChatContext(app)
 public sealed class EditMessageTests(AppFixture app) : ChatContext(app)
 {
     [Fact]
+    public async Task An_edit_logs_its_events_in_its_own_script_so_a_retry_that_finds_it_made_loses_nothing()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user, "Edits");
+        var messageId = await NewMessageId(user, id, "first text");
+        var since = await LoggedEvents.Mark(Host, user.Id);
+
+        // The first attempt, as the handler's own step without Wolverine (in the old design its client got 503
+        // when the append after it failed): nothing could append an event after it.
+        await EditMessageHandler.Handle(new EditMessage("second text", null, null) { UserId = user.Id, MessageId = messageId },
+            Redis, Log, TimeProvider.System);
+        // Its retry with the same body finds the message as it asks, and changes nothing.
+        Assert.Equal(200, (await Send(user, HttpMethod.Put, $"/api/messages/{messageId}", new { text = "second text" })).Context.Response.StatusCode);
+
+        var logged = await Logged(user, since);
+        Assert.Equal(["message_updated", "session_updated"], logged.Select(e => e.Type));
+        Assert.Equal(await MessageUpdatedPayload(user, messageId), logged[0].Payload);
+        Assert.Equal(await SessionUpdatedPayload(user, id), logged[1].Payload);
+        SameJson(await Raw(user, $"/api/messages/{messageId}"), logged[0].Payload);
+        SameJson(await Raw(user, $"/api/sessions/{id}"), logged[1].Payload);
+    }
+
+    [Fact]
+    public async Task Edited_messages_reach_the_log_byte_for_byte_as_the_api_answers_them()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user, "Fête <nocturne> \"été\" 🌙");
+        var image = await SeedImage(user, id);
+        var messageId = Str((await PostMessage(user, id, "naïve \"quoted\" <b> & 😀 日本語", parameters: new JsonObject
+        {
+            ["prompt"] = "日本語 & <tag> \"q\"", ["seed"] = 1.50, ["list"] = new JsonArray(1, "two", null),
+        }))["id"]);
+        // Text only (params copied), params only (text copied), images only, everything.
+        object[] edits =
+        [
+            new { text = "ünïcödé \\ back\tslash \u2028 line 🐍" },
+            new { @params = new { model = "nano-banana", note = "“curly” <ok> &" } },
+            new { imageIds = new[] { image } },
+            new { text = "all of it", @params = new { }, imageIds = Array.Empty<string>() },
+        ];
+        foreach (var edit in edits)
+        {
+            var since = await LoggedEvents.Mark(Host, user.Id);
+            var result = await Send(user, HttpMethod.Put, $"/api/messages/{messageId}", edit);
+            Assert.Equal(200, result.Context.Response.StatusCode);
+
+            var logged = await Logged(user, since);
+            Assert.Equal(["message_updated", "session_updated"], logged.Select(e => e.Type));
+            Assert.Equal(await MessageUpdatedPayload(user, messageId), logged[0].Payload);
+            Assert.Equal(await SessionUpdatedPayload(user, id), logged[1].Payload);
+            SameJson(await result.ReadAsTextAsync(), logged[0].Payload);
+            SameJson(await Raw(user, $"/api/sessions/{id}"), logged[1].Payload);
+        }
+    }
+
+    [Fact]
+    public async Task An_edit_whose_copied_text_changed_meanwhile_changes_nothing_and_logs_nothing()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user, "Guarded");
+        var messageId = await NewMessageId(user, id, "current text");
+        var since = await LoggedEvents.Mark(Host, user.Id);
+
+        // A params edit built from a text read before another edit changed it: the script sees the text moved on.
+        var holes = new PayloadHoles();
+        var r = await ChatStore.Apply(Log, ChatStore.UpdateMessage,
+            [new MessageUpdated(user.Id, new MessageDto(messageId, id, "user", "older text", null, holes.Ids(1, "imageIds"),
+                DateTimeOffset.UnixEpoch, holes.Time(1, "updatedAt"), null)),
+             new SessionUpdated(user.Id, ChatStore.SessionAfter(holes, 3, user.Id, id, "Guarded"))],
+            [Keys.Message(user.Id, messageId), Keys.MessageRevisions(user.Id, messageId), Keys.Session(user.Id, id), Keys.Sessions(user.Id)],
+            [Keys.UserScope(user.Id), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "", "", "", "1", "{\"a\":1}", "", "", 20,
+             "Guarded", "older text", ""], holes);
+
+        Assert.Equal("stale", (string)r[0]!);
+        Assert.Empty(await Logged(user, since));
+        Assert.Null((await Get(user, $"/api/messages/{messageId}"))["messageData"]!["params"]);
+    }
+
+    [Fact]
     public async Task A_new_text_moves_updatedAt_and_keeps_every_version_as_revisions()
     {
         var user = await RegisterUser();
@@ -192,6 +276,32 @@ public sealed class EditMessageTests(AppFixture app) : ChatContext(app)
 
 public sealed class MessageImagesTests(AppFixture app) : ChatContext(app)
 {
+    [Fact]
+    public async Task Attach_and_detach_log_the_image_list_as_the_api_answers_it()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        var (a, b) = (await SeedImage(user, id), await SeedImage(user, id));
+        var messageId = await NewMessageId(user, id, "pictures");
+        foreach (var (method, url, body) in new (HttpMethod, string, object?)[]
+        {
+            (HttpMethod.Post, $"/api/messages/{messageId}/images", new { imageId = a }),
+            (HttpMethod.Post, $"/api/messages/{messageId}/images", new { imageId = b }),
+            (HttpMethod.Delete, $"/api/messages/{messageId}/images/{a}", null),
+            (HttpMethod.Delete, $"/api/messages/{messageId}/images/{b}", null),
+        })
+        {
+            var since = await LoggedEvents.Mark(Host, user.Id);
+            var result = await Send(user, method, url, body);
+            Assert.Equal(200, result.Context.Response.StatusCode);
+            var logged = await Logged(user, since);
+            Assert.Equal(["message_updated", "session_updated"], logged.Select(e => e.Type));
+            Assert.Equal(await MessageUpdatedPayload(user, messageId), logged[0].Payload);
+            Assert.Equal(await SessionUpdatedPayload(user, id), logged[1].Payload);
+            SameJson(await result.ReadAsTextAsync(), logged[0].Payload);
+        }
+    }
+
     [Fact]
     public async Task Attach_list_and_detach_keep_refCount_exact()
     {
@@ -286,6 +396,53 @@ public sealed class MessageImagesTests(AppFixture app) : ChatContext(app)
 
 public sealed class DeleteMessageTests(AppFixture app) : ChatContext(app)
 {
+    [Fact]
+    public async Task A_delete_logs_its_events_in_its_own_script_so_a_retry_answering_404_loses_nothing()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user, "Gare du Nord “été” <x>");
+        var keep = await NewMessageId(user, id, "kept");
+        var messageId = await NewMessageId(user, id, "soon gone");
+        var since = await LoggedEvents.Mark(Host, user.Id);
+
+        // The first attempt, as the handler's own step without Wolverine (in the old design its client got 503
+        // when the append after it failed): nothing could append an event after it.
+        await DeleteMessageHandler.Handle(new DeleteMessage(messageId) { UserId = user.Id }, Redis, Log, TimeProvider.System);
+        // Its retry finds the message gone.
+        await ShouldBeProblem(await Send(user, HttpMethod.Delete, $"/api/messages/{messageId}"), 404, "not_found");
+
+        var logged = await Logged(user, since);
+        Assert.Equal(["message_deleted", "session_updated"], logged.Select(e => e.Type));
+        Assert.Equal($$"""{"messageId":"{{messageId}}","sessionId":"{{id}}"}""", logged[0].Payload);
+        // session_updated carries the session as devices received it before, and as its route answers it: one message left.
+        Assert.Equal(await SessionUpdatedPayload(user, id), logged[1].Payload);
+        var session = await Raw(user, $"/api/sessions/{id}");
+        SameJson(session, logged[1].Payload);
+        Assert.Equal(1, JsonNode.Parse(session)!["session"]!["messageCount"]!.GetValue<int>());
+        Assert.Equal([keep], (await Get(user, $"/api/sessions/{id}/messages"))["messages"]!.AsArray().Select(m => Str(m!["id"])));
+    }
+
+    [Fact]
+    public async Task A_delete_whose_copied_title_changed_meanwhile_changes_nothing_and_logs_nothing()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user, "Renamed since");
+        var messageId = await NewMessageId(user, id, "still here");
+        var since = await LoggedEvents.Mark(Host, user.Id);
+
+        // session_updated built from a title read before a rename: the script sees the title moved on.
+        var holes = new PayloadHoles();
+        var r = await ChatStore.Apply(Log, ChatStore.DeleteMessage,
+            [new MessageDeleted(user.Id, id, messageId), new SessionUpdated(user.Id, ChatStore.SessionAfter(holes, 3, user.Id, id, "Old title"))],
+            [Keys.Message(user.Id, messageId), Keys.MessageRevisions(user.Id, messageId), Keys.Session(user.Id, id),
+             Keys.SessionMessages(user.Id, id), Keys.Sessions(user.Id), Keys.SearchNumbers(user.Id)],
+            [Keys.UserScope(user.Id), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "Old title"], holes);
+
+        Assert.Equal("stale", (string)r[0]!);
+        Assert.Empty(await Logged(user, since));
+        Assert.Equal("still here", Str((await Get(user, $"/api/messages/{messageId}"))["messageData"]!["text"]));
+    }
+
     [Fact]
     public async Task Delete_removes_it_from_lists_counts_and_search_and_releases_its_images()
     {

@@ -1,5 +1,10 @@
 using System.Text.Json.Nodes;
 using Alba;
+using Microsoft.Extensions.DependencyInjection;
+using NanoBanana.Features;
+using NanoBanana.Features.Realtime;
+using NanoBanana.Features.Sessions;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using StackExchange.Redis;
 using Wolverine.Tracking;
@@ -103,6 +108,40 @@ public abstract class ChatContext(AppFixture app) : IntegrationContext(app)
         await Host.TrackActivity().DoNotAssertOnExceptionsDetected()
             .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ => result = await call()));
         return (result!, await LoggedEvents.Since(Host, user.Id, since));
+    }
+
+    /// <summary>The app's event log, for tests that run a handler's own step without Wolverine.</summary>
+    protected EventLog Log => Host.Services.GetRequiredService<EventLog>();
+
+    /// <summary>The events stored for the user after <paramref name="since"/> as the devices receive them: frame type and payload text.</summary>
+    protected async Task<List<LoggedEvent>> Logged(TestUser user, long since) => [.. (await Log.Read(user.Id, since, 1000)).Events];
+
+    /// <summary>
+    /// The session_updated payload built from the session's stored record, as the handlers built it before their events
+    /// moved into their scripts: what devices received until then, byte for byte.
+    /// </summary>
+    protected async Task<string> SessionUpdatedPayload(TestUser user, string sessionId) =>
+        FanOutHandler.PayloadOf(new SessionUpdated(user.Id,
+            ChatStore.ToSession(user.Id, ChatStore.Fields(await Redis.HashGetAllAsync(Keys.Session(user.Id, sessionId))))));
+
+    /// <summary>The message_updated payload built from the message's stored record (as <see cref="SessionUpdatedPayload"/>).</summary>
+    protected async Task<string> MessageUpdatedPayload(TestUser user, string messageId) =>
+        FanOutHandler.PayloadOf(new MessageUpdated(user.Id, ChatStore.ToMessage(ChatStore.Fields(await Redis.HashGetAllAsync(Keys.Message(user.Id, messageId))))));
+
+    /// <summary>The same JSON values (the REST answers write non-ASCII as is, the log escapes it: both are the one serializer's shapes).</summary>
+    protected static void SameJson(string expected, string actual) =>
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(expected), JsonNode.Parse(actual)), $"expected {expected}\nactual   {actual}");
+
+    /// <summary>The body of a GET as sent, byte for byte.</summary>
+    protected async Task<string> Raw(TestUser user, string url)
+    {
+        var result = await Host.Scenario(s =>
+        {
+            s.As(user);
+            s.Get.Url(url);
+            s.StatusCodeShouldBe(200);
+        });
+        return await result.ReadAsTextAsync();
     }
 
     protected static string Str(JsonNode? node) => node!.GetValue<string>();

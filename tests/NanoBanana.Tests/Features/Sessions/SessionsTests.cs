@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Alba;
 using NanoBanana.Features;
+using NanoBanana.Features.Realtime;
 
 namespace NanoBanana.Tests.Features.Sessions;
 
@@ -311,6 +312,28 @@ public sealed class RenameSessionTests(AppFixture app) : ChatContext(app)
     }
 
     [Fact]
+    public async Task A_rename_is_logged_by_its_own_script_with_the_session_as_the_api_answers_it()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        await PostMessage(user, id, "one");
+        var since = await LoggedEvents.Mark(Host, user.Id);
+
+        // The handler's own step, without Wolverine: nothing could append an event after it.
+        var answer = await NanoBanana.Features.Sessions.RenameSession.RenameSessionHandler.Handle(
+            new NanoBanana.Features.Sessions.RenameSession.RenameSession(" Café \"<Nächte>\" 🌙 ") { UserId = user.Id, SessionId = id },
+            Redis, Log, TimeProvider.System);
+
+        var logged = Assert.Single(await Logged(user, since));
+        Assert.Equal("session_updated", logged.Type);
+        // Byte for byte what devices received before, and the session's route's answer: {session} with the REST shape.
+        Assert.Equal(await SessionUpdatedPayload(user, id), logged.Payload);
+        Assert.Equal(FanOutHandler.PayloadOf(new SessionUpdated(user.Id, answer.Session)), logged.Payload);
+        SameJson(await Raw(user, $"/api/sessions/{id}"), logged.Payload);
+        Assert.Equal(1, answer.Session.MessageCount);
+    }
+
+    [Fact]
     public async Task Renaming_an_unknown_session_answers_404()
     {
         var user = await RegisterUser();
@@ -365,6 +388,29 @@ public sealed class DeleteSessionTests(AppFixture app) : ChatContext(app)
     }
 }
 
+public sealed class DeleteSessionRetryTests(AppFixture app) : ChatContext(app)
+{
+    [Fact]
+    public async Task A_delete_logs_session_deleted_in_its_own_script_so_a_retry_answering_404_loses_nothing()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        await PostMessage(user, id, "soon gone");
+        var since = await LoggedEvents.Mark(Host, user.Id);
+
+        // The first attempt, as the handler's own step without Wolverine (in the old design its client got 503
+        // when the append after it failed): nothing could append an event after it.
+        await NanoBanana.Features.Sessions.DeleteSession.DeleteSessionHandler.Handle(
+            new NanoBanana.Features.Sessions.DeleteSession.DeleteSession(id) { UserId = user.Id }, Redis, Log, TimeProvider.System);
+        // Its retry finds the session deleted.
+        await ShouldBeProblem(await Send(user, HttpMethod.Delete, $"/api/sessions/{id}"), 404, "not_found");
+
+        var logged = Assert.Single(await Logged(user, since));
+        Assert.Equal("session_deleted", logged.Type);
+        Assert.Equal($$"""{"sessionId":"{{id}}"}""", logged.Payload);
+    }
+}
+
 public sealed class DeleteLargeSessionTests(AppFixture app) : ChatContext(app)
 {
     /// <summary>Many messages written through the real post handler (HTTP would only make the setup slow).</summary>
@@ -407,11 +453,9 @@ public sealed class DeleteLargeSessionTests(AppFixture app) : ChatContext(app)
         await Fill(user, id, count, image);
 
         // An instance that ran the first script of a delete and died: the session is gone, its purge is not finished.
-        await NanoBanana.Features.Sessions.ChatStore.Run(Redis, NanoBanana.Features.Sessions.ChatStore.DeleteSessionScript,
-            [NanoBanana.Infrastructure.Redis.Keys.Session(user.Id, id), NanoBanana.Infrastructure.Redis.Keys.SessionMessages(user.Id, id),
-             NanoBanana.Infrastructure.Redis.Keys.Sessions(user.Id), NanoBanana.Infrastructure.Redis.Keys.SearchNumbers(user.Id)],
-            NanoBanana.Infrastructure.Redis.Keys.UserScope(user.Id), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "delete",
-            NanoBanana.Features.Sessions.DeleteSession.DeleteSessionHandler.PurgeBatch);
+        // (The handler's own step, without the queue that would finish the purge.)
+        await NanoBanana.Features.Sessions.DeleteSession.DeleteSessionHandler.Handle(
+            new NanoBanana.Features.Sessions.DeleteSession.DeleteSession(id) { UserId = user.Id }, Redis, Log, TimeProvider.System);
         await ShouldBeProblem(await Send(user, HttpMethod.Get, $"/api/sessions/{id}"), 404, "not_found");
         Assert.True(await RefCount(user, image) > 0);
         // Search already hides what is left of it.

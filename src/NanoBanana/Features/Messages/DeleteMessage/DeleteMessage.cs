@@ -3,6 +3,7 @@ using Carter;
 using FluentValidation;
 using NanoBanana.Features.Auth;
 using NanoBanana.Features.Sessions;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
@@ -22,18 +23,35 @@ public sealed record DeleteMessage(string MessageId)
 
 public static class DeleteMessageHandler
 {
-    /// <summary>One script: gone from the session's order, its count, the search index; its image references released.</summary>
-    public static async Task<(MessageResponse, MessageDeleted, SessionUpdated)> Handle(DeleteMessage cmd, IDatabase db, TimeProvider clock)
+    /// <summary>
+    /// One script: gone from the session's order, its count, the search index; its image references released;
+    /// message_deleted and session_updated logged. A retry that finds it gone answers 404: its events went with it.
+    /// </summary>
+    public static async Task<MessageResponse> Handle(DeleteMessage cmd, IDatabase db, EventLog log, TimeProvider clock)
     {
         var (userId, messageId) = (cmd.UserId, cmd.MessageId);
         var sessionId = await ChatStore.SessionOf(db, userId, messageId);
-        var r = await ChatStore.Run(db, ChatStore.DeleteMessageScript,
-            [Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId), Keys.Session(userId, sessionId),
-             Keys.SessionMessages(userId, sessionId), Keys.Sessions(userId), Keys.SearchNumbers(userId)],
-            Keys.UserScope(userId), ChatStore.Ms(clock.GetUtcNow()));
-        if ((string)r[0]! != "ok") throw ChatStore.Refusal(r);
-        var session = ChatStore.ToSession(userId, ChatStore.Fields(r[1]));
-        return (new MessageResponse("Message deleted."), new MessageDeleted(userId, sessionId, messageId), new SessionUpdated(userId, session));
+        RedisKey[] keys =
+        [
+            Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId), Keys.Session(userId, sessionId),
+            Keys.SessionMessages(userId, sessionId), Keys.Sessions(userId), Keys.SearchNumbers(userId),
+        ];
+        while (true)
+        {
+            // session_updated copies the title; the script checks it is still the title (else: stale, read it again).
+            var title = (string?)await db.HashGetAsync(Keys.Session(userId, sessionId), "title") ?? "";
+            var holes = new PayloadHoles();
+            IUserEvent[] events =
+                [new MessageDeleted(userId, sessionId, messageId), new SessionUpdated(userId, ChatStore.SessionAfter(holes, 3, userId, sessionId, title))];
+            var r = await ChatStore.Apply(log, ChatStore.DeleteMessage, events, keys,
+                [Keys.UserScope(userId), ChatStore.Ms(clock.GetUtcNow()), title], holes);
+            switch ((string)r[0]!)
+            {
+                case "ok": return new MessageResponse("Message deleted.");
+                case "stale": continue;
+                default: throw ChatStore.Refusal(r);
+            }
+        }
     }
 }
 

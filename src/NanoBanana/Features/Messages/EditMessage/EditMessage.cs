@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
 using NanoBanana.Features.Sessions;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
 using Wolverine;
@@ -33,8 +34,8 @@ public sealed record EditMessage(string? Text, JsonNode? Params, string[]? Image
 
 public static class EditMessageHandler
 {
-    public static Task<(MessageDataResponse, MessageUpdated?, SessionUpdated?)> Handle(EditMessage cmd, IDatabase db, TimeProvider clock) =>
-        MessageUpdates.Apply(db, clock, cmd.UserId, cmd.MessageId, new MessageChange(
+    public static Task<MessageDataResponse> Handle(EditMessage cmd, IDatabase db, EventLog log, TimeProvider clock) =>
+        MessageUpdates.Apply(db, log, clock, cmd.UserId, cmd.MessageId, new MessageChange(
             Text: cmd.Text,
             SetParams: cmd.Params is not null, Params: MessageRules.ParamsJson(cmd.Params),
             ImageMode: cmd.ImageIds is null ? "" : "set", ImageArg: string.Join(',', cmd.ImageIds ?? [])));

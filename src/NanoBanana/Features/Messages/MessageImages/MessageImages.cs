@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
 using NanoBanana.Features.Sessions;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
 using Wolverine;
@@ -62,15 +63,15 @@ public static class ListMessageImagesHandler
 public static class AttachImageHandler
 {
     /// <summary>Attaching an image the message already shows changes nothing (and answers 200).</summary>
-    public static Task<(MessageDataResponse, MessageUpdated?, SessionUpdated?)> Handle(AttachImage cmd, IDatabase db, TimeProvider clock) =>
-        MessageUpdates.Apply(db, clock, cmd.UserId, cmd.MessageId, new MessageChange(ImageMode: "attach", ImageArg: cmd.ImageId));
+    public static Task<MessageDataResponse> Handle(AttachImage cmd, IDatabase db, EventLog log, TimeProvider clock) =>
+        MessageUpdates.Apply(db, log, clock, cmd.UserId, cmd.MessageId, new MessageChange(ImageMode: "attach", ImageArg: cmd.ImageId));
 }
 
 public static class DetachImageHandler
 {
     /// <summary>Detaching an image the message does not show answers 404.</summary>
-    public static Task<(MessageDataResponse, MessageUpdated?, SessionUpdated?)> Handle(DetachImage cmd, IDatabase db, TimeProvider clock) =>
-        MessageUpdates.Apply(db, clock, cmd.UserId, cmd.MessageId, new MessageChange(ImageMode: "detach", ImageArg: cmd.ImageId));
+    public static Task<MessageDataResponse> Handle(DetachImage cmd, IDatabase db, EventLog log, TimeProvider clock) =>
+        MessageUpdates.Apply(db, log, clock, cmd.UserId, cmd.MessageId, new MessageChange(ImageMode: "detach", ImageArg: cmd.ImageId));
 }
 
 public sealed class MessageImagesEndpoints : ICarterModule

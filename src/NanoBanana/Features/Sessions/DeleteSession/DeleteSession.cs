@@ -3,6 +3,7 @@ using Carter;
 using FluentValidation;
 using NanoBanana.Features.Auth;
 using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
@@ -26,40 +27,40 @@ public static class DeleteSessionHandler
     public const int PurgeBatch = 200;
 
     /// <summary>
-    /// Soft delete: one script makes the session gone from lists, reads and search and purges the first
-    /// batch of its messages (search entries, image references). A larger session is purged after the
-    /// answer, batch by batch, by <see cref="PurgeDeletedSession"/> on a local queue. Deleting an
-    /// already deleted session answers 404, and finishes a purge an interrupted instance left unfinished.
+    /// Soft delete: one script makes the session gone from lists, reads and search, purges the first
+    /// batch of its messages (search entries, image references) and logs session_deleted. A larger session
+    /// is purged after the answer, batch by batch, by <see cref="PurgeDeletedSession"/> on a local queue.
+    /// Deleting an already deleted session answers 404 (its session_deleted went with the first delete), and
+    /// finishes a purge an interrupted instance left unfinished.
     /// </summary>
-    public static async Task<(MessageResponse, SessionDeleted, PurgeDeletedSession?)> Handle(DeleteSession cmd, IDatabase db, TimeProvider clock)
+    public static async Task<(MessageResponse, PurgeDeletedSession?)> Handle(DeleteSession cmd, IDatabase db, EventLog log, TimeProvider clock)
     {
-        var r = await Purge(db, clock, cmd.UserId, cmd.SessionId, "delete");
+        var r = await ChatStore.Apply(log, ChatStore.DeleteSession, [new SessionDeleted(cmd.UserId, cmd.SessionId)],
+            SessionKeys(cmd.UserId, cmd.SessionId), [Keys.UserScope(cmd.UserId), ChatStore.Ms(clock.GetUtcNow()), PurgeBatch]);
         var status = (string)r[0]!;
         if (status is not ("ok" or "again")) throw ChatStore.Refusal(r);
         if (status == "again")
         {
-            await new PurgeDeletedSession(cmd.UserId, cmd.SessionId).Finish(db, clock);
+            await new PurgeDeletedSession(cmd.UserId, cmd.SessionId).Finish(db);
             throw ApiProblem.NotFound("session");
         }
-        return (new MessageResponse("Session deleted."), new SessionDeleted(cmd.UserId, cmd.SessionId),
-            (long)r[1] > 0 ? new PurgeDeletedSession(cmd.UserId, cmd.SessionId) : null);
+        return (new MessageResponse("Session deleted."), (long)r[1] > 0 ? new PurgeDeletedSession(cmd.UserId, cmd.SessionId) : null);
     }
 
-    internal static Task<RedisResult[]> Purge(IDatabase db, TimeProvider clock, string userId, string sessionId, string mode) =>
-        ChatStore.Run(db, ChatStore.DeleteSessionScript,
-            [Keys.Session(userId, sessionId), Keys.SessionMessages(userId, sessionId), Keys.Sessions(userId), Keys.SearchNumbers(userId)],
-            Keys.UserScope(userId), ChatStore.Ms(clock.GetUtcNow()), mode, PurgeBatch);
+    internal static RedisKey[] SessionKeys(string userId, string sessionId) =>
+        [Keys.Session(userId, sessionId), Keys.SessionMessages(userId, sessionId), Keys.Sessions(userId), Keys.SearchNumbers(userId)];
 }
 
 /// <summary>The rest of a deleted session's purge: search entries and image references of its remaining messages.</summary>
 public sealed record PurgeDeletedSession(string UserId, string SessionId)
 {
-    public async Task Finish(IDatabase db, TimeProvider clock)
+    public async Task Finish(IDatabase db)
     {
         // Short scripts one after the other: other users' commands run in between.
         for (long remaining = 1; remaining > 0;)
         {
-            var r = await DeleteSessionHandler.Purge(db, clock, UserId, SessionId, "continue");
+            var r = await ChatStore.Run(db, ChatStore.PurgeDeletedSessionScript, DeleteSessionHandler.SessionKeys(UserId, SessionId),
+                Keys.UserScope(UserId), DeleteSessionHandler.PurgeBatch);
             remaining = r.Length > 1 ? (long)r[1] : 0;
         }
     }
@@ -67,7 +68,7 @@ public sealed record PurgeDeletedSession(string UserId, string SessionId)
 
 public static class PurgeDeletedSessionHandler
 {
-    public static Task Handle(PurgeDeletedSession message, IDatabase db, TimeProvider clock) => message.Finish(db, clock);
+    public static Task Handle(PurgeDeletedSession message, IDatabase db) => message.Finish(db);
 }
 
 public sealed class DeleteSessionEndpoint : ICarterModule

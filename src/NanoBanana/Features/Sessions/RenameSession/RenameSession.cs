@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
+using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
@@ -27,14 +28,17 @@ public sealed record RenameSession(string Title)
 
 public static class RenameSessionHandler
 {
-    public static async Task<(SessionResponse, SessionUpdated)> Handle(RenameSession cmd, IDatabase db, TimeProvider clock)
+    /// <summary>The rename and its session_updated are one script: a rename is never stored unannounced.</summary>
+    public static async Task<SessionResponse> Handle(RenameSession cmd, IDatabase db, EventLog log, TimeProvider clock)
     {
-        var r = await ChatStore.Run(db, ChatStore.RenameSessionScript,
+        var title = ChatStore.AsStored(cmd.Title.Trim());
+        var holes = new PayloadHoles();
+        var renamed = new SessionUpdated(cmd.UserId, ChatStore.SessionAfter(holes, 1, cmd.UserId, cmd.SessionId, title));
+        var r = await ChatStore.Apply(log, ChatStore.RenameSession, [renamed],
             [Keys.Session(cmd.UserId, cmd.SessionId), Keys.Sessions(cmd.UserId)],
-            Keys.UserScope(cmd.UserId), cmd.Title.Trim(), ChatStore.Ms(clock.GetUtcNow()));
+            [Keys.UserScope(cmd.UserId), title, ChatStore.Ms(clock.GetUtcNow())], holes);
         if ((string)r[0]! != "ok") throw ChatStore.Refusal(r);
-        var session = ChatStore.ToSession(cmd.UserId, ChatStore.Fields(r[1]));
-        return (new SessionResponse(session), new SessionUpdated(cmd.UserId, session));
+        return new SessionResponse(ChatStore.ToSession(cmd.UserId, ChatStore.Fields(r[1])));
     }
 }
 
