@@ -25,23 +25,7 @@ public static class MessageUpdates
             var before = ChatStore.Fields(await db.HashGetAllAsync(Keys.Message(userId, messageId)));
             if (!before.TryGetValue("sessionId", out var sessionId)) throw ApiProblem.NotFound("message");
             var title = (string?)await db.HashGetAsync(Keys.Session(userId, sessionId), "title") ?? "";
-
-            // The message and its session as the script will leave them: what it decides (times, count, image list)
-            // are holes it fills; the strings copied from the records read here are checked unchanged by it.
-            var after = new Dictionary<string, string>(before, StringComparer.Ordinal);
-            if (text is not null) after["text"] = text;
-            if (change.SetParams) after["params"] = change.Params;
-            var holes = new PayloadHoles();
-            var message = ChatStore.ToMessage(after) with { ImageIds = holes.Ids(1, "imageIds"), UpdatedAt = holes.Time(1, "updatedAt") };
-            IUserEvent[] events =
-                [new MessageUpdated(userId, message), new SessionUpdated(userId, ChatStore.SessionAfter(holes, 3, userId, sessionId, title))];
-
-            var r = await ChatStore.Apply(log, ChatStore.UpdateMessage, events,
-                [Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId), Keys.Session(userId, sessionId), Keys.Sessions(userId)],
-                [Keys.UserScope(userId), ChatStore.Ms(clock.GetUtcNow()),
-                 text is null ? "" : "1", text ?? "", text is null ? "" : MessageRules.Terms(text),
-                 change.SetParams ? "1" : "", change.Params, change.ImageMode, change.ImageArg, ChatStore.MaxImagesPerMessage,
-                 title, before.GetValueOrDefault("text") ?? "", before.GetValueOrDefault("params") ?? ""], holes);
+            var r = await Attempt(log, userId, messageId, before, title, text, change, clock.GetUtcNow());
             switch ((string)r[0]!)
             {
                 case "ok" or "unchanged": return new MessageDataResponse(ChatStore.ToMessage(ChatStore.Fields(r[1])));
@@ -49,5 +33,32 @@ public static class MessageUpdates
                 default: throw ChatStore.Refusal(r);
             }
         }
+    }
+
+    /// <summary>
+    /// One run of the update script from the message's record as read (<paramref name="before"/>, with its sessionId)
+    /// and its session's <paramref name="title"/>; <paramref name="text"/> is the change's text as stored, or null.
+    /// The message and its session are built as the script will leave them: what it decides (times, count, image
+    /// list) are holes it fills; the strings copied from the records read are checked unchanged by it, and it
+    /// answers stale when one moved on (read them again), else ok, unchanged or a refusal.
+    /// </summary>
+    public static Task<RedisResult[]> Attempt(EventLog log, string userId, string messageId, IReadOnlyDictionary<string, string> before,
+        string title, string? text, MessageChange change, DateTimeOffset now)
+    {
+        var sessionId = before["sessionId"];
+        var after = new Dictionary<string, string>(before, StringComparer.Ordinal);
+        if (text is not null) after["text"] = text;
+        if (change.SetParams) after["params"] = change.Params;
+        var holes = new PayloadHoles();
+        var message = ChatStore.ToMessage(after) with { ImageIds = holes.Ids(1, "imageIds"), UpdatedAt = holes.Time(1, "updatedAt") };
+        IUserEvent[] events =
+            [new MessageUpdated(userId, message), new SessionUpdated(userId, ChatStore.SessionAfter(holes, 3, userId, sessionId, title))];
+
+        return ChatStore.Apply(log, ChatStore.UpdateMessage, events,
+            [Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId), Keys.Session(userId, sessionId), Keys.Sessions(userId)],
+            [Keys.UserScope(userId), ChatStore.Ms(now),
+             text is null ? "" : "1", text ?? "", text is null ? "" : MessageRules.Terms(text),
+             change.SetParams ? "1" : "", change.Params, change.ImageMode, change.ImageArg, ChatStore.MaxImagesPerMessage,
+             title, before.GetValueOrDefault("text") ?? "", before.GetValueOrDefault("params") ?? ""], holes);
     }
 }

@@ -1,10 +1,10 @@
 using System.Text.Json.Nodes;
 using Alba;
 using NanoBanana.Features;
+using NanoBanana.Features.Messages;
 using NanoBanana.Features.Messages.DeleteMessage;
 using NanoBanana.Features.Messages.EditMessage;
 using NanoBanana.Features.Sessions;
-using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 
 namespace NanoBanana.Tests.Features.Messages;
@@ -170,14 +170,10 @@ public sealed class EditMessageTests(AppFixture app) : ChatContext(app)
         var since = await LoggedEvents.Mark(Host, user.Id);
 
         // A params edit built from a text read before another edit changed it: the script sees the text moved on.
-        var holes = new PayloadHoles();
-        var r = await ChatStore.Apply(Log, ChatStore.UpdateMessage,
-            [new MessageUpdated(user.Id, new MessageDto(messageId, id, "user", "older text", null, holes.Ids(1, "imageIds"),
-                DateTimeOffset.UnixEpoch, holes.Time(1, "updatedAt"), null)),
-             new SessionUpdated(user.Id, ChatStore.SessionAfter(holes, 3, user.Id, id, "Guarded"))],
-            [Keys.Message(user.Id, messageId), Keys.MessageRevisions(user.Id, messageId), Keys.Session(user.Id, id), Keys.Sessions(user.Id)],
-            [Keys.UserScope(user.Id), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "", "", "", "1", "{\"a\":1}", "", "", 20,
-             "Guarded", "older text", ""], holes);
+        var before = ChatStore.Fields(await Redis.HashGetAllAsync(Keys.Message(user.Id, messageId)));
+        before["text"] = "older text";
+        var r = await MessageUpdates.Attempt(Log, user.Id, messageId, before, "Guarded", null,
+            new MessageChange(SetParams: true, Params: "{\"a\":1}"), DateTimeOffset.UtcNow);
 
         Assert.Equal("stale", (string)r[0]!);
         Assert.Empty(await Logged(user, since));
@@ -431,12 +427,7 @@ public sealed class DeleteMessageTests(AppFixture app) : ChatContext(app)
         var since = await LoggedEvents.Mark(Host, user.Id);
 
         // session_updated built from a title read before a rename: the script sees the title moved on.
-        var holes = new PayloadHoles();
-        var r = await ChatStore.Apply(Log, ChatStore.DeleteMessage,
-            [new MessageDeleted(user.Id, id, messageId), new SessionUpdated(user.Id, ChatStore.SessionAfter(holes, 3, user.Id, id, "Old title"))],
-            [Keys.Message(user.Id, messageId), Keys.MessageRevisions(user.Id, messageId), Keys.Session(user.Id, id),
-             Keys.SessionMessages(user.Id, id), Keys.Sessions(user.Id), Keys.SearchNumbers(user.Id)],
-            [Keys.UserScope(user.Id), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "Old title"], holes);
+        var r = await DeleteMessageHandler.Attempt(Log, user.Id, id, messageId, "Old title", DateTimeOffset.UtcNow);
 
         Assert.Equal("stale", (string)r[0]!);
         Assert.Empty(await Logged(user, since));

@@ -31,20 +31,10 @@ public static class DeleteMessageHandler
     {
         var (userId, messageId) = (cmd.UserId, cmd.MessageId);
         var sessionId = await ChatStore.SessionOf(db, userId, messageId);
-        RedisKey[] keys =
-        [
-            Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId), Keys.Session(userId, sessionId),
-            Keys.SessionMessages(userId, sessionId), Keys.Sessions(userId), Keys.SearchNumbers(userId),
-        ];
         while (true)
         {
-            // session_updated copies the title; the script checks it is still the title (else: stale, read it again).
             var title = (string?)await db.HashGetAsync(Keys.Session(userId, sessionId), "title") ?? "";
-            var holes = new PayloadHoles();
-            IUserEvent[] events =
-                [new MessageDeleted(userId, sessionId, messageId), new SessionUpdated(userId, ChatStore.SessionAfter(holes, 3, userId, sessionId, title))];
-            var r = await ChatStore.Apply(log, ChatStore.DeleteMessage, events, keys,
-                [Keys.UserScope(userId), ChatStore.Ms(clock.GetUtcNow()), title], holes);
+            var r = await Attempt(log, userId, sessionId, messageId, title, clock.GetUtcNow());
             switch ((string)r[0]!)
             {
                 case "ok": return new MessageResponse("Message deleted.");
@@ -52,6 +42,23 @@ public static class DeleteMessageHandler
                 default: throw ChatStore.Refusal(r);
             }
         }
+    }
+
+    /// <summary>
+    /// One run of the delete script. session_updated copies <paramref name="title"/>; the script checks it is still
+    /// the session's title and answers stale otherwise (read it again), else ok or a refusal.
+    /// </summary>
+    public static Task<RedisResult[]> Attempt(EventLog log, string userId, string sessionId, string messageId, string title, DateTimeOffset now)
+    {
+        var holes = new PayloadHoles();
+        IUserEvent[] events =
+            [new MessageDeleted(userId, sessionId, messageId), new SessionUpdated(userId, ChatStore.SessionAfter(holes, 3, userId, sessionId, title))];
+        RedisKey[] keys =
+        [
+            Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId), Keys.Session(userId, sessionId),
+            Keys.SessionMessages(userId, sessionId), Keys.Sessions(userId), Keys.SearchNumbers(userId),
+        ];
+        return ChatStore.Apply(log, ChatStore.DeleteMessage, events, keys, [Keys.UserScope(userId), ChatStore.Ms(now), title], holes);
     }
 }
 
