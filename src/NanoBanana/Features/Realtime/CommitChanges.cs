@@ -44,7 +44,15 @@ public static class CommitChanges
 
         if (!await tx.ExecuteAsync()) throw new UserDataMoved(userId);
         await Task.WhenAll(writes); // a write Redis refused inside EXEC surfaces here, not as an unobserved task
-        if (seq / 64 != lastSeq / 64) await log.Trim(userId, at);
+        if (seq / 64 != lastSeq / 64) await TrimQuietly(log, userId, at);
+    }
+
+    // The change is committed: a trim that fails (Redis hiccup) must not turn its answer into an error;
+    // the next one trims instead.
+    static async Task TrimQuietly(EventLog log, string userId, DateTimeOffset at)
+    {
+        try { await log.Trim(userId, at); }
+        catch (Exception e) when (RedisFailures.IsUnavailable(e)) { }
     }
 
     public static string TypeOf(IUserEvent e) => e switch
