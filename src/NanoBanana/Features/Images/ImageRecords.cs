@@ -99,6 +99,13 @@ public sealed record ImageRecord
 
 public sealed record ImageResponse(ImageDto Image);
 
+/// <summary>A page of an image list: limit 1..1000 (default 100).</summary>
+public sealed record ImagePage(IReadOnlyList<ImageDto> Images, Pagination Pagination)
+{
+    public const int DefaultLimit = 100;
+    public const int MaxLimit = 1000;
+}
+
 /// <summary>
 /// The Redis side of images: reads through the caller's own keys; writes are queued on a
 /// <see cref="UserChange"/>'s transaction, so they commit with the version check and the events.
