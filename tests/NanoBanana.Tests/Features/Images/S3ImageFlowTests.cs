@@ -1,5 +1,4 @@
 using NanoBanana.Features.Realtime;
-using NanoBanana.Features;
 using NanoBanana.Features.Images.GenerateThumbnails;
 using System.Diagnostics;
 using System.Net;
