@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.HttpOverrides;
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Features;
+using NanoBanana.Features.Images;
 using NanoBanana.Features.Realtime;
 using NanoBanana.Infrastructure.Observability;
 using NanoBanana.Infrastructure.OpenApi;

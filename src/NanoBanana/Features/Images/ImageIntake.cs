@@ -1,6 +1,5 @@
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Imaging;
-using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
 using StackExchange.Redis;
@@ -30,40 +29,31 @@ public static class ImageIntake
     }
 
     /// <summary>
-    /// What <see cref="Stage"/> did: created these records, or found that another request with the same
-    /// Idempotency-Key created its images meanwhile (<see cref="Earlier"/>: their ids; nothing of this one kept).
+    /// Lists the images' blob folders, then stores every original, then marks their thumbnails pending, and gives
+    /// back the records to write (the caller's change writes them). If the store fails, what was stored is deleted
+    /// and the folders unlisted; if the process dies, the listing lets the garbage collector find the orphans.
+    /// A file an earlier run of the same upload stored (its folder listed, its original there) is not sent again.
     /// </summary>
-    public sealed record Staged(IReadOnlyList<ImageDto> Created, string[]? Earlier);
-
-    /// <summary>
-    /// Lists the images' blob folders, then stores every original, then writes the records and appends their
-    /// <c>image_uploaded</c> events in one script (claiming the Idempotency-Key, if any, in it too). If the
-    /// store fails, what was stored is deleted and the folders unlisted; if the process dies, the listing
-    /// lets the garbage collector find the orphans.
-    /// </summary>
-    public static async Task<Staged> Stage(IDatabase db, IObjectStorage storage, EventLog log, TimeProvider clock,
-        string userId, string sessionId, string type, IReadOnlyList<(UploadedFile File, ImageFormatInfo Format)> files,
-        UploadIdempotency? idempotency, CancellationToken ct)
+    public static async Task<List<ImageRecord>> Stage(IDatabase db, IObjectStorage storage, TimeProvider clock,
+        string userId, string sessionId, string type, IReadOnlyList<(UploadedFile File, ImageFormatInfo Format)> files, CancellationToken ct)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var records = files.Select(f =>
+        var records = files.Select(f => new ImageRecord
         {
-            var id = Guid.CreateVersion7().ToString("N");
-            return new ImageRecord
-            {
-                Id = id, UserId = userId, SessionId = sessionId, Type = type, Status = ImageStatus.Processing,
-                RefCount = 0, CreatedAt = now, UpdatedAt = now, Mime = f.Format.Mime, Ext = f.Format.Extension,
-                Width = f.Format.Width, Height = f.Format.Height, Size = f.File.Length, Sha256 = f.File.Sha256,
-                Path = BlobKeys.For(userId, sessionId, id, "original", f.Format.Extension),
-            };
+            Id = f.File.ImageId, UserId = userId, SessionId = sessionId, Type = type, Status = ImageStatus.Processing,
+            RefCount = 0, CreatedAt = now, UpdatedAt = now, Mime = f.Format.Mime, Ext = f.Format.Extension,
+            Width = f.Format.Width, Height = f.Format.Height, Size = f.File.Length, Sha256 = f.File.Sha256,
+            Path = BlobKeys.For(userId, sessionId, f.File.ImageId, "original", f.Format.Extension),
         }).ToList();
 
+        var listed = await Task.WhenAll(records.Select(r => db.SortedSetScoreAsync(Keys.ImageBlobIndex, r.BlobFolder)));
         foreach (var r in records) await ImageBlobs.List(db, r.BlobFolder, now);
         var sent = new List<ImageRecord>(); // stored, or on their way when the store failed
         try
         {
             for (var i = 0; i < records.Count; i++)
             {
+                if (listed[i] is not null && await storage.ExistsAsync(records[i].Path, ct)) continue;
                 sent.Add(records[i]);
                 await using var content = File.OpenRead(files[i].File.TempPath);
                 await storage.PutAsync(records[i].Path, content, records[i].Mime, ct);
@@ -94,23 +84,26 @@ public static class ImageIntake
         }
 
         // Pending before the record exists: a crash after the record is written still leaves the job findable.
-        var pending = records.Select(r => (RedisValue)$"{r.UserId}/{r.Id}").ToArray();
-        await db.SetAddAsync(Keys.ThumbnailsPending, pending);
-        var dtos = records.Select(r => r.ToDto(storage)).ToList();
-        if (await ImageStore.Create(db, log, [.. records.Zip(dtos)], idempotency) is not { } held) return new Staged(dtos, null);
-
-        // A concurrent request with the same Idempotency-Key wrote its records while this one stored its blobs:
-        // those blobs go again. If the store refuses now, they stay listed and the collector removes them
-        // (a listed folder without a record) after the grace period.
-        await db.SetRemoveAsync(Keys.ThumbnailsPending, pending);
-        try
-        {
-            foreach (var r in records) await ImageBlobs.Delete(db, storage, r.BlobFolder, CancellationToken.None);
-        }
-        catch (StorageUnavailableException) { }
-        return new Staged([], idempotency!.IdsIn(held));
+        await db.SetAddAsync(Keys.ThumbnailsPending, records.Select(r => (RedisValue)$"{r.UserId}/{r.Id}").ToArray());
+        return records;
     }
 
-    /// <summary>What a stored upload still has to do: its thumbnails (its image_uploaded went out with the records).</summary>
-    public static GenerateThumbnails Job(ImageDto image) => new(image.UserId, image.Id);
+    /// <summary>
+    /// The folders an earlier run of this upload listed (its files' image ids are fixed), when another request with
+    /// the same Idempotency-Key committed first: they go again, as they never became images.
+    /// </summary>
+    public static async Task<List<string>> StagedBefore(IDatabase db, ImageInspector inspector, string userId, string sessionId,
+        IReadOnlyList<UploadedFile> files)
+    {
+        var folders = new List<string>();
+        foreach (var file in files)
+        {
+            string ext;
+            try { ext = inspector.Inspect(file.TempPath).Extension; }
+            catch (ImageRejectedException) { continue; } // never staged
+            var folder = ImageBlobs.Folder(userId, sessionId, file.ImageId, ext);
+            if (await db.SortedSetScoreAsync(Keys.ImageBlobIndex, folder) is not null) folders.Add(folder);
+        }
+        return folders;
+    }
 }

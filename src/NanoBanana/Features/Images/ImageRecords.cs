@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Text.Json;
-using NanoBanana.Features.Realtime;
+using NanoBanana.Features.Sessions;
 using NanoBanana.Infrastructure.Http;
-using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
 using StackExchange.Redis;
+using Wolverine;
 
 namespace NanoBanana.Features.Images;
 
@@ -99,134 +99,79 @@ public sealed record ImageRecord
 
 public sealed record ImageResponse(ImageDto Image);
 
-/// <summary>The Redis side of images: reads through the caller's own keys, writes in scripts and transactions.</summary>
+/// <summary>A page of an image list: limit 1..1000 (default 100).</summary>
+public sealed record ImagePage(IReadOnlyList<ImageDto> Images, Pagination Pagination)
+{
+    public const int DefaultLimit = 100;
+    public const int MaxLimit = 1000;
+}
+
+/// <summary>
+/// The Redis side of images: reads through the caller's own keys; writes are queued on a
+/// <see cref="UserChange"/>'s transaction, so they commit with the version check and the events.
+/// </summary>
 public static class ImageStore
 {
-    public static async Task<ImageRecord?> Find(IDatabase db, string userId, string imageId) =>
+    public static async Task<ImageRecord?> Find(IDatabaseAsync db, string userId, string imageId) =>
         ImageRecord.From(await db.HashGetAllAsync(Keys.Image(userId, imageId)));
 
-    public static async Task<ImageRecord> Get(IDatabase db, string userId, string imageId) =>
+    public static async Task<ImageRecord> Get(IDatabaseAsync db, string userId, string imageId) =>
         await Find(db, userId, imageId) ?? throw ApiProblem.NotFound("image");
 
-    // The records, their indexes and, with an Idempotency-Key, its record, written only while the key is
-    // unused; their image_uploaded events are appended in the same script (EventLog.Apply), so an upload is
-    // never stored without its events (a retry recognised by its key has nothing left to raise).
-    // KEYS: idempotency (or any key of the user, unused), user images, session images, session counts, then
-    // each image. ARGV: record or '', ttl ms, then per image: id, createdAt, type, field count, fields and values.
-    static readonly LoggedChange Store = new("""
-        if ARGV[1] ~= '' then
-          if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-          redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-        end
-        local a = 3
-        for i = 5, #KEYS do
-          local n = tonumber(ARGV[a + 3])
-          redis.call('HSET', KEYS[i], unpack(ARGV, a + 4, a + 3 + n))
-          redis.call('ZADD', KEYS[3], ARGV[a + 1], ARGV[a])
-          redis.call('ZADD', KEYS[2], ARGV[a + 1], ARGV[a])
-          redis.call('HINCRBY', KEYS[4], ARGV[a + 2], 1)
-          a = a + 4 + n
-        end
-        return 1
-        """);
-
-    /// <summary>
-    /// Writes the records of one upload (one user, one session) with their indexes, and appends their
-    /// <c>image_uploaded</c> events (built from <paramref name="images"/>' DTOs) in the same script. With an
-    /// Idempotency-Key, the script also claims it and writes only while it is unused: when another request
-    /// with that key created its images first, nothing is written and its record is answered.
-    /// </summary>
-    public static async Task<string?> Create(IDatabase db, EventLog log, IReadOnlyList<(ImageRecord Record, ImageDto Dto)> images,
-        UploadIdempotency? idempotency = null)
+    /// <summary>Uploads go only into the caller's live sessions (the sessions slice's rule).</summary>
+    public static async Task EnsureLiveSession(IDatabaseAsync db, string userId, string sessionId)
     {
-        var (userId, sessionId) = (images[0].Record.UserId, images[0].Record.SessionId);
-        RedisKey[] keys =
+        if (await SessionRecord.Live(db, userId, sessionId) is null) throw ApiProblem.NotFound("session");
+    }
+
+    /// <summary>A new record, listed in its session's and its user's index and counted by type.</summary>
+    public static Task WriteNew(IDatabaseAsync tx, ImageRecord r) =>
+        Task.WhenAll(
+            tx.HashSetAsync(Keys.Image(r.UserId, r.Id), r.ToHash()),
+            tx.SortedSetAddAsync(Keys.SessionImages(r.UserId, r.SessionId), r.Id, r.CreatedAt),
+            tx.SortedSetAddAsync(Keys.UserImages(r.UserId), r.Id, r.CreatedAt),
+            tx.HashIncrementAsync(Keys.SessionImageCounts(r.UserId, r.SessionId), r.Type));
+
+    /// <summary>The end of the thumbnail work: status, thumbnails, reason and updatedAt (refCount stays the messages slice's).</summary>
+    public static Task WriteOutcome(IDatabaseAsync tx, ImageRecord done) =>
+        tx.HashSetAsync(Keys.Image(done.UserId, done.Id),
         [
-            idempotency?.Key ?? Keys.UserImages(userId), Keys.UserImages(userId), Keys.SessionImages(userId, sessionId),
-            Keys.SessionImageCounts(userId, sessionId), .. images.Select(i => (RedisKey)Keys.Image(userId, i.Record.Id)),
-        ];
-        var args = new List<RedisValue>
-        {
-            idempotency?.RecordOf(images.Select(i => i.Record)) ?? "", (long)Idempotency.Lifetime.TotalMilliseconds,
-        };
-        foreach (var (record, _) in images)
-        {
-            var hash = record.ToHash();
-            args.AddRange([record.Id, record.CreatedAt, record.Type, hash.Length * 2]);
-            foreach (var field in hash) args.AddRange([field.Name, field.Value]);
-        }
-        IUserEvent[] uploaded = [.. images.Select(i => new ImageUploaded(userId, i.Dto))];
-        while (true)
-        {
-            if ((long)await FanOutHandler.AppendWith(uploaded, Store, keys, [.. args], log) == 1) return null;
-            if (await db.StringGetAsync(idempotency!.Key) is { IsNull: false } held) return held.ToString();
-            // The key expired between the two reads (24 h after its first use): claim it again.
-        }
-    }
-
-    // Uploads go only into the caller's live sessions (the sessions slice's rule).
-    public static async Task EnsureLiveSession(IDatabase db, string userId, string sessionId)
-    {
-        if (!await NanoBanana.Features.Sessions.ChatStore.IsLiveSession(db, userId, sessionId)) throw ApiProblem.NotFound("session");
-    }
-
-    // Removal is decided and done inside Redis in one step: a message that references the image
-    // (HINCRBY refCount in the messages slice's own script) either ran before, and the image stays,
-    // or runs after, and finds no image to reference.
-    static readonly LuaScript RemoveUnreferenced = LuaScript.Prepare("""
-        if redis.call('EXISTS', @image) == 0 then return 'gone' end
-        local ref = tonumber(redis.call('HGET', @image, 'refCount') or '0') or 0
-        if ref > 0 then return 'in_use' end
-        if @cutoff ~= 'now' then
-          local created = tonumber(redis.call('HGET', @image, 'createdAt') or '0') or 0
-          if created > tonumber(@cutoff) then return 'young' end
-        end
-        local t = redis.call('HGET', @image, 'type')
-        redis.call('DEL', @image)
-        redis.call('ZREM', @sessionImages, @id)
-        redis.call('ZREM', @userImages, @id)
-        if t then
-          if redis.call('HINCRBY', @counts, t, -1) <= 0 then redis.call('HDEL', @counts, t) end
-        end
-        return 'removed'
-        """);
-
-    /// <summary>Removes the record if no message references it (and, with a cutoff, if it is older than that): removed, gone, in_use or young.</summary>
-    public static async Task<string> RemoveIfUnreferenced(IDatabase db, string userId, string sessionId, string imageId, long? cutoffMs)
-    {
-        var result = await RemoveUnreferenced.EvaluateAsync(db, new
-        {
-            image = (RedisKey)Keys.Image(userId, imageId),
-            sessionImages = (RedisKey)Keys.SessionImages(userId, sessionId),
-            userImages = (RedisKey)Keys.UserImages(userId),
-            counts = (RedisKey)Keys.SessionImageCounts(userId, sessionId),
-            id = imageId,
-            cutoff = cutoffMs?.ToString(CultureInfo.InvariantCulture) ?? "now",
-        });
-        return result.ToString();
-    }
-
-    // The move to ready or failed and its event (image_ready / image_failed) are one script: a job that
-    // runs again after a failure finds the image finished and raises nothing, so the event cannot come
-    // from a second write. The event carries the record as this script leaves it; the thumbnails take a
-    // while, and a message that took or released the image meanwhile moved refCount: -1, build it again.
-    static readonly LoggedChange Finish = new("""
-        if redis.call('HGET', KEYS[1], 'status') ~= 'processing' then return 0 end
-        if (tonumber(redis.call('HGET', KEYS[1], 'refCount')) or 0) ~= tonumber(ARGV[5]) then return -1 end
-        redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updatedAt', ARGV[2], 'thumbs', ARGV[3], 'reason', ARGV[4])
-        return 1
-        """);
-
-    public enum Completion { Stale = -1, NotProcessing = 0, Done = 1 }
+            new("status", done.Status), new("updatedAt", done.UpdatedAt),
+            new("thumbs", JsonSerializer.Serialize(done.Thumbnails, Json.Storage)), new("reason", done.Reason ?? ""),
+        ]);
 
     /// <summary>
-    /// Moves a processing image to <paramref name="done"/> (its status, thumbnails, reason, updatedAt) and logs
-    /// <paramref name="outcome"/>, built from it, in the same script. NotProcessing: gone or finished already;
-    /// Stale: its refCount is no longer <paramref name="done"/>'s.
+    /// Removes <paramref name="images"/> (all of one user) with their index entries and counts; a count that
+    /// reaches 0 is dropped. <paramref name="counts"/>: the sessions' counts by type as loaded with the decision.
     /// </summary>
-    public static async Task<Completion> Complete(EventLog log, ImageRecord done, IUserEvent outcome) =>
-        (Completion)(long)await FanOutHandler.AppendWith(outcome, Finish, [Keys.Image(done.UserId, done.Id)],
-            [done.Status, done.UpdatedAt, JsonSerializer.Serialize(done.Thumbnails, Json.Storage), done.Reason ?? "", done.RefCount], log);
+    public static Task Remove(IDatabaseAsync tx, IReadOnlyCollection<ImageRecord> images, ImageCounts counts)
+    {
+        var writes = new List<Task>();
+        foreach (var r in images)
+        {
+            writes.Add(tx.KeyDeleteAsync(Keys.Image(r.UserId, r.Id)));
+            writes.Add(tx.SortedSetRemoveAsync(Keys.SessionImages(r.UserId, r.SessionId), r.Id));
+            writes.Add(tx.SortedSetRemoveAsync(Keys.UserImages(r.UserId), r.Id));
+        }
+        foreach (var group in images.GroupBy(r => (r.UserId, r.SessionId, r.Type)))
+        {
+            var (userId, sessionId, type) = group.Key;
+            var key = Keys.SessionImageCounts(userId, sessionId);
+            writes.Add(counts.Of(sessionId, type) <= group.Count()
+                ? tx.HashDeleteAsync(key, type)
+                : tx.HashIncrementAsync(key, type, -group.Count()));
+        }
+        return Task.WhenAll(writes);
+    }
+
+    /// <summary>The counts by type of the sessions <paramref name="images"/> are in, for <see cref="Remove"/>.</summary>
+    public static async Task<ImageCounts> CountsOf(IDatabaseAsync db, IEnumerable<ImageRecord> images)
+    {
+        var counts = new Dictionary<(string, string), long>();
+        foreach (var (userId, sessionId, type) in images.Select(r => (r.UserId, r.SessionId, r.Type)).Distinct())
+            counts[(sessionId, type)] = (long?)await db.HashGetAsync(Keys.SessionImageCounts(userId, sessionId), type) ?? 0;
+        return new ImageCounts(counts);
+    }
 
     /// <summary>A page of ids from an index ZSET (newest first), optionally only of one type, with the true total.</summary>
     public static async Task<(List<ImageRecord> Page, long Total)> Page(IDatabase db, string userId, string indexKey,
@@ -246,11 +191,17 @@ public static class ImageStore
     }
 
     /// <summary>The records of <paramref name="ids"/> that exist, in that order.</summary>
-    public static async Task<List<ImageRecord>> Load(IDatabase db, string userId, IEnumerable<string> ids)
+    public static async Task<List<ImageRecord>> Load(IDatabaseAsync db, string userId, IEnumerable<string> ids)
     {
         var hashes = await Task.WhenAll(ids.Select(id => db.HashGetAllAsync(Keys.Image(userId, id))));
         return hashes.Select(ImageRecord.From).OfType<ImageRecord>().ToList();
     }
+}
+
+/// <summary>A session's image counts by type, as read with a decision (see <see cref="ImageStore.CountsOf"/>).</summary>
+public sealed class ImageCounts(IReadOnlyDictionary<(string SessionId, string Type), long> counts)
+{
+    public long Of(string sessionId, string type) => counts.GetValueOrDefault((sessionId, type));
 }
 
 /// <summary>
@@ -280,5 +231,24 @@ public static class ImageBlobs
         foreach (var key in Keys(u, s, i, e)) await storage.DeleteAsync(key, ct);
         await db.SortedSetRemoveAsync(NanoBanana.Infrastructure.Redis.Keys.ImageBlobIndex, folder);
         await db.SetRemoveAsync(NanoBanana.Infrastructure.Redis.Keys.ThumbnailsPending, $"{u}/{i}");
+    }
+}
+
+/// <summary>
+/// A handler's last step once its change removed images (or its upload stored blobs it does not keep): their
+/// blobs are deleted, then their folders unlisted. A store that is away leaves the rest listed for the collector.
+/// </summary>
+public sealed record DeleteImageBlobs(IReadOnlyList<string> Folders) : ISideEffect
+{
+    public static readonly DeleteImageBlobs None = new([]);
+
+    // Not the request's token: the change is committed, and its blobs go even if the client has gone.
+    public async Task ExecuteAsync(IDatabase db, IObjectStorage storage)
+    {
+        try
+        {
+            foreach (var folder in Folders) await ImageBlobs.Delete(db, storage, folder, CancellationToken.None);
+        }
+        catch (StorageUnavailableException) { /* listed still: the collector finishes the job */ }
     }
 }

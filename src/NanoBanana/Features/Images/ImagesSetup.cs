@@ -1,11 +1,11 @@
+using NanoBanana.Features.Images.CollectGarbage;
+using NanoBanana.Features.Images.GenerateThumbnails;
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Imaging;
 using NanoBanana.Infrastructure.Storage;
-using NanoBanana.Features.Images;
 using Wolverine;
 
-// In the Features namespace so that Program.cs needs one line and no using.
-namespace NanoBanana.Features;
+namespace NanoBanana.Features.Images;
 
 public static class ImagesSetup
 {
@@ -22,9 +22,9 @@ public static class ImagesSetup
         services.ConfigureWolverine(opts =>
         {
             opts.LocalQueue(GenerateThumbnailsHandler.Queue).MaximumParallelMessages(images.ThumbnailParallelism);
-            opts.PublishMessage<GenerateThumbnails>().ToLocalQueue(GenerateThumbnailsHandler.Queue);
+            opts.PublishMessage<GenerateThumbnails.GenerateThumbnails>().ToLocalQueue(GenerateThumbnailsHandler.Queue);
             opts.LocalQueue(CollectGarbageHandler.Queue).Sequential();
-            opts.PublishMessage<CollectGarbage>().ToLocalQueue(CollectGarbageHandler.Queue);
+            opts.PublishMessage<CollectGarbage.CollectGarbage>().ToLocalQueue(CollectGarbageHandler.Queue);
             opts.PublishMessage<RecoverUnfinishedThumbnails>().ToLocalQueue(CollectGarbageHandler.Queue);
         });
         return services;
@@ -53,7 +53,7 @@ public sealed class ImageWorkStarter(IHostApplicationLifetime lifetime, IService
             await using var scope = services.CreateAsyncScope();
             var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
             await bus.PublishAsync(new RecoverUnfinishedThumbnails());
-            await bus.ScheduleAsync(new CollectGarbage(Recurring: true), TimeSpan.FromSeconds(settings.Images.GcIntervalSeconds));
+            await bus.ScheduleAsync(new CollectGarbage.CollectGarbage(Recurring: true), TimeSpan.FromSeconds(settings.Images.GcIntervalSeconds));
         }
         catch (Exception e)
         {

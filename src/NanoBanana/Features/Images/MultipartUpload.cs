@@ -8,8 +8,14 @@ using NanoBanana.Infrastructure.Http;
 
 namespace NanoBanana.Features.Images;
 
-/// <summary>An uploaded file spooled to a private temp file while it streamed in (hashed on the way).</summary>
-public sealed record UploadedFile(string FileName, string TempPath, long Length, string Sha256);
+/// <summary>
+/// An uploaded file spooled to a private temp file while it streamed in (hashed on the way). <see cref="ImageId"/>:
+/// the id its image gets if it is stored, fixed as it arrives so that a re-run of the upload finds what it stored.
+/// </summary>
+public sealed record UploadedFile(string FileName, string TempPath, long Length, string Sha256)
+{
+    public string ImageId { get; init; } = Guid.CreateVersion7().ToString("N");
+}
 
 /// <summary>
 /// A multipart/form-data request read part by part with <see cref="MultipartReader"/>: each file is

@@ -15,15 +15,15 @@ namespace NanoBanana.Features.Realtime;
 /// <c>GET /api/sync?since=&amp;limit=</c>: the caller's logged events after <c>since</c>, the same the
 /// hub replays, for clients that poll. Query values arrive as text so a bad one answers 400 naming it.
 /// </summary>
-public sealed record SyncEvents(string? Since, string? Limit)
+public sealed record SyncEvents(string? Since, string? Limit) : IPageQuery
 {
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
 
     [JsonIgnore] public string UserId { get; init; } = "";
+    string? IPageQuery.Offset => null; // a sync page starts after since, not at an offset
 
     public long SinceValue => Since is null ? 0 : long.Parse(Since, NumberStyles.None, CultureInfo.InvariantCulture);
-    public int LimitValue => Limit is null ? DefaultLimit : int.Parse(Limit, NumberStyles.None, CultureInfo.InvariantCulture);
 
     public sealed class Validator : AbstractValidator<SyncEvents>
     {
@@ -32,9 +32,7 @@ public sealed record SyncEvents(string? Since, string? Limit)
             RuleFor(x => x.Since)
                 .Must(s => s is null || long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out _))
                 .WithMessage("since must be a whole number >= 0 (the seq of the last event you have).");
-            RuleFor(x => x.Limit)
-                .Must(l => l is null || (int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v is >= 1 and <= MaxLimit))
-                .WithMessage($"limit must be a whole number from 1 to {MaxLimit}.");
+            this.PageRules(MaxLimit);
         }
     }
 }
@@ -49,7 +47,7 @@ public static class SyncEventsHandler
     public static async Task<SyncPage> Handle(SyncEvents query, EventLog log)
     {
         var since = query.SinceValue;
-        var limit = query.LimitValue;
+        var limit = query.PageOf(SyncEvents.DefaultLimit).Limit;
         // One more than asked tells whether there is more without a second read.
         var read = await log.Read(query.UserId, since, limit + 1);
         if (read.ResyncRequired)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Serialization;
 using Carter;
+using FluentValidation;
 using NanoBanana.Features.Sessions;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Redis;
@@ -12,9 +13,19 @@ using Wolverine;
 namespace NanoBanana.Features.Search;
 
 /// <summary><c>GET /api/search?q=</c>: the caller's live messages whose text matches every part of <c>q</c>, newest first.</summary>
-public sealed record Search(string Q, int Limit, int Offset)
+public sealed record Search(string? Q, string? Limit, string? Offset) : IPageQuery
 {
     [JsonIgnore] public string UserId { get; init; } = "";
+
+    public sealed class Validator : AbstractValidator<Search>
+    {
+        public Validator()
+        {
+            this.PageRules(maxLimit: 100);
+            RuleFor(x => x.Q).Must(q => !string.IsNullOrWhiteSpace(q)).WithMessage("'q' is required: give the text to search for.")
+                .MaximumLength(200).WithMessage("'q' must be at most 200 characters.");
+        }
+    }
 }
 
 public sealed record Highlight(int Start, int End);
@@ -33,8 +44,9 @@ public static class SearchHandler
     public static async Task<SearchResults> Handle(Search query, IDatabase db)
     {
         var userId = query.UserId;
-        var parsed = SearchText.ParseQuery(query.Q);
-        var empty = new SearchResults([], Pagination.Of(query.Limit, query.Offset, 0));
+        var (limit, offset) = query.PageOf(defaultLimit: 20);
+        var parsed = SearchText.ParseQuery(query.Q!);
+        var empty = new SearchResults([], Pagination.Of(limit, offset, 0));
         if (parsed.IsEmpty) return empty;
         if (parsed.WordCount > SearchText.MaxQueryWords)
             throw ApiProblem.Validation("q", $"'q' may hold at most {SearchText.MaxQueryWords} words.");
@@ -60,7 +72,7 @@ public static class SearchHandler
         keys.Add(Keys.SearchNumbers(userId));
         foreach (var group in terms)
             foreach (var t in group) keys.Add(Keys.SearchTerm(userId, t.ToString()));
-        var args = new List<RedisValue> { Keys.UserScope(userId), terms.Count, query.Offset, query.Limit, parsed.Verify.Count };
+        var args = new List<RedisValue> { Keys.UserScope(userId), terms.Count, offset, limit, parsed.Verify.Count };
         args.AddRange(terms.Select(g => (RedisValue)g.Length));
         args.AddRange(parsed.Verify.Select(v => (RedisValue)v));
         var r = await ChatStore.Run(db, ChatStore.SearchScript, [.. keys], [.. args]);
@@ -92,7 +104,7 @@ public static class SearchHandler
             results.Add(new SearchResult(row.Id, row.SessionId, session[0].ToString(), row.Text,
                 DateTimeOffset.FromUnixTimeMilliseconds(row.CreatedAt), highlights));
         }
-        return new SearchResults(results, Pagination.Of(query.Limit, query.Offset, total));
+        return new SearchResults(results, Pagination.Of(limit, offset, total));
     }
 
     /// <summary>The upper bound of a lexicographic prefix range: the prefix followed by byte 0xFF, above any UTF-8 continuation.</summary>
@@ -109,14 +121,8 @@ public static class SearchHandler
 public sealed class SearchEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.SearchRoutes().MapGet("", async (string? q, string? limit, string? offset, HttpContext http, Caller caller, IMessageBus bus, CancellationToken ct) =>
-            {
-                var page = PageQuery.Read(http.Request, defaultLimit: 20);
-                var text = PageQuery.Text(http.Request, "q", 200);
-                if (string.IsNullOrWhiteSpace(text)) throw ApiProblem.Validation("q", "'q' is required: give the text to search for.");
-                return TypedResults.Ok(await bus.InvokeAsync<SearchResults>(
-                    new Search(text, page.Limit, page.Offset) { UserId = caller.UserId }, ct));
-            })
+        app.SearchRoutes().MapGet("", async (string? q, string? limit, string? offset, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<SearchResults>(new Search(q, limit, offset) { UserId = caller.UserId }, ct)))
             .WithName("Search")
             .WithSummary("Search the caller's messages: CJK by any 2+ character substring, other scripts by word prefix, case- and accent-insensitive")
             .Produces<SearchResults>()

@@ -1,3 +1,4 @@
+using NanoBanana.Features.Images.CollectGarbage;
 using NanoBanana.Features.Images;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
@@ -28,7 +29,7 @@ public sealed class CollectGarbageTests(AppFixture app) : ImageTestContext(app)
         var referencedId = referenced["id"]!.GetValue<string>();
         await Age(user.Id, session, garbageId, "gif");
         await Age(user.Id, session, referencedId, "gif");
-        await Redis.HashIncrementAsync(Keys.Image(user.Id, referencedId), "refCount"); // a live message uses it
+        await PostMessageWith(Host, user, session, referencedId); // a live message uses it
         var garbageUrls = await GetImage(Host, user, garbageId);
 
         var tracked = await Host.InvokeMessageAndWaitAsync(new CollectGarbage());

@@ -13,8 +13,8 @@ public sealed class DeleteImageTests(AppFixture app) : ImageTestContext(app)
         var id = image["id"]!.GetValue<string>();
         var ready = await GetImage(Host, user, id);
 
-        // A message referencing it (the messages slice moves refCount with HINCRBY).
-        await Redis.HashIncrementAsync(Keys.Image(user.Id, id), "refCount");
+        // A message referencing it.
+        var message = await PostMessageWith(Host, user, session, id);
         var conflict = await Host.Scenario(s =>
         {
             s.Delete.Url($"/api/images/{id}");
@@ -24,7 +24,12 @@ public sealed class DeleteImageTests(AppFixture app) : ImageTestContext(app)
         await ShouldBeProblem(conflict, 409, "image_in_use");
         Assert.Equal(200, (await Fetch(Host, ready["url"]!.GetValue<string>())).Status);
 
-        await Redis.HashDecrementAsync(Keys.Image(user.Id, id), "refCount");
+        await Host.Scenario(s =>
+        {
+            s.Delete.Url($"/api/messages/{message}");
+            s.As(user);
+            s.StatusCodeShouldBe(200);
+        });
         var ok = await Json(await Host.Scenario(s =>
         {
             s.Delete.Url($"/api/images/{id}");
@@ -55,7 +60,7 @@ public sealed class DeleteImageTests(AppFixture app) : ImageTestContext(app)
         for (var i = 0; i < 3; i++)
             ids.Add((await Json(await Upload(Host, user, session, TestImages.Gif(), "a.gif", expect: 201)))["image"]!["id"]!.GetValue<string>());
         await Upload(Host, other, otherSession, TestImages.Gif(), "b.gif", expect: 201);
-        await Redis.HashIncrementAsync(Keys.Image(user.Id, ids[1]), "refCount");
+        await PostMessageWith(Host, user, session, ids[1]);
 
         var body = await Json(await Host.Scenario(s =>
         {

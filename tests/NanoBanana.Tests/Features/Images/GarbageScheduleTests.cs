@@ -1,3 +1,4 @@
+using NanoBanana.Features.Images.CollectGarbage;
 using Microsoft.Extensions.DependencyInjection;
 using NanoBanana.Features.Images;
 using NanoBanana.Infrastructure.Redis;

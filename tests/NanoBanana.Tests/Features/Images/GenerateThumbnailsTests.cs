@@ -1,3 +1,4 @@
+using NanoBanana.Features.Images.GenerateThumbnails;
 using NanoBanana.Features;
 using NanoBanana.Features.Images;
 using NanoBanana.Infrastructure.Realtime;
@@ -86,32 +87,42 @@ public sealed class GenerateThumbnailsTests(AppFixture app) : ImageTestContext(a
     public async Task Image_ready_shows_the_refCount_a_message_gave_the_image_while_its_thumbnails_were_made()
     {
         var user = await RegisterUser();
-        var session = (await Json(await Host.Scenario(s =>
-        {
-            s.As(user);
-            s.Post.Json(new { title = "t" }).ToUrl("/api/sessions");
-            s.StatusCodeShouldBe(201);
-        })))["session"]!["id"]!.GetValue<string>();
+        var session = await CreateSession(user);
         var (uploaded, _) = await UploadAndWait(Host, user, session, TestImages.Gif(), "a.gif");
         var id = uploaded["id"]!.GetValue<string>();
         var thumbnails = (await ImageStore.Get(Redis, user.Id, id)).Thumbnails;
+        // The job as it is about to finish: its thumbnails made and stored, the image still processing.
         await Redis.HashSetAsync(Keys.Image(user.Id, id), [new("status", "processing"), new("thumbs", "[]")]);
-        var readByTheJob = await ImageStore.Get(Redis, user.Id, id); // refCount 0
 
         // While the job makes the thumbnails, a message takes the image.
-        await Host.Scenario(s =>
-        {
-            s.As(user);
-            s.Post.Json(new { role = "user", text = "look", imageIds = new[] { id } }).ToUrl($"/api/sessions/{session}/messages");
-            s.StatusCodeShouldBe(201);
-        });
+        await PostMessageWith(Host, user, session, id);
         var since = await LoggedEvents.Mark(Host, user.Id);
-        Assert.True(await GenerateThumbnailsHandler.Finish(readByTheJob, ImageStatus.Ready, thumbnails, null, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-            Redis, Host.Services.GetRequiredService<EventLog>(), Host.Services.GetRequiredService<IObjectStorage>()));
+        await Host.InvokeMessageAndWaitAsync(new ThumbnailsMade(user.Id, id, thumbnails, null));
 
         var ready = Assert.IsType<ImageReady>(Assert.Single(await LoggedEvents.Since(Host, user.Id, since)));
-        Assert.Equal(("ready", 1), (ready.Image.Status, ready.Image.RefCount));
+        Assert.Equal(("ready", 1, 2), (ready.Image.Status, ready.Image.RefCount, ready.Image.Thumbnails.Count));
         Assert.Equal(1, (await GetImage(Host, user, id))["refCount"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task A_job_that_runs_twice_marks_the_image_ready_once_and_raises_one_event()
+    {
+        var user = await RegisterUser();
+        var session = await CreateSession(user);
+        var since = await LoggedEvents.Mark(Host, user.Id);
+        var (uploaded, _) = await UploadAndWait(Host, user, session, TestImages.Gif(), "a.gif");
+        var id = uploaded["id"]!.GetValue<string>();
+        var readyAt = (await GetImage(Host, user, id))["updatedAt"]!.GetValue<string>();
+
+        // The same job again (as after a restart), and its last step again with other thumbnails.
+        await Host.InvokeMessageAndWaitAsync(new GenerateThumbnails(user.Id, id));
+        await Host.InvokeMessageAndWaitAsync(new ThumbnailsMade(user.Id, id, [], "a second outcome"));
+
+        var events = await LoggedEvents.Since(Host, user.Id, since);
+        Assert.Equal(["ImageUploaded", "ImageReady"], events.Select(e => e.GetType().Name));
+        var image = await GetImage(Host, user, id);
+        Assert.Equal(("ready", 2, readyAt), (image["status"]!.GetValue<string>(), image["thumbnails"]!.AsArray().Count, image["updatedAt"]!.GetValue<string>()));
+        Assert.False(await Redis.SetContainsAsync(Keys.ThumbnailsPending, $"{user.Id}/{id}"));
     }
 
     [Fact]

@@ -10,18 +10,25 @@ namespace NanoBanana.Tests.Features.Images;
 /// <summary>Helpers of the image tests: a live session, multipart uploads, waiting for the thumbnail work.</summary>
 public abstract class ImageTestContext(AppFixture app) : IntegrationContext(app)
 {
-    /// <summary>
-    /// A live session of <paramref name="user"/>. The sessions slice owns that record; the images slice only reads
-    /// that <see cref="Keys.Session"/> exists without deletedAt, so the test writes exactly that.
-    /// </summary>
-    protected static async Task<string> CreateSession(IDatabase redis, TestUser user)
-    {
-        var id = Guid.CreateVersion7().ToString("N");
-        await redis.HashSetAsync(Keys.Session(user.Id, id), [new("id", id), new("userId", user.Id), new("title", "New Chat")]);
-        return id;
-    }
+    /// <summary>A live session of <paramref name="user"/>, created through the sessions route.</summary>
+    protected static async Task<string> CreateSession(IAlbaHost host, TestUser user) =>
+        (await Json(await host.Scenario(s =>
+        {
+            s.Post.Json(new { title = "Pictures" }).ToUrl("/api/sessions");
+            s.As(user);
+            s.StatusCodeShouldBe(201);
+        })))["session"]!["id"]!.GetValue<string>();
 
-    protected Task<string> CreateSession(TestUser user) => CreateSession(Redis, user);
+    protected Task<string> CreateSession(TestUser user) => CreateSession(Host, user);
+
+    /// <summary>A message of <paramref name="user"/> that references <paramref name="imageIds"/> (their refCount goes up).</summary>
+    protected static async Task<string> PostMessageWith(IAlbaHost host, TestUser user, string sessionId, params string[] imageIds) =>
+        (await Json(await host.Scenario(s =>
+        {
+            s.Post.Json(new { role = "user", text = "look", imageIds }).ToUrl($"/api/sessions/{sessionId}/messages");
+            s.As(user);
+            s.StatusCodeShouldBe(201);
+        })))["messageData"]!["id"]!.GetValue<string>();
 
     public static MultipartFormDataContent Form(string? sessionId, string? type, string field, params (string Name, byte[] Bytes, string ContentType)[] files)
     {

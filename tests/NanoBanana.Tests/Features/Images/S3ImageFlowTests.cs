@@ -1,3 +1,5 @@
+using NanoBanana.Features.Realtime;
+using NanoBanana.Features.Images.GenerateThumbnails;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -86,8 +88,9 @@ public sealed class S3ImageFlowTests(AppFixture app) : ImageTestContext(app)
             CreatedAt = at, UpdatedAt = at, Mime = "image/gif", Ext = "gif", Width = 300, Height = 200, Size = 1000,
             Sha256 = new string('0', 64), Path = BlobKeys.For(user.Id, sessionId, id, "original", "gif"),
         };
-        await ImageStore.Create(Redis, Host.Services.GetRequiredService<NanoBanana.Infrastructure.Realtime.EventLog>(),
-            [(record, record.ToDto(Host.Services.GetRequiredService<IObjectStorage>()))]);
+        // Committed as an upload commits it (its original never reached the store, which is away).
+        var change = (await UserBasis.Read(Redis, user.Id)).Change().Write(tx => ImageStore.WriteNew(tx, record));
+        await CommitChanges.Commit(change, Redis, Host.Services.GetRequiredService<NanoBanana.Infrastructure.Realtime.EventLog>(), TimeProvider.System);
         return id;
     }
 

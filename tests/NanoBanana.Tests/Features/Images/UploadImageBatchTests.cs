@@ -1,3 +1,4 @@
+using NanoBanana.Features.Images.GenerateThumbnails;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -43,7 +44,7 @@ public sealed class UploadImageBatchTests(AppFixture app) : ImageTestContext(app
                 s.As(user);
                 s.StatusCodeShouldBe(201);
             })));
-        Assert.Equal(2, tracked.Executed.MessagesOf<NanoBanana.Features.Images.GenerateThumbnails>().Count());
+        Assert.Equal(2, tracked.Executed.MessagesOf<GenerateThumbnails>().Count());
         var ids = (await Redis.SortedSetRangeByRankAsync(Keys.UserImages(user.Id))).Select(v => v.ToString()).ToList();
         foreach (var id in ids)
             Assert.Equal("ready", (string?)await Redis.HashGetAsync(Keys.Image(user.Id, id), "status"));

@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
+using NanoBanana.Features;
 using NanoBanana.Infrastructure.Redis;
+using Wolverine.Tracking;
 
 namespace NanoBanana.Tests.Features.Images;
 
@@ -33,6 +35,34 @@ public sealed class UploadImageTests(AppFixture app) : ImageTestContext(app)
         Assert.Equal(200, status);
         Assert.Equal("image/jpeg", contentType);
         Assert.Equal(bytes, original);
+    }
+
+    [Fact]
+    public async Task Concurrent_uploads_of_one_user_all_commit_each_with_its_events_and_no_blob_stored_twice()
+    {
+        var user = await RegisterUser();
+        var session = await CreateSession(user);
+        var since = await LoggedEvents.Mark(Host, user.Id);
+        var results = new Alba.IScenarioResult[8];
+        // Their commits, and those of their thumbnail jobs, meet each other's moved data: each runs again until it commits.
+        await Host.TrackActivity(TimeSpan.FromSeconds(120)).ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ =>
+        {
+            var sent = Enumerable.Range(0, results.Length)
+                .Select(i => Upload(Host, user, session, TestImages.Gif(100 + i, 80), $"p{i}.gif", contentType: "image/gif", expect: 201)).ToArray();
+            for (var i = 0; i < sent.Length; i++) results[i] = await sent[i];
+        }));
+
+        var ids = new List<string>();
+        foreach (var r in results) ids.Add((await Json(r))["image"]!["id"]!.GetValue<string>());
+        Assert.Equal(8, ids.Distinct().Count());
+        var events = await LoggedEvents.Since(Host, user.Id, since);
+        Assert.Equal(ids.Order(), events.OfType<ImageUploaded>().Select(e => e.Image.Id).Order());
+        Assert.Equal(ids.Order(), events.OfType<ImageReady>().Select(e => e.Image.Id).Order());
+        Assert.Equal(16, events.Count);
+        Assert.Equal(8, (int)await Redis.HashGetAsync(Keys.SessionImageCounts(user.Id, session), "uploaded"));
+        // A handler run again keeps the image ids of its files: no folder of a discarded run is left listed.
+        var listed = (await Redis.SortedSetRangeByRankAsync(Keys.ImageBlobIndex)).Select(m => m.ToString()).Where(f => f.StartsWith(user.Id + "/"));
+        Assert.Equal(ids.Order(), listed.Select(f => f.Split('/')[2]).Order());
     }
 
     [Fact]
@@ -116,7 +146,12 @@ public sealed class UploadImageTests(AppFixture app) : ImageTestContext(app)
         await ShouldBeProblem(await Upload(Host, other, session, TestImages.Gif(), "a.gif"), 404, "not_found");
         await ShouldBeProblem(await Upload(Host, owner, "no-such-session", TestImages.Gif(), "a.gif"), 404, "not_found");
 
-        await Redis.HashSetAsync(Keys.Session(owner.Id, session), "deletedAt", "2025-01-27T10:00:00.000Z");
+        await Host.Scenario(s =>
+        {
+            s.Delete.Url($"/api/sessions/{session}");
+            s.As(owner);
+            s.StatusCodeShouldBe(200);
+        });
         await ShouldBeProblem(await Upload(Host, owner, session, TestImages.Gif(), "a.gif"), 404, "not_found");
     }
 

@@ -3,7 +3,6 @@ using System.Text.Json.Serialization;
 using Carter;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
-using NanoBanana.Infrastructure.Storage;
 using StackExchange.Redis;
 using Wolverine;
 
@@ -19,20 +18,16 @@ public sealed record CleanupResponse(CleanupResults Results);
 
 public static class CleanupImagesHandler
 {
-    /// <summary>Removes now every image of the caller that no live message references (whatever its age).</summary>
-    public static async Task<CleanupResponse> Handle(CleanupImages cmd, IDatabase db, IObjectStorage storage, CancellationToken ct)
+    /// <summary>Removes now every image of the caller that no live message references (whatever its age), in one change.</summary>
+    public static async Task<(CleanupResponse, UserChange?, DeleteImageBlobs)> Handle(CleanupImages cmd, IDatabase db)
     {
-        var removed = 0;
-        foreach (var id in await db.SortedSetRangeByRankAsync(Keys.UserImages(cmd.UserId)))
-        {
-            var image = await ImageStore.Find(db, cmd.UserId, id.ToString());
-            if (image is null || image.RefCount > 0) continue;
-            if (await ImageStore.RemoveIfUnreferenced(db, cmd.UserId, image.SessionId, image.Id, cutoffMs: null) != "removed") continue;
-            removed++;
-            try { await ImageBlobs.Delete(db, storage, image.BlobFolder, ct); }
-            catch (StorageUnavailableException) { /* listed still: the collector finishes the job */ }
-        }
-        return new CleanupResponse(new CleanupResults(removed));
+        var basis = await UserBasis.Read(db, cmd.UserId);
+        var ids = await db.SortedSetRangeByRankAsync(Keys.UserImages(cmd.UserId));
+        var unused = (await ImageStore.Load(db, cmd.UserId, ids.Select(i => i.ToString()))).Where(i => i.RefCount == 0).ToList();
+        if (unused.Count == 0) return (new CleanupResponse(new CleanupResults(0)), null, DeleteImageBlobs.None);
+        var counts = await ImageStore.CountsOf(db, unused);
+        var change = basis.Change().Write(tx => ImageStore.Remove(tx, unused, counts));
+        return (new CleanupResponse(new CleanupResults(unused.Count)), change, new DeleteImageBlobs([.. unused.Select(i => i.BlobFolder)]));
     }
 }
 

@@ -4,7 +4,7 @@ using NanoBanana.Infrastructure.Storage;
 using StackExchange.Redis;
 using Wolverine;
 
-namespace NanoBanana.Features.Images;
+namespace NanoBanana.Features.Images.CollectGarbage;
 
 /// <summary>
 /// Remove images that no message references and that are older than the grace period, and the blobs
@@ -19,8 +19,12 @@ public static class CollectGarbageHandler
     public const string Queue = "image-gc";
     const int Batch = 200;
 
+    /// <summary>
+    /// Walks the blob index (global, so plain writes) and hands each due image to <see cref="CollectImageHandler"/>,
+    /// which decides and commits on the owner's data like any change; the blobs go after that commit.
+    /// </summary>
     public static async Task<(GarbageCollected, OutgoingMessages)> Handle(CollectGarbage msg, IDatabase db, IObjectStorage storage,
-        Settings settings, TimeProvider clock, ILogger<CollectGarbage> log, CancellationToken ct)
+        IMessageBus bus, Settings settings, TimeProvider clock, ILogger<CollectGarbage> log, CancellationToken ct)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var cutoff = now - settings.Images.GcGraceSeconds * 1000L;
@@ -36,23 +40,21 @@ public static class CollectGarbageHandler
                 foreach (var member in due)
                 {
                     var folder = member.ToString();
-                    if (ImageBlobs.Parse(folder) is not var (userId, sessionId, imageId, _))
+                    if (ImageBlobs.Parse(folder) is not var (userId, _, imageId, _))
                     {
                         await db.SortedSetRemoveAsync(Keys.ImageBlobIndex, member);
                         continue;
                     }
-                    var outcome = await ImageStore.RemoveIfUnreferenced(db, userId, sessionId, imageId, cutoff);
-                    if (outcome is "removed" or "gone")
-                    {
-                        await ImageBlobs.Delete(db, storage, folder, ct);
-                        if (outcome == "removed") removed++;
-                    }
-                    else
+                    var outcome = await bus.InvokeAsync<ImageCollected>(new CollectImage(userId, imageId, cutoff), ct);
+                    if (outcome.Kept)
                     {
                         // Referenced (or younger than it looked): look again one grace period from now.
                         await db.SortedSetAddAsync(Keys.ImageBlobIndex, member, now, SortedSetWhen.Exists);
                         kept++;
+                        continue;
                     }
+                    await ImageBlobs.Delete(db, storage, folder, ct);
+                    if (outcome.Removed) removed++;
                 }
                 if (due.Length < Batch) break;
             }
@@ -72,5 +74,23 @@ public static class CollectGarbageHandler
         }
         if (removed > 0) log.LogInformation("Image garbage collection removed {Removed} images, kept {Kept} referenced", removed, kept);
         return (new GarbageCollected(removed, kept), outgoing);
+    }
+}
+
+/// <summary>One image the collector found due: removed if no message references it and it is older than <paramref name="CutoffMs"/>.</summary>
+public sealed record CollectImage(string UserId, string ImageId, long CutoffMs);
+
+/// <summary>Removed: the record went now; Kept: it stays; neither: there was no record (its blobs are orphans).</summary>
+public sealed record ImageCollected(bool Removed, bool Kept);
+
+public static class CollectImageHandler
+{
+    public static async Task<(ImageCollected, UserChange?)> Handle(CollectImage msg, IDatabase db)
+    {
+        var basis = await UserBasis.Read(db, msg.UserId);
+        if (await ImageStore.Find(db, msg.UserId, msg.ImageId) is not { } image) return (new ImageCollected(false, false), null);
+        if (image.RefCount > 0 || image.CreatedAt > msg.CutoffMs) return (new ImageCollected(false, true), null);
+        var counts = await ImageStore.CountsOf(db, [image]);
+        return (new ImageCollected(true, false), basis.Change().Write(tx => ImageStore.Remove(tx, [image], counts)));
     }
 }

@@ -1,9 +1,9 @@
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Carter;
+using NanoBanana.Features.Auth;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Security;
-using NanoBanana.Infrastructure.Storage;
 using StackExchange.Redis;
 using Wolverine;
 
@@ -14,23 +14,20 @@ public sealed record DeleteImage(string ImageId)
     [JsonIgnore] public string UserId { get; init; } = "";
 }
 
-public sealed record MessageResponse(string Message);
-
 public static class DeleteImageHandler
 {
-    public static async Task<MessageResponse> Handle(DeleteImage cmd, IDatabase db, IObjectStorage storage, CancellationToken ct)
+    /// <summary>
+    /// An image a live message references stays (409). The decision holds at the commit: a message that takes the
+    /// image meanwhile moves the user's version, and this runs again on the new refCount.
+    /// </summary>
+    public static async Task<(MessageResponse, UserChange, DeleteImageBlobs)> Handle(DeleteImage cmd, IDatabase db)
     {
+        var basis = await UserBasis.Read(db, cmd.UserId);
         var image = await ImageStore.Get(db, cmd.UserId, cmd.ImageId);
-        switch (await ImageStore.RemoveIfUnreferenced(db, cmd.UserId, image.SessionId, image.Id, cutoffMs: null))
-        {
-            case "in_use":
-                throw ApiProblem.Conflict("image_in_use", "A message still uses this image. Delete or edit that message first.");
-            case "gone":
-                throw ApiProblem.NotFound("image");
-        }
-        try { await ImageBlobs.Delete(db, storage, image.BlobFolder, ct); }
-        catch (StorageUnavailableException) { /* the record is gone; the folder stays listed and the collector deletes the blobs */ }
-        return new MessageResponse("Image deleted.");
+        if (image.RefCount > 0) throw ApiProblem.Conflict("image_in_use", "A message still uses this image. Delete or edit that message first.");
+        var counts = await ImageStore.CountsOf(db, [image]);
+        var change = basis.Change().Write(tx => ImageStore.Remove(tx, [image], counts));
+        return (new MessageResponse("Image deleted."), change, new DeleteImageBlobs([image.BlobFolder]));
     }
 }
 

@@ -1,6 +1,5 @@
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Imaging;
-using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
 using NetVips;
@@ -8,10 +7,16 @@ using StackExchange.Redis;
 using Wolverine;
 using Wolverine.Runtime.Handlers;
 
-namespace NanoBanana.Features.Images;
+namespace NanoBanana.Features.Images.GenerateThumbnails;
 
 /// <summary>Make the thumbnails of one image (handled on the <c>thumbnails</c> local queue). <paramref name="Attempt"/> counts from 1.</summary>
 public sealed record GenerateThumbnails(string UserId, string ImageId, int Attempt = 1);
+
+/// <summary>
+/// The thumbnails of a processing image are made and stored (<paramref name="Failure"/> null), or cannot be: the
+/// image becomes ready or failed. A message of its own, so that a commit that meets moved data runs this step again, not the work.
+/// </summary>
+public sealed record ThumbnailsMade(string UserId, string ImageId, IReadOnlyList<StoredThumbnail> Thumbnails, string? Failure);
 
 public static class GenerateThumbnailsHandler
 {
@@ -20,31 +25,22 @@ public static class GenerateThumbnailsHandler
     // Redis away: the job waits for it (the pending set covers a process that dies meanwhile).
     public static void Configure(HandlerChain chain) => chain.RetryWhileRedisIsAway();
 
-    // Ready or failed is logged for the user's devices by Finish, in the same script as the change.
-    public static async Task<OutgoingMessages> Handle(GenerateThumbnails msg, IDatabase db, IObjectStorage storage, EventLog events,
+    public static async Task<OutgoingMessages> Handle(GenerateThumbnails msg, IDatabase db, IObjectStorage storage,
         Settings settings, TimeProvider clock, ILogger<GenerateThumbnails> log, CancellationToken ct)
     {
         var outgoing = new OutgoingMessages();
-        var pending = (RedisValue)$"{msg.UserId}/{msg.ImageId}";
         var image = await ImageStore.Find(db, msg.UserId, msg.ImageId);
         if (image is null || image.Status != ImageStatus.Processing)
         {
             // Deleted meanwhile, or finished by another instance (a duplicate after a restart): nothing to do.
-            await db.SetRemoveAsync(Keys.ThumbnailsPending, pending);
+            await db.SetRemoveAsync(Keys.ThumbnailsPending, Pending(msg.UserId, msg.ImageId));
             return outgoing;
         }
 
         string? failure;
         try
         {
-            var thumbnails = await Make(image, storage, ct);
-            if (!await Finish(image, ImageStatus.Ready, thumbnails, null, clock.GetUtcNow().ToUnixTimeMilliseconds(), db, events, storage)
-                && await ImageStore.Find(db, image.UserId, image.Id) is null)
-            {
-                // Deleted while we worked: the thumbnails just written would be orphans.
-                foreach (var t in thumbnails) await storage.DeleteAsync(t.Key, ct);
-            }
-            await db.SetRemoveAsync(Keys.ThumbnailsPending, pending);
+            outgoing.Add(new ThumbnailsMade(msg.UserId, msg.ImageId, await Make(image, storage, ct), null));
             return outgoing;
         }
         catch (StorageUnavailableException e)
@@ -75,35 +71,11 @@ public static class GenerateThumbnailsHandler
         {
             failure = "The original file is missing from the store.";
         }
-
-        await Finish(image, ImageStatus.Failed, [], failure, clock.GetUtcNow().ToUnixTimeMilliseconds(), db, events, storage);
-        await db.SetRemoveAsync(Keys.ThumbnailsPending, pending);
+        outgoing.Add(new ThumbnailsMade(msg.UserId, msg.ImageId, [], failure));
         return outgoing;
     }
 
-    /// <summary>
-    /// The job's last step: the processing image becomes ready (or failed) and its image_ready (or
-    /// image_failed) is logged in the same script, so the job, run again after a failure, never finds
-    /// it finished with no event sent. False when it is gone or was finished already (a duplicate job).
-    /// </summary>
-    public static async Task<bool> Finish(ImageRecord image, string status, IReadOnlyList<StoredThumbnail> thumbnails, string? reason,
-        long nowMs, IDatabase db, EventLog events, IObjectStorage storage)
-    {
-        while (true)
-        {
-            var done = image with { Status = status, Thumbnails = thumbnails, Reason = reason, UpdatedAt = nowMs };
-            var dto = done.ToDto(storage);
-            IUserEvent outcome = status == ImageStatus.Ready ? new ImageReady(done.UserId, dto) : new ImageFailed(done.UserId, dto, dto.Reason!);
-            switch (await ImageStore.Complete(events, done, outcome))
-            {
-                case ImageStore.Completion.Done: return true;
-                case ImageStore.Completion.NotProcessing: return false;
-            }
-            // A message took or released the image while the thumbnails were made: the event shows it as it is now.
-            if (await ImageStore.Find(db, image.UserId, image.Id) is not { } now) return false;
-            image = now;
-        }
-    }
+    public static RedisValue Pending(string userId, string imageId) => $"{userId}/{imageId}";
 
     sealed class OriginalMissingException : Exception;
 
@@ -139,6 +111,45 @@ public static class GenerateThumbnailsHandler
     }
 }
 
+public static class ThumbnailsMadeHandler
+{
+    public static void Configure(HandlerChain chain) => chain.RetryWhileRedisIsAway();
+
+    /// <summary>
+    /// The processing image becomes ready (or failed) and raises image_ready (or image_failed), with the record as
+    /// it is now (a message may have taken it meanwhile). An image finished already (the job ran twice) changes
+    /// nothing and raises nothing; one deleted meanwhile leaves thumbnails that go again.
+    /// </summary>
+    public static async Task<(UserChange?, ThumbnailsSettled)> Handle(ThumbnailsMade msg, IDatabase db, IObjectStorage storage, TimeProvider clock)
+    {
+        var basis = await UserBasis.Read(db, msg.UserId);
+        var image = await ImageStore.Find(db, msg.UserId, msg.ImageId);
+        if (image is null) return (null, new ThumbnailsSettled(msg.UserId, msg.ImageId, [.. msg.Thumbnails.Select(t => t.Key)]));
+        if (image.Status != ImageStatus.Processing) return (null, new ThumbnailsSettled(msg.UserId, msg.ImageId, []));
+
+        var done = image with
+        {
+            Status = msg.Failure is null ? ImageStatus.Ready : ImageStatus.Failed, Thumbnails = msg.Thumbnails,
+            Reason = msg.Failure, UpdatedAt = clock.GetUtcNow().ToUnixTimeMilliseconds(),
+        };
+        var dto = done.ToDto(storage);
+        var change = basis.Change()
+            .Write(tx => ImageStore.WriteOutcome(tx, done))
+            .Raise(msg.Failure is null ? new ImageReady(msg.UserId, dto) : new ImageFailed(msg.UserId, dto, dto.Reason!));
+        return (change, new ThumbnailsSettled(msg.UserId, msg.ImageId, []));
+    }
+}
+
+/// <summary>After the outcome committed: the job is no longer pending; thumbnails of an image deleted meanwhile are orphans and go.</summary>
+public sealed record ThumbnailsSettled(string UserId, string ImageId, IReadOnlyList<string> Orphans) : ISideEffect
+{
+    public async Task ExecuteAsync(IDatabase db, IObjectStorage storage, CancellationToken ct)
+    {
+        foreach (var key in Orphans) await storage.DeleteAsync(key, ct);
+        await db.SetRemoveAsync(Keys.ThumbnailsPending, GenerateThumbnailsHandler.Pending(UserId, ImageId));
+    }
+}
+
 /// <summary>Re-queue the thumbnail jobs that were accepted and never finished (the process died): sent once when an instance starts.</summary>
 public sealed record RecoverUnfinishedThumbnails;
 
@@ -155,12 +166,7 @@ public static class RecoverUnfinishedThumbnailsHandler
             if (member.ToString().Split('/') is not [var userId, var imageId]) continue;
             var status = await db.HashGetAsync(Keys.Image(userId, imageId), "status");
             if (status == ImageStatus.Processing) outgoing.Add(new GenerateThumbnails(userId, imageId));
-            else if (status.IsNull)
-            {
-                // The record was never written (the upload died between staging and writing) or is gone.
-                // Its blobs, if any, are listed for the garbage collector.
-                await db.SetRemoveAsync(Keys.ThumbnailsPending, member);
-            }
+            // Finished, gone, or never written (the upload died before its commit: its blobs are listed for the collector).
             else await db.SetRemoveAsync(Keys.ThumbnailsPending, member);
         }
         if (outgoing.Count > 0) log.LogInformation("Re-queued {Count} unfinished thumbnail jobs", outgoing.Count);

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Carter;
+using FluentValidation;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using NanoBanana.Infrastructure.Storage;
@@ -9,16 +10,26 @@ using Wolverine;
 
 namespace NanoBanana.Features.Images.ListSessionImages;
 
-public sealed record ListSessionImages(string SessionId, string? Type, string? Limit, string? Offset)
+public sealed record ListSessionImages(string SessionId, string? Type, string? Limit, string? Offset) : IPageQuery
 {
     [JsonIgnore] public string UserId { get; init; } = "";
+
+    public sealed class Validator : AbstractValidator<ListSessionImages>
+    {
+        public Validator()
+        {
+            this.PageRules(ImagePage.MaxLimit);
+            RuleFor(x => x.Type).Must(t => string.IsNullOrEmpty(t) || ImageTypes.IsValid(t)).WithMessage("type must be uploaded, generated or edited.");
+        }
+    }
 }
 
 public static class ListSessionImagesHandler
 {
     public static async Task<ImagePage> Handle(ListSessionImages query, IDatabase db, IObjectStorage storage)
     {
-        var (limit, offset, type) = ImagePaging.Parse(query.Limit, query.Offset, query.Type);
+        var (limit, offset) = query.PageOf(ImagePage.DefaultLimit);
+        var type = string.IsNullOrEmpty(query.Type) ? null : query.Type;
         await ImageStore.EnsureLiveSession(db, query.UserId, query.SessionId);
         var (page, total) = await ImageStore.Page(db, query.UserId, Keys.SessionImages(query.UserId, query.SessionId), type, limit, offset);
         return new ImagePage(page.Select(i => i.ToDto(storage)).ToList(), Pagination.Of(limit, offset, total));

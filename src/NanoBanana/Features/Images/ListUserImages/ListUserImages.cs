@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Carter;
+using FluentValidation;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using NanoBanana.Infrastructure.Storage;
@@ -9,16 +10,26 @@ using Wolverine;
 
 namespace NanoBanana.Features.Images.ListUserImages;
 
-public sealed record ListUserImages(string? Type, string? Limit, string? Offset)
+public sealed record ListUserImages(string? Type, string? Limit, string? Offset) : IPageQuery
 {
     [JsonIgnore] public string UserId { get; init; } = "";
+
+    public sealed class Validator : AbstractValidator<ListUserImages>
+    {
+        public Validator()
+        {
+            this.PageRules(ImagePage.MaxLimit);
+            RuleFor(x => x.Type).Must(t => string.IsNullOrEmpty(t) || ImageTypes.IsValid(t)).WithMessage("type must be uploaded, generated or edited.");
+        }
+    }
 }
 
 public static class ListUserImagesHandler
 {
     public static async Task<ImagePage> Handle(ListUserImages query, IDatabase db, IObjectStorage storage)
     {
-        var (limit, offset, type) = ImagePaging.Parse(query.Limit, query.Offset, query.Type);
+        var (limit, offset) = query.PageOf(ImagePage.DefaultLimit);
+        var type = string.IsNullOrEmpty(query.Type) ? null : query.Type;
         var (page, total) = await ImageStore.Page(db, query.UserId, Keys.UserImages(query.UserId), type, limit, offset);
         return new ImagePage(page.Select(i => i.ToDto(storage)).ToList(), Pagination.Of(limit, offset, total));
     }

@@ -10,13 +10,17 @@ using Wolverine;
 
 namespace NanoBanana.Features.Messages.ListMessages;
 
-public sealed record ListMessages(string SessionId, int Limit, int Offset)
+public sealed record ListMessages(string SessionId, string? Limit, string? Offset) : IPageQuery
 {
     [JsonIgnore] public string UserId { get; init; } = "";
 
     public sealed class Validator : AbstractValidator<ListMessages>
     {
-        public Validator() => RuleFor(x => x.SessionId).ValidId();
+        public Validator()
+        {
+            RuleFor(x => x.SessionId).ValidId();
+            this.PageRules(maxLimit: 100);
+        }
     }
 }
 
@@ -25,13 +29,14 @@ public static class ListMessagesHandler
     /// <summary>A page by rank in the session's message ZSET (scored by sequence): O(log n + page), one round trip.</summary>
     public static async Task<MessagesPage> Handle(ListMessages query, IDatabase db)
     {
+        var (limit, offset) = query.PageOf(defaultLimit: 50);
         var r = await ChatStore.Run(db, ChatStore.MessagePageScript,
             [Keys.Session(query.UserId, query.SessionId), Keys.SessionMessages(query.UserId, query.SessionId)],
-            Keys.UserScope(query.UserId), query.Offset, query.Limit);
+            Keys.UserScope(query.UserId), offset, limit);
         if ((string)r[0]! != "ok") throw ChatStore.Refusal(r);
         var messages = new List<MessageDto>(r.Length - 2);
         for (var i = 2; i < r.Length; i++) messages.Add(ChatStore.ToMessage((RedisResult[])r[i]!));
-        return new MessagesPage(messages, Pagination.Of(query.Limit, query.Offset, (long)r[1]));
+        return new MessagesPage(messages, Pagination.Of(limit, offset, (long)r[1]));
     }
 }
 
@@ -39,12 +44,9 @@ public sealed class ListMessagesEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.SessionMessageRoutes().MapGet("", async (string sessionId, string? limit, string? offset,
-                HttpContext http, Caller caller, IMessageBus bus, CancellationToken ct) =>
-            {
-                var page = PageQuery.Read(http.Request, defaultLimit: 50);
-                return TypedResults.Ok(await bus.InvokeAsync<MessagesPage>(
-                    new ListMessages(sessionId, page.Limit, page.Offset) { UserId = caller.UserId }, ct));
-            })
+                Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<MessagesPage>(
+                    new ListMessages(sessionId, limit, offset) { UserId = caller.UserId }, ct)))
             .CachedPerUserVersion()
             .WithName("ListMessages")
             .WithSummary("A session's messages, oldest first (chat order)")

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
 using Carter;
+using FluentValidation;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
@@ -10,9 +11,18 @@ using Wolverine;
 namespace NanoBanana.Features.Sessions.ListSessions;
 
 /// <summary>The caller's live sessions, most recently updated first; <c>q</c> keeps titles containing it.</summary>
-public sealed record ListSessions(int Limit, int Offset, string? Q)
+public sealed record ListSessions(string? Limit, string? Offset, string? Q) : IPageQuery
 {
     [JsonIgnore] public string UserId { get; init; } = "";
+
+    public sealed class Validator : AbstractValidator<ListSessions>
+    {
+        public Validator()
+        {
+            this.PageRules(maxLimit: 100);
+            RuleFor(x => x.Q).MaximumLength(200).WithMessage("'q' must be at most 200 characters.");
+        }
+    }
 }
 
 public static class ListSessionsHandler
@@ -22,15 +32,16 @@ public static class ListSessionsHandler
     public static async Task<SessionsPage> Handle(ListSessions query, IDatabase db)
     {
         var userId = query.UserId;
+        var (limit, offset) = query.PageOf(defaultLimit: 20);
         var q = query.Q?.Trim();
         if (string.IsNullOrEmpty(q))
         {
             var batch = db.CreateBatch();
             var totalTask = batch.SortedSetLengthAsync(Keys.Sessions(userId));
-            var idsTask = batch.SortedSetRangeByRankAsync(Keys.Sessions(userId), query.Offset, query.Offset + query.Limit - 1, Order.Descending);
+            var idsTask = batch.SortedSetRangeByRankAsync(Keys.Sessions(userId), offset, offset + limit - 1, Order.Descending);
             batch.Execute();
             var sessions = await Load(db, userId, (await idsTask).Select(v => v.ToString()));
-            return new SessionsPage(sessions, Pagination.Of(query.Limit, query.Offset, await totalTask));
+            return new SessionsPage(sessions, Pagination.Of(limit, offset, await totalTask));
         }
 
         // A title filter reads every live title of the user: a person has hundreds of sessions, not millions.
@@ -45,8 +56,8 @@ public static class ListSessionsHandler
             var title = (string?)await titleTasks[i];
             if (title is not null && compare.IndexOf(title, q, TitleMatch) >= 0) matching.Add(all[i]);
         }
-        var page = await Load(db, userId, matching.Skip(query.Offset).Take(query.Limit));
-        return new SessionsPage(page, Pagination.Of(query.Limit, query.Offset, matching.Count));
+        var page = await Load(db, userId, matching.Skip(offset).Take(limit));
+        return new SessionsPage(page, Pagination.Of(limit, offset, matching.Count));
     }
 
     static async Task<List<SessionDto>> Load(IDatabase db, string userId, IEnumerable<string> ids)
@@ -68,13 +79,8 @@ public static class ListSessionsHandler
 public sealed class ListSessionsEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.SessionRoutes().MapGet("", async (string? limit, string? offset, string? q, HttpContext http, Caller caller, IMessageBus bus, CancellationToken ct) =>
-            {
-                var page = PageQuery.Read(http.Request, defaultLimit: 20);
-                var text = PageQuery.Text(http.Request, "q", 200);
-                return TypedResults.Ok(await bus.InvokeAsync<SessionsPage>(
-                    new ListSessions(page.Limit, page.Offset, text) { UserId = caller.UserId }, ct));
-            })
+        app.SessionRoutes().MapGet("", async (string? limit, string? offset, string? q, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<SessionsPage>(new ListSessions(limit, offset, q) { UserId = caller.UserId }, ct)))
             .CachedPerUserVersion()
             .WithName("ListSessions")
             .WithSummary("The caller's sessions, most recently updated first; q filters titles (case-insensitive, any language)")

@@ -1,0 +1,37 @@
+using System.Globalization;
+using FluentValidation;
+
+namespace NanoBanana.Features;
+
+/// <summary>
+/// A list route's query: <c>limit</c> and <c>offset</c> as the query string gave them. They stay text in the command
+/// so that a bad value answers 400 naming it (SPEC: never a binder error, never a silent clamp); the command's
+/// validator checks them with <see cref="Paging.PageRules"/>, and the handler reads <see cref="Paging.PageOf"/>.
+/// </summary>
+public interface IPageQuery
+{
+    string? Limit { get; }
+    string? Offset { get; }
+}
+
+public readonly record struct Page(int Limit, int Offset);
+
+/// <summary>The one paging rule of every list route: limit 1..max (default per route), offset 0 or more.</summary>
+public static class Paging
+{
+    /// <summary>The page a validated query asks for.</summary>
+    public static Page PageOf(this IPageQuery query, int defaultLimit) =>
+        new(Whole(query.Limit) is { } l ? (int)l : defaultLimit, Whole(query.Offset) is { } o ? (int)o : 0);
+
+    public static void PageRules<T>(this AbstractValidator<T> validator, int maxLimit) where T : IPageQuery
+    {
+        validator.RuleFor(x => x.Limit).Must(l => l is null || Whole(l) is >= 1 and var n && n <= maxLimit)
+            .OverridePropertyName("limit").WithMessage($"'limit' must be a whole number from 1 to {maxLimit}.");
+        validator.RuleFor(x => x.Offset).Must(o => o is null || Whole(o) is >= 0 and <= int.MaxValue)
+            .OverridePropertyName("offset").WithMessage("'offset' must be a whole number, 0 or more.");
+    }
+
+    static long? Whole(string? text) =>
+        long.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite,
+            CultureInfo.InvariantCulture, out var n) ? n : null;
+}
