@@ -17,7 +17,7 @@ public sealed class RequestMetrics
 
 public static class HttpPipeline
 {
-    /// <summary>Counts every answer and sets the standard security headers on it.</summary>
+    /// <summary>Counts every answer and sets the standard security headers (and <c>Vary: Origin</c>) on it.</summary>
     public static IApplicationBuilder UseRequestBookkeeping(this IApplicationBuilder app)
     {
         var metrics = app.ApplicationServices.GetRequiredService<RequestMetrics>();
@@ -42,6 +42,10 @@ public static class HttpPipeline
         h.XFrameOptions = "DENY";
         h["Referrer-Policy"] = "no-referrer";
         h["Cross-Origin-Resource-Policy"] = "same-site";
+        // CORS headers depend on the Origin on every route, also when a request sent none (an <img>): without
+        // this a browser reuses the cached answer without Access-Control-Allow-Origin for a later fetch().
+        if (!h.Vary.Any(v => v is not null && v.Split(',').Any(x => x.Trim().Equals("Origin", StringComparison.OrdinalIgnoreCase))))
+            h.Append(Microsoft.Net.Http.Headers.HeaderNames.Vary, "Origin");
         return Task.CompletedTask;
     };
 
