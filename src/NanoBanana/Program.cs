@@ -19,7 +19,7 @@ var settings = Settings.From(builder.Configuration, builder.Environment);
 builder.Services.AddSingleton(settings);
 
 if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["urls"]))
-    builder.WebHost.UseUrls($"http://0.0.0.0:{settings.Port}");
+    builder.WebHost.UseUrls(settings.ListenUrl);
 builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
 
 builder.AddLogging(settings);
