@@ -20,7 +20,14 @@ builder.Services.AddSingleton(settings);
 
 if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["urls"]))
     builder.WebHost.UseUrls(settings.ListenUrl);
-builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+builder.WebHost.ConfigureKestrel(k =>
+{
+    k.AddServerHeader = false;
+    // Kestrel's own refusals are empty answers; these let the app refuse with problem details instead:
+    // header bytes that are not UTF-8 reach the app (as U+FFFD, a token then 401s), and so does a long target (414).
+    k.RequestHeaderEncodingSelector = _ => HttpPipeline.LenientUtf8;
+    k.Limits.MaxRequestLineSize = HttpPipeline.MaxRequestLineBytes;
+});
 
 builder.AddLogging(settings);
 builder.Services.AddTelemetry(builder.Configuration);
@@ -65,6 +72,7 @@ if (settings.TrustForwardedHeaders)
 }
 app.UseRequestBookkeeping();
 app.UseRequestLogging(); // outside the error handling: logs the status the client really got
+app.UseRequestTargetLimit();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseJsonBodyLimit(settings.Limits.JsonBodyBytes);
