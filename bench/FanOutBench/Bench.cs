@@ -126,7 +126,7 @@ static class Bench
         var report = new StringBuilder()
             .AppendLine("## Realtime")
             .AppendLine()
-            .AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC by `bench/realtime.sh` ({o.Mode} mode) on this machine ({Environment.ProcessorCount} cores, shared with other work: load average {loadBefore} at the start, {loadAfter} at the end), app and bench on the same host, Redis on loopback. Targets of issue 6: p99 under 50 ms at 500 messages/s, under 20 KiB per idle connection. Notes on the figures: docs/realtime.md, \"Benchmark notes\".")
+            .AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC by `bench/realtime.sh` ({o.Mode} mode) on this machine ({Environment.ProcessorCount} cores, load average {loadBefore} at the start, {loadAfter} at the end), app and bench on the same host, Redis on loopback. Targets: p99 under 50 ms at 500 messages/s, under 20 KiB per idle connection.")
             .AppendLine()
             .AppendLine("| figure | value |")
             .AppendLine("| --- | --- |")

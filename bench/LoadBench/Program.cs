@@ -416,7 +416,7 @@ static class Program
         var hotTwin = new[] { ("read", "message page"), ("list", "session list") }.Where(h => twinRatio.ContainsKey(h.Item1))
             .Select(h => (h.Item2, twinRatio[h.Item1])).ToList();
         sb.AppendLine()
-            .AppendLine($"Target of issue 7: the hot read routes at 50 % or more of the baseline's requests/s. This run, against the baseline's " +
+            .AppendLine($"Target: the hot read routes at 50 % or more of the baseline's requests/s. This run, against the baseline's " +
                 $"{N(baselineBytes)}-byte record: " + string.Join(", ", hot.Select(h => $"{h.Item1} {h.Item2 * 100:F0} %")) +
                 (hot.All(h => h.Item2 >= 0.5) ? " (met)" : " (not met)") +
                 (hotTwin.Count == 0 ? "." : "; against the baseline serving the same answer from one `GET`: " +

@@ -84,7 +84,7 @@ static class Report
         md.AppendLine("## Soak").AppendLine();
         md.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC by `{o.Command}`: {x.RanFor.TotalMinutes:F1} minutes of a steady mixed load " +
                       $"against the app in Release (Production environment, {o.Storage}), Redis on loopback, app and load generator on this machine " +
-                      $"({Environment.ProcessorCount} cores, shared with other work: load average {x.LoadBefore} at the start, {x.LoadAfter} at the end). " +
+                      $"({Environment.ProcessorCount} cores, load average {x.LoadBefore} at the start, {x.LoadAfter} at the end). " +
                       $"**Verdict: {(passed ? "passed" : "FAILED")}.**");
         md.AppendLine();
         md.AppendLine($"Population: {x.Users.Count} users x {o.Devices} devices = {sockets} WebSockets open all along (two devices of each user in their first chat, " +

@@ -207,7 +207,7 @@ static void WriteReport(string root, int count, long bytes, int concurrency, int
         $"EXIF orientation 6 or 8, quality 90) and 4 PNGs of 2000x1500 with alpha; {bytes / 1048576.0:0.0} MiB in all. Each image gives",
         "a 1024 px and a 256 px WebP (long side, never upscaled, EXIF orientation applied, metadata stripped, sRGB, quality 80).",
         $"{concurrency} images at a time, {rounds} rounds over the set after a warm-up; ours and sharp alternate {trials} times and the",
-        "best run of each counts (2 cores shared with other work: expect +-15 % between runs).",
+        "best run of each counts (expect +-15 % between runs).",
         "",
         "| pipeline | images/s (wall clock, best trial) | CPU ms per image (lowest trial) |",
         "| --- | --- | --- |",

@@ -58,6 +58,7 @@ builder.Host.UseWolverine(opts =>
     opts.ApplicationAssembly = typeof(Program).Assembly;
     opts.Policies.AddMiddleware(typeof(ValidationMiddleware));
     opts.RouteUserEventsToRealtime();
+    opts.CommitReturnedChanges();
 });
 
 var app = builder.Build();

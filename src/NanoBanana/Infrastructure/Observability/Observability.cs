@@ -64,6 +64,7 @@ public static class Observability
     {
         NanoBanana.Infrastructure.Http.ApiProblem p => p.Status < 500,
         FluentValidation.ValidationException => true,
+        NanoBanana.Infrastructure.Redis.UserDataMoved => true, // decided again at once: contention, not a fault
         AggregateException { InnerExceptions.Count: 1 } a => IsExpectedOutcome(a.InnerException),
         _ => false,
     };

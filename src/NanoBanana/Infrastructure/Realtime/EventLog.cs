@@ -89,6 +89,60 @@ public sealed class EventLog(IDatabase db, RealtimeSettings settings)
     RedisValue[] AppendArgs(string userId, string type, string? scope, string payloadJson) =>
         [type, scope ?? "", payloadJson, (long)settings.Retention.TotalMilliseconds, Keys.EventChannel(userId)];
 
+    /// <summary>
+    /// Queues the append of one event with its known <paramref name="seq"/> on a transaction that also writes
+    /// the change raising it: the entry (id <c>&lt;seq&gt;-&lt;unix ms&gt;</c>, so a catch-up is one XRANGE from
+    /// since+1), the counter and the live message are written by the same EXEC as the change, or not at all.
+    /// The caller guarantees <paramref name="seq"/> is the user's last seq + 1 (its transaction is conditioned on that).
+    /// </summary>
+    public Task[] Append(IDatabaseAsync tx, string userId, long seq, DateTimeOffset at, string type, string? scope, string payloadJson)
+    {
+        var ms = at.ToUnixTimeMilliseconds();
+        return
+        [
+            tx.StreamAddAsync(Keys.EventLog(userId),
+                [new NameValueEntry("t", type), new NameValueEntry("s", scope ?? ""), new NameValueEntry("p", payloadJson)],
+                messageId: $"{seq}-{ms}"),
+            tx.StringSetAsync(Keys.EventSeq(userId), seq),
+            tx.KeyExpireAsync(Keys.EventLog(userId), settings.Retention),
+            tx.PublishAsync(RedisChannel.Literal(Keys.EventChannel(userId)),
+                string.Create(CultureInfo.InvariantCulture, $"e\n{seq}\n{ms}\n{type}\n{scope}\n{payloadJson}")),
+        ];
+    }
+
+    // Drops the entries older than the retention: only once the oldest is past retention + 1/64 of it, then a
+    // binary search for the first seq inside the window (seqs are contiguous): O(log n), once per 1/64 of retention.
+    static readonly LuaScript TrimScript = LuaScript.Prepare("""
+        local function split(id)
+          local dash = string.find(id, '-', 1, true)
+          return tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1))
+        end
+        local retention = tonumber(@retention)
+        local cutoff = tonumber(@now) - retention
+        local head = redis.call('XRANGE', @log, '-', '+', 'COUNT', 1)
+        if #head == 0 then return 0 end
+        local lo, headMs = split(head[1][1])
+        if headMs >= cutoff - math.floor(retention / 64) then return 0 end
+        local hi = tonumber(redis.call('GET', @seq))
+        while lo < hi do
+          local mid = math.floor((lo + hi) / 2)
+          local e = redis.call('XRANGE', @log, mid, '+', 'COUNT', 1)
+          local eSeq, eMs = split(e[1][1])
+          if eMs >= cutoff then hi = mid else lo = eSeq + 1 end
+        end
+        return redis.call('XTRIM', @log, 'MINID', lo)
+        """);
+
+    /// <summary>Trims the user's log by age; run after a commit now and then (not in the commit's transaction).</summary>
+    public Task Trim(string userId, DateTimeOffset now) =>
+        db.ScriptEvaluateAsync(TrimScript, new
+        {
+            log = (RedisKey)Keys.EventLog(userId),
+            seq = (RedisKey)Keys.EventSeq(userId),
+            retention = (long)settings.Retention.TotalMilliseconds,
+            now = now.ToUnixTimeMilliseconds(),
+        });
+
     /// <summary>The user's last assigned seq (0 before the first event).</summary>
     public async Task<long> LastSeq(string userId) =>
         (long?)await db.StringGetAsync(Keys.EventSeq(userId)) ?? 0;

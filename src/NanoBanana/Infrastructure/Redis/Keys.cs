@@ -71,6 +71,9 @@ public static class Keys
     /// <summary>STRING: present, next to <see cref="Idempotency"/>, while the events of what that key created are not in the log yet.</summary>
     public static string IdempotencyUnsent(string userId, string scope, string key) => User(userId, $"idemev:{scope}:{key}");
 
+    /// <summary>STRING counter: moved by every committed change of the user's data (the basis a decision is checked against).</summary>
+    public static string UserVersion(string userId) => User(userId, "ver");
+
     // --- realtime: the per-user event log ---
     /// <summary>STRING counter: the user's last assigned event seq. Never expires, so seq only grows.</summary>
     public static string EventSeq(string userId) => User(userId, "ev:seq");

@@ -28,29 +28,27 @@ public sealed record CreateSession(string? Title)
 public static class CreateSessionHandler
 {
     /// <summary>
-    /// Without a key, <c>session_created</c> is returned as such. With one, it goes as <see cref="OnceEvents"/>, from the
-    /// first request and from every retry: it reaches the log once, also when the first request's append failed.
+    /// A retry under an Idempotency-Key whose first request committed gets that session as it is now, and changes nothing.
+    /// Concurrent first requests with one key both decide a create; only one commits, the other runs again and finds it.
     /// </summary>
-    public static async Task<(SessionResponse, SessionCreated?, OnceEvents?)> Handle(CreateSession cmd, IDatabase db, TimeProvider clock)
+    public static async Task<(SessionResponse, UserChange?)> Handle(CreateSession cmd, IDatabase db, TimeProvider clock)
     {
-        var id = ChatStore.NewId();
-        var title = cmd.Title?.Trim() ?? ChatStore.DefaultTitle;
-        var key = cmd.IdempotencyKey ?? "-";
+        var basis = await UserBasis.Read(db, cmd.UserId);
         var fingerprint = cmd.IdempotencyKey is null ? null : Idempotency.Fingerprint("session", cmd);
-        var r = await ChatStore.Run(db, ChatStore.CreateSessionScript,
-            [Keys.Session(cmd.UserId, id), Keys.Sessions(cmd.UserId), Keys.Idempotency(cmd.UserId, "session", key),
-             Keys.IdempotencyUnsent(cmd.UserId, "session", key)],
-            Keys.UserScope(cmd.UserId), id, title, ChatStore.Ms(clock.GetUtcNow()),
-            fingerprint is null ? "" : Idempotency.Record(fingerprint, id), (long)Idempotency.Lifetime.TotalMilliseconds);
+        var earlier = cmd.IdempotencyKey is null ? RedisValue.Null
+            : await db.StringGetAsync(Keys.Idempotency(cmd.UserId, "session", cmd.IdempotencyKey));
+        if (earlier.HasValue)
+            return (new SessionResponse(await ChatStore.LiveSession(db, cmd.UserId, Idempotency.FirstResourceOrThrow(earlier!, fingerprint!))), null);
 
-        var session = (string)r[0]! == "idem"
-            // A retry: the session the first request created, as it is now.
-            ? await ChatStore.LiveSession(db, cmd.UserId, Idempotency.FirstResourceOrThrow((string)r[1]!, fingerprint!))
-            : ChatStore.ToSession(cmd.UserId, ChatStore.Fields(r[1]));
-        var created = new SessionCreated(cmd.UserId, session);
-        return cmd.IdempotencyKey is null
-            ? (new SessionResponse(session), created, null)
-            : (new SessionResponse(session), null, new OnceEvents(Keys.IdempotencyUnsent(cmd.UserId, "session", key), [created]));
+        var at = await SessionOrder.Newest(db, cmd.UserId, clock.GetUtcNow());
+        var session = new SessionDto(ChatStore.NewId(), cmd.UserId, ChatStore.AsStored(cmd.Title?.Trim() ?? ChatStore.DefaultTitle), at, at, 0, null);
+        var change = basis.Change()
+            .Write(tx => SessionRecord.Write(tx, new StoredSession(session, Titled: false, MessageSeq: 0)))
+            .Raise(new SessionCreated(cmd.UserId, session));
+        if (cmd.IdempotencyKey is { } key)
+            change.Write(tx => tx.StringSetAsync(Keys.Idempotency(cmd.UserId, "session", key),
+                Idempotency.Record(fingerprint!, session.Id), Idempotency.Lifetime));
+        return (new SessionResponse(session), change);
     }
 }
 

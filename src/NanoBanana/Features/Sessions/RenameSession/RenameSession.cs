@@ -1,7 +1,7 @@
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
-using NanoBanana.Infrastructure.Realtime;
+using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
@@ -28,18 +28,19 @@ public sealed record RenameSession(string Title)
 
 public static class RenameSessionHandler
 {
-    /// <summary>The rename and its session_updated are one script: a rename is never stored unannounced.</summary>
-    public static async Task<SessionResponse> Handle(RenameSession cmd, IDatabase db, EventLog log, TimeProvider clock)
+    public static async Task<(SessionResponse, UserChange)> Handle(RenameSession cmd, IDatabase db, TimeProvider clock)
     {
-        var title = ChatStore.AsStored(cmd.Title.Trim());
-        var holes = new PayloadHoles();
-        var renamed = new SessionUpdated(cmd.UserId, ChatStore.SessionAfter(holes, 1, cmd.UserId, cmd.SessionId, title));
-        var r = await ChatStore.Apply(log, ChatStore.RenameSession, [renamed],
-            [Keys.Session(cmd.UserId, cmd.SessionId), Keys.Sessions(cmd.UserId)],
-            [Keys.UserScope(cmd.UserId), title, ChatStore.Ms(clock.GetUtcNow())], holes);
-        if ((string)r[0]! != "ok") throw ChatStore.Refusal(r);
-        return new SessionResponse(ChatStore.ToSession(cmd.UserId, ChatStore.Fields(r[1])));
+        var basis = await UserBasis.Read(db, cmd.UserId);
+        var before = await SessionRecord.Live(db, cmd.UserId, cmd.SessionId) ?? throw ApiProblem.NotFound("session");
+        var at = await SessionOrder.Newest(db, cmd.UserId, Later(clock.GetUtcNow(), before.Session.UpdatedAt));
+        var renamed = before.Session with { Title = ChatStore.AsStored(cmd.Title.Trim()), UpdatedAt = at };
+        var change = basis.Change()
+            .Write(tx => SessionRecord.WriteTitle(tx, renamed, titled: true))
+            .Raise(new SessionUpdated(cmd.UserId, renamed));
+        return (new SessionResponse(renamed), change);
     }
+
+    static DateTimeOffset Later(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 }
 
 public sealed class RenameSessionEndpoint : ICarterModule

@@ -1,0 +1,125 @@
+using System.Text.Json;
+using JasperFx;
+using JasperFx.CodeGeneration;
+using JasperFx.CodeGeneration.Frames;
+using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.Realtime;
+using NanoBanana.Infrastructure.Redis;
+using StackExchange.Redis;
+using Wolverine;
+using Wolverine.Configuration;
+using Wolverine.ErrorHandling;
+using Wolverine.Runtime.Handlers;
+
+namespace NanoBanana.Features.Realtime;
+
+/// <summary>
+/// The one place where a user's data changes: the <see cref="UserChange"/> a handler returns is committed
+/// here, with its events, before the handler's caller is answered. One Redis transaction (every key in the
+/// user's slot) runs the change's writes, moves the user's version and appends the events with the next
+/// seqs, on condition that the version is still the one the change was decided on. So:
+/// <list type="bullet">
+/// <item>a change and its events are stored together or not at all: an acknowledged change is always in the log;</item>
+/// <item>seq order is commit order, and so follows the order of the answers, whichever instances served them;</item>
+/// <item>a change decided on data that moved meanwhile is not written: <see cref="UserDataMoved"/> makes
+/// Wolverine run the handler again on fresh data (<see cref="RetryOnMovedData"/>), the codebase's one retry loop;</item>
+/// <item>if Redis fails during the commit the caller gets 503: the outcome is unknown, never silently lost.</item>
+/// </list>
+/// </summary>
+public static class CommitChanges
+{
+    public static async Task Commit(UserChange? change, IDatabase db, EventLog log, TimeProvider clock)
+    {
+        if (change is null) return;
+        var (userId, version, lastSeq) = change.Basis;
+        var tx = db.CreateTransaction();
+        tx.AddCondition(version == 0
+            ? Condition.KeyNotExists(Keys.UserVersion(userId))
+            : Condition.StringEqual(Keys.UserVersion(userId), version));
+        var writes = new List<Task> { tx.StringIncrementAsync(Keys.UserVersion(userId)) };
+        foreach (var write in change.Writes) writes.Add(write(tx));
+        var at = clock.GetUtcNow();
+        var seq = lastSeq;
+        foreach (var e in change.Events) writes.AddRange(log.Append(tx, userId, ++seq, at, TypeOf(e), e.SessionScope, PayloadOf(e)));
+
+        if (!await tx.ExecuteAsync()) throw new UserDataMoved(userId);
+        await Task.WhenAll(writes); // a write Redis refused inside EXEC surfaces here, not as an unobserved task
+        if (seq / 64 != lastSeq / 64) await TrimQuietly(log, userId, at);
+    }
+
+    // The change is committed: a trim that fails (Redis hiccup) must not turn its answer into an error;
+    // the next one trims instead.
+    static async Task TrimQuietly(EventLog log, string userId, DateTimeOffset at)
+    {
+        try { await log.Trim(userId, at); }
+        catch (Exception e) when (RedisFailures.IsUnavailable(e)) { }
+    }
+
+    public static string TypeOf(IUserEvent e) => e switch
+    {
+        SessionCreated => "session_created",
+        SessionUpdated => "session_updated",
+        SessionDeleted => "session_deleted",
+        MessageCreated => "message_created",
+        MessageUpdated => "message_updated",
+        MessageDeleted => "message_deleted",
+        ImageUploaded => "image_uploaded",
+        ImageReady => "image_ready",
+        ImageFailed => "image_failed",
+        _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "No realtime frame for this event."),
+    };
+
+    /// <summary>Payloads use the REST keys (SPEC section 5), written by the API's serializer.</summary>
+    public static string PayloadOf(IUserEvent e) => e switch
+    {
+        SessionCreated x => Serialize(new { session = x.Session }),
+        SessionUpdated x => Serialize(new { session = x.Session }),
+        SessionDeleted x => Serialize(new { sessionId = x.SessionId }),
+        MessageCreated x => Serialize(new { messageData = x.Message }),
+        MessageUpdated x => Serialize(new { messageData = x.Message }),
+        MessageDeleted x => Serialize(new { messageId = x.MessageId, sessionId = x.SessionId }),
+        ImageUploaded x => Serialize(new { image = x.Image }),
+        ImageReady x => Serialize(new { image = x.Image }),
+        ImageFailed x => Serialize(new { image = x.Image, reason = x.Reason }),
+        _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "No realtime payload for this event."),
+    };
+
+    static readonly JsonSerializerOptions Options = CreateOptions();
+
+    static JsonSerializerOptions CreateOptions()
+    {
+        var o = new JsonSerializerOptions();
+        Json.Configure(o);
+        return o;
+    }
+
+    static string Serialize<T>(T payload) => JsonSerializer.Serialize(payload, Options);
+
+    // Contention is per person (one user's devices and background work): each round one of them commits, and
+    // the growing waits spread the others out. 24 tries (Wolverine allows 25 attempts), about 4 s in all.
+    static readonly TimeSpan[] Backoff =
+        [.. new[] { 0, 0, 1, 1, 2, 2, 4, 4, 8, 8, 16, 16, 32, 32, 64, 64, 128, 128, 256, 256, 512, 512, 1000, 1000 }.Select(ms => TimeSpan.FromMilliseconds(ms))];
+
+    /// <summary>Commits every <see cref="UserChange"/> a handler returns, and runs a handler whose change met moved data again.</summary>
+    public static void CommitReturnedChanges(this WolverineOptions opts)
+    {
+        opts.Policies.Add<CommitReturnedChangesPolicy>();
+        opts.Policies.OnException<UserDataMoved>().RetryWithCooldown(Backoff);
+    }
+
+    sealed class CommitReturnedChangesPolicy : IHandlerPolicy
+    {
+        public void Apply(IReadOnlyList<HandlerChain> chains, GenerationRules rules, IServiceContainer container)
+        {
+            var commit = typeof(CommitChanges).GetMethod(nameof(Commit))!;
+            foreach (var chain in chains)
+            foreach (var returned in chain.ReturnVariablesOfType<UserChange>())
+                returned.UseReturnAction(v =>
+                {
+                    var call = new MethodCall(typeof(CommitChanges), commit);
+                    call.Arguments[0] = v;
+                    return call;
+                }, "Committed with its events before the caller is answered");
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using NanoBanana.Infrastructure.Redis;
+using StackExchange.Redis;
+
+namespace NanoBanana.Features;
+
+/// <summary>
+/// What a decision about one user's data was made on: the user's change version (every committed
+/// <see cref="UserChange"/> moves it) and the seq of the user's last event. A slice reads it first,
+/// then loads what it decides on; the change it returns commits only if no other change of that user
+/// committed in between (else the handler runs again on fresh data).
+/// </summary>
+public readonly record struct UserBasis(string UserId, long Version, long LastSeq)
+{
+    public static async Task<UserBasis> Read(IDatabaseAsync db, string userId)
+    {
+        var v = await db.StringGetAsync([Keys.UserVersion(userId), Keys.EventSeq(userId)]);
+        return new(userId, (long?)v[0] ?? 0, (long?)v[1] ?? 0);
+    }
+
+    /// <summary>A change of this user's data, decided on this basis.</summary>
+    public UserChange Change() => new(this);
+}
+
+/// <summary>
+/// A slice's decision about one user's data: the writes and the events they raise. The handler returns
+/// it with its response; the realtime edge commits the writes and appends the events in one Redis
+/// transaction (all keys in the user's slot), conditioned on the user's version being the basis's.
+/// </summary>
+public sealed class UserChange(UserBasis basis)
+{
+    readonly List<Func<IDatabaseAsync, Task>> _writes = [];
+    readonly List<IUserEvent> _events = [];
+
+    public UserBasis Basis => basis;
+    public IReadOnlyList<Func<IDatabaseAsync, Task>> Writes => _writes;
+    public IReadOnlyList<IUserEvent> Events => _events;
+
+    /// <summary>A write of the change, queued on the commit's transaction (e.g. <c>tx => tx.HashSetAsync(...)</c>).</summary>
+    public UserChange Write(Func<IDatabaseAsync, Task> write)
+    {
+        _writes.Add(write);
+        return this;
+    }
+
+    /// <summary>An event the change raises; events are appended in the order raised.</summary>
+    public UserChange Raise(IUserEvent e)
+    {
+        if (e.UserId != basis.UserId) throw new ArgumentException("A change raises events of its own user only.", nameof(e));
+        _events.Add(e);
+        return this;
+    }
+}
