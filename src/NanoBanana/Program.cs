@@ -73,12 +73,12 @@ if (settings.TrustForwardedHeaders)
 }
 app.UseRequestBookkeeping();
 app.UseRequestLogging(); // outside the error handling: logs the status the client really got
-app.UseRequestTargetLimit();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseJsonBodyLimit(settings.Limits.JsonBodyBytes);
-app.UseJsonObjectBodies();
 app.UseCors();
+app.UseRequestTargetLimit(); // after CORS: a browser can read these refusals
+app.UseJsonObjectBodies();
 app.UseWebSockets();
 app.UseAuthentication();
 app.UseRateLimiter();

@@ -80,6 +80,21 @@ public sealed class JsonBodiesTests(AppFixture app) : ChatContext(app)
     }
 
     [Fact]
+    public async Task The_refusal_of_a_body_that_is_not_an_object_is_readable_by_the_seed_clients_browser()
+    {
+        var user = await RegisterUser();
+        var result = await Host.Scenario(s =>
+        {
+            s.As(user);
+            s.Post.Text("null").ToUrl("/api/sessions");
+            s.WithRequestHeader("Content-Type", "application/json");
+            s.WithRequestHeader("Origin", "http://localhost:5173");
+            s.StatusCodeShouldBe(400);
+        });
+        Assert.Equal("http://localhost:5173", result.Context.Response.Headers.AccessControlAllowOrigin.ToString());
+    }
+
+    [Fact]
     public async Task Text_that_is_not_json_still_answers_malformed_json_and_an_object_after_whitespace_and_a_bom_is_read_whole()
     {
         var user = await RegisterUser();
