@@ -604,12 +604,14 @@ public sealed class Sweep(SweepOptions o)
                 var body = ValidBody(op, A);
                 if (body.ContainsKey(name)) continue;
                 body[name] = value?.DeepClone();
-                // "userId" names the commands' own (server-set, [JsonIgnore]) member: System.Text.Json skips it
-                // rather than calling it unknown. Allowed, as long as it never makes the request act as the victim.
+                // Unknown members are ignored (SPEC section 1: the seed client sends extra ones), and so is "userId",
+                // the commands' own server-set member. Allowed, as long as none makes the request act on the victim's data.
                 yield return ForOp("unknown-fields", $"extra member {name}", op, A, JsonBody(body.ToJsonString())) with
                 {
-                    Expect = name == "userId" ? Expect.Any : Expect.Reject,
-                    After = name == "userId" ? b => Task.FromResult(Encoding.UTF8.GetString(b).Contains(V.Id, StringComparison.Ordinal) ? "the answer names the victim" : null) : null,
+                    Expect = Expect.Any,
+                    After = b => Task.FromResult(Encoding.UTF8.GetString(b) is var answer
+                        && (answer.Contains(V.Id, StringComparison.Ordinal) || answer.Contains(V.Sessions[0], StringComparison.Ordinal))
+                        ? "the answer names the victim or the victim's session" : null),
                 };
             }
         }

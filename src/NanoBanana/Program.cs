@@ -20,8 +20,15 @@ var settings = Settings.From(builder.Configuration, builder.Environment);
 builder.Services.AddSingleton(settings);
 
 if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["urls"]))
-    builder.WebHost.UseUrls($"http://0.0.0.0:{settings.Port}");
-builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+    builder.WebHost.UseUrls(settings.ListenUrl);
+builder.WebHost.ConfigureKestrel(k =>
+{
+    k.AddServerHeader = false;
+    // Kestrel's own refusals are empty answers; these let the app refuse with problem details instead:
+    // header bytes that are not UTF-8 reach the app (as U+FFFD, a token then 401s), and so does a long target (414).
+    k.RequestHeaderEncodingSelector = _ => HttpPipeline.LenientUtf8;
+    k.Limits.MaxRequestLineSize = HttpPipeline.MaxRequestLineBytes;
+});
 
 builder.AddLogging(settings);
 builder.Services.AddTelemetry(builder.Configuration);
@@ -37,7 +44,8 @@ builder.Services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOption
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 builder.Services.AddCors(o => o.AddDefaultPolicy(p => p
     .WithOrigins(settings.CorsOrigins).WithHeaders("Authorization", "Content-Type", "Idempotency-Key")
-    .AllowAnyMethod().WithExposedHeaders("Retry-After")));
+    .AllowAnyMethod().WithExposedHeaders("Retry-After")
+    .SetPreflightMaxAge(TimeSpan.FromHours(2)))); // Chromium's cap; fewer preflights per call
 builder.Services.AddValidatorsFromAssemblyContaining<Program>(ServiceLifetime.Singleton, includeInternalTypes: true);
 builder.Services.AddSingleton<Validators>();
 builder.Services.AddApiDocs();
@@ -70,6 +78,8 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseJsonBodyLimit(settings.Limits.JsonBodyBytes);
 app.UseCors();
+app.UseRequestTargetLimit(); // after CORS: a browser can read these refusals
+app.UseJsonObjectBodies();
 app.UseWebSockets();
 app.UseAuthentication();
 app.UseRateLimiter();

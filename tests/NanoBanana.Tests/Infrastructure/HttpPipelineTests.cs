@@ -131,6 +131,20 @@ public sealed class HttpPipelineTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
+    public async Task A_cors_preflight_is_cached_by_the_browser_for_at_least_ten_minutes()
+    {
+        var client = Host.Server.CreateClient();
+        var request = new HttpRequestMessage(HttpMethod.Options, "/api/sessions");
+        request.Headers.Add("Origin", "http://localhost:5173");
+        request.Headers.Add("Access-Control-Request-Method", "POST");
+        request.Headers.Add("Access-Control-Request-Headers", "authorization,content-type");
+        var response = await client.SendAsync(request);
+
+        Assert.True(response.IsSuccessStatusCode, $"preflight answered {(int)response.StatusCode}");
+        Assert.True(int.Parse(response.Headers.GetValues("Access-Control-Max-Age").Single()) >= 600);
+    }
+
+    [Fact]
     public async Task A_cors_preflight_from_another_origin_is_not_allowed()
     {
         var client = Host.Server.CreateClient();

@@ -51,8 +51,10 @@ public static class SyncEventsHandler
         // One more than asked tells whether there is more without a second read.
         var read = await log.Read(query.UserId, since, limit + 1);
         if (read.ResyncRequired)
-            throw new ApiProblem(StatusCodes.Status410Gone, "resync_required",
-                $"Events after seq {since} are no longer kept (the log holds the last days only). Reload your data, then sync from seq {read.LastSeq}.");
+            throw new ApiProblem(StatusCodes.Status410Gone, "resync_required", since > read.LastSeq
+                // Ahead of the log: this seq was never handed out to this user (e.g. the data was reset since).
+                ? $"since {since} is ahead of your last event (seq {read.LastSeq}): it was never handed out, so the data was probably reset. Start over: reload your data, then sync from seq {read.LastSeq}."
+                : $"Events after seq {since} are no longer kept (the log holds the last days only). Reload your data, then sync from seq {read.LastSeq}.");
 
         var events = read.Events.Take(limit).Select(e =>
         {

@@ -8,6 +8,9 @@ namespace NanoBanana.Infrastructure.Configuration;
 public sealed class Settings
 {
     public int Port { get; init; } = 3001;
+    /// <summary>The address Kestrel listens on (with PORT): loopback unless told otherwise; containers set 0.0.0.0.</summary>
+    public string ListenAddress { get; init; } = "127.0.0.1";
+    public string ListenUrl => $"http://{(ListenAddress.Contains(':') && !ListenAddress.StartsWith('[') ? $"[{ListenAddress}]" : ListenAddress)}:{Port}";
     public RedisSettings Redis { get; init; } = new();
     public JwtSettings Jwt { get; init; } = new();
     public string[] CorsOrigins { get; init; } = ["http://localhost:5173"];
@@ -37,12 +40,13 @@ public sealed class Settings
                 throw new InvalidOperationException(
                     $"JWT_SECRET is missing or shorter than {JwtSettings.MinimumSecretLength} characters. " +
                     "Set JWT_SECRET to a long random string (for example: openssl rand -base64 48) before starting the service.");
-            secret = JwtSettings.DevelopmentSecret;
+            secret = DevelopmentSecret.LoadOrCreate(Get("DEV_JWT_SECRET_FILE", "Jwt:DevelopmentSecretFile") ?? "data/dev-jwt-secret");
         }
 
         return new Settings
         {
             Port = Int("PORT", "Port", 3001),
+            ListenAddress = Get("LISTEN_ADDRESS", "ListenAddress") ?? "127.0.0.1",
             Redis = new RedisSettings
             {
                 Configuration = Get("REDIS_URL", "Redis:Configuration"),
@@ -107,8 +111,7 @@ public sealed class ReadCacheSettings
 public sealed class JwtSettings
 {
     public const int MinimumSecretLength = 32;
-    public const string DevelopmentSecret = "development-only-secret-never-use-in-production-0123456789";
-    public string Secret { get; init; } = DevelopmentSecret;
+    public string Secret { get; init; } = "";
     public string Issuer { get; init; } = "nanobanana";
     public int AccessTokenMinutes { get; init; } = 15;
     public int RefreshTokenDays { get; init; } = 30;

@@ -6,20 +6,20 @@ namespace NanoBanana.Infrastructure.Http;
 
 public static class Json
 {
-    /// <summary>camelCase, unknown members refused (a typo in a field is a 400, not silently dropped).</summary>
+    /// <summary>camelCase; unknown members ignored (SPEC section 1: the seed client sends extra ones), wrong types refused.</summary>
     public static void Configure(JsonSerializerOptions o)
     {
         o.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
         o.PropertyNameCaseInsensitive = true;
         o.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
-        o.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        o.UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip;
         o.NumberHandling = JsonNumberHandling.Strict;
         o.Converters.Add(new UtcMillisecondsConverter());
     }
 
     /// <summary>
-    /// Reads a JSON body that may be absent (no body, an empty one, or <c>null</c>): the seed client
-    /// posts some routes without one. A present body must be JSON (415 otherwise) and valid (400).
+    /// Reads a JSON body that may be absent (no body or an empty one): the seed client posts some routes
+    /// without one. A present body must be JSON (415 otherwise) and an object (400, see <see cref="JsonObjectBodies"/>).
     /// </summary>
     public static async Task<T?> ReadOptionalBody<T>(HttpContext http) where T : class
     {
@@ -31,7 +31,8 @@ public static class Json
         if (!http.Request.HasJsonContentType())
             throw new BadHttpRequestException("Expected a JSON body.", StatusCodes.Status415UnsupportedMediaType);
         var options = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>();
-        return JsonSerializer.Deserialize<T>(bytes.Span, options.Value.SerializerOptions);
+        return JsonSerializer.Deserialize<T>(bytes.Span, options.Value.SerializerOptions)
+               ?? throw new ApiProblem(StatusCodes.Status400BadRequest, "body_not_object", "The request body must be a JSON object ({ ... }), not null.");
     }
 
     /// <summary>Options for values stored in Redis: the same wire names, tolerant of fields added later.</summary>

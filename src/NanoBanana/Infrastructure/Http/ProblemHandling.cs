@@ -107,7 +107,7 @@ public static class ProblemHandling
                     await WriteBadRequest(http, b);
                     return true;
                 case JsonException j:
-                    await Write(http, 400, "malformed_json", JsonMessage(j));
+                    await WriteJsonProblem(http, j);
                     return true;
                 case var redis when RedisFailures.IsUnavailable(redis):
                     // Away, or back but still loading its data: the client may retry; a 500 would say it is our bug.
@@ -138,15 +138,22 @@ public static class ProblemHandling
             if (b.StatusCode == 415)
                 return Write(http, 415, "unsupported_media_type", "Send this request as application/json.");
             if (b.InnerException is JsonException j)
-                return Write(http, 400, "malformed_json", JsonMessage(j));
+                return WriteJsonProblem(http, j);
             return Write(http, b.StatusCode, b.StatusCode == 400 ? "bad_request" : DefaultCode(b.StatusCode),
                 b.StatusCode == 400 ? "The request body or parameters could not be read." : b.Message);
         }
 
-        static string JsonMessage(JsonException j) =>
-            j.Path is { Length: > 1 } path
-                ? $"The JSON body is not valid at '{path.TrimStart('$', '.')}': check the field's name and type."
-                : "The request body is not valid JSON.";
+        static Task WriteJsonProblem(HttpContext http, JsonException j)
+        {
+            var member = j.Path is { Length: > 1 } path ? path.TrimStart('$', '.') : null;
+            // Text that is not JSON fails in the reader (its exception is the inner one); a value the member's type
+            // cannot hold fails in a converter, at that member.
+            if (member is null || j.InnerException is JsonException)
+                return Write(http, 400, "malformed_json",
+                    member is null ? "The request body is not valid JSON." : $"The request body is not valid JSON (at '{member}').");
+            var message = $"'{member}' has the wrong type: see this route's documented body.";
+            return Write(http, 400, "validation_failed", message, new Dictionary<string, string[]> { [member] = [message] });
+        }
 
         static string Camel(string name) =>
             string.IsNullOrEmpty(name) ? "body" : char.ToLowerInvariant(name[0]) + name[1..];

@@ -17,7 +17,7 @@ public sealed class RequestMetrics
 
 public static class HttpPipeline
 {
-    /// <summary>Counts every answer and sets the standard security headers on it.</summary>
+    /// <summary>Counts every answer and sets the standard security headers (and <c>Vary: Origin</c>) on it.</summary>
     public static IApplicationBuilder UseRequestBookkeeping(this IApplicationBuilder app)
     {
         var metrics = app.ApplicationServices.GetRequiredService<RequestMetrics>();
@@ -42,8 +42,33 @@ public static class HttpPipeline
         h.XFrameOptions = "DENY";
         h["Referrer-Policy"] = "no-referrer";
         h["Cross-Origin-Resource-Policy"] = "same-site";
+        // CORS headers depend on the Origin on every route, also when a request sent none (an <img>): without
+        // this a browser reuses the cached answer without Access-Control-Allow-Origin for a later fetch().
+        if (!h.Vary.Any(v => v is not null && v.Split(',').Any(x => x.Trim().Equals("Origin", StringComparison.OrdinalIgnoreCase))))
+            h.Append(Microsoft.Net.Http.Headers.HeaderNames.Vary, "Origin");
         return Task.CompletedTask;
     };
+
+    /// <summary>Request header values are UTF-8; bytes that are not become U+FFFD instead of an empty 400 from Kestrel.</summary>
+    public static readonly System.Text.Encoding LenientUtf8 = new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
+
+    /// <summary>The longest request target the API answers; Kestrel reads lines up to <see cref="MaxRequestLineBytes"/> so the app can say so.</summary>
+    public const int MaxRequestTargetBytes = 8 * 1024;
+    public const int MaxRequestLineBytes = 64 * 1024;
+
+    /// <summary>A request target over <see cref="MaxRequestTargetBytes"/> answers 414 problem details (Kestrel's own 414 has no body).</summary>
+    public static IApplicationBuilder UseRequestTargetLimit(this IApplicationBuilder app) =>
+        app.Use(async (http, next) =>
+        {
+            var target = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+            if (target?.Length > MaxRequestTargetBytes)
+            {
+                await ProblemHandling.Write(http, StatusCodes.Status414UriTooLong, "uri_too_long",
+                    $"The address is longer than the {MaxRequestTargetBytes / 1024} KiB this service accepts: send long values in a JSON body.");
+                return;
+            }
+            await next(http);
+        });
 
     /// <summary>
     /// JSON routes accept small bodies only; upload routes set their own, larger limit.

@@ -122,11 +122,9 @@ public sealed class RegisterTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
-    public async Task Unknown_or_wrongly_typed_fields_answer_400_not_500()
+    public async Task Wrongly_typed_fields_or_a_body_that_is_not_an_object_answer_400_not_500()
     {
-        foreach (var json in new[] { "{\"email\":5,\"username\":\"abc\",\"password\":\"password1\"}",
-                                     "{\"email\":\"a@b.co\",\"username\":\"abc\",\"password\":\"password1\",\"admin\":true}",
-                                     "[]", "null" })
+        foreach (var json in new[] { "{\"email\":5,\"username\":\"abc\",\"password\":\"password1\"}", "[]", "null" })
         {
             var result = await Host.Scenario(s =>
             {

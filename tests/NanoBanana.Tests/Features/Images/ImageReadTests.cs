@@ -47,6 +47,30 @@ public sealed class ImageReadTests(AppFixture app) : ImageTestContext(app)
         Assert.Equal(404, (await Fetch(Host, expired)).Status);
     }
 
+    [Fact]
+    public async Task A_blob_answer_varies_by_origin_so_an_image_shown_in_an_img_then_fetched_by_script_still_loads()
+    {
+        var user = await RegisterUser();
+        var session = await CreateSession(user);
+        var id = (await Json(await Upload(Host, user, session, TestImages.Gif(), "a.gif", expect: 201)))["image"]!["id"]!.GetValue<string>();
+        var path = new Uri((await GetImage(Host, user, id))["url"]!.GetValue<string>()).PathAndQuery;
+
+        // The <img> request: no Origin, a cacheable answer without CORS headers, which must not be reused for a fetch().
+        var img = await Host.Scenario(s => { s.Get.Url(path); s.StatusCodeShouldBe(200); });
+        Assert.Contains("max-age", img.Context.Response.Headers.CacheControl.ToString());
+        Assert.False(img.Context.Response.Headers.ContainsKey("Access-Control-Allow-Origin"));
+        Assert.Contains("Origin", img.Context.Response.Headers.Vary.ToString());
+
+        var fetch = await Host.Scenario(s =>
+        {
+            s.Get.Url(path);
+            s.WithRequestHeader("Origin", "http://localhost:5173");
+            s.StatusCodeShouldBe(200);
+        });
+        Assert.Equal("http://localhost:5173", fetch.Context.Response.Headers.AccessControlAllowOrigin.ToString());
+        Assert.Equal(["Origin"], fetch.Context.Response.Headers.Vary.ToString().Split(',', StringSplitOptions.TrimEntries));
+    }
+
     [Theory]
     [InlineData("bytes=999999999-")]
     [InlineData("bytes=-0")]

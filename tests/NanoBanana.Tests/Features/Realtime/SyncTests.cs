@@ -163,6 +163,23 @@ public sealed class SyncTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
+    public async Task A_since_from_the_future_answers_410_saying_to_start_over_not_that_events_expired()
+    {
+        var user = await RegisterUser();
+        await Raise(new MessageCreated(user.Id, Message("s")));
+        var result = await Host.Scenario(s =>
+        {
+            s.Get.Url("/api/sync?since=99");
+            s.As(user);
+            s.StatusCodeShouldBe(410);
+        });
+        var message = (await ShouldBeProblem(result, 410, "resync_required"))["message"]!.GetValue<string>();
+        Assert.Contains("ahead of your last event (seq 1)", message);
+        Assert.Contains("Start over", message);
+        Assert.DoesNotContain("no longer kept", message);
+    }
+
+    [Fact]
     public async Task Without_a_token_answers_401()
     {
         var result = await Host.Scenario(s =>

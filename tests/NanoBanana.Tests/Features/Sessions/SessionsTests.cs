@@ -38,7 +38,6 @@ public sealed class CreateSessionTests(AppFixture app) : ChatContext(app)
     [Theory]
     [InlineData("{\"title\":\"   \"}")]
     [InlineData("{\"title\":5}")]
-    [InlineData("{\"name\":\"x\"}")]
     public async Task Bad_titles_answer_400_and_store_nothing(string json)
     {
         var user = await RegisterUser();
