@@ -5,6 +5,7 @@ using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Features;
 using NanoBanana.Features.Realtime;
+using NanoBanana.Features.Sessions.DeleteSession;
 using NanoBanana.Infrastructure.Observability;
 using NanoBanana.Infrastructure.OpenApi;
 using NanoBanana.Infrastructure.Realtime;
@@ -32,7 +33,11 @@ builder.Services.AddTokenAuth(settings.Jwt);
 builder.Services.AddApiRateLimits(settings.Limits);
 builder.Services.AddUserDataCache(settings.ReadCache);
 builder.Services.AddProblemHandling();
-builder.Services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
+builder.Services.ConfigureHttpJsonOptions(o =>
+{
+    o.SerializerOptions.Encoder = Json.Api.Encoder; // stored ready-made JSON (Json.Api) is what an answer writes
+    Json.Configure(o.SerializerOptions);
+});
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 builder.Services.AddCors(o => o.AddDefaultPolicy(p => p
     .WithOrigins(settings.CorsOrigins).WithHeaders("Authorization", "Content-Type", "Idempotency-Key")
@@ -51,6 +56,7 @@ builder.Host.UseWolverine(opts =>
     opts.Policies.AddMiddleware(typeof(ValidationMiddleware));
     opts.RouteUserEventsToRealtime();
     opts.CommitReturnedChanges();
+    opts.RoutePurgesToTheirQueue();
 });
 
 var app = builder.Build();

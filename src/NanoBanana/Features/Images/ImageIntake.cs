@@ -48,7 +48,7 @@ public static class ImageIntake
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var records = files.Select(f =>
         {
-            var id = Guid.CreateVersion7().ToString("N");
+            var id = Ids.New();
             return new ImageRecord
             {
                 Id = id, UserId = userId, SessionId = sessionId, Type = type, Status = ImageStatus.Processing,

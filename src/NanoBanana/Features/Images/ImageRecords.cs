@@ -167,7 +167,7 @@ public static class ImageStore
     // Uploads go only into the caller's live sessions (the sessions slice's rule).
     public static async Task EnsureLiveSession(IDatabase db, string userId, string sessionId)
     {
-        if (!await NanoBanana.Features.Sessions.ChatStore.IsLiveSession(db, userId, sessionId)) throw ApiProblem.NotFound("session");
+        if (!await NanoBanana.Features.Sessions.SessionRecord.IsLive(db, userId, sessionId)) throw ApiProblem.NotFound("session");
     }
 
     // Removal is decided and done inside Redis in one step: a message that references the image

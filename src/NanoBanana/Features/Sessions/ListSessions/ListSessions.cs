@@ -15,22 +15,40 @@ public sealed record ListSessions(int Limit, int Offset, string? Q)
     [JsonIgnore] public string UserId { get; init; } = "";
 }
 
+/// <summary><c>{sessions, pagination}</c> (<see cref="SessionsPage"/>'s shape) with each session as its record's stored JSON.</summary>
+public sealed record ListedSessions(IReadOnlyList<RawJson> Sessions, Pagination Pagination);
+
 public static class ListSessionsHandler
 {
     const CompareOptions TitleMatch = CompareOptions.IgnoreCase | CompareOptions.IgnoreNonSpace | CompareOptions.IgnoreWidth;
 
-    public static async Task<SessionsPage> Handle(ListSessions query, IDatabase db)
+    // One round trip: the total and the page's records, each as SessionRecord.ListedFields.
+    static readonly LuaScript PageScript = LuaScript.Prepare("""
+        local out = {redis.call('ZCARD', @sessions)}
+        for _, id in ipairs(redis.call('ZREVRANGE', @sessions, @offset, @last)) do
+          out[#out + 1] = redis.call('HMGET', @prefix .. id, 'id', 'deletedAt', 'json', 'jsonAt', 'updatedAt', 'title', 'createdAt', 'messageCount')
+        end
+        return out
+        """);
+
+    public static async Task<ListedSessions> Handle(ListSessions query, IDatabase db)
     {
         var userId = query.UserId;
         var q = query.Q?.Trim();
         if (string.IsNullOrEmpty(q))
         {
-            var batch = db.CreateBatch();
-            var totalTask = batch.SortedSetLengthAsync(Keys.Sessions(userId));
-            var idsTask = batch.SortedSetRangeByRankAsync(Keys.Sessions(userId), query.Offset, query.Offset + query.Limit - 1, Order.Descending);
-            batch.Execute();
-            var sessions = await Load(db, userId, (await idsTask).Select(v => v.ToString()));
-            return new SessionsPage(sessions, Pagination.Of(query.Limit, query.Offset, await totalTask));
+            var r = (RedisResult[])(await db.ScriptEvaluateAsync(PageScript, new
+            {
+                sessions = (RedisKey)Keys.Sessions(userId),
+                prefix = Keys.Session(userId, ""),
+                offset = query.Offset,
+                last = query.Offset + query.Limit - 1,
+            }))!;
+            var page = new List<RawJson>(r.Length - 1);
+            for (var i = 1; i < r.Length; i++)
+                // Deleted between the two reads: skipped rather than shown as a ghost.
+                if (SessionRecord.Listed(userId, (RedisValue[])r[i]!) is { } json) page.Add(new RawJson(json));
+            return new ListedSessions(page, Pagination.Of(query.Limit, query.Offset, (long)r[0]));
         }
 
         // A title filter reads every live title of the user: a person has hundreds of sessions, not millions.
@@ -45,23 +63,14 @@ public static class ListSessionsHandler
             var title = (string?)await titleTasks[i];
             if (title is not null && compare.IndexOf(title, q, TitleMatch) >= 0) matching.Add(all[i]);
         }
-        var page = await Load(db, userId, matching.Skip(query.Offset).Take(query.Limit));
-        return new SessionsPage(page, Pagination.Of(query.Limit, query.Offset, matching.Count));
-    }
-
-    static async Task<List<SessionDto>> Load(IDatabase db, string userId, IEnumerable<string> ids)
-    {
         var batch = db.CreateBatch();
-        var tasks = ids.Select(id => batch.HashGetAllAsync(Keys.Session(userId, id))).ToList();
+        var records = matching.Skip(query.Offset).Take(query.Limit)
+            .Select(id => batch.HashGetAsync(Keys.Session(userId, id), SessionRecord.ListedFields)).ToList();
         batch.Execute();
-        var list = new List<SessionDto>(tasks.Count);
-        foreach (var t in tasks)
-        {
-            var h = ChatStore.Fields(await t);
-            // Deleted between the two reads: skip rather than show a ghost.
-            if (h.ContainsKey("id") && !h.ContainsKey("deletedAt")) list.Add(ChatStore.ToSession(userId, h));
-        }
-        return list;
+        var listed = new List<RawJson>(records.Count);
+        foreach (var record in records)
+            if (SessionRecord.Listed(userId, await record) is { } json) listed.Add(new RawJson(json));
+        return new ListedSessions(listed, Pagination.Of(query.Limit, query.Offset, matching.Count));
     }
 }
 
@@ -72,7 +81,7 @@ public sealed class ListSessionsEndpoint : ICarterModule
             {
                 var page = PageQuery.Read(http.Request, defaultLimit: 20);
                 var text = PageQuery.Text(http.Request, "q", 200);
-                return TypedResults.Ok(await bus.InvokeAsync<SessionsPage>(
+                return Results.Ok(await bus.InvokeAsync<ListedSessions>(
                     new ListSessions(page.Limit, page.Offset, text) { UserId = http.User.UserId() }, ct));
             })
             .RequireAuthorization()
