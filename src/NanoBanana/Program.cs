@@ -54,7 +54,7 @@ builder.Host.UseWolverine(opts =>
 {
     opts.ApplicationAssembly = typeof(Program).Assembly;
     opts.Policies.AddMiddleware(typeof(ValidationMiddleware));
-    opts.RouteUserEventsToRealtime();
+    opts.Policies.Add<AppendReturnedUserEvents>();
     opts.CommitReturnedChanges();
     opts.RoutePurgesToTheirQueue();
 });
