@@ -6,6 +6,7 @@ using NanoBanana.Infrastructure.Http;
 using NanoBanana.Features;
 using NanoBanana.Features.Images;
 using NanoBanana.Features.Realtime;
+using NanoBanana.Features.Sessions.DeleteSession;
 using NanoBanana.Infrastructure.Observability;
 using NanoBanana.Infrastructure.OpenApi;
 using NanoBanana.Infrastructure.Realtime;
@@ -40,7 +41,11 @@ builder.Services.AddTokenAuth(settings.Jwt);
 builder.Services.AddApiRateLimits(settings.Limits);
 builder.Services.AddUserDataCache(settings.ReadCache);
 builder.Services.AddProblemHandling();
-builder.Services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
+builder.Services.ConfigureHttpJsonOptions(o =>
+{
+    o.SerializerOptions.Encoder = Json.Api.Encoder; // stored ready-made JSON (Json.Api) is what an answer writes
+    Json.Configure(o.SerializerOptions);
+});
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 builder.Services.AddCors(o => o.AddDefaultPolicy(p => p
     .WithOrigins(settings.CorsOrigins).WithHeaders("Authorization", "Content-Type", "Idempotency-Key")
@@ -58,8 +63,9 @@ builder.Host.UseWolverine(opts =>
 {
     opts.ApplicationAssembly = typeof(Program).Assembly;
     opts.Policies.AddMiddleware(typeof(ValidationMiddleware));
-    opts.RouteUserEventsToRealtime();
+    opts.Policies.Add<AppendReturnedUserEvents>();
     opts.CommitReturnedChanges();
+    opts.RoutePurgesToTheirQueue();
 });
 
 var app = builder.Build();

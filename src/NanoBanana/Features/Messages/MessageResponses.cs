@@ -38,7 +38,7 @@ public static class MessageRules
             .WithMessage($"'params' must be at most {MaxParamsBytes / 1024} KiB as JSON.");
 
     public static IRuleBuilderOptions<T, string[]?> ValidImageIds<T>(this IRuleBuilder<T, string[]?> rule) =>
-        rule.Must(ids => ids is null || ids.All(ChatStore.IsImageId)).WithMessage("'imageIds' holds an id that is not a valid image id.")
+        rule.Must(ids => ids is null || ids.All(Ids.IsValid)).WithMessage("'imageIds' holds an id that is not a valid image id.")
             .Must(ids => ids is null || ids.Distinct().Count() == ids.Length).WithMessage("'imageIds' names an image twice.")
             .Must(ids => ids is null || ids.Length <= ChatStore.MaxImagesPerMessage)
             .WithMessage($"A message references at most {ChatStore.MaxImagesPerMessage} images.");

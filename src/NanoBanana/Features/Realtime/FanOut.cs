@@ -13,20 +13,14 @@ using Wolverine.Runtime.Handlers;
 namespace NanoBanana.Features.Realtime;
 
 /// <summary>
-/// The one edge between the use cases and the sockets: every domain event (IUserEvent) is turned
-/// into its SPEC section 5 frame type and payload and handed to the event log, which assigns the
-/// user's seq, stores it for catch-up and publishes it to every instance.
-/// Events a handler returns are appended by <see cref="AppendReturnedUserEvents"/> inside that
-/// handler's own pipeline; an event published on the bus reaches <see cref="Handle"/>.
+/// The old event paths, left until the messages and images slices return a UserChange (CommitChanges):
+/// events a handler returns appended after its change (<see cref="AppendReturnedUserEvents"/>), and
+/// changes that append in their own script (<see cref="AppendWith(IUserEvent, LoggedChange, RedisKey[], RedisValue[], EventLog)"/>).
 /// </summary>
 public static class FanOutHandler
 {
-    // An event whose append meets a Redis that is away waits for it rather than being lost to the devices.
-    public static void Configure(HandlerChain chain) => chain.RetryWhileRedisIsAway();
-
-    // Wolverine finds this handler for every concrete IUserEvent (it dispatches on the interface).
-    public static async Task Handle(IUserEvent e, EventLog log) =>
-        await log.Append(e.UserId, TypeOf(e), e.SessionScope, PayloadOf(e));
+    static async Task Append(IUserEvent e, EventLog log) =>
+        await log.Append(e.UserId, CommitChanges.TypeOf(e), e.SessionScope, CommitChanges.PayloadOf(e));
 
     /// <summary>
     /// Makes a change and appends its event in one script (<see cref="EventLog.Apply"/>), for a change whose
@@ -43,7 +37,7 @@ public static class FanOutHandler
     /// </summary>
     public static Task<RedisResult> AppendWith(IReadOnlyList<IUserEvent> events, LoggedChange change, RedisKey[] keys, RedisValue[] args,
         EventLog log, PayloadHoles? holes = null) =>
-        log.Apply(change, events[0].UserId, keys, args, events.Select(e => (TypeOf(e), e.SessionScope, PayloadOf(e))).ToList(), holes);
+        log.Apply(change, events[0].UserId, keys, args, events.Select(e => (CommitChanges.TypeOf(e), e.SessionScope, CommitChanges.PayloadOf(e))).ToList(), holes);
 
     // The unsent mark goes in the script that appends: whichever attempt removes it appends the events, no other does.
     static readonly LoggedChange TakeUnsentMark = new("return redis.call('DEL', KEYS[1])");
@@ -54,53 +48,13 @@ public static class FanOutHandler
             : AppendWith(once.Events, TakeUnsentMark, [once.UnsentMark], [], log);
 
     /// <summary>The return action for one returned event (null: the handler raised none, e.g. an idempotent retry).</summary>
-    public static Task AppendReturned(IUserEvent? e, EventLog log) => e is null ? Task.CompletedTask : Handle(e, log);
+    public static Task AppendReturned(IUserEvent? e, EventLog log) => e is null ? Task.CompletedTask : Append(e, log);
 
     /// <summary>The return action for several returned events, appended one after another in list order.</summary>
     public static async Task AppendReturnedAll(UserEvents? events, EventLog log)
     {
-        foreach (var e in events ?? []) await Handle(e, log);
+        foreach (var e in events ?? []) await Append(e, log);
     }
-
-    public static string TypeOf(IUserEvent e) => e switch
-    {
-        SessionCreated => "session_created",
-        SessionUpdated => "session_updated",
-        SessionDeleted => "session_deleted",
-        MessageCreated => "message_created",
-        MessageUpdated => "message_updated",
-        MessageDeleted => "message_deleted",
-        ImageUploaded => "image_uploaded",
-        ImageReady => "image_ready",
-        ImageFailed => "image_failed",
-        _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "No realtime frame for this event."),
-    };
-
-    /// <summary>Payloads use the REST keys (SPEC section 5), serialized as the API serializes them.</summary>
-    public static string PayloadOf(IUserEvent e) => e switch
-    {
-        SessionCreated x => Serialize(new { session = x.Session }),
-        SessionUpdated x => Serialize(new { session = x.Session }),
-        SessionDeleted x => Serialize(new { sessionId = x.SessionId }),
-        MessageCreated x => Serialize(new { messageData = x.Message }),
-        MessageUpdated x => Serialize(new { messageData = x.Message }),
-        MessageDeleted x => Serialize(new { messageId = x.MessageId, sessionId = x.SessionId }),
-        ImageUploaded x => Serialize(new { image = x.Image }),
-        ImageReady x => Serialize(new { image = x.Image }),
-        ImageFailed x => Serialize(new { image = x.Image, reason = x.Reason }),
-        _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "No realtime payload for this event."),
-    };
-
-    static readonly JsonSerializerOptions Options = CreateOptions();
-
-    static JsonSerializerOptions CreateOptions()
-    {
-        var o = new JsonSerializerOptions();
-        Json.Configure(o);
-        return o;
-    }
-
-    static string Serialize<T>(T payload) => JsonSerializer.Serialize(payload, Options);
 }
 
 /// <summary>
@@ -140,27 +94,5 @@ public sealed class AppendReturnedUserEvents : IHandlerPolicy
         var call = new MethodCall(typeof(FanOutHandler), method);
         call.Arguments[0] = returned;
         return call;
-    }
-}
-
-public static class FanOutRouting
-{
-    public const string Queue = "realtime";
-
-    /// <summary>How many local queues share the fan-out; each processes its users' events in order.</summary>
-    public const int Partitions = 8;
-
-    /// <summary>
-    /// Handlers' returned events are appended in their own pipeline (<see cref="AppendReturnedUserEvents"/>).
-    /// Events published on the bus instead (a tool, a test, a future handler that publishes) are
-    /// partitioned by user over sequential local queues: one user's events are appended in the order
-    /// they were published, while different users' events are appended in parallel.
-    /// </summary>
-    public static void RouteUserEventsToRealtime(this WolverineOptions opts)
-    {
-        opts.Policies.Add<AppendReturnedUserEvents>();
-        opts.MessagePartitioning.ByMessage<IUserEvent>(e => e.UserId);
-        opts.MessagePartitioning.PublishToPartitionedLocalMessaging(Queue, Partitions,
-            topology => topology.MessagesImplementing<IUserEvent>());
     }
 }

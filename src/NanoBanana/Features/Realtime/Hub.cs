@@ -55,7 +55,7 @@ public sealed class HubEndpoint : ICarterModule
         long lastSeq;
         try
         {
-            if (!Sessions.IsValidId(sessionId) || !await NanoBanana.Features.Sessions.ChatStore.IsLiveSession(db, userId!, sessionId))
+            if (!Sessions.IsValidId(sessionId) || !await NanoBanana.Features.Sessions.SessionRecord.IsLive(db, userId!, sessionId))
             {
                 await CloseAtOnce(socket, CloseCodes.SessionNotFound, "session not found", realtime);
                 return;
@@ -161,7 +161,7 @@ sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, R
                 break;
             case "join_session":
                 if (SessionId(payload) is not { } join) return;
-                if (!await NanoBanana.Features.Sessions.ChatStore.IsLiveSession(db, connection.UserId, join))
+                if (!await NanoBanana.Features.Sessions.SessionRecord.IsLive(db, connection.UserId, join))
                     Error("session_not_found", "That session does not exist.");
                 // The session's events this socket missed come first, then the answer, then its live events.
                 else if (!await connection.Join(join, AckFrame("session_joined", join), CancellationToken.None))
@@ -215,7 +215,7 @@ sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, R
     static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "...";
 }
 
-/// <summary>The hub's id check, made before any Redis call; whether a session is live is the sessions slice's rule (ChatStore.IsLiveSession).</summary>
+/// <summary>The hub's id check, made before any Redis call; whether a session is live is the sessions slice's rule (SessionRecord.IsLive).</summary>
 static partial class Sessions
 {
     [GeneratedRegex("^[A-Za-z0-9_-]{1,128}$")]

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text.Json;
+using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Redis;
 using StackExchange.Redis;
 
@@ -9,10 +11,14 @@ public sealed record StoredSession(SessionDto Session, bool Titled, long Message
 
 /// <summary>
 /// How a session lives in Redis (<see cref="Keys.Session"/>, listed in <see cref="Keys.Sessions"/> by updatedAt).
-/// Every slice that changes a session reads and writes it through here.
+/// Every slice that changes a session reads and writes it through here. Beside its fields the record keeps
+/// the session as the API writes it (<c>json</c>, made for the <c>updatedAt</c> in <c>jsonAt</c>), so a list
+/// is answered from stored JSON; a record whose copy is missing or older than its fields is read from the fields.
 /// </summary>
 public static class SessionRecord
 {
+    public const string DefaultTitle = "New Chat";
+
     /// <summary>The caller's live session, or null (also for another user's id: the lookup goes through the caller's keys).</summary>
     public static async Task<StoredSession?> Live(IDatabaseAsync db, string userId, string sessionId)
     {
@@ -27,6 +33,13 @@ public static class SessionRecord
             long.Parse(f.GetValueOrDefault("seq", "0"), CultureInfo.InvariantCulture));
     }
 
+    /// <summary>Whether the session exists, is the caller's and is not deleted (uploads and sockets ask this).</summary>
+    public static async Task<bool> IsLive(IDatabaseAsync db, string userId, string sessionId)
+    {
+        var s = await db.HashGetAsync(Keys.Session(userId, sessionId), ["id", "deletedAt"]);
+        return !s[0].IsNull && s[1].IsNull;
+    }
+
     /// <summary>Writes the whole record and its place in the list (a live session).</summary>
     public static Task Write(IDatabaseAsync tx, StoredSession s)
     {
@@ -37,6 +50,7 @@ public static class SessionRecord
                 new("id", session.Id), new("title", session.Title), new("createdAt", Ms(session.CreatedAt)),
                 new("updatedAt", Ms(session.UpdatedAt)), new("messageCount", session.MessageCount),
                 new("seq", s.MessageSeq), new("titled", s.Titled ? "1" : "0"),
+                new("json", JsonOf(session)), new("jsonAt", Ms(session.UpdatedAt)),
             ]),
             tx.SortedSetAddAsync(Keys.Sessions(userId), session.Id, Ms(session.UpdatedAt)));
     }
@@ -45,8 +59,35 @@ public static class SessionRecord
     public static Task WriteTitle(IDatabaseAsync tx, SessionDto session, bool titled) =>
         Task.WhenAll(
             tx.HashSetAsync(Keys.Session(session.UserId, session.Id),
-                [new("title", session.Title), new("titled", titled ? "1" : "0"), new("updatedAt", Ms(session.UpdatedAt))]),
+            [
+                new("title", session.Title), new("titled", titled ? "1" : "0"), new("updatedAt", Ms(session.UpdatedAt)),
+                new("json", JsonOf(session)), new("jsonAt", Ms(session.UpdatedAt)),
+            ]),
             tx.SortedSetAddAsync(Keys.Sessions(session.UserId), session.Id, Ms(session.UpdatedAt)));
+
+    /// <summary>Marks the session deleted (soft) and takes it off the list; its messages are purged after (<see cref="Keys.Session"/>'s <c>purged</c>).</summary>
+    public static Task WriteDeleted(IDatabaseAsync tx, string userId, string sessionId, DateTimeOffset at) =>
+        Task.WhenAll(
+            tx.HashSetAsync(Keys.Session(userId, sessionId), [new("deletedAt", Ms(at)), new("purged", 0)]),
+            tx.SortedSetRemoveAsync(Keys.Sessions(userId), sessionId));
+
+    /// <summary>The fields a listed session is read from (<see cref="Listed"/>), in this order.</summary>
+    public static readonly RedisValue[] ListedFields = ["id", "deletedAt", "json", "jsonAt", "updatedAt", "title", "createdAt", "messageCount"];
+
+    /// <summary>
+    /// A listed session as the API writes it, from the values of <see cref="ListedFields"/>: the stored copy when it
+    /// was made for the record's updatedAt, else built from the fields. Null when the session is gone or deleted.
+    /// </summary>
+    public static string? Listed(string userId, RedisValue[] v)
+    {
+        if (v[0].IsNull || !v[1].IsNull) return null;
+        if (!v[2].IsNull && v[3] == v[4]) return v[2]!;
+        return JsonOf(new SessionDto(v[0]!, userId, v[5]!, At(v[6]!), At(v[4]!),
+            (int)v[7], DeletedAt: null));
+    }
+
+    /// <summary>The session as the API writes it.</summary>
+    public static string JsonOf(SessionDto session) => JsonSerializer.Serialize(session, Json.Api);
 
     static long Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
     static DateTimeOffset At(string ms) => DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(ms, CultureInfo.InvariantCulture));

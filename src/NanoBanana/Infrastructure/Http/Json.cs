@@ -35,6 +35,19 @@ public static class Json
                ?? throw new ApiProblem(StatusCodes.Status400BadRequest, "body_not_object", "The request body must be a JSON object ({ ... }), not null.");
     }
 
+    /// <summary>
+    /// The API's own options (the HTTP answers use these settings): for JSON stored ready-made and sent as is,
+    /// byte for byte what the answer would write. Non-ASCII is written unescaped, as ASP.NET Core's answers do.
+    /// </summary>
+    public static readonly JsonSerializerOptions Api = CreateApi();
+
+    static JsonSerializerOptions CreateApi()
+    {
+        var o = new JsonSerializerOptions(JsonSerializerDefaults.Web) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        Configure(o);
+        return o;
+    }
+
     /// <summary>Options for values stored in Redis: the same wire names, tolerant of fields added later.</summary>
     public static readonly JsonSerializerOptions Storage = CreateStorage();
 

@@ -10,8 +10,9 @@ namespace NanoBanana.Tests.Features.Realtime;
 
 /// <summary>
 /// Base of the realtime tests: a Kestrel host with real sockets (<see cref="LiveServer"/>) next to the
-/// Alba host, both on the test Redis. Until the sessions, messages and images routes are merged,
-/// domain events are raised by publishing them through Wolverine, as their handlers will cascade them.
+/// Alba host, both on the test Redis. Events of any type and payload are raised through the one commit
+/// component (<see cref="CommitChanges"/>), as a handler's returned change is; the session slices' tests
+/// raise theirs through the routes.
 /// </summary>
 public abstract class RealtimeContext(AppFixture app, LiveServer server) : IntegrationContext(app), IClassFixture<LiveServer>
 {
@@ -27,14 +28,11 @@ public abstract class RealtimeContext(AppFixture app, LiveServer server) : Integ
         return id;
     }
 
-    /// <summary>Publishes a domain event through Wolverine's routing and waits until the fan-out handled it.</summary>
-    protected Task Raise(IUserEvent e, IHost? on = null) =>
-        (on ?? Host).ExecuteAndWaitAsync(c => c.PublishAsync(e).AsTask());
+    /// <summary>Commits a change that raises <paramref name="e"/> (<see cref="RaiseEvents"/>).</summary>
+    protected Task Raise(IUserEvent e, IHost? on = null) => RaiseEvents.Commit(on ?? Host, e);
 
-    /// <summary>Runs the fan-out for an event inline (no tracking session): for many events, or concurrently with a test's other work.</summary>
-    /// (Wolverine cannot invoke a message inline whose route is partitioned, so this calls the fan-out handler itself.)
-    protected static Task Invoke(IHost on, IUserEvent e) =>
-        NanoBanana.Features.Realtime.FanOutHandler.Handle(e, on.Services.GetRequiredService<NanoBanana.Infrastructure.Realtime.EventLog>());
+    /// <summary>As <see cref="Raise"/>, on a given host.</summary>
+    protected static Task Invoke(IHost on, IUserEvent e) => RaiseEvents.Commit(on, e);
 
     protected static MessageDto Message(string sessionId, string text = "hello", string? id = null)
     {

@@ -22,7 +22,7 @@ public sealed class SyncTests(AppFixture app) : IntegrationContext(app)
         new("img1", sessionId, userId, "uploaded", "p", null, [], "image/png", 1, 1, 1, "s", "processing", 0,
             DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, "http://x/img1", null);
 
-    Task Raise(IUserEvent e) => Host.ExecuteAndWaitAsync(c => c.PublishAsync(e).AsTask());
+    Task Raise(IUserEvent e) => RaiseEvents.Commit(Host, e);
 
     async Task<JsonObject> Sync(TestUser user, string query)
     {
@@ -36,7 +36,7 @@ public sealed class SyncTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
-    public async Task Every_domain_event_type_cascaded_through_wolverine_is_stored_with_its_frame_type_and_rest_payload()
+    public async Task Every_domain_event_type_committed_is_stored_with_its_frame_type_and_rest_payload()
     {
         var user = await RegisterUser();
         const string s = "s1";
@@ -71,15 +71,11 @@ public sealed class SyncTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
-    public async Task Events_cascaded_together_get_seqs_in_the_order_they_were_raised()
+    public async Task Events_raised_by_one_change_get_seqs_in_the_order_they_were_raised()
     {
         var user = await RegisterUser();
         var messages = Enumerable.Range(0, 30).Select(i => Message("s", $"m{i}")).ToList();
-        // One message context, like one handler returning several events.
-        await Host.ExecuteAndWaitAsync(async c =>
-        {
-            foreach (var m in messages) await c.PublishAsync(new MessageCreated(user.Id, m));
-        });
+        await RaiseEvents.Commit(Host, [.. messages.Select(m => new MessageCreated(user.Id, m))]);
 
         var body = await Sync(user, "?since=0");
         Assert.Equal(messages.Select(m => m.Id),

@@ -121,12 +121,12 @@ public abstract class ChatContext(AppFixture app) : IntegrationContext(app)
     /// moved into their scripts: what devices received until then, byte for byte.
     /// </summary>
     protected async Task<string> SessionUpdatedPayload(TestUser user, string sessionId) =>
-        FanOutHandler.PayloadOf(new SessionUpdated(user.Id,
+        CommitChanges.PayloadOf(new SessionUpdated(user.Id,
             ChatStore.ToSession(user.Id, ChatStore.Fields(await Redis.HashGetAllAsync(Keys.Session(user.Id, sessionId))))));
 
     /// <summary>The message_updated payload built from the message's stored record (as <see cref="SessionUpdatedPayload"/>).</summary>
     protected async Task<string> MessageUpdatedPayload(TestUser user, string messageId) =>
-        FanOutHandler.PayloadOf(new MessageUpdated(user.Id, ChatStore.ToMessage(ChatStore.Fields(await Redis.HashGetAllAsync(Keys.Message(user.Id, messageId))))));
+        CommitChanges.PayloadOf(new MessageUpdated(user.Id, ChatStore.ToMessage(ChatStore.Fields(await Redis.HashGetAllAsync(Keys.Message(user.Id, messageId))))));
 
     /// <summary>The same JSON values (the REST answers write non-ASCII as is, the log escapes it: both are the one serializer's shapes).</summary>
     protected static void SameJson(string expected, string actual) =>

@@ -48,7 +48,7 @@ public static class PostMessageHandler
         PostMessage cmd, IDatabase db, TimeProvider clock)
     {
         var (userId, sessionId) = (cmd.UserId, cmd.SessionId);
-        var id = ChatStore.NewId();
+        var id = Ids.New();
         var text = cmd.Text ?? "";
         var key = cmd.IdempotencyKey ?? "-";
         var fingerprint = cmd.IdempotencyKey is null ? null : Idempotency.Fingerprint("message:" + sessionId, cmd);

@@ -38,10 +38,11 @@ public static class CreateSessionHandler
         var earlier = cmd.IdempotencyKey is null ? RedisValue.Null
             : await db.StringGetAsync(Keys.Idempotency(cmd.UserId, "session", cmd.IdempotencyKey));
         if (earlier.HasValue)
-            return (new SessionResponse(await ChatStore.LiveSession(db, cmd.UserId, Idempotency.FirstResourceOrThrow(earlier!, fingerprint!))), null);
+            return (new SessionResponse((await SessionRecord.Live(db, cmd.UserId, Idempotency.FirstResourceOrThrow(earlier!, fingerprint!)))?.Session
+                ?? throw ApiProblem.NotFound("session")), null);
 
         var at = await SessionOrder.Newest(db, cmd.UserId, clock.GetUtcNow());
-        var session = new SessionDto(ChatStore.NewId(), cmd.UserId, ChatStore.AsStored(cmd.Title?.Trim() ?? ChatStore.DefaultTitle), at, at, 0, null);
+        var session = new SessionDto(Ids.New(), cmd.UserId, StoredText.AsStored(cmd.Title?.Trim() ?? SessionRecord.DefaultTitle), at, at, 0, null);
         var change = basis.Change()
             .Write(tx => SessionRecord.Write(tx, new StoredSession(session, Titled: false, MessageSeq: 0)))
             .Raise(new SessionCreated(cmd.UserId, session));

@@ -3,8 +3,6 @@ using Carter;
 using FluentValidation;
 using NanoBanana.Features.Auth;
 using NanoBanana.Infrastructure.Http;
-using NanoBanana.Infrastructure.Realtime;
-using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
 using Wolverine;
@@ -21,61 +19,40 @@ public sealed record DeleteSession(string SessionId)
     }
 }
 
+/// <summary>What a delete found: the session deleted now, or deleted before (the route answers 404 then).</summary>
+public sealed record DeleteSessionOutcome(bool Deleted);
+
 public static class DeleteSessionHandler
 {
-    /// <summary>Messages purged by one script: about 0.3 ms of Redis time each, so a script stays well under 100 ms.</summary>
-    public const int PurgeBatch = 200;
-
     /// <summary>
-    /// Soft delete: one script makes the session gone from lists, reads and search, purges the first
-    /// batch of its messages (search entries, image references) and logs session_deleted. A larger session
-    /// is purged after the answer, batch by batch, by <see cref="PurgeDeletedSession"/> on a local queue.
-    /// Deleting an already deleted session answers 404 (its session_deleted went with the first delete), and
-    /// finishes a purge an interrupted instance left unfinished.
+    /// Soft delete: one change makes the session gone from lists, reads and search, purges the first batch of
+    /// its messages (search entries, image references) and raises session_deleted. A larger session is purged
+    /// after the answer, batch by batch (<see cref="PurgeDeletedSession"/>). Deleting an already deleted session
+    /// changes nothing (the route answers 404) and queues the rest of a purge an interrupted instance left.
     /// </summary>
-    public static async Task<(MessageResponse, PurgeDeletedSession?)> Handle(DeleteSession cmd, IDatabase db, EventLog log, TimeProvider clock)
+    public static async Task<(DeleteSessionOutcome, UserChange?, PurgeDeletedSession?)> Handle(DeleteSession cmd, IDatabase db, TimeProvider clock)
     {
-        var r = await ChatStore.Apply(log, ChatStore.DeleteSession, [new SessionDeleted(cmd.UserId, cmd.SessionId)],
-            SessionKeys(cmd.UserId, cmd.SessionId), [Keys.UserScope(cmd.UserId), ChatStore.Ms(clock.GetUtcNow()), PurgeBatch]);
-        var status = (string)r[0]!;
-        if (status is not ("ok" or "again")) throw ChatStore.Refusal(r);
-        if (status == "again")
-        {
-            await new PurgeDeletedSession(cmd.UserId, cmd.SessionId).Finish(db);
-            throw ApiProblem.NotFound("session");
-        }
-        return (new MessageResponse("Session deleted."), (long)r[1] > 0 ? new PurgeDeletedSession(cmd.UserId, cmd.SessionId) : null);
+        var basis = await UserBasis.Read(db, cmd.UserId);
+        var state = await SessionPurge.Load(db, cmd.UserId, cmd.SessionId);
+        if (!state.Exists) throw ApiProblem.NotFound("session");
+        var rest = new PurgeDeletedSession(cmd.UserId, cmd.SessionId);
+        if (state.Deleted) return (new DeleteSessionOutcome(false), null, state.Remaining > 0 ? rest : null);
+
+        var change = basis.Change()
+            .Write(tx => SessionRecord.WriteDeleted(tx, cmd.UserId, cmd.SessionId, clock.GetUtcNow()))
+            .Raise(new SessionDeleted(cmd.UserId, cmd.SessionId));
+        var remaining = await SessionPurge.NextBatch(db, change, state);
+        return (new DeleteSessionOutcome(true), change, remaining > 0 ? rest : null);
     }
-
-    internal static RedisKey[] SessionKeys(string userId, string sessionId) =>
-        [Keys.Session(userId, sessionId), Keys.SessionMessages(userId, sessionId), Keys.Sessions(userId), Keys.SearchNumbers(userId)];
-}
-
-/// <summary>The rest of a deleted session's purge: search entries and image references of its remaining messages.</summary>
-public sealed record PurgeDeletedSession(string UserId, string SessionId)
-{
-    public async Task Finish(IDatabase db)
-    {
-        // Short scripts one after the other: other users' commands run in between.
-        for (long remaining = 1; remaining > 0;)
-        {
-            var r = await ChatStore.Run(db, ChatStore.PurgeDeletedSessionScript, DeleteSessionHandler.SessionKeys(UserId, SessionId),
-                Keys.UserScope(UserId), DeleteSessionHandler.PurgeBatch);
-            remaining = r.Length > 1 ? (long)r[1] : 0;
-        }
-    }
-}
-
-public static class PurgeDeletedSessionHandler
-{
-    public static Task Handle(PurgeDeletedSession message, IDatabase db) => message.Finish(db);
 }
 
 public sealed class DeleteSessionEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.SessionRoutes().MapDelete("/{sessionId}", async (string sessionId, Caller caller, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<MessageResponse>(new DeleteSession(sessionId) { UserId = caller.UserId }, ct)))
+                (await bus.InvokeAsync<DeleteSessionOutcome>(new DeleteSession(sessionId) { UserId = caller.UserId }, ct)).Deleted
+                    ? TypedResults.Ok(new MessageResponse("Session deleted."))
+                    : throw ApiProblem.NotFound("session"))
             .WithName("DeleteSession")
             .WithSummary("Delete a session (soft): gone from lists, reads and search; its images released")
             .Produces<MessageResponse>()

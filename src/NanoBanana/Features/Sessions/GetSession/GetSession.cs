@@ -21,7 +21,7 @@ public sealed record GetSession(string SessionId)
 public static class GetSessionHandler
 {
     public static async Task<SessionResponse> Handle(GetSession query, IDatabase db) =>
-        new(await ChatStore.LiveSession(db, query.UserId, query.SessionId));
+        new((await SessionRecord.Live(db, query.UserId, query.SessionId))?.Session ?? throw ApiProblem.NotFound("session"));
 }
 
 public sealed class GetSessionEndpoint : ICarterModule

@@ -25,23 +25,41 @@ public sealed record ListSessions(string? Limit, string? Offset, string? Q) : IP
     }
 }
 
+/// <summary><c>{sessions, pagination}</c> (<see cref="SessionsPage"/>'s shape) with each session as its record's stored JSON.</summary>
+public sealed record ListedSessions(IReadOnlyList<RawJson> Sessions, Pagination Pagination);
+
 public static class ListSessionsHandler
 {
     const CompareOptions TitleMatch = CompareOptions.IgnoreCase | CompareOptions.IgnoreNonSpace | CompareOptions.IgnoreWidth;
 
-    public static async Task<SessionsPage> Handle(ListSessions query, IDatabase db)
+    // One round trip: the total and the page's records, each as SessionRecord.ListedFields.
+    static readonly LuaScript PageScript = LuaScript.Prepare("""
+        local out = {redis.call('ZCARD', @sessions)}
+        for _, id in ipairs(redis.call('ZREVRANGE', @sessions, @offset, @last)) do
+          out[#out + 1] = redis.call('HMGET', @prefix .. id, 'id', 'deletedAt', 'json', 'jsonAt', 'updatedAt', 'title', 'createdAt', 'messageCount')
+        end
+        return out
+        """);
+
+    public static async Task<ListedSessions> Handle(ListSessions query, IDatabase db)
     {
         var userId = query.UserId;
         var (limit, offset) = query.PageOf(defaultLimit: 20);
         var q = query.Q?.Trim();
         if (string.IsNullOrEmpty(q))
         {
-            var batch = db.CreateBatch();
-            var totalTask = batch.SortedSetLengthAsync(Keys.Sessions(userId));
-            var idsTask = batch.SortedSetRangeByRankAsync(Keys.Sessions(userId), offset, offset + limit - 1, Order.Descending);
-            batch.Execute();
-            var sessions = await Load(db, userId, (await idsTask).Select(v => v.ToString()));
-            return new SessionsPage(sessions, Pagination.Of(limit, offset, await totalTask));
+            var r = (RedisResult[])(await db.ScriptEvaluateAsync(PageScript, new
+            {
+                sessions = (RedisKey)Keys.Sessions(userId),
+                prefix = Keys.Session(userId, ""),
+                offset,
+                last = offset + limit - 1,
+            }))!;
+            var page = new List<RawJson>(r.Length - 1);
+            for (var i = 1; i < r.Length; i++)
+                // Deleted between the two reads: skipped rather than shown as a ghost.
+                if (SessionRecord.Listed(userId, (RedisValue[])r[i]!) is { } json) page.Add(new RawJson(json));
+            return new ListedSessions(page, Pagination.Of(limit, offset, (long)r[0]));
         }
 
         // A title filter reads every live title of the user: a person has hundreds of sessions, not millions.
@@ -56,23 +74,14 @@ public static class ListSessionsHandler
             var title = (string?)await titleTasks[i];
             if (title is not null && compare.IndexOf(title, q, TitleMatch) >= 0) matching.Add(all[i]);
         }
-        var page = await Load(db, userId, matching.Skip(offset).Take(limit));
-        return new SessionsPage(page, Pagination.Of(limit, offset, matching.Count));
-    }
-
-    static async Task<List<SessionDto>> Load(IDatabase db, string userId, IEnumerable<string> ids)
-    {
         var batch = db.CreateBatch();
-        var tasks = ids.Select(id => batch.HashGetAllAsync(Keys.Session(userId, id))).ToList();
+        var records = matching.Skip(offset).Take(limit)
+            .Select(id => batch.HashGetAsync(Keys.Session(userId, id), SessionRecord.ListedFields)).ToList();
         batch.Execute();
-        var list = new List<SessionDto>(tasks.Count);
-        foreach (var t in tasks)
-        {
-            var h = ChatStore.Fields(await t);
-            // Deleted between the two reads: skip rather than show a ghost.
-            if (h.ContainsKey("id") && !h.ContainsKey("deletedAt")) list.Add(ChatStore.ToSession(userId, h));
-        }
-        return list;
+        var listed = new List<RawJson>(records.Count);
+        foreach (var record in records)
+            if (SessionRecord.Listed(userId, await record) is { } json) listed.Add(new RawJson(json));
+        return new ListedSessions(listed, Pagination.Of(limit, offset, matching.Count));
     }
 }
 
@@ -80,7 +89,7 @@ public sealed class ListSessionsEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.SessionRoutes().MapGet("", async (string? limit, string? offset, string? q, Caller caller, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<SessionsPage>(new ListSessions(limit, offset, q) { UserId = caller.UserId }, ct)))
+                TypedResults.Ok(await bus.InvokeAsync<ListedSessions>(new ListSessions(limit, offset, q) { UserId = caller.UserId }, ct)))
             .CachedPerUserVersion()
             .WithName("ListSessions")
             .WithSummary("The caller's sessions, most recently updated first; q filters titles (case-insensitive, any language)")

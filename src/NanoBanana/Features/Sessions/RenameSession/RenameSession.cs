@@ -33,7 +33,7 @@ public static class RenameSessionHandler
         var basis = await UserBasis.Read(db, cmd.UserId);
         var before = await SessionRecord.Live(db, cmd.UserId, cmd.SessionId) ?? throw ApiProblem.NotFound("session");
         var at = await SessionOrder.Newest(db, cmd.UserId, Later(clock.GetUtcNow(), before.Session.UpdatedAt));
-        var renamed = before.Session with { Title = ChatStore.AsStored(cmd.Title.Trim()), UpdatedAt = at };
+        var renamed = before.Session with { Title = StoredText.AsStored(cmd.Title.Trim()), UpdatedAt = at };
         var change = basis.Change()
             .Write(tx => SessionRecord.WriteTitle(tx, renamed, titled: true))
             .Raise(new SessionUpdated(cmd.UserId, renamed));

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
+using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
@@ -29,7 +30,7 @@ public static class SessionStatsHandler
     public static async Task<SessionStatsResponse> Handle(SessionStats query, IDatabase db)
     {
         var (userId, sessionId) = (query.UserId, query.SessionId);
-        var session = await ChatStore.LiveSession(db, userId, sessionId);
+        var session = (await SessionRecord.Live(db, userId, sessionId))?.Session ?? throw ApiProblem.NotFound("session");
         // The image counts are kept by the images feature (Keys.SessionImages, Keys.SessionImageCounts).
         var batch = db.CreateBatch();
         var images = batch.SortedSetLengthAsync(Keys.SessionImages(userId, sessionId));
