@@ -14,8 +14,6 @@ public sealed record DeleteImage(string ImageId)
     [JsonIgnore] public string UserId { get; init; } = "";
 }
 
-public sealed record MessageResponse(string Message);
-
 public static class DeleteImageHandler
 {
     public static async Task<MessageResponse> Handle(DeleteImage cmd, IDatabase db, IObjectStorage storage, CancellationToken ct)

@@ -1,0 +1,84 @@
+using NanoBanana.Infrastructure.Redis;
+using StackExchange.Redis;
+
+namespace NanoBanana.Features.Search;
+
+/// <summary>
+/// A message's entries in the user's search index as loaded before a change: its number, its terms, and those of
+/// its words and CJK terms that no other message holds (they leave the vocabulary with it).
+/// </summary>
+public sealed record IndexEntry(long Number, IReadOnlyList<string> Terms, IReadOnlySet<string> OnlyHere);
+
+/// <summary>
+/// The writes of the search index, made by the message slices inside their change: each message has a short
+/// per-user number (newest highest, <see cref="Keys.SearchNumbers"/>); each term a ZSET of the numbers of the
+/// messages holding it (<see cref="Keys.SearchTerm"/>); words and CJK terms (not the "br*" prefix terms) are
+/// listed in the vocabulary for prefix expansion (<see cref="Keys.SearchVocabulary"/>).
+/// </summary>
+public static class SearchIndex
+{
+    /// <summary>The index terms of a text, space-separated, as the record stores them.</summary>
+    public static string Terms(string text) => string.Join(' ', SearchText.IndexTerms(text));
+
+    public static string[] Split(string terms) => terms.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+
+    static bool InVocabulary(string term) => !term.EndsWith('*');
+
+    /// <summary>The number the next message gets.</summary>
+    public static async Task<long> NextNumber(IDatabaseAsync db, string userId) =>
+        ((long?)await db.HashGetAsync(Keys.SearchNumbers(userId), "next") ?? 0) + 1;
+
+    /// <summary>Loads a message's entries (<paramref name="terms"/> as its record stores them).</summary>
+    public static async Task<IndexEntry> Load(IDatabaseAsync db, string userId, long number, string terms)
+    {
+        var all = Split(terms).Distinct().ToArray();
+        var words = all.Where(InVocabulary).ToArray();
+        var sizes = await Task.WhenAll(words.Select(t => db.SortedSetLengthAsync(Keys.SearchTerm(userId, t))));
+        return new IndexEntry(number, all, words.Where((_, i) => sizes[i] <= 1).ToHashSet(StringComparer.Ordinal));
+    }
+
+    /// <summary>Enters a new message (its number becomes the counter's value).</summary>
+    public static Task Add(IDatabaseAsync tx, string userId, string messageId, long number, string terms) =>
+        Task.WhenAll(
+        [
+            tx.HashSetAsync(Keys.SearchNumbers(userId), [new("next", number), new(number, messageId)]),
+            .. AddTerms(tx, userId, number, Split(terms).Distinct()),
+        ]);
+
+    /// <summary>Re-indexes an edited text: the terms it lost go, the new ones come.</summary>
+    public static Task Replace(IDatabaseAsync tx, string userId, IndexEntry old, string terms)
+    {
+        var now = Split(terms).Distinct().ToHashSet(StringComparer.Ordinal);
+        return Task.WhenAll(
+        [
+            .. RemoveTerms(tx, userId, old, old.Terms.Where(t => !now.Contains(t))),
+            .. AddTerms(tx, userId, old.Number, now.Where(t => !old.Terms.Contains(t))),
+        ]);
+    }
+
+    /// <summary>Takes a message out of the index.</summary>
+    public static Task Remove(IDatabaseAsync tx, string userId, IndexEntry old) =>
+        Task.WhenAll(
+        [
+            tx.HashDeleteAsync(Keys.SearchNumbers(userId), old.Number),
+            .. RemoveTerms(tx, userId, old, old.Terms),
+        ]);
+
+    static IEnumerable<Task> AddTerms(IDatabaseAsync tx, string userId, long number, IEnumerable<string> terms)
+    {
+        foreach (var t in terms)
+        {
+            yield return tx.SortedSetAddAsync(Keys.SearchTerm(userId, t), number, number);
+            if (InVocabulary(t)) yield return tx.SortedSetAddAsync(Keys.SearchVocabulary(userId), t, 0);
+        }
+    }
+
+    static IEnumerable<Task> RemoveTerms(IDatabaseAsync tx, string userId, IndexEntry old, IEnumerable<string> terms)
+    {
+        foreach (var t in terms)
+        {
+            yield return tx.SortedSetRemoveAsync(Keys.SearchTerm(userId, t), old.Number);
+            if (old.OnlyHere.Contains(t)) yield return tx.SortedSetRemoveAsync(Keys.SearchVocabulary(userId), t);
+        }
+    }
+}
