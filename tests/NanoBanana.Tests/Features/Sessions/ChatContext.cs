@@ -3,6 +3,7 @@ using Alba;
 using Microsoft.Extensions.DependencyInjection;
 using NanoBanana.Features;
 using NanoBanana.Features.Realtime;
+using NanoBanana.Features.Messages;
 using NanoBanana.Features.Sessions;
 using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
@@ -126,7 +127,7 @@ public abstract class ChatContext(AppFixture app) : IntegrationContext(app)
 
     /// <summary>The message_updated payload built from the message's stored record (as <see cref="SessionUpdatedPayload"/>).</summary>
     protected async Task<string> MessageUpdatedPayload(TestUser user, string messageId) =>
-        FanOutHandler.PayloadOf(new MessageUpdated(user.Id, ChatStore.ToMessage(ChatStore.Fields(await Redis.HashGetAllAsync(Keys.Message(user.Id, messageId))))));
+        CommitChanges.PayloadOf(new MessageUpdated(user.Id, (await MessageRecord.Read(Redis, user.Id, messageId))!.Message));
 
     /// <summary>The same JSON values (the REST answers write non-ASCII as is, the log escapes it: both are the one serializer's shapes).</summary>
     protected static void SameJson(string expected, string actual) =>
