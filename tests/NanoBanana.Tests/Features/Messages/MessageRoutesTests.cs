@@ -59,6 +59,32 @@ public sealed class ListMessagesTests(AppFixture app) : ChatContext(app)
         Assert.Equal("nano-banana", Str(page[1]!["params"]!["model"]));
     }
 
+    [Fact]
+    public async Task A_page_is_each_message_byte_for_byte_as_posted_also_from_records_without_their_json_copy()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        async Task<string> Posted(object body)
+        {
+            var raw = await (await Send(user, HttpMethod.Post, $"/api/sessions/{id}/messages", body)).ReadAsTextAsync();
+            var start = raw.IndexOf("\"messageData\":", StringComparison.Ordinal) + "\"messageData\":".Length;
+            return raw[start..^1];
+        }
+        var first = await Posted(new { role = "user", text = "naïve \"quoted\" <b> & 😀 日本語 \u2028 line" });
+        var second = await Posted(new
+        {
+            role = "assistant", text = "ünïcödé \\ back\tslash",
+            @params = new { prompt = "日本語 & <tag> \"q\"", seed = 1.5, list = new object?[] { 1, "two", null } },
+        });
+        var expected = $$$"""{"messages":[{{{first}}},{{{second}}}],"pagination":{"limit":50,"offset":0,"total":2,"hasMore":false}}""";
+        Assert.Equal(expected, await Raw(user, $"/api/sessions/{id}/messages"));
+
+        // Records written before the copy existed: the page reads their fields and writes the same bytes.
+        foreach (var m in (await Get(user, $"/api/sessions/{id}/messages?offset=0"))["messages"]!.AsArray())
+            await Redis.HashDeleteAsync(Keys.Message(user.Id, Str(m!["id"])), "json");
+        Assert.Equal(expected, await Raw(user, $"/api/sessions/{id}/messages?limit=50"));
+    }
+
     [Theory]
     [InlineData("limit=101", "limit")]
     [InlineData("limit=-5", "limit")]
