@@ -13,8 +13,21 @@ if [ -z "${REDIS_HOST:-}" ] && [ -z "${REDIS_URL:-}" ] && ! redis_answers 127.0.
   started_redis=.data/redis
   echo "Started a local Redis on 127.0.0.1:6379 (data in .data/redis)."
 fi
-cleanup() { [ -n "$started_redis" ] && stop_redis "$started_redis"; }
+app_pid=""
+cleanup() {
+  stop_process "$app_pid"
+  [ -n "$started_redis" ] && stop_redis "$started_redis"
+  return 0
+}
 trap cleanup EXIT
+# A signal ends the script through its EXIT trap, which stops the app first, then the Redis it started.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
 
 export ASPNETCORE_ENVIRONMENT="${ASPNETCORE_ENVIRONMENT:-Development}"
-dotnet run --project src/NanoBanana/NanoBanana.csproj -c Release
+dotnet build src/NanoBanana/NanoBanana.csproj -c Release -nologo -v quiet
+# The app is this script's own child (not under `dotnet run`), so the traps above can stop it.
+dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll &
+app_pid=$!
+wait "$app_pid"

@@ -47,6 +47,26 @@ public sealed class ApiDocsTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
+    public async Task Only_routes_for_signed_in_callers_ask_for_the_bearer_token()
+    {
+        var doc = await Json(await Host.Scenario(s => { s.Get.Url("/openapi/v1.json"); s.StatusCodeShouldBe(200); }));
+        Assert.Null(doc["security"]);
+        var operations = doc["paths"]!.AsObject()
+            .SelectMany(p => p.Value!.AsObject().Where(o => o.Key is "get" or "put" or "post" or "patch" or "delete")
+                .Select(o => (Path: p.Key, Method: o.Key, Security: o.Value!["security"]?.AsArray())))
+            .ToList();
+        Assert.True(operations.Count >= 30, $"only {operations.Count} operations");
+        foreach (var (path, method, security) in operations)
+        {
+            var isPublic = path is "/api/auth/register" or "/api/auth/login" or "/api/auth/refresh" || !path.StartsWith("/api/");
+            if (isPublic)
+                Assert.True(security is null, $"{method} {path} is public but asks for a token");
+            else
+                Assert.True(security?.Single()?.AsObject().Single().Key == "Bearer", $"{method} {path} needs a token but does not say so");
+        }
+    }
+
+    [Fact]
     public async Task Scalar_answers_an_html_page()
     {
         var client = Host.Server.CreateClient();

@@ -17,7 +17,7 @@ namespace NanoBanana.Features.Realtime;
 /// The one place where a user's data changes: the <see cref="UserChange"/> a handler returns is committed
 /// here, with its events, before the handler's caller is answered. One Redis transaction (every key in the
 /// user's slot) runs the change's writes, moves the user's version and appends the events with the next
-/// seqs, on condition that the version is still the one the change was decided on. So:
+/// seqs, on condition that the version and the last seq are still those the change was decided on. So:
 /// <list type="bullet">
 /// <item>a change and its events are stored together or not at all: an acknowledged change is always in the log;</item>
 /// <item>seq order is commit order, and so follows the order of the answers, whichever instances served them;</item>
@@ -33,9 +33,9 @@ public static class CommitChanges
         if (change is null) return;
         var (userId, version, lastSeq) = change.Basis;
         var tx = db.CreateTransaction();
-        tx.AddCondition(version == 0
-            ? Condition.KeyNotExists(Keys.UserVersion(userId))
-            : Condition.StringEqual(Keys.UserVersion(userId), version));
+        tx.AddCondition(Unchanged(Keys.UserVersion(userId), version));
+        // The events take the next seqs: nothing may have appended since the basis was read either.
+        tx.AddCondition(Unchanged(Keys.EventSeq(userId), lastSeq));
         var writes = new List<Task> { tx.StringIncrementAsync(Keys.UserVersion(userId)) };
         foreach (var write in change.Writes) writes.Add(write(tx));
         var at = clock.GetUtcNow();
@@ -44,8 +44,19 @@ public static class CommitChanges
 
         if (!await tx.ExecuteAsync()) throw new UserDataMoved(userId);
         await Task.WhenAll(writes); // a write Redis refused inside EXEC surfaces here, not as an unobserved task
-        if (seq / 64 != lastSeq / 64) await log.Trim(userId, at);
+        if (seq / 64 != lastSeq / 64) await TrimQuietly(log, userId, at);
     }
+
+    // The change is committed: a trim that fails (Redis hiccup) must not turn its answer into an error;
+    // the next one trims instead.
+    static async Task TrimQuietly(EventLog log, string userId, DateTimeOffset at)
+    {
+        try { await log.Trim(userId, at); }
+        catch (Exception e) when (RedisFailures.IsUnavailable(e)) { }
+    }
+
+    static Condition Unchanged(RedisKey counter, long value) =>
+        value == 0 ? Condition.KeyNotExists(counter) : Condition.StringEqual(counter, value);
 
     public static string TypeOf(IUserEvent e) => e switch
     {

@@ -68,9 +68,9 @@ public static class SyncEventsHandler
 public sealed class SyncEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapGet("/api/sync", async (string? since, string? limit, ClaimsPrincipal user, IMessageBus bus, CancellationToken ct) =>
-                await bus.InvokeAsync<SyncPage>(new SyncEvents(since, limit) { UserId = user.UserId() }, ct))
-            .WithName("SyncEvents").WithTags("Realtime").RequireAuthorization()
+        app.SyncRoutes().MapGet("", async (string? since, string? limit, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                await bus.InvokeAsync<SyncPage>(new SyncEvents(since, limit) { UserId = caller.UserId }, ct))
+            .WithName("SyncEvents")
             .WithSummary("The caller's events after a seq, oldest first (the hub's catch-up over HTTP)")
             .Produces<SyncPage>()
             .ProducesValidationProblem()

@@ -190,16 +190,15 @@ public static class SearchHandler
 public sealed class SearchEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapGet("/api/search", async (string? q, string? limit, string? offset, HttpContext http, IMessageBus bus, CancellationToken ct) =>
+        app.SearchRoutes().MapGet("", async (string? q, string? limit, string? offset, HttpContext http, Caller caller, IMessageBus bus, CancellationToken ct) =>
             {
                 var page = PageQuery.Read(http.Request, defaultLimit: 20);
                 var text = PageQuery.Text(http.Request, "q", 200);
                 if (string.IsNullOrWhiteSpace(text)) throw ApiProblem.Validation("q", "'q' is required: give the text to search for.");
                 return TypedResults.Ok(await bus.InvokeAsync<SearchResults>(
-                    new Search(text, page.Limit, page.Offset) { UserId = http.User.UserId() }, ct));
+                    new Search(text, page.Limit, page.Offset) { UserId = caller.UserId }, ct));
             })
-            .RequireAuthorization()
-            .WithName("Search").WithTags("Search")
+            .WithName("Search")
             .WithSummary("Search the caller's messages: CJK by any 2+ character substring, other scripts by word prefix, case- and accent-insensitive")
             .Produces<SearchResults>()
             .ProducesValidationProblem()

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 using Scalar.AspNetCore;
@@ -15,6 +16,16 @@ public static class ApiDocs
             {
                 schema.Type = type == typeof(DateTimeOffset) ? JsonSchemaType.String : JsonSchemaType.String | JsonSchemaType.Null;
                 schema.Format = "date-time";
+            }
+            return Task.CompletedTask;
+        }).AddOperationTransformer((operation, context, _) =>
+        {
+            // Only a route that needs a signed-in caller asks for the token: register, login, refresh and /health do not.
+            var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+            if (metadata.OfType<IAuthorizeData>().Any() && !metadata.OfType<IAllowAnonymous>().Any())
+            {
+                operation.Security ??= [];
+                operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("Bearer", context.Document)] = [] });
             }
             return Task.CompletedTask;
         }).AddDocumentTransformer((doc, _, _) =>
@@ -35,8 +46,6 @@ public static class ApiDocs
                 BearerFormat = "JWT",
                 Description = "The access token from register, login or refresh.",
             };
-            doc.Security ??= [];
-            doc.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("Bearer", doc)] = [] });
             return Task.CompletedTask;
         }));
 

@@ -72,8 +72,10 @@ public static class CallerExtensions
 {
     /// <summary>The signed-in caller's user id. Only reached behind RequireAuthorization.</summary>
     public static string UserId(this ClaimsPrincipal user) =>
-        user.FindFirstValue(JwtRegisteredClaimNames.Sub) ?? user.FindFirstValue(ClaimTypes.NameIdentifier)
-        ?? throw new InvalidOperationException("No authenticated user on this request.");
+        user.FindUserId() ?? throw new InvalidOperationException("No authenticated user on this request.");
+
+    public static string? FindUserId(this ClaimsPrincipal user) =>
+        user.FindFirstValue(JwtRegisteredClaimNames.Sub) ?? user.FindFirstValue(ClaimTypes.NameIdentifier);
 
     public static string DeviceId(this ClaimsPrincipal user) =>
         user.FindFirstValue(AccessTokens.DeviceClaim) ?? "";

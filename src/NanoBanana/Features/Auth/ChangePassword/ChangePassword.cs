@@ -60,10 +60,10 @@ public static class ChangePasswordHandler
 public sealed class ChangePasswordEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPut("/api/auth/password", async (ChangePassword body, HttpContext http, IMessageBus bus, CancellationToken ct) =>
+        app.AuthRoutes().MapPut("/password", async (ChangePassword body, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<MessageResponse>(
-                    body with { UserId = http.User.UserId(), DeviceId = http.User.DeviceId() }, ct)))
-            .WithName("ChangePassword").WithTags("Auth").RequireAuthorization()
+                    body with { UserId = caller.UserId, DeviceId = caller.DeviceId }, ct)))
+            .WithName("ChangePassword")
             .WithSummary("Change the password; every other device is signed out")
             .Produces<MessageResponse>()
             .ProducesValidationProblem()

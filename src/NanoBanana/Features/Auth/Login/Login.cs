@@ -64,9 +64,9 @@ public static class LoginHandler
 public sealed class LoginEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/auth/login", async (Login body, HttpContext http, IMessageBus bus, CancellationToken ct) =>
+        app.AuthRoutes().MapPost("/login", async (Login body, HttpContext http, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<AuthResponse>(body with { ClientAddress = ClientAddress.Of(http) }, ct)))
-            .WithName("Login").WithTags("Auth").AllowAnonymous()
+            .WithName("Login").AllowAnonymous()
             .WithSummary("Sign in this device with email and password")
             .Produces<AuthResponse>()
             .ProducesValidationProblem()

@@ -40,10 +40,10 @@ public static class LogoutHandler
 public sealed class LogoutEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/auth/logout", async (HttpContext http, IMessageBus bus, CancellationToken ct) =>
+        app.AuthRoutes().MapPost("/logout", async (HttpContext http, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<MessageResponse>(
-                    (await Json.ReadOptionalBody<Logout>(http) ?? new Logout(null)) with { UserId = http.User.UserId(), DeviceId = http.User.DeviceId() }, ct)))
-            .WithName("Logout").WithTags("Auth").RequireAuthorization()
+                    (await Json.ReadOptionalBody<Logout>(http) ?? new Logout(null)) with { UserId = caller.UserId, DeviceId = caller.DeviceId }, ct)))
+            .WithName("Logout")
             .WithSummary("Sign out this device (or the device of the given refresh token)")
             .Accepts<Logout>(isOptional: true, "application/json")
             .Produces<MessageResponse>()

@@ -16,9 +16,9 @@ public static class GetMeHandler
 public sealed class MeEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapGet("/api/auth/me", async (HttpContext http, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<UserResponse>(new GetMe(http.User.UserId()), ct)))
-            .WithName("GetMe").WithTags("Auth").RequireAuthorization()
+        app.AuthRoutes().MapGet("/me", async (Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<UserResponse>(new GetMe(caller.UserId), ct)))
+            .WithName("GetMe")
             .WithSummary("The signed-in user's account")
             .Produces<UserResponse>()
             .ProducesProblem(401);

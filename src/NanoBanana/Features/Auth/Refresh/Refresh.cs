@@ -76,7 +76,7 @@ public static class RefreshHandler
 public sealed class RefreshEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/auth/refresh", async (HttpContext http, IMessageBus bus, CancellationToken ct) =>
+        app.AuthRoutes().MapPost("/refresh", async (HttpContext http, IMessageBus bus, CancellationToken ct) =>
             {
                 var cmd = await Json.ReadOptionalBody<Refresh>(http) ?? new Refresh(null);
                 if (string.IsNullOrEmpty(cmd.RefreshToken))
@@ -91,7 +91,7 @@ public sealed class RefreshEndpoint : ICarterModule
                 }
                 return TypedResults.Ok(await bus.InvokeAsync<RefreshResponse>(cmd, ct));
             })
-            .WithName("Refresh").WithTags("Auth").AllowAnonymous()
+            .WithName("Refresh").AllowAnonymous()
             .WithSummary("Rotate a refresh token, or extend a still-valid access token (body-less)")
             .Accepts<Refresh>(isOptional: true, "application/json")
             .Produces<RefreshResponse>()

@@ -79,9 +79,9 @@ public static class RegisterHandler
 public sealed class RegisterEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/auth/register", async (Register body, IMessageBus bus, CancellationToken ct) =>
+        app.AuthRoutes().MapPost("/register", async (Register body, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Created("/api/auth/me", await bus.InvokeAsync<AuthResponse>(body, ct)))
-            .WithName("Register").WithTags("Auth").AllowAnonymous()
+            .WithName("Register").AllowAnonymous()
             .WithSummary("Create an account and sign in this device")
             .Produces<AuthResponse>(201)
             .ProducesValidationProblem()

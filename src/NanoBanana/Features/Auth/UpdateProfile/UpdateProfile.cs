@@ -87,9 +87,9 @@ public static class UpdateProfileHandler
 public sealed class UpdateProfileEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPut("/api/auth/me", async (UpdateProfile body, HttpContext http, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<UserResponse>(body with { UserId = http.User.UserId() }, ct)))
-            .WithName("UpdateProfile").WithTags("Auth").RequireAuthorization()
+        app.AuthRoutes().MapPut("/me", async (UpdateProfile body, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<UserResponse>(body with { UserId = caller.UserId }, ct)))
+            .WithName("UpdateProfile")
             .WithSummary("Change the username and/or avatar")
             .Produces<UserResponse>()
             .ProducesValidationProblem()

@@ -39,10 +39,9 @@ public static class CleanupImagesHandler
 public sealed class CleanupImagesEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/images/cleanup", (ClaimsPrincipal user, IMessageBus bus, CancellationToken ct) =>
-                bus.InvokeAsync<CleanupResponse>(new CleanupImages { UserId = user.UserId() }, ct))
-            .RequireAuthorization()
-            .WithName("CleanupImages").WithTags("Images")
+        app.ImageRoutes().MapPost("/cleanup", (Caller caller, IMessageBus bus, CancellationToken ct) =>
+                bus.InvokeAsync<CleanupResponse>(new CleanupImages { UserId = caller.UserId }, ct))
+            .WithName("CleanupImages")
             .WithSummary("Remove now the caller's images that no message uses")
             .Produces<CleanupResponse>();
 }

@@ -35,10 +35,9 @@ public static class DeleteImageHandler
 public sealed class DeleteImageEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapDelete("/api/images/{imageId}", (string imageId, ClaimsPrincipal user, IMessageBus bus, CancellationToken ct) =>
-                bus.InvokeAsync<MessageResponse>(new DeleteImage(imageId) { UserId = user.UserId() }, ct))
-            .RequireAuthorization()
-            .WithName("DeleteImage").WithTags("Images")
+        app.ImageRoutes().MapDelete("/{imageId}", (string imageId, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                bus.InvokeAsync<MessageResponse>(new DeleteImage(imageId) { UserId = caller.UserId }, ct))
+            .WithName("DeleteImage")
             .WithSummary("Delete an image no message uses")
             .Produces<MessageResponse>().ProducesProblem(404).ProducesProblem(409);
 }

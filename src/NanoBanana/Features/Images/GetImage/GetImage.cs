@@ -23,10 +23,9 @@ public static class GetImageHandler
 public sealed class GetImageEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapGet("/api/images/{imageId}", (string imageId, ClaimsPrincipal user, IMessageBus bus, CancellationToken ct) =>
-                bus.InvokeAsync<ImageResponse>(new GetImage(imageId) { UserId = user.UserId() }, ct))
-            .RequireAuthorization()
-            .WithName("GetImage").WithTags("Images")
+        app.ImageRoutes().MapGet("/{imageId}", (string imageId, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                bus.InvokeAsync<ImageResponse>(new GetImage(imageId) { UserId = caller.UserId }, ct))
+            .WithName("GetImage")
             .WithSummary("One image, with freshly signed URLs")
             .Produces<ImageResponse>().ProducesProblem(404);
 }

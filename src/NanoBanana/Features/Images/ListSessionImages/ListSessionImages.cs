@@ -28,11 +28,10 @@ public static class ListSessionImagesHandler
 public sealed class ListSessionImagesEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapGet("/api/images/session/{sessionId}",
-                (string sessionId, string? type, string? limit, string? offset, ClaimsPrincipal user, IMessageBus bus, CancellationToken ct) =>
-                    bus.InvokeAsync<ImagePage>(new ListSessionImages(sessionId, type, limit, offset) { UserId = user.UserId() }, ct))
-            .RequireAuthorization()
-            .WithName("ListSessionImages").WithTags("Images")
+        app.ImageRoutes().MapGet("/session/{sessionId}",
+                (string sessionId, string? type, string? limit, string? offset, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                    bus.InvokeAsync<ImagePage>(new ListSessionImages(sessionId, type, limit, offset) { UserId = caller.UserId }, ct))
+            .WithName("ListSessionImages")
             .WithSummary("A session's images, newest first")
             .Produces<ImagePage>().ProducesValidationProblem().ProducesProblem(404);
 }

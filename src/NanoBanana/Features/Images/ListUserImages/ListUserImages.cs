@@ -27,11 +27,10 @@ public static class ListUserImagesHandler
 public sealed class ListUserImagesEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapGet("/api/images/user/all",
-                (string? type, string? limit, string? offset, ClaimsPrincipal user, IMessageBus bus, CancellationToken ct) =>
-                    bus.InvokeAsync<ImagePage>(new ListUserImages(type, limit, offset) { UserId = user.UserId() }, ct))
-            .RequireAuthorization()
-            .WithName("ListUserImages").WithTags("Images")
+        app.ImageRoutes().MapGet("/user/all",
+                (string? type, string? limit, string? offset, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                    bus.InvokeAsync<ImagePage>(new ListUserImages(type, limit, offset) { UserId = caller.UserId }, ct))
+            .WithName("ListUserImages")
             .WithSummary("All the caller's images, newest first")
             .Produces<ImagePage>().ProducesValidationProblem();
 }

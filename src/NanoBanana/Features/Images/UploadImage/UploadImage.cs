@@ -58,18 +58,18 @@ public static class UploadImageHandler
 public sealed class UploadImageEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/images/upload", async (HttpRequest request, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey,
-                ClaimsPrincipal user, IMessageBus bus, Settings settings, TimeProvider clock, CancellationToken ct) =>
+        app.ImageRoutes().MapPost("/upload", async (HttpRequest request, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey,
+                Caller caller, IMessageBus bus, Settings settings, TimeProvider clock, CancellationToken ct) =>
             {
                 var key = Idempotency.Checked(idempotencyKey); // before the body is read: a bad key costs no upload
                 await using var form = await MultipartUpload.Read(request, settings.Images, 1, clock, ct);
                 var cmd = new UploadImage(form.Field("sessionId"), form.Field("type"), form.Files("image").FirstOrDefault())
-                    { UserId = user.UserId(), IdempotencyKey = key };
+                    { UserId = caller.UserId, IdempotencyKey = key };
                 var response = await bus.InvokeAsync<ImageResponse>(cmd, ct);
                 return TypedResults.Created($"/api/images/{response.Image.Id}", response);
             })
-            .RequireAuthorization().DisableAntiforgery()
-            .WithName("UploadImage").WithTags("Images")
+            .DisableAntiforgery()
+            .WithName("UploadImage")
             .WithSummary("Upload one image (multipart: image, sessionId, type); thumbnails follow; accepts Idempotency-Key")
             .Accepts<IFormFile>("multipart/form-data")
             .Produces<ImageResponse>(201)

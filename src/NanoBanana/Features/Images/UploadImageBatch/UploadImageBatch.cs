@@ -95,17 +95,17 @@ public static class UploadImageBatchHandler
 public sealed class UploadImageBatchEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/images/upload/batch", async (HttpRequest request, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey,
-                ClaimsPrincipal user, IMessageBus bus, Settings settings, TimeProvider clock, CancellationToken ct) =>
+        app.ImageRoutes().MapPost("/upload/batch", async (HttpRequest request, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey,
+                Caller caller, IMessageBus bus, Settings settings, TimeProvider clock, CancellationToken ct) =>
             {
                 var key = Idempotency.Checked(idempotencyKey); // before the body is read: a bad key costs no upload
                 await using var form = await MultipartUpload.Read(request, settings.Images, settings.Images.MaxBatchFiles, clock, ct);
                 var cmd = new UploadImageBatch(form.Field("sessionId"), form.Field("type"), form.Files("images"))
-                    { UserId = user.UserId(), IdempotencyKey = key };
+                    { UserId = caller.UserId, IdempotencyKey = key };
                 return TypedResults.Created("/api/images/user/all", await bus.InvokeAsync<BatchResponse>(cmd, ct));
             })
-            .RequireAuthorization().DisableAntiforgery()
-            .WithName("UploadImageBatch").WithTags("Images")
+            .DisableAntiforgery()
+            .WithName("UploadImageBatch")
             .WithSummary("Upload 1 to 10 images at once, all or nothing; accepts Idempotency-Key")
             .Accepts<IFormFileCollection>("multipart/form-data")
             .Produces<BatchResponse>(201)

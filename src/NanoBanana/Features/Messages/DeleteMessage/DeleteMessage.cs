@@ -69,10 +69,9 @@ public static class DeleteMessageHandler
 public sealed class DeleteMessageEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapDelete("/api/messages/{messageId}", async (string messageId, HttpContext http, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<MessageResponse>(new DeleteMessage(messageId) { UserId = http.User.UserId() }, ct)))
-            .RequireAuthorization()
-            .WithName("DeleteMessage").WithTags("Messages")
+        app.MessageRoutes().MapDelete("/{messageId}", async (string messageId, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<MessageResponse>(new DeleteMessage(messageId) { UserId = caller.UserId }, ct)))
+            .WithName("DeleteMessage")
             .WithSummary("Delete a message: gone from lists, counts and search; its images released")
             .Produces<MessageResponse>()
             .ProducesValidationProblem()

@@ -41,10 +41,9 @@ public static class EditMessageHandler
 public sealed class EditMessageEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPut("/api/messages/{messageId}", async (string messageId, EditMessage body, HttpContext http, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(body with { UserId = http.User.UserId(), MessageId = messageId }, ct)))
-            .RequireAuthorization()
-            .WithName("EditMessage").WithTags("Messages")
+        app.MessageRoutes().MapPut("/{messageId}", async (string messageId, EditMessage body, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(body with { UserId = caller.UserId, MessageId = messageId }, ct)))
+            .WithName("EditMessage")
             .WithSummary("Edit a message's text, params or images; the previous text stays as a revision")
             .Produces<MessageDataResponse>()
             .ProducesValidationProblem()

@@ -27,10 +27,9 @@ public static class GetMessageHandler
 public sealed class GetMessageEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapGet("/api/messages/{messageId}", async (string messageId, HttpContext http, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(new GetMessage(messageId) { UserId = http.User.UserId() }, ct)))
-            .RequireAuthorization()
-            .WithName("GetMessage").WithTags("Messages")
+        app.MessageRoutes().MapGet("/{messageId}", async (string messageId, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(new GetMessage(messageId) { UserId = caller.UserId }, ct)))
+            .WithName("GetMessage")
             .WithSummary("One of the caller's messages")
             .Produces<MessageDataResponse>()
             .ProducesValidationProblem()

@@ -40,10 +40,9 @@ public static class GetRevisionsHandler
 public sealed class GetRevisionsEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapGet("/api/messages/{messageId}/revisions", async (string messageId, HttpContext http, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<RevisionsResponse>(new GetRevisions(messageId) { UserId = http.User.UserId() }, ct)))
-            .RequireAuthorization()
-            .WithName("GetMessageRevisions").WithTags("Messages")
+        app.MessageRoutes().MapGet("/{messageId}/revisions", async (string messageId, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<RevisionsResponse>(new GetRevisions(messageId) { UserId = caller.UserId }, ct)))
+            .WithName("GetMessageRevisions")
             .WithSummary("Every version of a message's text, oldest first, the current one last")
             .Produces<RevisionsResponse>()
             .ProducesValidationProblem()

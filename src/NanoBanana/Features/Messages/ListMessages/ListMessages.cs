@@ -82,17 +82,16 @@ public static class ListMessagesHandler
 public sealed class ListMessagesEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapGet("/api/sessions/{sessionId}/messages", async (string sessionId, string? limit, string? offset,
-                HttpContext http, IMessageBus bus, CancellationToken ct) =>
+        app.SessionMessageRoutes().MapGet("", async (string sessionId, string? limit, string? offset,
+                HttpContext http, Caller caller, IMessageBus bus, CancellationToken ct) =>
             {
                 var page = PageQuery.Read(http.Request, defaultLimit: 50);
                 var answer = await bus.InvokeAsync<MessagesPageJson>(
-                    new ListMessages(sessionId, page.Limit, page.Offset) { UserId = http.User.UserId() }, ct);
+                    new ListMessages(sessionId, page.Limit, page.Offset) { UserId = caller.UserId }, ct);
                 return TypedResults.Bytes(answer.Utf8, "application/json; charset=utf-8");
             })
-            .RequireAuthorization()
             .CachedPerUserVersion()
-            .WithName("ListMessages").WithTags("Messages")
+            .WithName("ListMessages")
             .WithSummary("A session's messages, oldest first (chat order)")
             .Produces<MessagesPage>()
             .ProducesValidationProblem()

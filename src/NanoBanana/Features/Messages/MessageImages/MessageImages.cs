@@ -77,28 +77,26 @@ public sealed class MessageImagesEndpoints : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/messages/{messageId}/images", async (string messageId, HttpContext http, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<MessageImagesResponse>(new ListMessageImages(messageId) { UserId = http.User.UserId() }, ct)))
-            .RequireAuthorization()
-            .WithName("ListMessageImages").WithTags("Messages")
+        var messages = app.MessageRoutes();
+        messages.MapGet("/{messageId}/images", async (string messageId, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<MessageImagesResponse>(new ListMessageImages(messageId) { UserId = caller.UserId }, ct)))
+            .WithName("ListMessageImages")
             .WithSummary("The images a message references")
             .Produces<MessageImagesResponse>()
             .ProducesValidationProblem()
             .ProducesProblem(401).ProducesProblem(404);
 
-        app.MapPost("/api/messages/{messageId}/images", async (string messageId, AttachImage body, HttpContext http, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(body with { UserId = http.User.UserId(), MessageId = messageId }, ct)))
-            .RequireAuthorization()
-            .WithName("AttachMessageImage").WithTags("Messages")
+        messages.MapPost("/{messageId}/images", async (string messageId, AttachImage body, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(body with { UserId = caller.UserId, MessageId = messageId }, ct)))
+            .WithName("AttachMessageImage")
             .WithSummary("Attach one of the caller's images to a message (its refCount grows)")
             .Produces<MessageDataResponse>()
             .ProducesValidationProblem()
             .ProducesProblem(401).ProducesProblem(404);
 
-        app.MapDelete("/api/messages/{messageId}/images/{imageId}", async (string messageId, string imageId, HttpContext http, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(new DetachImage(messageId, imageId) { UserId = http.User.UserId() }, ct)))
-            .RequireAuthorization()
-            .WithName("DetachMessageImage").WithTags("Messages")
+        messages.MapDelete("/{messageId}/images/{imageId}", async (string messageId, string imageId, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(new DetachImage(messageId, imageId) { UserId = caller.UserId }, ct)))
+            .WithName("DetachMessageImage")
             .WithSummary("Detach an image from a message (its refCount shrinks)")
             .Produces<MessageDataResponse>()
             .ProducesValidationProblem()

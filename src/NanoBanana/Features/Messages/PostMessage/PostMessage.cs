@@ -112,15 +112,14 @@ public static class PostMessageHandler
 public sealed class PostMessageEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/sessions/{sessionId}/messages", async (string sessionId, PostMessage body,
-                [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, HttpContext http, IMessageBus bus, CancellationToken ct) =>
+        app.SessionMessageRoutes().MapPost("", async (string sessionId, PostMessage body,
+                [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, Caller caller, IMessageBus bus, CancellationToken ct) =>
             {
-                var cmd = body with { UserId = http.User.UserId(), SessionId = sessionId, IdempotencyKey = Idempotency.Checked(idempotencyKey) };
+                var cmd = body with { UserId = caller.UserId, SessionId = sessionId, IdempotencyKey = Idempotency.Checked(idempotencyKey) };
                 var answer = await bus.InvokeAsync<MessagePostedResponse>(cmd, ct);
                 return TypedResults.Created($"/api/messages/{answer.MessageData.Id}", answer);
             })
-            .RequireAuthorization()
-            .WithName("PostMessage").WithTags("Messages")
+            .WithName("PostMessage")
             .WithSummary("Add a message to a session; accepts Idempotency-Key")
             .Produces<MessagePostedResponse>(201)
             .ProducesValidationProblem()

@@ -55,16 +55,15 @@ public static class CreateSessionHandler
 public sealed class CreateSessionEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/sessions", async (HttpRequest request, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey,
-                IMessageBus bus, CancellationToken ct) =>
+        app.SessionRoutes().MapPost("", async (HttpRequest request, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey,
+                Caller caller, IMessageBus bus, CancellationToken ct) =>
             {
-                var cmd = await Body(request, ct) with { UserId = request.HttpContext.User.UserId(), IdempotencyKey = Idempotency.Checked(idempotencyKey) };
+                var cmd = await Body(request, ct) with { UserId = caller.UserId, IdempotencyKey = Idempotency.Checked(idempotencyKey) };
                 var answer = await bus.InvokeAsync<SessionResponse>(cmd, ct);
                 return TypedResults.Created($"/api/sessions/{answer.Session.Id}", answer);
             })
             .Accepts<CreateSession>(isOptional: true, "application/json")
-            .RequireAuthorization()
-            .WithName("CreateSession").WithTags("Sessions")
+            .WithName("CreateSession")
             .WithSummary("Start a session (title defaults to \"New Chat\"); accepts Idempotency-Key")
             .Produces<SessionResponse>(201)
             .ProducesValidationProblem()

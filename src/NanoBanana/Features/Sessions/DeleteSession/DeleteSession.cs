@@ -74,10 +74,9 @@ public static class PurgeDeletedSessionHandler
 public sealed class DeleteSessionEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapDelete("/api/sessions/{sessionId}", async (string sessionId, HttpContext http, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<MessageResponse>(new DeleteSession(sessionId) { UserId = http.User.UserId() }, ct)))
-            .RequireAuthorization()
-            .WithName("DeleteSession").WithTags("Sessions")
+        app.SessionRoutes().MapDelete("/{sessionId}", async (string sessionId, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<MessageResponse>(new DeleteSession(sessionId) { UserId = caller.UserId }, ct)))
+            .WithName("DeleteSession")
             .WithSummary("Delete a session (soft): gone from lists, reads and search; its images released")
             .Produces<MessageResponse>()
             .ProducesValidationProblem()

@@ -27,11 +27,10 @@ public static class GetSessionHandler
 public sealed class GetSessionEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapGet("/api/sessions/{sessionId}", async (string sessionId, HttpContext http, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<SessionResponse>(new GetSession(sessionId) { UserId = http.User.UserId() }, ct)))
-            .RequireAuthorization()
+        app.SessionRoutes().MapGet("/{sessionId}", async (string sessionId, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<SessionResponse>(new GetSession(sessionId) { UserId = caller.UserId }, ct)))
             .CachedPerUserVersion()
-            .WithName("GetSession").WithTags("Sessions")
+            .WithName("GetSession")
             .WithSummary("One of the caller's sessions")
             .Produces<SessionResponse>()
             .ProducesValidationProblem()

@@ -68,16 +68,15 @@ public static class ListSessionsHandler
 public sealed class ListSessionsEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapGet("/api/sessions", async (string? limit, string? offset, string? q, HttpContext http, IMessageBus bus, CancellationToken ct) =>
+        app.SessionRoutes().MapGet("", async (string? limit, string? offset, string? q, HttpContext http, Caller caller, IMessageBus bus, CancellationToken ct) =>
             {
                 var page = PageQuery.Read(http.Request, defaultLimit: 20);
                 var text = PageQuery.Text(http.Request, "q", 200);
                 return TypedResults.Ok(await bus.InvokeAsync<SessionsPage>(
-                    new ListSessions(page.Limit, page.Offset, text) { UserId = http.User.UserId() }, ct));
+                    new ListSessions(page.Limit, page.Offset, text) { UserId = caller.UserId }, ct));
             })
-            .RequireAuthorization()
             .CachedPerUserVersion()
-            .WithName("ListSessions").WithTags("Sessions")
+            .WithName("ListSessions")
             .WithSummary("The caller's sessions, most recently updated first; q filters titles (case-insensitive, any language)")
             .Produces<SessionsPage>()
             .ProducesValidationProblem()

@@ -46,12 +46,11 @@ public static class RenameSessionHandler
 public sealed class RenameSessionEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapMethods("/api/sessions/{sessionId}", ["PUT", "PATCH"],
-                async (string sessionId, RenameSession body, HttpContext http, IMessageBus bus, CancellationToken ct) =>
+        app.SessionRoutes().MapMethods("/{sessionId}", ["PUT", "PATCH"],
+                async (string sessionId, RenameSession body, Caller caller, IMessageBus bus, CancellationToken ct) =>
                     TypedResults.Ok(await bus.InvokeAsync<SessionResponse>(
-                        body with { UserId = http.User.UserId(), SessionId = sessionId }, ct)))
-            .RequireAuthorization()
-            .WithName("RenameSession").WithTags("Sessions")
+                        body with { UserId = caller.UserId, SessionId = sessionId }, ct)))
+            .WithName("RenameSession")
             .WithSummary("Rename a session (PUT or PATCH)")
             .Accepts<RenameSession>("application/json")
             .Produces<SessionResponse>()

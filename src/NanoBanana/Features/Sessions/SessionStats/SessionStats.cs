@@ -54,10 +54,9 @@ public static class SessionStatsHandler
 public sealed class SessionStatsEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.MapGet("/api/sessions/{sessionId}/stats", async (string sessionId, HttpContext http, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<SessionStatsResponse>(new SessionStats(sessionId) { UserId = http.User.UserId() }, ct)))
-            .RequireAuthorization()
-            .WithName("SessionStats").WithTags("Sessions")
+        app.SessionRoutes().MapGet("/{sessionId}/stats", async (string sessionId, Caller caller, IMessageBus bus, CancellationToken ct) =>
+                TypedResults.Ok(await bus.InvokeAsync<SessionStatsResponse>(new SessionStats(sessionId) { UserId = caller.UserId }, ct)))
+            .WithName("SessionStats")
             .WithSummary("Counts of a session: messages, images by type, time of the last message")
             .Produces<SessionStatsResponse>()
             .ProducesValidationProblem()
