@@ -30,6 +30,9 @@ public sealed record ImageDto(
     public string? Reason { get; init; }
 }
 
+/// <summary><c>{message}</c>: the answer of a delete, a logout or a password change, a sentence for people.</summary>
+public sealed record MessageResponse(string Message);
+
 /// <summary>The SPEC's page envelope member: <c>{limit, offset, total, hasMore}</c>.</summary>
 public sealed record Pagination(int Limit, int Offset, long Total, bool HasMore)
 {

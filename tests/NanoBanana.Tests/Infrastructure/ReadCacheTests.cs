@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Alba;
+using NanoBanana.Features.Messages;
 using NanoBanana.Infrastructure.Redis;
 
 namespace NanoBanana.Tests.Infrastructure;
@@ -24,6 +25,13 @@ public sealed class ReadCacheTests(AppFixture app) : IntegrationContext(app)
         return await Json(result);
     }
 
+    /// <summary>Rewrites a message's record behind the API's back: no version moves, no event is logged.</summary>
+    async Task ChangeTextWithoutAnEvent(TestUser user, string messageId, string text)
+    {
+        var stored = (await MessageRecord.Read(Redis, user.Id, messageId))!;
+        await MessageRecord.Write(Redis, user.Id, stored with { Message = stored.Message with { Text = text } });
+    }
+
     static string[] Texts(JsonObject page) => page["messages"]!.AsArray().Select(m => m!["text"]!.GetValue<string>()).ToArray();
     static string[] Titles(JsonObject list) => list["sessions"]!.AsArray().Select(s => s!["title"]!.GetValue<string>()).ToArray();
 
@@ -37,12 +45,12 @@ public sealed class ReadCacheTests(AppFixture app) : IntegrationContext(app)
         Assert.Equal(["first words"], Texts(await Call(Host, user, HttpMethod.Get, url)));
 
         // Changed behind the API's back (no event). A first read is not kept: the second one reads afresh.
-        await Redis.HashSetAsync(Keys.Message(user.Id, message), "text", "changed without an event");
+        await ChangeTextWithoutAnEvent(user, message, "changed without an event");
         Assert.Equal(["changed without an event"], Texts(await Call(Host, user, HttpMethod.Get, url)));
 
         // The second read at this version was kept: a later change without an event is not seen, which
         // shows the answer came from memory.
-        await Redis.HashSetAsync(Keys.Message(user.Id, message), "text", "changed again without an event");
+        await ChangeTextWithoutAnEvent(user, message, "changed again without an event");
         Assert.Equal(["changed without an event"], Texts(await Call(Host, user, HttpMethod.Get, url)));
         Assert.Equal(["changed without an event"], Texts(await Call(Host, user, HttpMethod.Get, url)));
         // Another query is another answer, read afresh.
@@ -74,7 +82,7 @@ public sealed class ReadCacheTests(AppFixture app) : IntegrationContext(app)
         var fresh = await Read();   // first read: not kept
         var stored = await Read();  // second read: read afresh and kept
         // Changed behind the API's back (no event): the next answer still holds the old text, so it came from memory.
-        await Redis.HashSetAsync(Keys.Message(user.Id, message), "text", "changed without an event");
+        await ChangeTextWithoutAnEvent(user, message, "changed without an event");
         var kept = await Read();
         Assert.Contains("héllo, 世界", kept.Body);
         Assert.Equal(fresh.Body, stored.Body);

@@ -33,8 +33,6 @@ public sealed record AuthResponse(string Message, UserDto User, string Token, st
 
 public sealed record UserResponse(UserDto User);
 
-public sealed record MessageResponse(string Message);
-
 /// <summary>Reads and writes account records.</summary>
 public static class Users
 {

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FluentValidation;
-using NanoBanana.Features.Search;
 using NanoBanana.Features.Sessions;
 
 namespace NanoBanana.Features.Messages;
@@ -40,12 +39,9 @@ public static class MessageRules
     public static IRuleBuilderOptions<T, string[]?> ValidImageIds<T>(this IRuleBuilder<T, string[]?> rule) =>
         rule.Must(ids => ids is null || ids.All(Ids.IsValid)).WithMessage("'imageIds' holds an id that is not a valid image id.")
             .Must(ids => ids is null || ids.Distinct().Count() == ids.Length).WithMessage("'imageIds' names an image twice.")
-            .Must(ids => ids is null || ids.Length <= ChatStore.MaxImagesPerMessage)
-            .WithMessage($"A message references at most {ChatStore.MaxImagesPerMessage} images.");
+            .Must(ids => ids is null || ids.Length <= MessageRecord.MaxImages)
+            .WithMessage($"A message references at most {MessageRecord.MaxImages} images.");
 
     /// <summary>The stored form of params: UTF-8 JSON as given ("" for none).</summary>
     public static string ParamsJson(JsonNode? p) => p is null ? "" : p.ToJsonString();
-
-    /// <summary>The index terms of a text, space-separated, as the write scripts store them.</summary>
-    public static string Terms(string text) => string.Join(' ', SearchText.IndexTerms(text));
 }

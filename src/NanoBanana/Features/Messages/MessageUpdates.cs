@@ -1,64 +1,115 @@
+using System.Text.Json.Nodes;
+using NanoBanana.Features.Search;
 using NanoBanana.Features.Sessions;
 using NanoBanana.Infrastructure.Http;
-using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using StackExchange.Redis;
 
 namespace NanoBanana.Features.Messages;
 
-/// <summary>What a message change asks of the update script: only the parts given change.</summary>
-public sealed record MessageChange(string? Text = null, bool SetParams = false, string Params = "", string ImageMode = "", string ImageArg = "");
+/// <summary>What an edit, attach or detach asks: only the parts given change.</summary>
+public abstract record MessageEdit
+{
+    /// <summary>The message's image list after the edit; null when the edit does not apply to it.</summary>
+    public abstract IReadOnlyList<string>? Images(IReadOnlyList<string> current);
+
+    public string? Text { get; init; }
+    public JsonObject? Params { get; init; }
+    public bool SetsParams => Params is not null;
+
+    public sealed record Set(string[]? ImageIds) : MessageEdit
+    {
+        public override IReadOnlyList<string> Images(IReadOnlyList<string> current) => ImageIds ?? current;
+    }
+
+    /// <summary>Attaching an image the message already shows changes nothing.</summary>
+    public sealed record Attach(string ImageId) : MessageEdit
+    {
+        public override IReadOnlyList<string> Images(IReadOnlyList<string> current) =>
+            current.Contains(ImageId) ? current : [.. current, ImageId];
+    }
+
+    /// <summary>Detaching an image the message does not show answers 404.</summary>
+    public sealed record Detach(string ImageId) : MessageEdit
+    {
+        public override IReadOnlyList<string>? Images(IReadOnlyList<string> current) =>
+            current.Contains(ImageId) ? [.. current.Where(i => i != ImageId)] : null;
+    }
+}
 
 /// <summary>
-/// The one path for every change to an existing message (edit, attach, detach): one atomic script, which also
-/// logs message_updated and session_updated when something changed. A change that changes nothing raises
-/// nothing: had an earlier attempt made it, its events went in that attempt's script.
+/// The one decision for every change to an existing message (edit, attach, detach): the message record, the text's
+/// revision and search entries, the images' refCounts and the session's updatedAt, with message_updated and
+/// session_updated. An edit that changes nothing answers the message as it is and changes nothing (an edit retried
+/// with the same body finds it made).
 /// </summary>
 public static class MessageUpdates
 {
-    public static async Task<MessageDataResponse> Apply(
-        IDatabase db, EventLog log, TimeProvider clock, string userId, string messageId, MessageChange change)
+    public static async Task<(MessageDataResponse, UserChange?)> Decide(
+        IDatabase db, TimeProvider clock, string userId, string messageId, MessageEdit edit)
     {
-        var text = change.Text is null ? null : ChatStore.AsStored(change.Text);
-        while (true)
+        var read = db.CreateBatch();
+        var basisRead = UserBasis.Read(read, userId);
+        var messageRead = MessageRecord.Read(read, userId, messageId);
+        read.Execute();
+        var basis = await basisRead;
+        var before = await messageRead ?? throw ApiProblem.NotFound("message");
+        var old = before.Message;
+
+        var text = edit.Text is null ? old.Text : StoredText.AsStored(edit.Text);
+        var parameters = edit.SetsParams ? MessageRecord.AsStored(old with { Params = edit.Params }).Params : old.Params;
+        var images = edit.Images(old.ImageIds) ?? [];
+        var added = images.Where(i => !old.ImageIds.Contains(i)).ToList();
+        var removed = old.ImageIds.Where(i => !images.Contains(i)).ToList();
+        var textChanged = text != old.Text;
+
+        var load = db.CreateBatch();
+        var sessionRead = SessionRecord.Live(load, userId, old.SessionId);
+        var atRead = SessionOrder.Newest(load, userId, clock.GetUtcNow());
+        var statusReads = added.Select(i => load.HashGetAsync(Keys.Image(userId, i), "status")).ToList();
+        var removedExist = removed.Select(i => load.KeyExistsAsync(Keys.Image(userId, i))).ToList();
+        var indexRead = textChanged ? SearchIndex.Load(load, userId, before.Number, before.Terms) : null;
+        load.Execute();
+        var session = await sessionRead ?? throw ApiProblem.NotFound("message");
+        if (edit.Images(old.ImageIds) is null) throw ApiProblem.NotFound("image");
+        if (images.Count > MessageRecord.MaxImages)
+            throw ApiProblem.Validation("imageIds", $"A message references at most {MessageRecord.MaxImages} images.");
+        for (var i = 0; i < added.Count; i++)
+            if ((string?)await statusReads[i] is not ("processing" or "ready"))
+                throw ApiProblem.Validation("imageIds", $"Image '{added[i]}' was not found among your images, or it is not ready or processing.");
+
+        var paramsChanged = parameters?.ToJsonString() != old.Params?.ToJsonString();
+        if (!textChanged && !paramsChanged && images.SequenceEqual(old.ImageIds))
+            return (new MessageDataResponse(old), null);
+
+        var now = clock.GetUtcNow();
+        var at = now > old.UpdatedAt ? now : old.UpdatedAt;
+        var message = old with { Text = text, Params = parameters, ImageIds = [.. images], UpdatedAt = at };
+        var terms = textChanged ? SearchIndex.Terms(text) : before.Terms;
+        var stored = before with { Message = message, TextAt = textChanged ? at : before.TextAt, Terms = terms };
+        var updated = session.Session with { UpdatedAt = await atRead };
+
+        var change = basis.Change()
+            .Write(tx => MessageRecord.Write(tx, userId, stored))
+            .Write(tx => SessionRecord.Write(tx, session with { Session = updated }))
+            .Raise(new MessageUpdated(userId, message))
+            .Raise(new SessionUpdated(userId, updated));
+        if (textChanged)
         {
-            var before = ChatStore.Fields(await db.HashGetAllAsync(Keys.Message(userId, messageId)));
-            if (!before.TryGetValue("sessionId", out var sessionId)) throw ApiProblem.NotFound("message");
-            var title = (string?)await db.HashGetAsync(Keys.Session(userId, sessionId), "title") ?? "";
-            var r = await Attempt(log, userId, messageId, before, title, text, change, clock.GetUtcNow());
-            switch ((string)r[0]!)
-            {
-                case "ok" or "unchanged": return new MessageDataResponse(ChatStore.ToMessage(ChatStore.Fields(r[1])));
-                case "stale": continue;
-                default: throw ChatStore.Refusal(r);
-            }
+            var index = await indexRead!;
+            // the text being replaced becomes a revision: (when it was written, what it said)
+            change.Write(tx => tx.ListRightPushAsync(Keys.MessageRevisions(userId, messageId),
+                [before.TextAt.ToUnixTimeMilliseconds(), old.Text]));
+            change.Write(tx => SearchIndex.Replace(tx, userId, index, terms));
         }
-    }
-
-    /// <summary>
-    /// One run of the update script from the message's record as read (<paramref name="before"/>, with its sessionId)
-    /// and its session's <paramref name="title"/>; <paramref name="text"/> is the change's text as stored, or null.
-    /// The message and its session are built as the script will leave them: what it decides (times, count, image
-    /// list) are holes it fills; the strings copied from the records read are checked unchanged by it, and it
-    /// answers stale when one moved on (read them again), else ok, unchanged or a refusal.
-    /// </summary>
-    public static Task<RedisResult[]> Attempt(EventLog log, string userId, string messageId, IReadOnlyDictionary<string, string> before,
-        string title, string? text, MessageChange change, DateTimeOffset now)
-    {
-        var sessionId = before["sessionId"];
-        var after = new Dictionary<string, string>(before, StringComparer.Ordinal);
-        if (text is not null) after["text"] = text;
-        if (change.SetParams) after["params"] = change.Params;
-        var holes = new PayloadHoles();
-        var message = ChatStore.ToMessage(after) with { ImageIds = holes.Ids(1, "imageIds"), UpdatedAt = holes.Time(1, "updatedAt") };
-        IUserEvent[] events =
-            [new MessageUpdated(userId, message), new SessionUpdated(userId, ChatStore.SessionAfter(holes, 3, userId, sessionId, title))];
-
-        return ChatStore.Apply(log, ChatStore.UpdateMessage, events,
-            [Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId), Keys.Session(userId, sessionId), Keys.Sessions(userId)],
-            [Keys.UserScope(userId), ChatStore.Ms(now),
-             text is null ? "" : "1", text ?? "", text is null ? "" : MessageRules.Terms(text),
-             change.SetParams ? "1" : "", change.Params, change.ImageMode, change.ImageArg, ChatStore.MaxImagesPerMessage,
-             title, before.GetValueOrDefault("text") ?? "", before.GetValueOrDefault("params") ?? ""], holes);
+        foreach (var image in added)
+            change.Write(tx => tx.HashIncrementAsync(Keys.Image(userId, image), "refCount", 1));
+        for (var i = 0; i < removed.Count; i++)
+            if (await removedExist[i])
+            {
+                var image = removed[i];
+                change.Write(tx => tx.HashDecrementAsync(Keys.Image(userId, image), "refCount", 1));
+            }
+        return (new MessageDataResponse(message), change);
     }
 }

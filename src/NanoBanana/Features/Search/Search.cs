@@ -41,6 +41,88 @@ public static class SearchHandler
     /// <summary>A prefix matching more words than this uses the first ones in byte order (see docs/sessions.md).</summary>
     public const int MaxExpansion = 1000;
 
+    /// <summary>
+    /// The page of matching message ids, newest first, and the exact total. A group (one line of <c>@groups</c>) is the
+    /// union of its terms' sets; the result is the intersection of the groups; the CJK runs of <c>@verify</c> (one a
+    /// line) are checked against the text. Scratch unions live under <c>@scope ixtmp:@search:n</c>, deleted at the end.
+    /// </summary>
+    static readonly LuaScript MatchScript = LuaScript.Prepare("""
+        local P = @scope
+        local offset = tonumber(@offset)
+        local limit = tonumber(@limit)
+        local runs = {}
+        for run in string.gmatch(@verify, '[^\n]+') do runs[#runs+1] = run end
+        local sources = {}
+        local scratch = {}
+        for line in string.gmatch(@groups, '[^\n]+') do
+          local keys = {}
+          for t in string.gmatch(line, '%S+') do keys[#keys+1] = P .. 'ix:' .. t end
+          if #keys == 1 then sources[#sources+1] = keys[1]
+          else
+            local dest = P .. 'ixtmp:' .. @search .. ':' .. (#sources + 1)
+            local args = {'ZUNIONSTORE', dest, #keys}
+            for _, k in ipairs(keys) do args[#args+1] = k end
+            args[#args+1] = 'AGGREGATE'; args[#args+1] = 'MAX'
+            redis.call(unpack(args))
+            redis.call('PEXPIRE', dest, 60000) -- deleted below; the expiry only guards against an aborted script
+            scratch[#scratch+1] = dest
+            sources[#sources+1] = dest
+          end
+        end
+        local groups = #sources
+        local out = {0}
+        if #runs == 0 and groups == 1 then
+          -- one term (or one union): the total is its size, the page a range by rank
+          out[1] = redis.call('ZCARD', sources[1])
+          for _, n in ipairs(redis.call('ZREVRANGE', sources[1], offset, offset + limit - 1)) do
+            out[#out+1] = redis.call('HGET', @numbers, n)
+          end
+        else
+          -- Several groups: walk the smallest newest first and keep the ids every other group has
+          -- (O(1) ZSCORE lookups), verifying CJK runs against the text when asked. Without runs to
+          -- verify, the total is ZINTERCARD (counted inside Redis, nothing stored) and the walk stops
+          -- once the page is full; with runs, every candidate is verified so the total stays exact.
+          local sizes = {}
+          for g = 1, groups do sizes[g] = redis.call('ZCARD', sources[g]) end
+          local driver = 1
+          for g = 2, groups do if sizes[g] < sizes[driver] then driver = g end end
+          local others = {}
+          for g = 1, groups do if g ~= driver then others[#others+1] = sources[g] end end
+          local need = offset + limit
+          if #runs == 0 then
+            out[1] = redis.call('ZINTERCARD', groups, unpack(sources))
+            need = math.min(need, out[1])
+          else
+            need = sizes[driver]
+          end
+          local found = 0
+          local pos = 0
+          local chunk = 256
+          while pos < sizes[driver] and (#runs > 0 or found < need) do
+            local ids = redis.call('ZREVRANGE', sources[driver], pos, pos + chunk - 1)
+            for _, id in ipairs(ids) do
+              local ok = true
+              for _, key in ipairs(others) do
+                if not redis.call('ZSCORE', key, id) then ok = false break end
+              end
+              if ok and #runs > 0 then
+                local text = redis.call('HGET', P .. 'm:' .. (redis.call('HGET', @numbers, id) or ''), 'text') or ''
+                for _, run in ipairs(runs) do if not string.find(text, run, 1, true) then ok = false break end end
+              end
+              if ok then
+                found = found + 1
+                if found > offset and found <= offset + limit then out[#out+1] = redis.call('HGET', @numbers, id) end
+              end
+            end
+            pos = pos + chunk
+            chunk = math.min(chunk * 2, 4096)
+          end
+          if #runs > 0 then out[1] = found end
+        end
+        if #scratch > 0 then redis.call('DEL', unpack(scratch)) end
+        return out
+        """);
+
     public static async Task<SearchResults> Handle(Search query, IDatabase db)
     {
         var userId = query.UserId;
@@ -66,16 +148,16 @@ public static class SearchHandler
             terms.Add(found);
         }
 
-        var searchId = Guid.NewGuid().ToString("N");
-        var keys = new List<RedisKey>();
-        for (int i = 0; i <= terms.Count; i++) keys.Add(Keys.SearchScratch(userId, searchId, i));
-        keys.Add(Keys.SearchNumbers(userId));
-        foreach (var group in terms)
-            foreach (var t in group) keys.Add(Keys.SearchTerm(userId, t.ToString()));
-        var args = new List<RedisValue> { Keys.UserScope(userId), terms.Count, offset, limit, parsed.Verify.Count };
-        args.AddRange(terms.Select(g => (RedisValue)g.Length));
-        args.AddRange(parsed.Verify.Select(v => (RedisValue)v));
-        var r = await ChatStore.Run(db, ChatStore.SearchScript, [.. keys], [.. args]);
+        var r = (RedisResult[])(await db.ScriptEvaluateAsync(MatchScript, new
+        {
+            numbers = (RedisKey)Keys.SearchNumbers(userId),
+            scope = Keys.UserScope(userId),
+            search = Guid.NewGuid().ToString("N"),
+            groups = string.Join('\n', terms.Select(g => string.Join(' ', g))),
+            offset,
+            limit,
+            verify = string.Join('\n', parsed.Verify),
+        }))!;
         var total = (long)r[0];
         var ids = r.Skip(1).Where(x => !x.IsNull).Select(x => (string)x!).ToList();
 

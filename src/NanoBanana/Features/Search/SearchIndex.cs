@@ -4,46 +4,98 @@ using StackExchange.Redis;
 namespace NanoBanana.Features.Search;
 
 /// <summary>
-/// Writes of the search index as parts of a <see cref="UserChange"/>. A message is indexed under its short
-/// number <c>n</c> (<see cref="Keys.SearchNumbers"/>) in one sorted set per term (<see cref="Keys.SearchTerm"/>);
-/// the vocabulary (<see cref="Keys.SearchVocabulary"/>) lists the words and CJK terms that some message holds
-/// (not the prefix terms, which end in '*').
+/// A message's entries in the user's search index as loaded before a change: its number, its terms, and those of
+/// its words and CJK terms that no other message holds (they leave the vocabulary with it).
+/// </summary>
+public sealed record IndexEntry(long Number, IReadOnlyList<string> Terms, IReadOnlySet<string> OnlyHere);
+
+/// <summary>
+/// The writes of the search index, made by the message slices inside their change: each message has a short
+/// per-user number (newest highest, <see cref="Keys.SearchNumbers"/>); each term a ZSET of the numbers of the
+/// messages holding it (<see cref="Keys.SearchTerm"/>); words and CJK terms (not the "br*" prefix terms) are
+/// listed in the vocabulary for prefix expansion (<see cref="Keys.SearchVocabulary"/>).
 /// </summary>
 public static class SearchIndex
 {
-    /// <summary>A message's entry: its number and its terms (space-separated), as its record holds them.</summary>
-    public sealed record Entry(long N, string Terms)
+    /// <summary>The index terms of a text, space-separated, as the record stores them.</summary>
+    public static string Terms(string text) => string.Join(' ', SearchText.IndexTerms(text));
+
+    public static string[] Split(string terms) => terms.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+
+    static bool InVocabulary(string term) => !term.EndsWith('*');
+
+    /// <summary>The number the next message gets.</summary>
+    public static async Task<long> NextNumber(IDatabaseAsync db, string userId) =>
+        ((long?)await db.HashGetAsync(Keys.SearchNumbers(userId), "next") ?? 0) + 1;
+
+    /// <summary>Loads a message's entries (<paramref name="terms"/> as its record stores them).</summary>
+    public static async Task<IndexEntry> Load(IDatabaseAsync db, string userId, long number, string terms)
     {
-        public IEnumerable<string> TermList => Terms.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var all = Split(terms).Distinct().ToArray();
+        var words = all.Where(InVocabulary).ToArray();
+        var sizes = await Task.WhenAll(words.Select(t => db.SortedSetLengthAsync(Keys.SearchTerm(userId, t))));
+        return new IndexEntry(number, all, words.Where((_, i) => sizes[i] <= 1).ToHashSet(StringComparer.Ordinal));
     }
 
-    /// <summary>The removal of some entries, with the vocabulary words no entry keeps once they are gone.</summary>
-    public sealed record Removal(string UserId, IReadOnlyList<Entry> Entries, IReadOnlyList<string> VocabularyGone);
-
-    /// <summary>Reads what removing <paramref name="entries"/> decides on: how many numbers each of their words holds now.</summary>
-    public static async Task<Removal> LoadRemoval(IDatabase db, string userId, IReadOnlyList<Entry> entries)
+    /// <summary>
+    /// Loads the entries of several messages leaving the index together (a purge batch): a word leaves the
+    /// vocabulary with the last of them that holds it when no message outside the batch does.
+    /// </summary>
+    public static async Task<IReadOnlyList<IndexEntry>> Load(IDatabaseAsync db, string userId, IReadOnlyList<(long Number, string Terms)> messages)
     {
-        var removed = entries.SelectMany(e => e.TermList.Where(t => !t.EndsWith('*')).Distinct())
-            .GroupBy(t => t, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.LongCount(), StringComparer.Ordinal);
-        var batch = db.CreateBatch();
-        var sizes = removed.Keys.Select(t => (Term: t, Size: batch.SortedSetLengthAsync(Keys.SearchTerm(userId, t)))).ToList();
-        batch.Execute();
-        var gone = new List<string>();
-        foreach (var (term, size) in sizes)
-            if (await size <= removed[term]) gone.Add(term);
-        return new Removal(userId, entries, gone);
+        var terms = messages.Select(m => Split(m.Terms).Distinct().ToArray()).ToList();
+        var words = terms.SelectMany(t => t).Where(InVocabulary).Distinct().ToArray();
+        var sizes = await Task.WhenAll(words.Select(t => db.SortedSetLengthAsync(Keys.SearchTerm(userId, t))));
+        var heldHere = terms.SelectMany(t => t).GroupBy(t => t).ToDictionary(g => g.Key, g => g.Count());
+        var leaving = words.Where((w, i) => sizes[i] <= heldHere[w]).ToHashSet(StringComparer.Ordinal);
+        var lastHolder = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < terms.Count; i++) foreach (var t in terms[i]) lastHolder[t] = i;
+        return [.. messages.Select((m, i) => new IndexEntry(m.Number, terms[i],
+            terms[i].Where(t => leaving.Contains(t) && lastHolder[t] == i).ToHashSet(StringComparer.Ordinal)))];
     }
 
-    public static void Remove(UserChange change, Removal removal)
+    /// <summary>Enters a new message (its number becomes the counter's value).</summary>
+    public static Task Add(IDatabaseAsync tx, string userId, string messageId, long number, string terms) =>
+        Task.WhenAll(
+        [
+            tx.HashSetAsync(Keys.SearchNumbers(userId), [new("next", number), new(number, messageId)]),
+            .. AddTerms(tx, userId, number, Split(terms).Distinct()),
+        ]);
+
+    /// <summary>Re-indexes an edited text: the terms it lost go, the new ones come.</summary>
+    public static Task Replace(IDatabaseAsync tx, string userId, IndexEntry old, string terms)
     {
-        var userId = removal.UserId;
-        foreach (var entry in removal.Entries)
+        var now = Split(terms).Distinct().ToHashSet(StringComparer.Ordinal);
+        return Task.WhenAll(
+        [
+            .. RemoveTerms(tx, userId, old, old.Terms.Where(t => !now.Contains(t))),
+            .. AddTerms(tx, userId, old.Number, now.Where(t => !old.Terms.Contains(t))),
+        ]);
+    }
+
+    /// <summary>Takes a message out of the index.</summary>
+    public static Task Remove(IDatabaseAsync tx, string userId, IndexEntry old) =>
+        Task.WhenAll(
+        [
+            tx.HashDeleteAsync(Keys.SearchNumbers(userId), old.Number),
+            .. RemoveTerms(tx, userId, old, old.Terms),
+        ]);
+
+    static IEnumerable<Task> AddTerms(IDatabaseAsync tx, string userId, long number, IEnumerable<string> terms)
+    {
+        foreach (var t in terms)
         {
-            foreach (var term in entry.TermList.Distinct())
-                change.Write(tx => tx.SortedSetRemoveAsync(Keys.SearchTerm(userId, term), entry.N));
-            change.Write(tx => tx.HashDeleteAsync(Keys.SearchNumbers(userId), entry.N));
+            yield return tx.SortedSetAddAsync(Keys.SearchTerm(userId, t), number, number);
+            if (InVocabulary(t)) yield return tx.SortedSetAddAsync(Keys.SearchVocabulary(userId), t, 0);
         }
-        if (removal.VocabularyGone.Count > 0)
-            change.Write(tx => tx.SortedSetRemoveAsync(Keys.SearchVocabulary(userId), [.. removal.VocabularyGone.Select(t => (RedisValue)t)]));
+    }
+
+    static IEnumerable<Task> RemoveTerms(IDatabaseAsync tx, string userId, IndexEntry old, IEnumerable<string> terms)
+    {
+        foreach (var t in terms)
+        {
+            yield return tx.SortedSetRemoveAsync(Keys.SearchTerm(userId, t), old.Number);
+            if (old.OnlyHere.Contains(t)) yield return tx.SortedSetRemoveAsync(Keys.SearchVocabulary(userId), t);
+        }
     }
 }

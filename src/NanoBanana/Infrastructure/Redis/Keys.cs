@@ -22,7 +22,7 @@ public static class Keys
     /// An image record: a HASH with at least the fields <c>sessionId</c>, <c>type</c>
     /// (uploaded|generated|edited), <c>status</c> (processing|ready|failed), <c>refCount</c> (an integer:
     /// live messages that reference it) and <c>createdAt</c> (unix ms). The messages slice checks
-    /// existence and moves <c>refCount</c> with HINCRBY inside its own scripts, atomically with the message change.
+    /// existence and moves <c>refCount</c> with HINCRBY in the same commit as the message change.
     /// </summary>
     public static string Image(string userId, string imageId) => User(userId, $"img:{imageId}");
     /// <summary>ZSET of a session's image ids, scored by createdAt (unix ms).</summary>
@@ -54,7 +54,7 @@ public static class Keys
     public static string Sessions(string userId) => User(userId, "sessions");
     /// <summary>ZSET of a session's live message ids, scored by a per-session sequence (chat order).</summary>
     public static string SessionMessages(string userId, string sessionId) => User(userId, $"s:{sessionId}:msgs");
-    /// <summary>HASH: id, sessionId, role, text, params, imageIds (comma-separated), createdAt, updatedAt, textAt, editedOf, terms, seq, n.</summary>
+    /// <summary>HASH: id, sessionId, role, text, params, imageIds (comma-separated), createdAt, updatedAt, textAt, editedOf, terms, seq, n, and json (the message as the API writes it; absent in older records).</summary>
     public static string Message(string userId, string messageId) => User(userId, $"m:{messageId}");
     /// <summary>LIST of earlier versions of a message's text: pairs (editedAt unix ms, text), oldest first.</summary>
     public static string MessageRevisions(string userId, string messageId) => User(userId, $"m:{messageId}:revs");

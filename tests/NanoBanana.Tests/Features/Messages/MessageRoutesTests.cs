@@ -59,6 +59,32 @@ public sealed class ListMessagesTests(AppFixture app) : ChatContext(app)
         Assert.Equal("nano-banana", Str(page[1]!["params"]!["model"]));
     }
 
+    [Fact]
+    public async Task A_page_is_each_message_byte_for_byte_as_posted_also_from_records_without_their_json_copy()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        async Task<string> Posted(object body)
+        {
+            var raw = await (await Send(user, HttpMethod.Post, $"/api/sessions/{id}/messages", body)).ReadAsTextAsync();
+            var start = raw.IndexOf("\"messageData\":", StringComparison.Ordinal) + "\"messageData\":".Length;
+            return raw[start..^1];
+        }
+        var first = await Posted(new { role = "user", text = "naïve \"quoted\" <b> & 😀 日本語 \u2028 line" });
+        var second = await Posted(new
+        {
+            role = "assistant", text = "ünïcödé \\ back\tslash",
+            @params = new { prompt = "日本語 & <tag> \"q\"", seed = 1.5, list = new object?[] { 1, "two", null } },
+        });
+        var expected = $$$"""{"messages":[{{{first}}},{{{second}}}],"pagination":{"limit":50,"offset":0,"total":2,"hasMore":false}}""";
+        Assert.Equal(expected, await Raw(user, $"/api/sessions/{id}/messages"));
+
+        // Records written before the copy existed: the page reads their fields and writes the same bytes.
+        foreach (var m in (await Get(user, $"/api/sessions/{id}/messages?offset=0"))["messages"]!.AsArray())
+            await Redis.HashDeleteAsync(Keys.Message(user.Id, Str(m!["id"])), "json");
+        Assert.Equal(expected, await Raw(user, $"/api/sessions/{id}/messages?limit=50"));
+    }
+
     [Theory]
     [InlineData("limit=101", "limit")]
     [InlineData("limit=-5", "limit")]
@@ -106,19 +132,23 @@ public sealed class GetMessageTests(AppFixture app) : ChatContext(app)
 public sealed class EditMessageTests(AppFixture app) : ChatContext(app)
 {
     [Fact]
-    public async Task An_edit_logs_its_events_in_its_own_script_so_a_retry_that_finds_it_made_loses_nothing()
+    public async Task An_edit_decided_but_never_committed_changes_nothing_and_its_retry_edits_once()
     {
         var user = await RegisterUser();
         var id = await NewSessionId(user, "Edits");
         var messageId = await NewMessageId(user, id, "first text");
         var since = await LoggedEvents.Mark(Host, user.Id);
 
-        // The first attempt, as the handler's own step without Wolverine (in the old design its client got 503
-        // when the append after it failed): nothing could append an event after it.
-        await EditMessageHandler.Handle(new EditMessage("second text", null, null) { UserId = user.Id, MessageId = messageId },
-            Redis, Log, TimeProvider.System);
-        // Its retry with the same body finds the message as it asks, and changes nothing.
-        Assert.Equal(200, (await Send(user, HttpMethod.Put, $"/api/messages/{messageId}", new { text = "second text" })).Context.Response.StatusCode);
+        // The handler decides and returns the change; only the edge commits it (here: never, as when Redis went away).
+        var (_, uncommitted) = await EditMessageHandler.Handle(new EditMessage("second text", null, null) { UserId = user.Id, MessageId = messageId },
+            Redis, TimeProvider.System);
+        Assert.NotNull(uncommitted);
+        Assert.Empty(await Logged(user, since));
+        Assert.Equal("first text", Str((await Get(user, $"/api/messages/{messageId}"))["messageData"]!["text"]));
+
+        // The retry makes it; a second retry with the same body finds it made and changes nothing.
+        for (var attempt = 0; attempt < 2; attempt++)
+            Assert.Equal(200, (await Send(user, HttpMethod.Put, $"/api/messages/{messageId}", new { text = "second text" })).Context.Response.StatusCode);
 
         var logged = await Logged(user, since);
         Assert.Equal(["message_updated", "session_updated"], logged.Select(e => e.Type));
@@ -126,6 +156,8 @@ public sealed class EditMessageTests(AppFixture app) : ChatContext(app)
         Assert.Equal(await SessionUpdatedPayload(user, id), logged[1].Payload);
         SameJson(await Raw(user, $"/api/messages/{messageId}"), logged[0].Payload);
         SameJson(await Raw(user, $"/api/sessions/{id}"), logged[1].Payload);
+        Assert.Equal(["first text", "second text"],
+            (await Get(user, $"/api/messages/{messageId}/revisions"))["revisions"]!.AsArray().Select(r => Str(r!["text"])));
     }
 
     [Fact]
@@ -162,22 +194,49 @@ public sealed class EditMessageTests(AppFixture app) : ChatContext(app)
     }
 
     [Fact]
-    public async Task An_edit_whose_copied_text_changed_meanwhile_changes_nothing_and_logs_nothing()
+    public async Task Concurrent_text_edits_params_edits_renames_and_a_delete_each_decide_on_what_the_others_committed()
     {
         var user = await RegisterUser();
-        var id = await NewSessionId(user, "Guarded");
-        var messageId = await NewMessageId(user, id, "current text");
+        var id = await NewSessionId(user, "Busy");
+        var messageId = await NewMessageId(user, id, "t0");
+        var other = await NewMessageId(user, id, "soon gone");
         var since = await LoggedEvents.Mark(Host, user.Id);
 
-        // A params edit built from a text read before another edit changed it: the script sees the text moved on.
-        var before = ChatStore.Fields(await Redis.HashGetAllAsync(Keys.Message(user.Id, messageId)));
-        before["text"] = "older text";
-        var r = await MessageUpdates.Attempt(Log, user.Id, messageId, before, "Guarded", null,
-            new MessageChange(SetParams: true, Params: "{\"a\":1}"), DateTimeOffset.UtcNow);
+        var calls = Enumerable.Range(1, 8).SelectMany(i => new[]
+        {
+            Send(user, HttpMethod.Put, $"/api/messages/{messageId}", new { text = $"t{i}" }),
+            Send(user, HttpMethod.Put, $"/api/messages/{messageId}", new { @params = new { n = i } }),
+            Send(user, HttpMethod.Patch, $"/api/sessions/{id}", new { title = $"r{i}" }),
+        }).Append(Send(user, HttpMethod.Delete, $"/api/messages/{other}")).ToList();
+        Assert.All(await Task.WhenAll(calls), r => Assert.Equal(200, r.Context.Response.StatusCode));
 
-        Assert.Equal("stale", (string)r[0]!);
-        Assert.Empty(await Logged(user, since));
-        Assert.Null((await Get(user, $"/api/messages/{messageId}"))["messageData"]!["params"]);
+        // Each message_updated changes the text or the params of the one before it, never puts back an older value
+        // of the other: no edit was decided on a message that another edit had changed meanwhile.
+        var logged = await Logged(user, since);
+        var updates = logged.Where(e => e.Type == "message_updated").Select(e => JsonNode.Parse(e.Payload)!["messageData"]!).ToList();
+        Assert.Equal(16, updates.Count);
+        var (text, parameters) = ("t0", "null");
+        foreach (var u in updates)
+        {
+            var (t, p) = (Str(u["text"]), u["params"]?.ToJsonString() ?? "null");
+            Assert.True((t != text) ^ (p != parameters), $"{text} {parameters} -> {t} {p}");
+            (text, parameters) = (t, p);
+        }
+        // The session_updated of an edit or of the delete keeps the title of the session_updated before it, and
+        // counts the delete from the moment it is logged.
+        SessionDto? last = null;
+        for (var i = 0; i < logged.Count; i++)
+        {
+            if (logged[i].Type != "session_updated") continue;
+            var session = ((SessionUpdated)LoggedEvents.ToDomain(user.Id, logged[i])).Session;
+            if (last is not null && logged[i - 1].Type is "message_updated" or "message_deleted")
+                Assert.Equal(last.Title, session.Title);
+            Assert.Equal(logged.Take(i).Any(e => e.Type == "message_deleted") ? 1 : 2, session.MessageCount);
+            last = session;
+        }
+        SameJson(await Raw(user, $"/api/messages/{messageId}"), logged.Last(e => e.Type == "message_updated").Payload);
+        SameJson(await Raw(user, $"/api/sessions/{id}"), logged.Last(e => e.Type == "session_updated").Payload);
+        Assert.Equal(9, (await Get(user, $"/api/messages/{messageId}/revisions"))["revisions"]!.AsArray().Count);
     }
 
     [Fact]
@@ -393,7 +452,7 @@ public sealed class MessageImagesTests(AppFixture app) : ChatContext(app)
 public sealed class DeleteMessageTests(AppFixture app) : ChatContext(app)
 {
     [Fact]
-    public async Task A_delete_logs_its_events_in_its_own_script_so_a_retry_answering_404_loses_nothing()
+    public async Task A_delete_decided_but_never_committed_changes_nothing_and_its_retry_deletes_once()
     {
         var user = await RegisterUser();
         var id = await NewSessionId(user, "Gare du Nord “été” <x>");
@@ -401,37 +460,24 @@ public sealed class DeleteMessageTests(AppFixture app) : ChatContext(app)
         var messageId = await NewMessageId(user, id, "soon gone");
         var since = await LoggedEvents.Mark(Host, user.Id);
 
-        // The first attempt, as the handler's own step without Wolverine (in the old design its client got 503
-        // when the append after it failed): nothing could append an event after it.
-        await DeleteMessageHandler.Handle(new DeleteMessage(messageId) { UserId = user.Id }, Redis, Log, TimeProvider.System);
-        // Its retry finds the message gone.
+        // The handler decides and returns the change; only the edge commits it (here: never, as when Redis went away).
+        var (_, uncommitted) = await DeleteMessageHandler.Handle(new DeleteMessage(messageId) { UserId = user.Id }, Redis, TimeProvider.System);
+        Assert.NotNull(uncommitted);
+        Assert.Empty(await Logged(user, since));
+        Assert.Equal("soon gone", Str((await Get(user, $"/api/messages/{messageId}"))["messageData"]!["text"]));
+
+        // The retry deletes it; a second retry finds it gone.
+        Assert.Equal(200, (await Send(user, HttpMethod.Delete, $"/api/messages/{messageId}")).Context.Response.StatusCode);
         await ShouldBeProblem(await Send(user, HttpMethod.Delete, $"/api/messages/{messageId}"), 404, "not_found");
 
         var logged = await Logged(user, since);
         Assert.Equal(["message_deleted", "session_updated"], logged.Select(e => e.Type));
         Assert.Equal($$"""{"messageId":"{{messageId}}","sessionId":"{{id}}"}""", logged[0].Payload);
-        // session_updated carries the session as devices received it before, and as its route answers it: one message left.
         Assert.Equal(await SessionUpdatedPayload(user, id), logged[1].Payload);
         var session = await Raw(user, $"/api/sessions/{id}");
         SameJson(session, logged[1].Payload);
         Assert.Equal(1, JsonNode.Parse(session)!["session"]!["messageCount"]!.GetValue<int>());
         Assert.Equal([keep], (await Get(user, $"/api/sessions/{id}/messages"))["messages"]!.AsArray().Select(m => Str(m!["id"])));
-    }
-
-    [Fact]
-    public async Task A_delete_whose_copied_title_changed_meanwhile_changes_nothing_and_logs_nothing()
-    {
-        var user = await RegisterUser();
-        var id = await NewSessionId(user, "Renamed since");
-        var messageId = await NewMessageId(user, id, "still here");
-        var since = await LoggedEvents.Mark(Host, user.Id);
-
-        // session_updated built from a title read before a rename: the script sees the title moved on.
-        var r = await DeleteMessageHandler.Attempt(Log, user.Id, id, messageId, "Old title", DateTimeOffset.UtcNow);
-
-        Assert.Equal("stale", (string)r[0]!);
-        Assert.Empty(await Logged(user, since));
-        Assert.Equal("still here", Str((await Get(user, $"/api/messages/{messageId}"))["messageData"]!["text"]));
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using Alba;
 using Microsoft.Extensions.DependencyInjection;
 using NanoBanana.Features;
 using NanoBanana.Features.Realtime;
+using NanoBanana.Features.Messages;
 using NanoBanana.Features.Sessions;
 using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
@@ -116,17 +117,13 @@ public abstract class ChatContext(AppFixture app) : IntegrationContext(app)
     /// <summary>The events stored for the user after <paramref name="since"/> as the devices receive them: frame type and payload text.</summary>
     protected async Task<List<LoggedEvent>> Logged(TestUser user, long since) => [.. (await Log.Read(user.Id, since, 1000)).Events];
 
-    /// <summary>
-    /// The session_updated payload built from the session's stored record, as the handlers built it before their events
-    /// moved into their scripts: what devices received until then, byte for byte.
-    /// </summary>
+    /// <summary>The session_updated payload built from the session's stored record: what devices receive, byte for byte.</summary>
     protected async Task<string> SessionUpdatedPayload(TestUser user, string sessionId) =>
-        CommitChanges.PayloadOf(new SessionUpdated(user.Id,
-            ChatStore.ToSession(user.Id, ChatStore.Fields(await Redis.HashGetAllAsync(Keys.Session(user.Id, sessionId))))));
+        CommitChanges.PayloadOf(new SessionUpdated(user.Id, (await SessionRecord.Live(Redis, user.Id, sessionId))!.Session));
 
     /// <summary>The message_updated payload built from the message's stored record (as <see cref="SessionUpdatedPayload"/>).</summary>
     protected async Task<string> MessageUpdatedPayload(TestUser user, string messageId) =>
-        CommitChanges.PayloadOf(new MessageUpdated(user.Id, ChatStore.ToMessage(ChatStore.Fields(await Redis.HashGetAllAsync(Keys.Message(user.Id, messageId))))));
+        CommitChanges.PayloadOf(new MessageUpdated(user.Id, (await MessageRecord.Read(Redis, user.Id, messageId))!.Message));
 
     /// <summary>The same JSON values (the REST answers write non-ASCII as is, the log escapes it: both are the one serializer's shapes).</summary>
     protected static void SameJson(string expected, string actual) =>

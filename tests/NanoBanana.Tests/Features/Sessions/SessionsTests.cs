@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Alba;
+using Microsoft.Extensions.DependencyInjection;
 using NanoBanana.Features;
 using NanoBanana.Features.Realtime;
 
@@ -451,13 +452,14 @@ public sealed class DeleteSessionRetryTests(AppFixture app) : ChatContext(app)
 
 public sealed class DeleteLargeSessionTests(AppFixture app) : ChatContext(app)
 {
-    /// <summary>Many messages written through the real post handler (HTTP would only make the setup slow).</summary>
+    /// <summary>Many messages posted through the bus, as the endpoint does (HTTP would only make the setup slow); one at a time.</summary>
     async Task Fill(TestUser user, string sessionId, int count, string imageId)
     {
-        var posts = Enumerable.Range(0, count).Select(i => NanoBanana.Features.Messages.PostMessage.PostMessageHandler.Handle(
-            new NanoBanana.Features.Messages.PostMessage.PostMessage("user", $"quokka number {i}", i % 10 == 0 ? [imageId] : null, null, null)
-            { UserId = user.Id, SessionId = sessionId }, Redis, TimeProvider.System));
-        await Task.WhenAll(posts);
+        var bus = Host.Services.GetRequiredService<Wolverine.IMessageBus>();
+        for (var i = 0; i < count; i++)
+            await bus.InvokeAsync<NanoBanana.Features.Messages.MessagePostedResponse>(
+                new NanoBanana.Features.Messages.PostMessage.PostMessage("user", $"quokka number {i}", i % 10 == 0 ? [imageId] : null, null, null)
+                { UserId = user.Id, SessionId = sessionId });
     }
 
     [Fact]

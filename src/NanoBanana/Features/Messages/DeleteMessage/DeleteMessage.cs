@@ -3,7 +3,8 @@ using Carter;
 using FluentValidation;
 using NanoBanana.Features.Auth;
 using NanoBanana.Features.Sessions;
-using NanoBanana.Infrastructure.Realtime;
+using NanoBanana.Features.Search;
+using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
@@ -24,41 +25,44 @@ public sealed record DeleteMessage(string MessageId)
 public static class DeleteMessageHandler
 {
     /// <summary>
-    /// One script: gone from the session's order, its count, the search index; its image references released;
-    /// message_deleted and session_updated logged. A retry that finds it gone answers 404: its events went with it.
+    /// Gone from the session's order, its count and the search index; its images' references released; message_deleted
+    /// and session_updated raised. A retry that finds it gone answers 404: its events went with the first delete.
     /// </summary>
-    public static async Task<MessageResponse> Handle(DeleteMessage cmd, IDatabase db, EventLog log, TimeProvider clock)
+    public static async Task<(MessageResponse, UserChange)> Handle(DeleteMessage cmd, IDatabase db, TimeProvider clock)
     {
         var (userId, messageId) = (cmd.UserId, cmd.MessageId);
-        var sessionId = await ChatStore.SessionOf(db, userId, messageId);
-        while (true)
-        {
-            var title = (string?)await db.HashGetAsync(Keys.Session(userId, sessionId), "title") ?? "";
-            var r = await Attempt(log, userId, sessionId, messageId, title, clock.GetUtcNow());
-            switch ((string)r[0]!)
-            {
-                case "ok": return new MessageResponse("Message deleted.");
-                case "stale": continue;
-                default: throw ChatStore.Refusal(r);
-            }
-        }
-    }
+        var read = db.CreateBatch();
+        var basisRead = UserBasis.Read(read, userId);
+        var messageRead = MessageRecord.Read(read, userId, messageId);
+        read.Execute();
+        var basis = await basisRead;
+        var message = await messageRead ?? throw ApiProblem.NotFound("message");
+        var sessionId = message.Message.SessionId;
 
-    /// <summary>
-    /// One run of the delete script. session_updated copies <paramref name="title"/>; the script checks it is still
-    /// the session's title and answers stale otherwise (read it again), else ok or a refusal.
-    /// </summary>
-    public static Task<RedisResult[]> Attempt(EventLog log, string userId, string sessionId, string messageId, string title, DateTimeOffset now)
-    {
-        var holes = new PayloadHoles();
-        IUserEvent[] events =
-            [new MessageDeleted(userId, sessionId, messageId), new SessionUpdated(userId, ChatStore.SessionAfter(holes, 3, userId, sessionId, title))];
-        RedisKey[] keys =
-        [
-            Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId), Keys.Session(userId, sessionId),
-            Keys.SessionMessages(userId, sessionId), Keys.Sessions(userId), Keys.SearchNumbers(userId),
-        ];
-        return ChatStore.Apply(log, ChatStore.DeleteMessage, events, keys, [Keys.UserScope(userId), ChatStore.Ms(now), title], holes);
+        var load = db.CreateBatch();
+        var sessionRead = SessionRecord.Live(load, userId, sessionId);
+        var atRead = SessionOrder.Newest(load, userId, clock.GetUtcNow());
+        var imagesExist = message.Message.ImageIds.Select(i => load.KeyExistsAsync(Keys.Image(userId, i))).ToList();
+        var indexRead = SearchIndex.Load(load, userId, message.Number, message.Terms);
+        load.Execute();
+        var before = await sessionRead ?? throw ApiProblem.NotFound("message");
+        var index = await indexRead;
+        var session = before.Session with { MessageCount = before.Session.MessageCount - 1, UpdatedAt = await atRead };
+
+        var change = basis.Change()
+            .Write(tx => MessageRecord.Delete(tx, userId, messageId))
+            .Write(tx => tx.SortedSetRemoveAsync(Keys.SessionMessages(userId, sessionId), messageId))
+            .Write(tx => SearchIndex.Remove(tx, userId, index))
+            .Write(tx => SessionRecord.Write(tx, before with { Session = session }))
+            .Raise(new MessageDeleted(userId, sessionId, messageId))
+            .Raise(new SessionUpdated(userId, session));
+        for (var i = 0; i < imagesExist.Count; i++)
+            if (await imagesExist[i])
+            {
+                var image = message.Message.ImageIds[i];
+                change.Write(tx => tx.HashDecrementAsync(Keys.Image(userId, image), "refCount", 1));
+            }
+        return (new MessageResponse("Message deleted."), change);
     }
 }
 

@@ -3,7 +3,6 @@ using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
 using NanoBanana.Features.Sessions;
-using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
 using Wolverine;
@@ -34,11 +33,9 @@ public sealed record EditMessage(string? Text, JsonNode? Params, string[]? Image
 
 public static class EditMessageHandler
 {
-    public static Task<MessageDataResponse> Handle(EditMessage cmd, IDatabase db, EventLog log, TimeProvider clock) =>
-        MessageUpdates.Apply(db, log, clock, cmd.UserId, cmd.MessageId, new MessageChange(
-            Text: cmd.Text,
-            SetParams: cmd.Params is not null, Params: MessageRules.ParamsJson(cmd.Params),
-            ImageMode: cmd.ImageIds is null ? "" : "set", ImageArg: string.Join(',', cmd.ImageIds ?? [])));
+    public static Task<(MessageDataResponse, UserChange?)> Handle(EditMessage cmd, IDatabase db, TimeProvider clock) =>
+        MessageUpdates.Decide(db, clock, cmd.UserId, cmd.MessageId,
+            new MessageEdit.Set(cmd.ImageIds) { Text = cmd.Text, Params = cmd.Params as JsonObject });
 }
 
 public sealed class EditMessageEndpoint : ICarterModule

@@ -21,7 +21,7 @@ public sealed record GetMessage(string MessageId)
 public static class GetMessageHandler
 {
     public static async Task<MessageDataResponse> Handle(GetMessage query, IDatabase db) =>
-        new(ChatStore.ToMessage(await ChatStore.LiveMessage(db, query.UserId, query.MessageId)));
+        new((await MessageRecord.Live(db, query.UserId, query.MessageId)).Message.Message);
 }
 
 public sealed class GetMessageEndpoint : ICarterModule

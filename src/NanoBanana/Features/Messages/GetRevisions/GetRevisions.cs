@@ -25,12 +25,12 @@ public static class GetRevisionsHandler
     /// <summary>Every version of the text, oldest first; the current one last, dated when it was written.</summary>
     public static async Task<RevisionsResponse> Handle(GetRevisions query, IDatabase db)
     {
-        var message = await ChatStore.LiveMessage(db, query.UserId, query.MessageId);
+        var (message, _) = await MessageRecord.Live(db, query.UserId, query.MessageId);
         var stored = await db.ListRangeAsync(Keys.MessageRevisions(query.UserId, query.MessageId));
         var revisions = new List<Revision>(stored.Length / 2 + 1);
         for (int i = 0; i + 1 < stored.Length; i += 2)
             revisions.Add(new Revision(stored[i + 1].ToString(), At(stored[i].ToString())));
-        revisions.Add(new Revision(message["text"], At(message["textAt"])));
+        revisions.Add(new Revision(message.Message.Text, message.TextAt));
         return new RevisionsResponse(revisions);
     }
 

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -24,19 +26,61 @@ public sealed record ListMessages(string SessionId, string? Limit, string? Offse
     }
 }
 
+/// <summary>A page of messages as the API writes it (UTF-8 JSON <c>{messages, pagination}</c>): the stored messages put together.</summary>
+public sealed record MessagesPageJson(byte[] Utf8);
+
 public static class ListMessagesHandler
 {
-    /// <summary>A page by rank in the session's message ZSET (scored by sequence): O(log n + page), one round trip.</summary>
-    public static async Task<MessagesPage> Handle(ListMessages query, IDatabase db)
+    /// <summary>
+    /// One consistent page in one round trip: O(log n + page) by rank in the session's message ZSET (scored by chat
+    /// order). Each message comes as its record's ready-made JSON, or as its fields when the record has none.
+    /// </summary>
+    static readonly LuaScript PageScript = LuaScript.Prepare($$"""
+        local s = redis.call('HMGET', @session, 'id', 'deletedAt')
+        if not s[1] or s[2] then return false end
+        local first = tonumber(@offset)
+        local out = {redis.call('ZCARD', @messages)}
+        for _, id in ipairs(redis.call('ZRANGE', @messages, first, first + tonumber(@limit) - 1)) do
+          local key = @scope .. 'm:' .. id
+          local json = redis.call('HGET', key, 'json')
+          if json then out[#out+1] = json
+          else
+            local m = redis.call('HMGET', key, {{string.Join(", ", MessageRecord.DtoFields.Select(f => $"'{f}'"))}})
+            if m[1] then out[#out+1] = m end
+          end
+        end
+        return out
+        """);
+
+    public static async Task<MessagesPageJson> Handle(ListMessages query, IDatabase db)
     {
         var (limit, offset) = query.PageOf(defaultLimit: 50);
-        var r = await ChatStore.Run(db, ChatStore.MessagePageScript,
-            [Keys.Session(query.UserId, query.SessionId), Keys.SessionMessages(query.UserId, query.SessionId)],
-            Keys.UserScope(query.UserId), offset, limit);
-        if ((string)r[0]! != "ok") throw ChatStore.Refusal(r);
-        var messages = new List<MessageDto>(r.Length - 2);
-        for (var i = 2; i < r.Length; i++) messages.Add(ChatStore.ToMessage((RedisResult[])r[i]!));
-        return new MessagesPage(messages, Pagination.Of(limit, offset, (long)r[1]));
+        var r = await db.ScriptEvaluateAsync(PageScript, new
+        {
+            session = (RedisKey)Keys.Session(query.UserId, query.SessionId),
+            messages = (RedisKey)Keys.SessionMessages(query.UserId, query.SessionId),
+            scope = Keys.UserScope(query.UserId),
+            offset,
+            limit,
+        });
+        if (r.IsNull) throw ApiProblem.NotFound("session");
+        var items = (RedisResult[])r!;
+
+        var body = new ArrayBufferWriter<byte>(16 * 1024);
+        using (var json = new Utf8JsonWriter(body, new JsonWriterOptions { Encoder = MessageRecord.ApiJson.Encoder, SkipValidation = true }))
+        {
+            json.WriteStartObject();
+            json.WriteStartArray("messages");
+            for (var i = 1; i < items.Length; i++)
+                json.WriteRawValue(items[i].Resp2Type == ResultType.Array
+                    ? MessageRecord.JsonBytes(MessageRecord.FromValues((RedisResult[])items[i]!))
+                    : (byte[])items[i]!, skipInputValidation: true);
+            json.WriteEndArray();
+            json.WritePropertyName("pagination");
+            JsonSerializer.Serialize(json, Pagination.Of(limit, offset, (long)items[0]), MessageRecord.ApiJson);
+            json.WriteEndObject();
+        }
+        return new MessagesPageJson(body.WrittenSpan.ToArray());
     }
 }
 
@@ -45,8 +89,11 @@ public sealed class ListMessagesEndpoint : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.SessionMessageRoutes().MapGet("", async (string sessionId, string? limit, string? offset,
                 Caller caller, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<MessagesPage>(
-                    new ListMessages(sessionId, limit, offset) { UserId = caller.UserId }, ct)))
+            {
+                var answer = await bus.InvokeAsync<MessagesPageJson>(
+                    new ListMessages(sessionId, limit, offset) { UserId = caller.UserId }, ct);
+                return TypedResults.Bytes(answer.Utf8, "application/json; charset=utf-8");
+            })
             .CachedPerUserVersion()
             .WithName("ListMessages")
             .WithSummary("A session's messages, oldest first (chat order)")

@@ -2,7 +2,6 @@ using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
 using NanoBanana.Features.Sessions;
-using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
 using Wolverine;
@@ -10,7 +9,7 @@ using Wolverine;
 namespace NanoBanana.Features.Messages.MessageImages;
 
 // Three small use cases on one resource, the message's image list: read it, add one, remove one.
-// Adding and removing go through the message update script, so refCount moves with the list, atomically.
+// Adding and removing are message updates (MessageUpdates), so refCount moves with the list, in one commit.
 
 public sealed record ListMessageImages(string MessageId)
 {
@@ -32,7 +31,7 @@ public sealed record AttachImage(string ImageId)
         public Validator()
         {
             RuleFor(x => x.MessageId).ValidId();
-            RuleFor(x => x.ImageId).NotNull().WithMessage("'imageId' is required.").ValidImageId();
+            RuleFor(x => x.ImageId).NotNull().WithMessage("'imageId' is required.").ValidId();
         }
     }
 }
@@ -46,7 +45,7 @@ public sealed record DetachImage(string MessageId, string ImageId)
         public Validator()
         {
             RuleFor(x => x.MessageId).ValidId();
-            RuleFor(x => x.ImageId).ValidImageId();
+            RuleFor(x => x.ImageId).ValidId();
         }
     }
 }
@@ -55,23 +54,23 @@ public static class ListMessageImagesHandler
 {
     public static async Task<MessageImagesResponse> Handle(ListMessageImages query, IDatabase db, IImageDescriptions images, CancellationToken ct)
     {
-        var message = await ChatStore.LiveMessage(db, query.UserId, query.MessageId);
-        return new MessageImagesResponse(await images.Describe(query.UserId, ChatStore.SplitIds(message.GetValueOrDefault("imageIds")), ct));
+        var (message, _) = await MessageRecord.Live(db, query.UserId, query.MessageId);
+        return new MessageImagesResponse(await images.Describe(query.UserId, message.Message.ImageIds, ct));
     }
 }
 
 public static class AttachImageHandler
 {
     /// <summary>Attaching an image the message already shows changes nothing (and answers 200).</summary>
-    public static Task<MessageDataResponse> Handle(AttachImage cmd, IDatabase db, EventLog log, TimeProvider clock) =>
-        MessageUpdates.Apply(db, log, clock, cmd.UserId, cmd.MessageId, new MessageChange(ImageMode: "attach", ImageArg: cmd.ImageId));
+    public static Task<(MessageDataResponse, UserChange?)> Handle(AttachImage cmd, IDatabase db, TimeProvider clock) =>
+        MessageUpdates.Decide(db, clock, cmd.UserId, cmd.MessageId, new MessageEdit.Attach(cmd.ImageId));
 }
 
 public static class DetachImageHandler
 {
     /// <summary>Detaching an image the message does not show answers 404.</summary>
-    public static Task<MessageDataResponse> Handle(DetachImage cmd, IDatabase db, EventLog log, TimeProvider clock) =>
-        MessageUpdates.Apply(db, log, clock, cmd.UserId, cmd.MessageId, new MessageChange(ImageMode: "detach", ImageArg: cmd.ImageId));
+    public static Task<(MessageDataResponse, UserChange?)> Handle(DetachImage cmd, IDatabase db, TimeProvider clock) =>
+        MessageUpdates.Decide(db, clock, cmd.UserId, cmd.MessageId, new MessageEdit.Detach(cmd.ImageId));
 }
 
 public sealed class MessageImagesEndpoints : ICarterModule

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
 using Microsoft.AspNetCore.Mvc;
+using NanoBanana.Features.Search;
 using NanoBanana.Features.Sessions;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Redis;
@@ -38,51 +39,73 @@ public sealed record PostMessage(string Role, string? Text, string[]? ImageIds, 
 public static class PostMessageHandler
 {
     /// <summary>
-    /// One script does everything: checks (session live, images usable, editedOf in the session),
-    /// then the counter, the order, the message, the search entries, the image references, the auto
-    /// title and the idempotency record. 50 concurrent posts give 50 messages and a count of 50.
-    /// With an Idempotency-Key the events go as <see cref="OnceEvents"/>, from the first request and
-    /// from every retry: they reach the log once, also when the first request's append failed.
+    /// Loads the session, the images and the index counter (with the basis, in one round trip), refuses early,
+    /// then decides the whole post: the session's count, order and auto title, the message, its search entries,
+    /// its images' refCounts and the Idempotency-Key's record, with message_created and session_updated.
+    /// Concurrent posts of one user each commit on fresh data (the commit runs a post that met a moved
+    /// version again), so 50 concurrent posts give 50 messages and a count of 50. A retry under a key whose
+    /// first request committed gets that message as it is now, and changes nothing.
     /// </summary>
-    public static async Task<(MessagePostedResponse, MessageCreated?, SessionUpdated?, OnceEvents?)> Handle(
-        PostMessage cmd, IDatabase db, TimeProvider clock)
+    public static async Task<(MessagePostedResponse, UserChange?)> Handle(PostMessage cmd, IDatabase db, TimeProvider clock)
     {
         var (userId, sessionId) = (cmd.UserId, cmd.SessionId);
-        var id = Ids.New();
-        var text = cmd.Text ?? "";
-        var key = cmd.IdempotencyKey ?? "-";
         var fingerprint = cmd.IdempotencyKey is null ? null : Idempotency.Fingerprint("message:" + sessionId, cmd);
-        var r = await ChatStore.Run(db, ChatStore.PostMessageScript,
-            [Keys.Session(userId, sessionId), Keys.SessionMessages(userId, sessionId), Keys.Sessions(userId),
-             Keys.Message(userId, id), Keys.Idempotency(userId, "message", key), Keys.SearchNumbers(userId),
-             Keys.IdempotencyUnsent(userId, "message", key)],
-            Keys.UserScope(userId), id, sessionId, cmd.Role, text, MessageRules.ParamsJson(cmd.Params),
-            string.Join(',', cmd.ImageIds ?? []), ChatStore.Ms(clock.GetUtcNow()), cmd.EditedOf ?? "",
-            MessageRules.Terms(text), cmd.Role == "user" ? SessionTitles.Auto(text) : "",
-            fingerprint is null ? "" : Idempotency.Record(fingerprint, id), (long)Idempotency.Lifetime.TotalMilliseconds);
+        var images = cmd.ImageIds ?? [];
 
-        MessageDto message;
-        SessionDto session;
-        switch ((string)r[0]!)
+        var read = db.CreateBatch();
+        var basisRead = UserBasis.Read(read, userId);
+        var earlierRead = cmd.IdempotencyKey is null ? Task.FromResult(RedisValue.Null)
+            : read.StringGetAsync(Keys.Idempotency(userId, "message", cmd.IdempotencyKey));
+        var sessionRead = SessionRecord.Live(read, userId, sessionId);
+        var atRead = SessionOrder.Newest(read, userId, clock.GetUtcNow());
+        var numberRead = SearchIndex.NextNumber(read, userId);
+        var editedOfRead = cmd.EditedOf is null ? Task.FromResult(RedisValue.Null)
+            : read.HashGetAsync(Keys.Message(userId, cmd.EditedOf), "sessionId");
+        var statusReads = images.Select(i => read.HashGetAsync(Keys.Image(userId, i), "status")).ToList();
+        read.Execute();
+        var basis = await basisRead;
+
+        if (await earlierRead is { HasValue: true } earlier)
         {
-            case "idem":
-                // A retry of a post that succeeded: the message it created and its session, as they are now.
-                var first = await ChatStore.LiveMessage(db, userId, Idempotency.FirstResourceOrThrow((string)r[1]!, fingerprint!));
-                message = ChatStore.ToMessage(first);
-                session = await ChatStore.LiveSession(db, userId, message.SessionId);
-                break;
-            case "ok":
-                message = ChatStore.ToMessage(ChatStore.Fields(r[1]));
-                session = ChatStore.ToSession(userId, ChatStore.Fields(r[2]));
-                break;
-            default:
-                throw ChatStore.Refusal(r);
+            var (first, _) = await MessageRecord.Live(db, userId, Idempotency.FirstResourceOrThrow(earlier!, fingerprint!));
+            return (new MessagePostedResponse("Message created.", first.Message), null);
         }
-        var (created, updated) = (new MessageCreated(userId, message), new SessionUpdated(userId, session));
-        var answer = new MessagePostedResponse("Message created.", message);
-        return cmd.IdempotencyKey is null
-            ? (answer, created, updated, null)
-            : (answer, null, null, new OnceEvents(Keys.IdempotencyUnsent(userId, "message", key), [created, updated]));
+        var before = await sessionRead ?? throw ApiProblem.NotFound("session");
+        if (cmd.EditedOf is not null && await editedOfRead != sessionId)
+            throw ApiProblem.Validation("editedOf", "'editedOf' must be an earlier message of the same session.");
+        for (var i = 0; i < images.Length; i++)
+            if ((string?)await statusReads[i] is not ("processing" or "ready"))
+                throw ApiProblem.Validation("imageIds", $"Image '{images[i]}' was not found among your images, or it is not ready or processing.");
+
+        // createdAt never goes backwards within a session (chat order and time order agree), and the session sorts first.
+        var at = await atRead;
+        var number = await numberRead;
+        var text = cmd.Text ?? "";
+        var terms = SearchIndex.Terms(text);
+        var message = MessageRecord.AsStored(new MessageDto(Ids.New(), sessionId, cmd.Role, text,
+            cmd.Params as JsonObject, images, at, at, cmd.EditedOf));
+        var autoTitle = cmd.Role == "user" && !before.Titled && before.Session.Title == SessionRecord.DefaultTitle
+            ? StoredText.AsStored(SessionTitles.Auto(text)) : "";
+        var session = before.Session with
+        {
+            MessageCount = before.Session.MessageCount + 1, UpdatedAt = at,
+            Title = autoTitle.Length > 0 ? autoTitle : before.Session.Title,
+        };
+        var stored = new StoredMessage(message, at, terms, before.MessageSeq + 1, number);
+
+        var change = basis.Change()
+            .Write(tx => SessionRecord.Write(tx, new StoredSession(session, before.Titled || autoTitle.Length > 0, stored.Seq)))
+            .Write(tx => MessageRecord.Write(tx, userId, stored))
+            .Write(tx => tx.SortedSetAddAsync(Keys.SessionMessages(userId, sessionId), message.Id, stored.Seq))
+            .Write(tx => SearchIndex.Add(tx, userId, message.Id, number, terms))
+            .Raise(new MessageCreated(userId, message))
+            .Raise(new SessionUpdated(userId, session));
+        foreach (var image in images)
+            change.Write(tx => tx.HashIncrementAsync(Keys.Image(userId, image), "refCount", 1));
+        if (cmd.IdempotencyKey is { } key)
+            change.Write(tx => tx.StringSetAsync(Keys.Idempotency(userId, "message", key),
+                Idempotency.Record(fingerprint!, message.Id), Idempotency.Lifetime));
+        return (new MessagePostedResponse("Message created.", message), change);
     }
 }
 

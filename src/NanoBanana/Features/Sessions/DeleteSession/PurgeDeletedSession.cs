@@ -61,16 +61,16 @@ public static class SessionPurge
         var batch = db.CreateBatch();
         var records = ids.Select(id => batch.HashGetAsync(Keys.Message(userId, id.ToString()), ["imageIds", "terms", "n"])).ToList();
         batch.Execute();
-        var entries = new List<SearchIndex.Entry>();
+        var entries = new List<(long Number, string Terms)>();
         var references = new List<string>();
         foreach (var record in records)
         {
             var m = await record;
             references.AddRange(((string?)m[0] ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries));
-            if (!m[2].IsNull) entries.Add(new SearchIndex.Entry((long)m[2], (string?)m[1] ?? ""));
+            if (!m[2].IsNull) entries.Add(((long)m[2], (string?)m[1] ?? ""));
         }
 
-        var unindex = await SearchIndex.LoadRemoval(db, userId, entries);
+        var unindex = await SearchIndex.Load(db, userId, entries);
         // Keys.Image's contract: a reference is a refCount moved by HINCRBY, on an image record that exists.
         var imageBatch = db.CreateBatch();
         var exists = references.Distinct().Select(id => (Id: id, Exists: imageBatch.KeyExistsAsync(Keys.Image(userId, id)))).ToList();
@@ -83,7 +83,7 @@ public static class SessionPurge
         change.Write(tx => tx.HashSetAsync(Keys.Session(userId, sessionId), "purged", purged));
         foreach (var (id, count) in released)
             change.Write(tx => tx.HashIncrementAsync(Keys.Image(userId, id), "refCount", -count));
-        SearchIndex.Remove(change, unindex);
+        foreach (var entry in unindex) change.Write(tx => SearchIndex.Remove(tx, userId, entry));
         return Math.Max(0, state.Total - purged);
     }
 }
