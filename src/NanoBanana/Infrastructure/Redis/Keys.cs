@@ -89,5 +89,6 @@ public static class Keys
     // --- abuse counters ---
     public static string LoginFailuresForAccount(string normalizedEmail) => $"{Prefix}:loginfail:acct:{normalizedEmail}";
     public static string LoginFailuresForAddress(string address) => $"{Prefix}:loginfail:ip:{address}";
+    public static string LoginFailuresForAccountFrom(string normalizedEmail, string address) => $"{Prefix}:loginfail:pair:{address}:{normalizedEmail}";
     public const string RateLimitPrefix = Prefix + ":rl:";
 }

@@ -12,7 +12,7 @@ public static class AuthSetup
     {
         services.AddSingleton(jwt);
         services.AddSingleton<AccessTokens>();
-        services.AddSingleton<PasswordHasher>();
+        services.AddSingleton(sp => new PasswordHasher(concurrency: sp.GetRequiredService<Settings>().Limits.PasswordHashConcurrency));
         services.AddSingleton<SignIns>();
         services.AddHostedService(sp => sp.GetRequiredService<SignIns>());
         var validation = new AccessTokens(jwt, TimeProvider.System).ValidationParameters();
