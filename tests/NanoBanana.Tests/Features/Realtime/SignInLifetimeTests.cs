@@ -18,7 +18,7 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
         return (device, new Stopwatch());
     }
 
-    /// <summary>Waits for the server's close; asserts its code and that it came within <see cref="Promptly"/> of <paramref name="since"/>.</summary>
+    /// <summary>Waits for the server's close; asserts its code and that it came within <see cref="Promptly"/> of the answer that ended the sign-in (<paramref name="since"/>).</summary>
     static async Task ShouldCloseWith4401(Device device, Stopwatch since)
     {
         var (code, _) = await device.ReceiveUntilClosed();
@@ -50,8 +50,8 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
         var (laptopSocket, _) = await Open(laptop, session);
         await using var __ = laptopSocket;
 
-        clock.Start();
         await Host.Scenario(s => { s.Post.Url("/api/auth/logout"); s.As(phone); s.StatusCodeShouldBe(200); });
+        clock.Start();
 
         await ShouldCloseWith4401(phoneSocket, clock);
         await ShouldStillDeliver(laptopSocket, laptop);
@@ -68,8 +68,8 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
         await using var _ = socket;
         await Host.Scenario(s => { s.Post.Json(new { refreshToken = user.RefreshToken }).ToUrl("/api/auth/refresh"); s.StatusCodeShouldBe(200); });
 
-        clock.Start();
         await Host.Scenario(s => { s.Post.Json(new { refreshToken = user.RefreshToken }).ToUrl("/api/auth/refresh"); s.StatusCodeShouldBe(401); });
+        clock.Start();
 
         await ShouldCloseWith4401(socket, clock);
     }
@@ -85,13 +85,13 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
         var (laptopSocket, _) = await Open(laptop, session);
         await using var __ = laptopSocket;
 
-        clock.Start();
         await Host.Scenario(s =>
         {
             s.Put.Json(new { currentPassword = Password, newPassword = "another good password" }).ToUrl("/api/auth/password");
             s.As(laptop);
             s.StatusCodeShouldBe(200);
         });
+        clock.Start();
 
         await ShouldCloseWith4401(phoneSocket, clock);
         await ShouldStillDeliver(laptopSocket, laptop);
