@@ -230,8 +230,8 @@ public sealed class ImageSettings
     public int VipsConcurrency { get; init; }
     /// <summary>An upload whose body sends nothing for this long is dropped (its connection aborted, its temp files deleted).</summary>
     public int UploadIdleSeconds { get; init; } = 30;
-    /// <summary>Where uploads are spooled while they stream in (deleted when the request ends).</summary>
-    public string UploadTempPath { get; init; } = Path.Combine(Path.GetTempPath(), "nanobanana-uploads");
+    /// <summary>Where uploads are spooled while they stream in (deleted when the request ends); made private (0700), see UploadSpool.</summary>
+    public string UploadTempPath { get; init; } = Path.Combine(Path.GetTempPath(), $"nanobanana-uploads-{Environment.UserName}");
 
     public static ImageSettings From(Func<string, string, string?> get)
     {
