@@ -419,9 +419,11 @@ public sealed class Connection
                     break;
                 }
 
+                // A closing socket reads on until the peer answers the close (aborting now could drop the close frame).
+                if (CloseRequested is not null) continue;
                 if (!TakeToken())
                 {
-                    if (Dropped()) break;
+                    if (Dropped()) continue;
                     // One notice per second at most, so a flood cannot fill our own queue with errors.
                     var now = Stopwatch.GetTimestamp();
                     if (Stopwatch.GetElapsedTime(_rateErrorAt, now) >= TimeSpan.FromSeconds(1))
