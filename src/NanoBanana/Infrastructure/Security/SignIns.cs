@@ -12,7 +12,7 @@ namespace NanoBanana.Infrastructure.Security;
 /// for that user and its hub re-checks the user's sockets. A periodic re-check (and one after the
 /// channel's connection comes back) covers a lost message and an account disabled in Redis by hand.
 /// </summary>
-public sealed class SignIns : IHostedService, IDisposable
+public sealed class SignIns : IHostedService
 {
     public static TimeSpan CacheFor { get; } = TimeSpan.FromSeconds(1);
 
@@ -65,8 +65,6 @@ public sealed class SignIns : IHostedService, IDisposable
         _stop.Cancel();
         return Task.CompletedTask;
     }
-
-    public void Dispose() => _stop.Dispose();
 
     /// <summary>True while the device's sign-in holds. <paramref name="fresh"/> asks Redis, not this instance's memory.</summary>
     public async Task<bool> IsSignedIn(string userId, string deviceId, bool fresh = false)
