@@ -124,9 +124,10 @@ static class Program
         var socketsLeft = await SocketsLeft(api);
         await memory.StopCounters(runStart);
 
-        // The app spools uploads to <temp>/nanobanana-uploads and deletes each file when its request ends.
-        int? tempLeft = o.AppTemp is { } temp
-            ? (Directory.Exists(Path.Combine(temp, "nanobanana-uploads")) ? Directory.GetFiles(Path.Combine(temp, "nanobanana-uploads")).Length : 0)
+        // The app spools uploads to <temp>/nanobanana-uploads-<user>/<pid>/ and deletes each file when its request ends.
+        var spool = Path.Combine(o.AppTemp ?? "", $"nanobanana-uploads-{Environment.UserName}");
+        int? tempLeft = o.AppTemp is not null
+            ? (Directory.Exists(spool) ? Directory.GetFiles(spool, "*", SearchOption.AllDirectories).Length : 0)
             : null;
         var errorLog = ReadErrorLog(o.LogDir);
         var warnings = ReadWarnings(o.LogDir);

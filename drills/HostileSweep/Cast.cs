@@ -65,6 +65,13 @@ public sealed class Cast(HttpClient http, Func<Func<Task>, Task> settle)
     public async Task RefreshAttacker()
     {
         var a = Attacker;
+        // A logout probe ends the attacker's device, and with it its access token: sign in again.
+        if (!await Exists(a, "/api/auth/me"))
+        {
+            var body = await Send(null, HttpMethod.Post, "/api/auth/login", new { email = a.Email, password = a.Password });
+            a.Token = body["token"]!.GetValue<string>();
+            a.RefreshToken = body["refreshToken"]!.GetValue<string>();
+        }
         var fresh = a.Sessions.Count == 0 || !await Exists(a, $"/api/sessions/{a.Sessions[0]}");
         if (fresh) a.Sessions.Insert(0, await CreateSession(a, "attacker session"));
         if (fresh || !await Exists(a, $"/api/messages/{a.Messages[0]}"))

@@ -57,6 +57,8 @@ public sealed class Sweep(SweepOptions o)
         var clock = Stopwatch.StartNew();
         _ops = OpenApi.Read(await o.Http.GetStringAsync("/openapi/v1.json"))
             .Where(op => op.Template != "/ws/{sessionId}") // the hub is swept over WebSockets below
+            // With the owner's own password it does what it says and ends the cast member; DeleteAccountTests cover it.
+            .Where(op => op.Id != "DeleteAccount")
             .ToList();
         o.Log($"{_ops.Count} operations in /openapi/v1.json");
         _cast = new Cast(o.Http, o.Settle);

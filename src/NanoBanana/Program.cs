@@ -1,6 +1,5 @@
 using Carter;
 using FluentValidation;
-using Microsoft.AspNetCore.HttpOverrides;
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Features;
@@ -70,14 +69,7 @@ builder.Host.UseWolverine(opts =>
 
 var app = builder.Build();
 
-if (settings.TrustForwardedHeaders)
-{
-    // Behind a load balancer that sets X-Forwarded-For (compose's profile, a cloud LB).
-    var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto };
-    forwarded.KnownIPNetworks.Clear();
-    forwarded.KnownProxies.Clear();
-    app.UseForwardedHeaders(forwarded);
-}
+if (settings.KnownProxies.Length > 0) app.UseForwardedHeaders(ClientAddress.ForwardedFrom(settings.KnownProxies));
 app.UseRequestBookkeeping();
 app.UseRequestLogging(); // outside the error handling: logs the status the client really got
 app.UseExceptionHandler();

@@ -48,7 +48,8 @@ public sealed class AppFixture : IAsyncLifetime
         {
             ["REDIS_URL"] = RedisEndpoint,
             ["JWT_SECRET"] = JwtSecret,
-            ["TRUST_FORWARDED_HEADERS"] = "true",
+            ["KNOWN_PROXIES"] = "127.0.0.1", // the in-process host has no peer address: its X-Forwarded-For is taken
+            ["PASSWORD_RATE_PER_ADDRESS"] = "1000000", // every test registers from one address; RateLimitTests lower it
             ["LOG_DIR"] = Path.Combine(Path.GetTempPath(), "nanobanana-tests", Guid.NewGuid().ToString("N"), "logs"),
             ["LOCAL_STORAGE_PATH"] = Path.Combine(Path.GetTempPath(), "nanobanana-tests", Guid.NewGuid().ToString("N"), "uploads"),
         };

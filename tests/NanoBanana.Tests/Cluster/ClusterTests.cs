@@ -103,11 +103,12 @@ public sealed class ClusterTests(ClusterFixture cluster)
             s.StatusCodeShouldBe(401);
         });
 
-        // Failures counted on A lock the account on B too.
+        // Failures counted on A lock the account on B too, for the address that failed (B sees 127.0.0.1).
         for (var i = 0; i < 5; i++)
             await OnA(s =>
             {
                 s.Post.Json(new { email = user.Email, password = "wrong password!" }).ToUrl("/api/auth/login");
+                s.WithRequestHeader("X-Forwarded-For", "127.0.0.1");
                 s.StatusCodeShouldBe(401);
             });
         var locked = await OnB(HttpMethod.Post, "/api/auth/login", null, new { email = user.Email, password = Password },

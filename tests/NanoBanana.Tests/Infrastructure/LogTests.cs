@@ -82,6 +82,29 @@ public sealed class LogTests(AppFixture app) : IntegrationContext(app)
         Assert.DoesNotContain($"gone-{marker}", errors);
     }
 
+    [Fact]
+    public async Task Control_characters_in_logged_values_are_escaped_so_no_line_can_be_forged()
+    {
+        const string forged = "2099-01-01T00:00:00.0000000+00:00 [WRN] Forged: ";
+        // The path reaches the request line; a header, an email and a username are logged as values by whatever logs them.
+        await Host.Scenario(s => { s.Get.Url("/api/health%0d%0a" + Uri.EscapeDataString(forged + "path") + "%1b%5b31m"); s.IgnoreStatusCode(); });
+        var logger = Host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("NanoBanana.Tests.Forgery");
+        logger.LogWarning("Sign-in attempt from {UserAgent} for {Email} as {Username}",
+            "agent\r\n" + forged + "header", "a@example.com\n" + forged + "email", "name\u001b[2J\u0085\u2028" + forged + "username");
+
+        await Host.Services.GetRequiredService<BackgroundLogWriter>().FlushAsync();
+        var combined = Read(Directory.GetFiles(App.LogDirectory, "combined*.log").Single());
+        foreach (var where in new[] { "path", "header", "email", "username" })
+        {
+            Assert.Contains(forged + where, combined); // logged...
+            Assert.DoesNotContain("\n" + forged + where, combined); // ...but never at the start of a line
+        }
+        foreach (var control in new[] { '\r', '\u001b', '\u0085', '\u2028' })
+            Assert.DoesNotContain(control, combined);
+        Assert.Contains(@"agent\r\n", combined); // written as the characters \ r \ n
+        Assert.Contains(@"name\u001b[2J", combined);
+    }
+
     static string Read(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);

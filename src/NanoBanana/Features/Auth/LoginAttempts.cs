@@ -6,13 +6,17 @@ using StackExchange.Redis;
 namespace NanoBanana.Features.Auth;
 
 /// <summary>
-/// Brute-force protection: failed password checks counted in Redis (so every instance shares them),
-/// per account (normalized email) and per client address, in a fixed window. The window is decided
-/// by the injected clock (start stored in Redis, compared with <see cref="TimeProvider.GetUtcNow"/>);
-/// the Redis TTL only cleans up.
+/// Brute-force protection: failed password checks counted in Redis (so every instance shares them), in a
+/// fixed window, per account and address pair, per address, and per account. A pair or an address that
+/// failed too often is refused (429); failures of an account from elsewhere only slow every sign-in to it
+/// down (a delay that grows with them, at most <see cref="MaxDelay"/>), so an attacker cannot lock the
+/// owner out. The window is decided by the injected clock (start stored in Redis, compared with
+/// <see cref="TimeProvider.GetUtcNow"/>); the Redis TTL only cleans up.
 /// </summary>
 public sealed class LoginAttempts(IDatabase db, Settings settings, TimeProvider clock)
 {
+    public static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(3);
+
     LimitSettings limits => settings.Limits;
 
     // Opens a new window when there is none or the stored one has ended, otherwise counts one more failure.
@@ -30,31 +34,52 @@ public sealed class LoginAttempts(IDatabase db, Settings settings, TimeProvider 
 
     TimeSpan Window => TimeSpan.FromSeconds(limits.LoginWindowSeconds);
 
-    /// <summary>Throws 429 <c>rate_limited</c> when the account or the address has failed too often in its window.</summary>
-    public async Task EnsureAllowed(string email, string? address)
+    /// <summary>
+    /// Throws 429 <c>rate_limited</c> when this address has failed too often, for this account or at all;
+    /// waits a while first when the account has failed too often from anywhere.
+    /// </summary>
+    public async Task EnsureAllowed(string email, string? address, CancellationToken ct = default)
     {
+        var account = User.NormalizeEmail(email);
+        var from = address ?? "unknown";
         var waits = new List<TimeSpan>();
-        if (await Blocked(Keys.LoginFailuresForAccount(User.NormalizeEmail(email)), limits.LoginFailuresPerAccount) is { } a) waits.Add(a);
-        if (address is not null && await Blocked(Keys.LoginFailuresForAddress(address), limits.LoginFailuresPerAddress) is { } b) waits.Add(b);
+        if (await Blocked(Keys.LoginFailuresForAccountFrom(account, from), limits.LoginFailuresPerAccount) is { } pair) waits.Add(pair.Wait);
+        if (await Blocked(Keys.LoginFailuresForAddress(from), limits.LoginFailuresPerAddress) is { } a) waits.Add(a.Wait);
         if (waits.Count > 0) throw ApiProblem.RateLimited(waits.Max());
+        if (await Blocked(Keys.LoginFailuresForAccount(account), limits.LoginFailuresPerAccount) is { } elsewhere)
+            await Task.Delay(Delay(elsewhere.Count - limits.LoginFailuresPerAccount), clock, ct);
     }
+
+    /// <summary>250 ms for the first failure past the limit, doubling, at most <see cref="MaxDelay"/>.</summary>
+    static TimeSpan Delay(long past) =>
+        TimeSpan.FromMilliseconds(Math.Min(MaxDelay.TotalMilliseconds, 250 * Math.Pow(2, Math.Min(past, 10))));
 
     public async Task RecordFailure(string email, string? address)
     {
-        await Count(Keys.LoginFailuresForAccount(User.NormalizeEmail(email)));
-        if (address is not null) await Count(Keys.LoginFailuresForAddress(address));
+        var account = User.NormalizeEmail(email);
+        var from = address ?? "unknown";
+        await Count(Keys.LoginFailuresForAccountFrom(account, from));
+        await Count(Keys.LoginFailuresForAccount(account));
+        await Count(Keys.LoginFailuresForAddress(from));
     }
 
-    /// <summary>A successful sign-in clears the account's count (not the address's: one address may try many accounts).</summary>
-    public Task Reset(string email) => db.KeyDeleteAsync(Keys.LoginFailuresForAccount(User.NormalizeEmail(email)));
+    /// <summary>A successful sign-in clears the account's counts (not the address's: one address may try many accounts).</summary>
+    public Task Reset(string email, string? address)
+    {
+        var account = User.NormalizeEmail(email);
+        return Task.WhenAll(
+            db.KeyDeleteAsync(Keys.LoginFailuresForAccount(account)),
+            db.KeyDeleteAsync(Keys.LoginFailuresForAccountFrom(account, address ?? "unknown")));
+    }
 
-    async Task<TimeSpan?> Blocked(string key, int limit)
+    /// <summary>The count and the rest of the window when <paramref name="key"/> has reached <paramref name="limit"/>.</summary>
+    async Task<(long Count, TimeSpan Wait)?> Blocked(string key, int limit)
     {
         var values = await db.HashGetAsync(key, ["start", "count"]);
         if (!values[0].TryParse(out long start) || !values[1].TryParse(out long count)) return null;
         var ends = DateTimeOffset.FromUnixTimeMilliseconds(start) + Window;
         var now = clock.GetUtcNow();
-        return count >= limit && now < ends ? ends - now : null;
+        return count >= limit && now < ends ? (count, ends - now) : null;
     }
 
     Task Count(string key) => CountFailure.EvaluateAsync(db, new

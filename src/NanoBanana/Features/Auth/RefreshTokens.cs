@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Redis;
+using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
 
 namespace NanoBanana.Features.Auth;
@@ -16,7 +17,7 @@ namespace NanoBanana.Features.Auth;
 /// ids are not secret (the family is the access token's <c>did</c> claim), so without the MAC anybody
 /// could sign any device out by presenting a made-up secret.
 /// </summary>
-public sealed class RefreshTokens(IDatabase db, JwtSettings settings, TimeProvider clock)
+public sealed class RefreshTokens(IDatabase db, JwtSettings settings, TimeProvider clock, SignIns signIns)
 {
     const int NonceBytes = 24, MacBytes = 18;
     static readonly int NonceChars = Base64Url(new byte[NonceBytes]).Length, MacChars = Base64Url(new byte[MacBytes]).Length;
@@ -75,6 +76,8 @@ public sealed class RefreshTokens(IDatabase db, JwtSettings settings, TimeProvid
             next = nextHash,
             exp = expires.ToUnixTimeMilliseconds(),
         });
+        // A revoked family ends the device's sockets and access tokens too.
+        if (result == -1) await signIns.Changed(userId);
         return result switch
         {
             1 => (Outcome.Rotated, new Issued(next, familyId, expires)),
@@ -103,6 +106,7 @@ public sealed class RefreshTokens(IDatabase db, JwtSettings settings, TimeProvid
         _ = tx.KeyDeleteAsync(Keys.RefreshFamily(userId, familyId));
         _ = tx.SetRemoveAsync(Keys.RefreshFamilies(userId), familyId);
         await tx.ExecuteAsync();
+        await signIns.Changed(userId);
     }
 
     public async Task EndEveryDeviceBut(string userId, string keepFamilyId)
@@ -114,6 +118,7 @@ public sealed class RefreshTokens(IDatabase db, JwtSettings settings, TimeProvid
         _ = tx.KeyDeleteAsync(others.Select(f => (RedisKey)Keys.RefreshFamily(userId, f)).ToArray());
         _ = tx.SetRemoveAsync(Keys.RefreshFamilies(userId), others.Select(f => (RedisValue)f).ToArray());
         await tx.ExecuteAsync();
+        await signIns.Changed(userId);
     }
 
     (string Token, string Hash) NewToken(string userId, string familyId)

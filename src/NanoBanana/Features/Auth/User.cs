@@ -72,6 +72,29 @@ public static class Users
         }
     }
 
+    /// <summary>
+    /// Records a sign-in's time. Concurrent sign-ins race on the record: when the compare-and-set keeps
+    /// losing, the winner (another sign-in of this very moment) has written a time as good, so the
+    /// record as it stands is the answer, never an error.
+    /// </summary>
+    public static async Task<User> RecordSignIn(IDatabase db, string userId, DateTimeOffset now)
+    {
+        var key = Keys.UserRecord(userId);
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var raw = await db.StringGetAsync(key);
+            if (raw.IsNullOrEmpty || JsonSerializer.Deserialize<User>(raw.ToString(), Json.Storage) is not { IsActive: true } current)
+                throw ApiProblem.Unauthorized("invalid_credentials", "The email or password is not correct.");
+            if (current.LastLoginAt >= now) return current;
+            var next = current with { LastLoginAt = now };
+            var tx = db.CreateTransaction();
+            tx.AddCondition(Condition.StringEqual(key, raw));
+            _ = tx.StringSetAsync(key, JsonSerializer.Serialize(next, Json.Storage));
+            if (await tx.ExecuteAsync()) return next;
+        }
+        return await Get(db, userId);
+    }
+
     public static async Task<string?> IdByEmail(IDatabase db, string email)
     {
         var id = await db.StringGetAsync(Keys.EmailClaim(User.NormalizeEmail(email)));

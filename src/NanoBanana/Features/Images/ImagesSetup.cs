@@ -40,6 +40,7 @@ public sealed class ImageWorkStarter(IHostApplicationLifetime lifetime, IService
 {
     public Task StartAsync(CancellationToken ct)
     {
+        UploadSpool.Prepare(settings.Images.UploadTempPath, log);
         lifetime.ApplicationStarted.Register(() => _ = Kick());
         return Task.CompletedTask;
     }

@@ -118,8 +118,7 @@ public sealed class MultipartUpload : IAsyncDisposable
 
     static async Task<UploadedFile> Spool(Stream body, string folder, string fileName, long maxBytes, CancellationToken ct)
     {
-        Directory.CreateDirectory(folder);
-        var path = Path.Combine(folder, Guid.NewGuid().ToString("N"));
+        var path = Path.Combine(UploadSpool.Folder(folder), Guid.NewGuid().ToString("N"));
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long length = 0;
         try

@@ -26,7 +26,7 @@ public sealed class HubEndpoint : ICarterModule
             .WithSummary("Open the realtime WebSocket (see docs/realtime.md for frames and close codes)")
             .ProducesProblem(400).ProducesProblem(403);
 
-    static async Task Connect(HttpContext http, string sessionId, AccessTokens tokens, Settings settings,
+    static async Task Connect(HttpContext http, string sessionId, AccessTokens tokens, SignIns signIns, Settings settings,
         IDatabase db, EventLog log, RealtimeHub hub, RealtimeSettings realtime, TimeProvider clock)
     {
         if (!http.WebSockets.IsWebSocketRequest)
@@ -42,26 +42,31 @@ public sealed class HubEndpoint : ICarterModule
             return;
         }
 
-        var (userId, authorized) = await Caller(http.Request.Query, tokens);
+        var (userId, deviceId, authorized) = await Caller(http.Request.Query, tokens);
         var (since, badSince) = Since(http.Request.Query);
 
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
-        if (!authorized)
-        {
-            await CloseAtOnce(socket, CloseCodes.Unauthorized, "unauthorized", realtime);
-            return;
-        }
         Connection connection;
         long lastSeq;
         try
         {
-            if (!Sessions.IsValidId(sessionId) || !await NanoBanana.Features.Sessions.SessionRecord.IsLive(db, userId!, sessionId))
+            if (!authorized || !await signIns.IsSignedIn(userId!, deviceId!))
             {
-                await CloseAtOnce(socket, CloseCodes.SessionNotFound, "session not found", realtime);
+                await Refuse(socket, CloseCodes.Unauthorized, "unauthorized", realtime, http.RequestAborted);
                 return;
             }
-            connection = new Connection(socket, userId!, sessionId, log, realtime, clock);
-            await hub.Add(connection); // from here every live event of the user is buffered for this socket
+            if (!Ids.IsValid(sessionId) || !await NanoBanana.Features.Sessions.SessionRecord.IsLive(db, userId!, sessionId))
+            {
+                await Refuse(socket, CloseCodes.SessionNotFound, "session not found", realtime, http.RequestAborted);
+                return;
+            }
+            connection = new Connection(socket, userId!, deviceId!, sessionId, log, realtime, clock);
+            // From here every live event of the user is buffered for this socket.
+            if (!await hub.Add(connection))
+            {
+                await Refuse(socket, CloseCodes.TooManyConnections, "too many connections", realtime, http.RequestAborted);
+                return;
+            }
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
@@ -73,6 +78,12 @@ public sealed class HubEndpoint : ICarterModule
             var ct = http.RequestAborted;
             try
             {
+                // A sign-out that ran between the check above and Add found no socket to close.
+                if (!await signIns.IsSignedIn(userId!, deviceId!, fresh: true))
+                {
+                    await Refuse(socket, CloseCodes.Unauthorized, "unauthorized", realtime, ct);
+                    return;
+                }
                 lastSeq = await log.LastSeq(userId!);
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
@@ -86,7 +97,7 @@ public sealed class HubEndpoint : ICarterModule
             // Without since the socket's position is the seq announced in connected.
             await connection.CatchUp(since ?? lastSeq, ct);
 
-            var protocol = new HubProtocol(connection, db, hub, realtime);
+            var protocol = new HubProtocol(connection, db, hub, realtime, tokens, signIns);
             await connection.Run(protocol.Handle, ct);
         }
         finally
@@ -96,11 +107,23 @@ public sealed class HubEndpoint : ICarterModule
     }
 
     // Kept out of Connect so the token and its claims are not held for the socket's lifetime.
-    static async Task<(string? UserId, bool Authorized)> Caller(IQueryCollection query, AccessTokens tokens)
+    static async Task<(string? UserId, string? DeviceId, bool Authorized)> Caller(IQueryCollection query, AccessTokens tokens)
     {
-        var userId = (await tokens.Validate(query["token"].ToString()))?.UserId();
+        var caller = await tokens.Validate(query["token"].ToString());
+        var userId = caller?.UserId();
         var claimed = query["userId"].ToString();
-        return (userId, userId is not null && (claimed.Length == 0 || claimed == userId));
+        return (userId, caller?.DeviceId(), userId is not null && (claimed.Length == 0 || claimed == userId));
+    }
+
+    /// <summary>
+    /// Refuses a handshake after <see cref="RealtimeSettings.RefusalDelay"/>: a client that reconnects at once
+    /// after every refusal (the seed's socket class after a 4401) then loops at that pace. Good sockets never wait.
+    /// </summary>
+    static async Task Refuse(WebSocket socket, WebSocketCloseStatus code, string reason, RealtimeSettings realtime, CancellationToken ct)
+    {
+        try { await Task.Delay(realtime.RefusalDelay, ct); }
+        catch (OperationCanceledException) { socket.Abort(); return; }
+        await CloseAtOnce(socket, code, reason, realtime);
     }
 
     static (long? Since, bool Bad) Since(IQueryCollection query)
@@ -117,9 +140,13 @@ public sealed class HubEndpoint : ICarterModule
     }
 }
 
-/// <summary>Client frames <c>{type, payload}</c>: join_session, leave_session, typing, ping, resume.</summary>
-sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, RealtimeSettings realtime)
+/// <summary>Client frames <c>{type, payload}</c>: join_session, leave_session, typing, ping, resume, auth.</summary>
+sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, RealtimeSettings realtime, AccessTokens tokens, SignIns signIns)
 {
+    // typing's own budget, below the general frame budget: each one fans out to the user's other sockets.
+    double _typingTokens = realtime.TypingPerSecond;
+    long _typingAt = System.Diagnostics.Stopwatch.GetTimestamp();
+
     public async Task Handle(ReadOnlyMemory<byte> frame)
     {
         string type;
@@ -173,6 +200,11 @@ sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, R
                 Ack("session_left", leave);
                 break;
             case "typing":
+                if (!TakeTypingToken())
+                {
+                    connection.Dropped();
+                    return;
+                }
                 if (SessionId(payload) is not { } typingIn) return;
                 if (!payload.TryGetProperty("isTyping", out var isTyping) || isTyping.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
                     Error("invalid_payload", "typing needs payload {sessionId, isTyping: true|false}.");
@@ -190,16 +222,49 @@ sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, R
                 }
                 await connection.CatchUp(since, CancellationToken.None);
                 break;
+            case "auth":
+                await Authenticate(payload);
+                break;
             default:
-                Error("unknown_type", $"Unknown frame type '{Truncate(type)}'. Known: join_session, leave_session, typing, ping, resume.");
+                Error("unknown_type", $"Unknown frame type '{Truncate(type)}'. Known: join_session, leave_session, typing, ping, resume, auth.");
                 break;
         }
+    }
+
+    /// <summary>
+    /// <c>auth {token}</c>: moves the socket to a fresh access token of the same user (and its device sign-in);
+    /// a token that is not valid, is another user's, or whose device has ended closes the socket with 4401.
+    /// </summary>
+    async Task Authenticate(JsonElement payload)
+    {
+        var token = payload.ValueKind == JsonValueKind.Object && payload.TryGetProperty("token", out var t) && t.ValueKind == JsonValueKind.String
+            ? t.GetString() : null;
+        var caller = token is { Length: > 0 and <= 4096 } ? await tokens.Validate(token) : null;
+        var deviceId = caller?.DeviceId() ?? "";
+        if (caller is null || caller.UserId() != connection.UserId || !await signIns.IsSignedIn(connection.UserId, deviceId, fresh: true))
+        {
+            connection.RequestClose(CloseCodes.Unauthorized, "unauthorized");
+            return;
+        }
+        connection.DeviceId = deviceId;
+        connection.Send(Frames.Control("authenticated", w => w.WriteString("userId", connection.UserId), connection.Now));
+    }
+
+    bool TakeTypingToken()
+    {
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        _typingTokens = Math.Min(realtime.TypingPerSecond,
+            _typingTokens + System.Diagnostics.Stopwatch.GetElapsedTime(_typingAt, now).TotalSeconds * realtime.TypingPerSecond);
+        _typingAt = now;
+        if (_typingTokens < 1) return false;
+        _typingTokens -= 1;
+        return true;
     }
 
     string? SessionId(JsonElement payload)
     {
         if (payload.ValueKind == JsonValueKind.Object && payload.TryGetProperty("sessionId", out var id)
-            && id.ValueKind == JsonValueKind.String && Sessions.IsValidId(id.GetString()!))
+            && id.ValueKind == JsonValueKind.String && Ids.IsValid(id.GetString()!))
             return id.GetString();
         Error("invalid_payload", "This frame needs payload {sessionId: \"...\"}.");
         return null;
@@ -215,11 +280,3 @@ sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, R
     static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "...";
 }
 
-/// <summary>The hub's id check, made before any Redis call; whether a session is live is the sessions slice's rule (SessionRecord.IsLive).</summary>
-static partial class Sessions
-{
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,128}$")]
-    private static partial Regex IdPattern();
-
-    public static bool IsValidId(string id) => IdPattern().IsMatch(id);
-}

@@ -16,7 +16,8 @@ public sealed class Settings
     public string[] CorsOrigins { get; init; } = ["http://localhost:5173"];
     public LimitSettings Limits { get; init; } = new();
     public string LogDirectory { get; init; } = "logs";
-    public bool TrustForwardedHeaders { get; init; }
+    /// <summary>Addresses or CIDR networks of the proxies whose X-Forwarded-For/-Proto are honoured; empty: none.</summary>
+    public string[] KnownProxies { get; init; } = [];
     public bool ApiDocs { get; init; } = true;
     public StorageSettings Storage { get; init; } = new();
     public ImageSettings Images { get; init; } = new();
@@ -72,9 +73,12 @@ public sealed class Settings
                 RequestsPerMinutePerUser = Int("RATE_LIMIT_PER_USER", "Limits:RequestsPerMinutePerUser", 1200),
                 RequestsPerMinutePerAddress = Int("RATE_LIMIT_PER_ADDRESS", "Limits:RequestsPerMinutePerAddress", 2400),
                 JsonBodyBytes = Int("MAX_JSON_BODY_BYTES", "Limits:JsonBodyBytes", 256 * 1024),
+                PasswordRoutesPerMinutePerAddress = Int("PASSWORD_RATE_PER_ADDRESS", "Limits:PasswordRoutesPerMinutePerAddress", 30),
+                PasswordHashConcurrency = Int("PASSWORD_HASH_CONCURRENCY", "Limits:PasswordHashConcurrency", 0),
             },
             LogDirectory = Get("LOG_DIR", "Logging:Directory") ?? "logs",
-            TrustForwardedHeaders = Bool("TRUST_FORWARDED_HEADERS", "TrustForwardedHeaders", false),
+            KnownProxies = (Get("KNOWN_PROXIES", "KnownProxies") ?? "")
+                .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             ApiDocs = Bool("API_DOCS", "ApiDocs", true),
             Storage = StorageSettings.From(Get),
             Images = ImageSettings.From(Get),
@@ -125,6 +129,10 @@ public sealed class LimitSettings
     public int RequestsPerMinutePerUser { get; init; } = 1200;
     public int RequestsPerMinutePerAddress { get; init; } = 2400;
     public int JsonBodyBytes { get; init; } = 256 * 1024;
+    /// <summary>Requests per minute one address may make to the routes that hash a password (register, login, password change, account deletion).</summary>
+    public int PasswordRoutesPerMinutePerAddress { get; init; } = 30;
+    /// <summary>Password hashes computed at once on one instance; 0: one per core.</summary>
+    public int PasswordHashConcurrency { get; init; }
 }
 
 public sealed class StorageSettings
@@ -225,8 +233,8 @@ public sealed class ImageSettings
     public int VipsConcurrency { get; init; }
     /// <summary>An upload whose body sends nothing for this long is dropped (its connection aborted, its temp files deleted).</summary>
     public int UploadIdleSeconds { get; init; } = 30;
-    /// <summary>Where uploads are spooled while they stream in (deleted when the request ends).</summary>
-    public string UploadTempPath { get; init; } = Path.Combine(Path.GetTempPath(), "nanobanana-uploads");
+    /// <summary>Where uploads are spooled while they stream in (deleted when the request ends); made private (0700), see UploadSpool.</summary>
+    public string UploadTempPath { get; init; } = Path.Combine(Path.GetTempPath(), $"nanobanana-uploads-{Environment.UserName}");
 
     public static ImageSettings From(Func<string, string, string?> get)
     {

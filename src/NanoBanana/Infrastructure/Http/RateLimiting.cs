@@ -12,6 +12,12 @@ namespace NanoBanana.Infrastructure.Http;
 /// </summary>
 public static class RateLimiting
 {
+    /// <summary>
+    /// The policy of the routes that hash a password: per client address, whatever token the request
+    /// carries (a token of one's own must not lift the limit), on top of the general limit.
+    /// </summary>
+    public const string PasswordRoutes = "password-routes";
+
     public static IServiceCollection AddApiRateLimits(this IServiceCollection services, LimitSettings limits)
     {
         services.AddRateLimiter(o =>
@@ -26,6 +32,9 @@ public static class RateLimiting
                 return RateLimitPartition.Get(key, k => new SharedWindowLimiter(k, limit,
                     http.RequestServices.GetRequiredService<IConnectionMultiplexer>(), http.RequestServices.GetRequiredService<TimeProvider>()));
             });
+            o.AddPolicy(PasswordRoutes, http => RateLimitPartition.Get($"{Keys.RateLimitPrefix}{{pw:{ClientAddress.Of(http)}}}",
+                k => new SharedWindowLimiter(k, limits.PasswordRoutesPerMinutePerAddress,
+                    http.RequestServices.GetRequiredService<IConnectionMultiplexer>(), http.RequestServices.GetRequiredService<TimeProvider>())));
             o.OnRejected = async (ctx, _) =>
             {
                 var retry = ctx.Lease.TryGetMetadata(MetadataName.RetryAfter, out var ra) ? ra : TimeSpan.FromSeconds(60);
@@ -39,6 +48,28 @@ public static class RateLimiting
 
 public static class ClientAddress
 {
-    /// <summary>The caller's address (the forwarded one when the app is configured to trust its proxy).</summary>
+    /// <summary>The caller's address (the forwarded one when the request came through a known proxy).</summary>
     public static string Of(HttpContext http) => http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+
+    /// <summary>
+    /// Honours X-Forwarded-For/-Proto only from <paramref name="knownProxies"/> (addresses or CIDR networks):
+    /// a client that reaches the app directly cannot choose its address. Only the proxy's own entry (the
+    /// rightmost) is taken.
+    /// </summary>
+    public static Microsoft.AspNetCore.Builder.ForwardedHeadersOptions ForwardedFrom(IEnumerable<string> knownProxies)
+    {
+        var options = new Microsoft.AspNetCore.Builder.ForwardedHeadersOptions
+        {
+            ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto,
+        };
+        options.KnownIPNetworks.Clear();
+        options.KnownProxies.Clear();
+        foreach (var entry in knownProxies)
+        {
+            if (System.Net.IPAddress.TryParse(entry, out var address)) options.KnownProxies.Add(address);
+            else if (System.Net.IPNetwork.TryParse(entry, out var network)) options.KnownIPNetworks.Add(network);
+            else throw new InvalidOperationException($"KNOWN_PROXIES: '{entry}' is neither an IP address nor a CIDR network.");
+        }
+        return options;
+    }
 }

@@ -43,6 +43,7 @@ public static class Observability
             .MinimumLevel.Override("JasperFx", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Lifetime", LogEventLevel.Information)
             .Enrich.FromLogContext()
+            .Enrich.With<LogEscaping>()
             // A refused request (401, 409, 429, validation) is an answer, not a fault: the request line
             // records it. Wolverine would otherwise log each one as a failed invocation, at Error.
             .Filter.ByExcluding(e => IsExpectedOutcome(e.Exception))

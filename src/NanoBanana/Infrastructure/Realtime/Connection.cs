@@ -10,7 +10,9 @@ public static class CloseCodes
 {
     public const WebSocketCloseStatus Unauthorized = (WebSocketCloseStatus)4401;
     public const WebSocketCloseStatus SessionNotFound = (WebSocketCloseStatus)4404;
+    /// <summary>A slow consumer, or a client that keeps sending past its frame budget.</summary>
     public const WebSocketCloseStatus SlowConsumer = (WebSocketCloseStatus)4008;
+    public const WebSocketCloseStatus TooManyConnections = (WebSocketCloseStatus)4429;
 }
 
 /// <summary>
@@ -25,6 +27,9 @@ public sealed class Connection
 {
     public string Id { get; } = Guid.NewGuid().ToString("N");
     public string UserId { get; }
+    /// <summary>The device sign-in (refresh family) the socket lives by; <c>auth</c> may move it to another of the user's.</summary>
+    public string DeviceId { get => Volatile.Read(ref _deviceId); set => Volatile.Write(ref _deviceId, value); }
+    string _deviceId;
 
     readonly WebSocket _socket;
     readonly EventLog _log;
@@ -48,13 +53,17 @@ public sealed class Connection
     double _tokens;
     long _refilledAt = Stopwatch.GetTimestamp();
     long _rateErrorAt;
+    // Dropped frames in the current flood window; past FloodDropLimit the socket is closed with 4008.
+    int _dropped;
+    long _dropWindowAt = Stopwatch.GetTimestamp();
 
     /// <param name="sessionId">The session of the URL, joined from the start (the open catch-up covers it).</param>
-    public Connection(WebSocket socket, string userId, string sessionId, EventLog log, RealtimeSettings settings, TimeProvider clock)
+    public Connection(WebSocket socket, string userId, string deviceId, string sessionId, EventLog log, RealtimeSettings settings, TimeProvider clock)
     {
         _socket = socket;
         _log = log;
         UserId = userId;
+        _deviceId = deviceId;
         _settings = settings;
         _clock = clock;
         _tokens = settings.FrameBurst;
@@ -410,8 +419,11 @@ public sealed class Connection
                     break;
                 }
 
+                // A closing socket reads on until the peer answers the close (aborting now could drop the close frame).
+                if (CloseRequested is not null) continue;
                 if (!TakeToken())
                 {
+                    if (Dropped()) continue;
                     // One notice per second at most, so a flood cannot fill our own queue with errors.
                     var now = Stopwatch.GetTimestamp();
                     if (Stopwatch.GetElapsedTime(_rateErrorAt, now) >= TimeSpan.FromSeconds(1))
@@ -464,6 +476,20 @@ public sealed class Connection
         {
             ArrayPool<byte>.Shared.Return(chunk);
         }
+    }
+
+    /// <summary>Counts a dropped client frame; true (and the socket closing with 4008) when it keeps flooding.</summary>
+    public bool Dropped()
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (Stopwatch.GetElapsedTime(_dropWindowAt, now) >= _settings.FloodWindow)
+        {
+            _dropWindowAt = now;
+            _dropped = 0;
+        }
+        if (++_dropped <= _settings.FloodDropLimit) return false;
+        RequestClose(CloseCodes.SlowConsumer, "too many frames");
+        return true;
     }
 
     bool TakeToken()

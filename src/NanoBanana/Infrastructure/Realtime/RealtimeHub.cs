@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Net.WebSockets;
 using NanoBanana.Infrastructure.Redis;
+using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
 
 namespace NanoBanana.Infrastructure.Realtime;
@@ -27,14 +28,20 @@ public sealed class RealtimeHub
     readonly RealtimeStats _stats;
     readonly TimeProvider _clock;
     readonly ILogger<RealtimeHub> _log;
+    readonly SignIns _signIns;
+    readonly int _maxPerUser;
 
     public RealtimeHub(IConnectionMultiplexer redis, RealtimeStats stats, TimeProvider clock, ILogger<RealtimeHub> log,
-        IHostApplicationLifetime lifetime)
+        IHostApplicationLifetime lifetime, SignIns signIns, RealtimeSettings settings)
     {
         _redis = redis;
         _stats = stats;
         _clock = clock;
         _log = log;
+        _signIns = signIns;
+        _maxPerUser = settings.MaxConnectionsPerUser;
+        // A socket lives as long as its device sign-in (SPEC section 5).
+        signIns.Ended += CloseSignedOut;
         // Pub/sub loses what is published while the subscription connection is down; the log does not.
         // Once it is back, every socket catches up from the last seq it passed.
         redis.ConnectionRestored += (_, e) =>
@@ -81,8 +88,23 @@ public sealed class RealtimeHub
         }
     }
 
-    /// <summary>Registers a socket. Returns once this instance is subscribed to the user's channel, so every event published afterwards reaches it.</summary>
-    public async Task Add(Connection connection)
+    /// <summary>Closes with 4401 the sockets (of one user, or of everybody) whose device sign-in has ended.</summary>
+    async Task CloseSignedOut(string? userId)
+    {
+        var users = userId is null ? _users.Values.ToArray() : _users.TryGetValue(userId, out var one) ? [one] : [];
+        foreach (var user in users)
+        foreach (var device in user.Connections.GroupBy(c => (c.UserId, c.DeviceId)))
+        {
+            if (await _signIns.IsSignedIn(device.Key.UserId, device.Key.DeviceId, fresh: true)) continue;
+            foreach (var c in device) c.RequestClose(CloseCodes.Unauthorized, "signed out");
+        }
+    }
+
+    /// <summary>
+    /// Registers a socket. Returns once this instance is subscribed to the user's channel, so every event
+    /// published afterwards reaches it; false (nothing registered) when the user already holds the most sockets allowed here.
+    /// </summary>
+    public async Task<bool> Add(Connection connection)
     {
         while (true)
         {
@@ -91,6 +113,7 @@ public sealed class RealtimeHub
             try
             {
                 if (user.Retired) continue; // removed while we waited: take the fresh entry
+                if (user.Connections.Length >= _maxPerUser) return false;
                 if (user.Subscription is null)
                 {
                     var queue = await _redis.GetSubscriber().SubscribeAsync(Channel(connection.UserId));
@@ -100,7 +123,7 @@ public sealed class RealtimeHub
                 }
                 user.Connections = user.Connections.Add(connection);
                 _stats.Opened();
-                return;
+                return true;
             }
             finally
             {

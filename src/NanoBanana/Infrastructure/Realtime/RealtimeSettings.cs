@@ -25,6 +25,22 @@ public sealed class RealtimeSettings
     public int FramesPerSecond { get; init; } = 20;
     public int FrameBurst { get; init; } = 40;
 
+    /// <summary>typing frames allowed per second per socket (and as a burst); more are dropped.</summary>
+    public int TypingPerSecond { get; init; } = 3;
+
+    /// <summary>A socket that has more than this many frames dropped within <see cref="FloodWindow"/> is closed with 4008.</summary>
+    public int FloodDropLimit { get; init; } = 200;
+    public TimeSpan FloodWindow { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Sockets one user may hold on one instance; one more is refused with 4429.</summary>
+    public int MaxConnectionsPerUser { get; init; } = 32;
+
+    /// <summary>
+    /// How long a refused handshake (4401, 4404, 4429) waits before its close: a client that reconnects
+    /// at once after a refusal then loops at this pace, not as fast as the network allows.
+    /// </summary>
+    public TimeSpan RefusalDelay { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The largest client frame read; a bigger one answers an error frame and is dropped.</summary>
     public int MaxClientFrameBytes { get; init; } = 16 * 1024;
 
@@ -54,6 +70,10 @@ public sealed class RealtimeSettings
             FrameBurst = Int("REALTIME_FRAME_BURST", "Realtime:FrameBurst", 40),
             MaxClientFrameBytes = Int("REALTIME_MAX_FRAME_BYTES", "Realtime:MaxClientFrameBytes", 16 * 1024),
             MaxJoinedSessions = Int("REALTIME_MAX_JOINED_SESSIONS", "Realtime:MaxJoinedSessions", 64),
+            TypingPerSecond = Int("REALTIME_TYPING_PER_SECOND", "Realtime:TypingPerSecond", 3),
+            FloodDropLimit = Int("REALTIME_FLOOD_DROP_LIMIT", "Realtime:FloodDropLimit", 200),
+            MaxConnectionsPerUser = Int("WS_MAX_CONNECTIONS_PER_USER", "Realtime:MaxConnectionsPerUser", 32),
+            RefusalDelay = TimeSpan.FromMilliseconds(int.TryParse(Get("WS_REFUSAL_DELAY_MS", "Realtime:RefusalDelayMs"), out var delay) && delay >= 0 ? delay : 1000),
         };
     }
 }

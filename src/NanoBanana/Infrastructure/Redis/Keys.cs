@@ -86,8 +86,12 @@ public static class Keys
     public static string EmailClaim(string normalizedEmail) => $"{Prefix}:email:{normalizedEmail}";
     public static string UsernameClaim(string normalizedUsername) => $"{Prefix}:username:{normalizedUsername}";
 
+    /// <summary>Global pub/sub channel: a user id whose sign-ins changed (a device ended, the account went); every instance listens.</summary>
+    public const string SignInsChannel = Prefix + ":signins";
+
     // --- abuse counters ---
     public static string LoginFailuresForAccount(string normalizedEmail) => $"{Prefix}:loginfail:acct:{normalizedEmail}";
     public static string LoginFailuresForAddress(string address) => $"{Prefix}:loginfail:ip:{address}";
+    public static string LoginFailuresForAccountFrom(string normalizedEmail, string address) => $"{Prefix}:loginfail:pair:{address}:{normalizedEmail}";
     public const string RateLimitPrefix = Prefix + ":rl:";
 }

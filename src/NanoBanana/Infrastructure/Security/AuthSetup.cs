@@ -12,7 +12,9 @@ public static class AuthSetup
     {
         services.AddSingleton(jwt);
         services.AddSingleton<AccessTokens>();
-        services.AddSingleton<PasswordHasher>();
+        services.AddSingleton(sp => new PasswordHasher(concurrency: sp.GetRequiredService<Settings>().Limits.PasswordHashConcurrency));
+        services.AddSingleton<SignIns>();
+        services.AddHostedService(sp => sp.GetRequiredService<SignIns>());
         var validation = new AccessTokens(jwt, TimeProvider.System).ValidationParameters();
         var verified = new VerifiedTokens(TimeProvider.System, validation.ClockSkew);
         services.AddSingleton(verified);
@@ -24,37 +26,47 @@ public static class AuthSetup
                 o.Events = new JwtBearerEvents
                 {
                     // A token this instance verified before and that is still valid skips the verification.
-                    OnMessageReceived = ctx =>
+                    OnMessageReceived = async ctx =>
                     {
-                        if (BearerToken(ctx.Request) is { IsEmpty: false } token && verified.Find(token) is { } principal)
+                        if (BearerToken(ctx.Request) is not { IsEmpty: false } token || verified.Find(token) is not { } principal) return;
+                        if (await StillSignedIn(ctx.HttpContext, principal))
                         {
                             ctx.Principal = principal;
                             ctx.Success();
                         }
-                        return Task.CompletedTask;
+                        else ctx.Fail(new SignInEndedException());
                     },
-                    OnTokenValidated = ctx =>
+                    OnTokenValidated = async ctx =>
                     {
-                        if (ctx.SecurityToken is JsonWebToken token && ctx.Principal?.Identity is ClaimsIdentity identity)
+                        if (ctx.Principal is null || !await StillSignedIn(ctx.HttpContext, ctx.Principal))
+                        {
+                            ctx.Fail(new SignInEndedException());
+                            return;
+                        }
+                        if (ctx.SecurityToken is JsonWebToken token && ctx.Principal.Identity is ClaimsIdentity identity)
                             verified.Remember(token.EncodedToken, identity, token.ValidTo);
-                        return Task.CompletedTask;
                     },
                     OnChallenge = async ctx =>
                     {
                         ctx.HandleResponse();
-                        var expired = ctx.AuthenticateFailure is Microsoft.IdentityModel.Tokens.SecurityTokenExpiredException;
                         ctx.Response.Headers.WWWAuthenticate = "Bearer";
-                        await ProblemHandling.Write(ctx.HttpContext, 401,
-                            expired ? "token_expired" : ctx.AuthenticateFailure is null ? "unauthorized" : "invalid_token",
-                            expired ? "The access token has expired. Refresh it or sign in again."
-                            : ctx.AuthenticateFailure is null ? "Sign in to continue: this route needs an access token."
-                            : "The access token is not valid. Sign in again.");
+                        var (code, message) = ctx.AuthenticateFailure switch
+                        {
+                            null => ("unauthorized", "Sign in to continue: this route needs an access token."),
+                            Microsoft.IdentityModel.Tokens.SecurityTokenExpiredException => ("token_expired", "The access token has expired. Refresh it or sign in again."),
+                            SignInEndedException => ("signed_out", "This device has been signed out, or the account no longer exists. Sign in again."),
+                            _ => ("invalid_token", "The access token is not valid. Sign in again."),
+                        };
+                        await ProblemHandling.Write(ctx.HttpContext, 401, code, message);
                     },
                 };
             });
         services.AddAuthorization();
         return services;
     }
+
+    static Task<bool> StillSignedIn(HttpContext http, ClaimsPrincipal principal) =>
+        http.RequestServices.GetRequiredService<SignIns>().IsSignedIn(principal.FindFirstValue(JwtRegisteredClaimNames.Sub) ?? "", principal.DeviceId());
 
     /// <summary>The token of an <c>Authorization: Bearer</c> header, read as the JWT handler reads it (without copying it).</summary>
     static ReadOnlySpan<char> BearerToken(HttpRequest request)
@@ -63,3 +75,6 @@ public static class AuthSetup
         return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : default;
     }
 }
+
+/// <summary>A well-signed token whose device was signed out, or whose account was deleted or disabled.</summary>
+public sealed class SignInEndedException() : Exception("The device sign-in of this token has ended.");

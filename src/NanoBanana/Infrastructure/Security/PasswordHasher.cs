@@ -1,12 +1,15 @@
 using System.Security.Cryptography;
 using System.Text;
+using NanoBanana.Infrastructure.Http;
 
 namespace NanoBanana.Infrastructure.Security;
 
 /// <summary>
 /// PBKDF2-HMAC-SHA256, 600,000 iterations (OWASP's 2023 figure), 16-byte random salt, 32-byte key.
 /// Stored as <c>pbkdf2-sha256$iterations$salt$key</c> so the cost can be raised later and old
-/// hashes still verify. Comparisons are constant-time.
+/// hashes still verify. Comparisons are constant-time. The request paths hash through
+/// <see cref="HashAsync"/> / <see cref="VerifyAsync"/>: at most <c>concurrency</c> hashes run at once and a
+/// short line waits, so a flood of sign-ins cannot take every core; past that the caller gets 503 with Retry-After.
 /// </summary>
 public sealed class PasswordHasher
 {
@@ -14,15 +17,59 @@ public sealed class PasswordHasher
     const int SaltBytes = 16, KeyBytes = 32;
     public int Iterations { get; }
 
+    readonly SemaphoreSlim _slots;
+    readonly int _maxInLine;
+    readonly TimeSpan _maxWait;
+    int _inLine;
+
     // A real hash of a random password: checking it costs the same time as checking a real user,
     // so an unknown email cannot be told from a wrong password by timing.
     readonly string _decoy;
 
-    public PasswordHasher(int iterations = 600_000)
+    public PasswordHasher(int iterations = 600_000, int concurrency = 0, TimeSpan? maxWait = null)
     {
         Iterations = iterations;
+        var slots = concurrency > 0 ? concurrency : Math.Max(1, Environment.ProcessorCount);
+        _slots = new SemaphoreSlim(slots, slots);
+        _maxInLine = slots * 8;
+        _maxWait = maxWait ?? TimeSpan.FromSeconds(2);
         _decoy = Hash(Convert.ToBase64String(RandomNumberGenerator.GetBytes(24)));
     }
+
+    public async Task<string> HashAsync(string password, CancellationToken ct = default)
+    {
+        await EnterSlot(ct);
+        try { return Hash(password); }
+        finally { _slots.Release(); }
+    }
+
+    public async Task<bool> VerifyAsync(string password, string? stored, CancellationToken ct = default)
+    {
+        await EnterSlot(ct);
+        try { return Verify(password, stored); }
+        finally { _slots.Release(); }
+    }
+
+    async Task EnterSlot(CancellationToken ct)
+    {
+        if (Interlocked.Increment(ref _inLine) > _maxInLine)
+        {
+            Interlocked.Decrement(ref _inLine);
+            throw Busy();
+        }
+        try
+        {
+            if (!await _slots.WaitAsync(_maxWait, ct)) throw Busy();
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inLine);
+        }
+    }
+
+    static ApiProblem Busy() =>
+        new(StatusCodes.Status503ServiceUnavailable, "busy", "The service is busy checking passwords. Try again in a moment.")
+        { RetryAfter = TimeSpan.FromSeconds(1) };
 
     public string Hash(string password)
     {

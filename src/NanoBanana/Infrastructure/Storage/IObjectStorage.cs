@@ -18,6 +18,9 @@ public interface IObjectStorage
     /// <summary>Removes the blob; removing one that does not exist is not an error.</summary>
     Task DeleteAsync(string key, CancellationToken ct = default);
 
+    /// <summary>The keys of every blob whose key starts with <paramref name="prefix"/> (a folder such as <c>users/u/</c>).</summary>
+    Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken ct = default);
+
     /// <summary>A URL a browser can GET the blob from until <see cref="SignedUrl.ExpiresAt"/>.</summary>
     SignedUrl GetUrl(string key, TimeSpan? lifetime = null);
 }
@@ -37,6 +40,9 @@ public sealed class StorageUnavailableException(string message, Exception? inner
 public static class BlobKeys
 {
     /// <summary>SPEC section 4: <c>users/{userId}/sessions/{sessionId}/{imageId}/{original|thumb-256|thumb-1024}.{ext}</c>.</summary>
+    /// <summary>The folder of every blob of one user.</summary>
+    public static string UserPrefix(string userId) => $"users/{userId}/";
+
     public static string For(string userId, string sessionId, string imageId, string name, string ext) =>
         $"users/{userId}/sessions/{sessionId}/{imageId}/{name}.{ext}";
 

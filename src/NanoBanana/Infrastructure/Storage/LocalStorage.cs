@@ -83,6 +83,17 @@ public sealed class LocalStorage : IObjectStorage
 
     public Task<bool> ExistsAsync(string key, CancellationToken ct = default) => Task.FromResult(File.Exists(PathOf(key)));
 
+    public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken ct = default)
+    {
+        var folder = PathOf(prefix.TrimEnd('/'));
+        IReadOnlyList<string> keys = Directory.Exists(folder)
+            ? Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+                .Select(f => Path.GetRelativePath(_root, f).Replace(Path.DirectorySeparatorChar, '/'))
+                .Where(k => !k.EndsWith(".tmp", StringComparison.Ordinal)).ToList()
+            : [];
+        return Task.FromResult(keys);
+    }
+
     public Task DeleteAsync(string key, CancellationToken ct = default)
     {
         var path = PathOf(key);

@@ -182,6 +182,23 @@ public sealed class S3Storage : IObjectStorage, IDisposable
         }, ct);
     }
 
+    public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken ct = default)
+    {
+        BlobKeys.EnsureSafe(prefix.TrimEnd('/'));
+        return Run<IReadOnlyList<string>>(async token =>
+        {
+            var keys = new List<string>();
+            var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = prefix };
+            while (true)
+            {
+                var page = await _client.ListObjectsV2Async(request, token);
+                keys.AddRange((page.S3Objects ?? []).Select(o => o.Key));
+                if (page.IsTruncated != true) return keys;
+                request.ContinuationToken = page.NextContinuationToken;
+            }
+        }, ct);
+    }
+
     public SignedUrl GetUrl(string key, TimeSpan? lifetime = null)
     {
         BlobKeys.EnsureSafe(key);

@@ -65,25 +65,42 @@ public sealed class LoginTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
-    public async Task Repeated_failures_for_one_account_answer_429_with_retry_after_even_for_the_right_password()
+    public async Task Repeated_failures_lock_the_account_for_the_failing_address_even_for_the_right_password()
     {
         var user = await RegisterUser();
         for (var i = 0; i < 5; i++)
-            await ShouldBeProblem(await Login(user.Email, "wrong password " + i, $"203.0.113.{i + 1}"), 401, "invalid_credentials");
+            await ShouldBeProblem(await Login(user.Email, "wrong password " + i, "203.0.113.1"), 401, "invalid_credentials");
 
-        var blocked = await Login(user.Email, Password, "203.0.113.99");
+        var blocked = await Login(user.Email, Password, "203.0.113.1");
         await ShouldBeProblem(blocked, 429, "rate_limited");
         var retryAfter = int.Parse(blocked.Context.Response.Headers.RetryAfter.ToString());
         Assert.InRange(retryAfter, 1, 900);
     }
 
     [Fact]
+    public async Task Failures_from_other_addresses_slow_the_owner_down_but_never_lock_them_out()
+    {
+        var user = await RegisterUser();
+        // An attacker spreads ten failures over addresses, two each: no address reaches its own lock.
+        for (var i = 0; i < 10; i++)
+            await ShouldBeProblem(await Login(user.Email, "wrong password " + i, $"203.0.113.{i / 2 + 1}"), 401, "invalid_credentials");
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var owner = await Login(user.Email, Password, "198.51.100.77");
+        Assert.Equal(200, owner.Context.Response.StatusCode);
+        // The account failed 5 times past its limit: the delay has grown to its cap.
+        Assert.True(started.Elapsed >= LoginAttemptsMaxDelay - TimeSpan.FromMilliseconds(50), $"answered after {started.ElapsedMilliseconds} ms");
+    }
+
+    static readonly TimeSpan LoginAttemptsMaxDelay = NanoBanana.Features.Auth.LoginAttempts.MaxDelay;
+
+    [Fact]
     public async Task An_email_without_an_account_is_locked_the_same_way()
     {
         // Otherwise the 6th answer would tell an attacker which emails have accounts.
         for (var i = 0; i < 5; i++)
-            await ShouldBeProblem(await Login("ghost@example.com", "wrong password", $"203.0.113.{i + 10}"), 401, "invalid_credentials");
-        await ShouldBeProblem(await Login("GHOST@example.com", "wrong password", "203.0.113.30"), 429, "rate_limited");
+            await ShouldBeProblem(await Login("ghost@example.com", "wrong password", "203.0.113.10"), 401, "invalid_credentials");
+        await ShouldBeProblem(await Login("GHOST@example.com", "wrong password", "203.0.113.10"), 429, "rate_limited");
     }
 
     [Fact]

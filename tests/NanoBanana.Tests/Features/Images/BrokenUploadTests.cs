@@ -37,7 +37,7 @@ public sealed class BrokenUploadTests
         var limits = new ImageSettings { UploadIdleSeconds = 30, UploadTempPath = temp };
         var reading = MultipartUpload.Read(http.Request, limits, 1, clock, http.RequestAborted);
         await stalling.Stalled.WaitAsync(TimeSpan.FromSeconds(30)); // the reader has the first half and asks for more
-        Assert.Single(Directory.GetFiles(temp)); // the control: the file is being spooled
+        Assert.Single(Directory.GetFiles(temp, "*", SearchOption.AllDirectories)); // the control: the file is being spooled
 
         clock.Advance(TimeSpan.FromSeconds(29));
         Assert.False(reading.IsCompleted);
@@ -48,7 +48,7 @@ public sealed class BrokenUploadTests
         Assert.Equal(408, problem.Status);
         Assert.Equal("request_timeout", problem.Code);
         Assert.True(lifetime.Aborted); // the connection is let go, not only the request
-        Assert.Empty(Directory.GetFiles(temp));
+        Assert.Empty(Directory.GetFiles(temp, "*", SearchOption.AllDirectories));
     }
 
     [Fact]
@@ -70,7 +70,7 @@ public sealed class BrokenUploadTests
         Assert.Equal(400, problem.Status);
         Assert.True(lifetime.Aborted);
         Assert.True(Directory.Exists(temp)); // the control: a temp file was started
-        Assert.Empty(Directory.GetFiles(temp));
+        Assert.Empty(Directory.GetFiles(temp, "*", SearchOption.AllDirectories));
     }
 
     static byte[] Body(out byte[] file)

@@ -357,6 +357,7 @@ public sealed class UploadIdempotencyTests(AppFixture app) : ImageTestContext(ap
         public Task<Stream?> GetAsync(string key, CancellationToken ct = default) => inner.GetAsync(key, ct);
         public Task<bool> ExistsAsync(string key, CancellationToken ct = default) => inner.ExistsAsync(key, ct);
         public Task DeleteAsync(string key, CancellationToken ct = default) => inner.DeleteAsync(key, ct);
+        public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken ct = default) => inner.ListAsync(prefix, ct);
         public SignedUrl GetUrl(string key, TimeSpan? lifetime = null) => inner.GetUrl(key, lifetime);
     }
 }

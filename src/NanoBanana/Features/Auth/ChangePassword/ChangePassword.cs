@@ -12,6 +12,7 @@ public sealed record ChangePassword(string CurrentPassword, string NewPassword)
 {
     [JsonIgnore] public string UserId { get; init; } = "";
     [JsonIgnore] public string DeviceId { get; init; } = "";
+    [JsonIgnore] public string? ClientAddress { get; init; }
 
     // Wolverine logs a failed message with ToString(): never a password.
     bool PrintMembers(System.Text.StringBuilder b)
@@ -39,17 +40,17 @@ public static class ChangePasswordHandler
     {
         var user = await Users.Get(db, cmd.UserId);
         // A stolen access token must not become a way to guess the password: same counter as sign-in.
-        await attempts.EnsureAllowed(user.Email, null);
-        if (!hasher.Verify(cmd.CurrentPassword, user.PasswordHash))
+        await attempts.EnsureAllowed(user.Email, cmd.ClientAddress);
+        if (!await hasher.VerifyAsync(cmd.CurrentPassword, user.PasswordHash))
         {
-            await attempts.RecordFailure(user.Email, null);
+            await attempts.RecordFailure(user.Email, cmd.ClientAddress);
             // 400, not 401: a 401 makes clients sign the person out.
             throw new ApiProblem(StatusCodes.Status400BadRequest, "invalid_credentials", "The current password is not correct.",
                 new Dictionary<string, string[]> { ["currentPassword"] = ["The current password is not correct."] });
         }
 
         var now = clock.GetUtcNow();
-        var hash = hasher.Hash(cmd.NewPassword);
+        var hash = await hasher.HashAsync(cmd.NewPassword);
         await Users.Update(db, user.Id, u => u with { PasswordHash = hash, UpdatedAt = now });
         // Every other device signs in again; this one stays signed in.
         await refresh.EndEveryDeviceBut(user.Id, cmd.DeviceId);
@@ -60,13 +61,14 @@ public static class ChangePasswordHandler
 public sealed class ChangePasswordEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
-        app.AuthRoutes().MapPut("/password", async (ChangePassword body, Caller caller, IMessageBus bus, CancellationToken ct) =>
+        app.AuthRoutes().MapPut("/password", async (ChangePassword body, Caller caller, HttpContext http, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<MessageResponse>(
-                    body with { UserId = caller.UserId, DeviceId = caller.DeviceId }, ct)))
-            .WithName("ChangePassword")
+                    body with { UserId = caller.UserId, DeviceId = caller.DeviceId, ClientAddress = ClientAddress.Of(http) }, ct)))
+            .WithName("ChangePassword").RequireRateLimiting(RateLimiting.PasswordRoutes)
             .WithSummary("Change the password; every other device is signed out")
             .Produces<MessageResponse>()
             .ProducesValidationProblem()
             .ProducesProblem(401)
-            .ProducesProblem(429);
+            .ProducesProblem(429)
+            .ProducesProblem(503);
 }

@@ -44,16 +44,15 @@ public static class LoginHandler
         var userId = await Users.IdByEmail(db, cmd.Email);
         var user = userId is null ? null : await Users.Find(db, userId);
         // Unknown email or not: one hash check either way (the decoy for nobody), one answer either way.
-        var valid = hasher.Verify(cmd.Password, user?.PasswordHash);
+        var valid = await hasher.VerifyAsync(cmd.Password, user?.PasswordHash);
         if (!valid || user is not { IsActive: true })
         {
             await attempts.RecordFailure(cmd.Email, cmd.ClientAddress);
             throw ApiProblem.Unauthorized("invalid_credentials", "The email or password is not correct.");
         }
 
-        await attempts.Reset(cmd.Email);
-        var now = clock.GetUtcNow();
-        user = await Users.Update(db, user.Id, u => u with { LastLoginAt = now });
+        await attempts.Reset(cmd.Email, cmd.ClientAddress);
+        user = await Users.RecordSignIn(db, user.Id, clock.GetUtcNow());
 
         var device = await refresh.StartDevice(user.Id);
         var (token, expiresAt) = tokens.Issue(user.Id, device.FamilyId);
@@ -66,10 +65,11 @@ public sealed class LoginEndpoint : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.AuthRoutes().MapPost("/login", async (Login body, HttpContext http, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<AuthResponse>(body with { ClientAddress = ClientAddress.Of(http) }, ct)))
-            .WithName("Login").AllowAnonymous()
+            .WithName("Login").AllowAnonymous().RequireRateLimiting(RateLimiting.PasswordRoutes)
             .WithSummary("Sign in this device with email and password")
             .Produces<AuthResponse>()
             .ProducesValidationProblem()
             .ProducesProblem(401)
-            .ProducesProblem(429);
+            .ProducesProblem(429)
+            .ProducesProblem(503);
 }

@@ -50,13 +50,23 @@ public static class RegisterHandler
             throw ApiProblem.Conflict("username_taken", "This username is already taken.");
         }
 
+        string passwordHash;
+        try
+        {
+            passwordHash = await hasher.HashAsync(cmd.Password);
+        }
+        catch
+        {
+            await Task.WhenAll(ReleaseClaim(db, emailKey, userId), ReleaseClaim(db, usernameKey, userId));
+            throw;
+        }
         var now = clock.GetUtcNow();
         var user = new User
         {
             Id = userId,
             Email = cmd.Email.Trim(),
             Username = cmd.Username.Trim(),
-            PasswordHash = hasher.Hash(cmd.Password),
+            PasswordHash = passwordHash,
             CreatedAt = now,
             UpdatedAt = now,
             LastLoginAt = now,
@@ -81,9 +91,11 @@ public sealed class RegisterEndpoint : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.AuthRoutes().MapPost("/register", async (Register body, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Created("/api/auth/me", await bus.InvokeAsync<AuthResponse>(body, ct)))
-            .WithName("Register").AllowAnonymous()
+            .WithName("Register").AllowAnonymous().RequireRateLimiting(RateLimiting.PasswordRoutes)
             .WithSummary("Create an account and sign in this device")
             .Produces<AuthResponse>(201)
             .ProducesValidationProblem()
-            .ProducesProblem(409);
+            .ProducesProblem(409)
+            .ProducesProblem(429)
+            .ProducesProblem(503);
 }

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Net.WebSockets;
+
+namespace NanoBanana.Tests.Features.Realtime;
+
+/// <summary>SPEC section 5: sockets per user, the client-frame budget, and refused handshakes that do not invite a reconnect storm.</summary>
+public sealed class SocketLimitTests(AppFixture app, LiveServer server) : RealtimeContext(app, server)
+{
+    [Fact]
+    public async Task One_socket_past_the_per_user_cap_is_refused_4429_before_any_data_and_the_others_stay_open()
+    {
+        using var small = LiveServer.Start(new Dictionary<string, string?> { ["WS_MAX_CONNECTIONS_PER_USER"] = "3", ["WS_REFUSAL_DELAY_MS"] = "0" });
+        var user = await RegisterUser();
+        var other = await RegisterUser();
+        var session = await SeedSession(user.Id);
+        var open = new List<Device>();
+        for (var i = 0; i < 3; i++) open.Add((await Device.Connect(small, session, user)).Device);
+
+        await using (var fourth = await Device.Open(small, Device.PathFor(session, user.Token)))
+        {
+            var (code, frames) = await fourth.ReceiveUntilClosed();
+            Assert.Equal(4429, code);
+            Assert.Empty(frames);
+        }
+        // Another user is not affected, and the three still work.
+        var (otherSocket, _) = await Device.Connect(small, await SeedSession(other.Id), other);
+        await otherSocket.DisposeAsync();
+        foreach (var d in open)
+        {
+            await d.Send(new { type = "ping" });
+            Assert.Equal("pong", (await d.ReceiveType("pong"))["type"]!.GetValue<string>());
+            await d.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_typing_flood_reaches_other_devices_a_few_times_a_second_and_a_socket_that_keeps_flooding_is_closed_4008()
+    {
+        var user = await RegisterUser();
+        var session = await SeedSession(user.Id);
+        var (flooder, _) = await Device.Connect(Server, session, user);
+        await using var _f = flooder;
+        var (watcher, _) = await Device.Connect(Server, session, user);
+        await using var _w = watcher;
+
+        var sent = 0;
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            while (flooder.Socket.State == WebSocketState.Open && clock.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                await flooder.Send(new { type = "typing", payload = new { sessionId = session, isTyping = true } });
+                sent++;
+            }
+        }
+        catch (WebSocketException) { } // the server closed while we were sending
+        var (code, _) = await flooder.ReceiveUntilClosed();
+        Assert.Equal(4008, code);
+
+        // The watcher got a few typing frames (the budget), not one per frame sent.
+        await watcher.Send(new { type = "ping" });
+        var typing = 0;
+        while (true)
+        {
+            var frame = await watcher.Receive();
+            if (frame["type"]!.GetValue<string>() == "pong") break;
+            if (frame["type"]!.GetValue<string>() == "typing") typing++;
+        }
+        Assert.True(sent > 200, $"sent {sent}");
+        Assert.InRange(typing, 1, 3 + (int)Math.Ceiling(clock.Elapsed.TotalSeconds * 3) + 1);
+    }
+
+    [Fact]
+    public async Task A_refused_handshake_waits_before_its_4401_and_a_good_one_does_not()
+    {
+        using var slow = LiveServer.Start(new Dictionary<string, string?> { ["WS_REFUSAL_DELAY_MS"] = "1500" });
+        var user = await RegisterUser();
+        var session = await SeedSession(user.Id);
+
+        var refused = Stopwatch.StartNew();
+        await using (var bad = await Device.Open(slow, Device.PathFor(session, "not-a-token")))
+        {
+            var (code, frames) = await bad.ReceiveUntilClosed();
+            Assert.Equal(4401, code);
+            Assert.Empty(frames);
+        }
+        Assert.True(refused.Elapsed >= TimeSpan.FromMilliseconds(1400), $"refused after {refused.ElapsedMilliseconds} ms");
+
+        var good = Stopwatch.StartNew();
+        var (device, _) = await Device.Connect(slow, session, user);
+        await device.DisposeAsync();
+        Assert.True(good.Elapsed < TimeSpan.FromMilliseconds(1400), $"connected after {good.ElapsedMilliseconds} ms");
+    }
+}
