@@ -2,6 +2,7 @@ using Carter;
 using FluentValidation;
 using Microsoft.AspNetCore.HttpOverrides;
 using NanoBanana.Infrastructure.Configuration;
+using NanoBanana.Infrastructure.Generation;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Features;
 using NanoBanana.Features.Realtime;
@@ -43,6 +44,7 @@ builder.Services.AddApiDocs();
 builder.Services.AddCarter();
 builder.Services.AddFeatureServices();
 builder.Services.AddImages(settings);
+builder.Services.AddGeneration(settings);
 builder.Services.AddRealtime(builder.Configuration);
 
 builder.Host.UseWolverine(opts =>
