@@ -69,7 +69,8 @@ app.UseRequestBookkeeping();
 app.UseRequestLogging(); // outside the error handling: logs the status the client really got
 app.UseExceptionHandler();
 app.UseStatusCodePages();
-app.UseJsonBodyLimit(settings.Limits.JsonBodyBytes);
+app.UseJsonBodyLimit(settings.Limits.JsonBodyBytes,
+    path => NanoBanana.Features.Generation.Compatibility.CompatibilityRoutes.Handles(path) ? settings.Generation.MaxBodyBytes : null);
 app.UseCors();
 app.UseWebSockets();
 app.UseAuthentication();

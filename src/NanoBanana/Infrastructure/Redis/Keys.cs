@@ -86,6 +86,12 @@ public static class Keys
     public static string EmailClaim(string normalizedEmail) => $"{Prefix}:email:{normalizedEmail}";
     public static string UsernameClaim(string normalizedUsername) => $"{Prefix}:username:{normalizedUsername}";
 
+    // --- generation ---
+    /// <summary>ZSET of the user's provider calls under way, scored by when their claim lapses (unix ms), so a crashed call frees its place.</summary>
+    public static string GenerationsRunning(string userId) => User(userId, "gen:running");
+    /// <summary>Counter of the generations the user started on one UTC day (<c>yyyyMMdd</c>).</summary>
+    public static string GenerationsOnDay(string userId, string day) => User(userId, $"gen:day:{day}");
+
     // --- abuse counters ---
     public static string LoginFailuresForAccount(string normalizedEmail) => $"{Prefix}:loginfail:acct:{normalizedEmail}";
     public static string LoginFailuresForAddress(string address) => $"{Prefix}:loginfail:ip:{address}";
