@@ -6,7 +6,7 @@ namespace NanoBanana.Tests.Infrastructure.Generation;
 /// <summary>
 /// Every provider against a fake of its API on loopback, answering with that API's real shapes:
 /// success, 429 then success, 500 until the attempts run out, a refusal, a timeout, a cancel mid-call.
-/// Attempts time out after 0.5 s here and the backoff starts at 5 ms.
+/// The backoff starts at 5 ms here; the timeout test gives an attempt 0.5 s.
 /// </summary>
 public sealed class ProviderResilienceTests : IAsyncLifetime
 {
@@ -44,8 +44,7 @@ public sealed class ProviderResilienceTests : IAsyncLifetime
         var c = ProviderCase.Of(id);
         _fake.Answer(FakeProvider.Json(429, c.RateLimited, r => r.Headers.RetryAfter = "1"),
             FakeProvider.Json(200, c.Success(ProviderHarness.Png(32, 32))));
-        // A wait is capped at one attempt's timeout: give the attempts room for the provider's second.
-        await using var h = Harness(c, new() { ["GENERATION_TIMEOUT_SECONDS"] = "2" });
+        await using var h = Harness(c);
 
         var result = await h.Run(id, Prompt());
 
@@ -89,7 +88,7 @@ public sealed class ProviderResilienceTests : IAsyncLifetime
     {
         var c = ProviderCase.Of(id);
         _fake.Answer(FakeProvider.Hang);
-        await using var h = Harness(c);
+        await using var h = Harness(c, new() { ["GENERATION_TIMEOUT_SECONDS"] = "0.5" });
 
         var e = await Assert.ThrowsAsync<GenerationFailedException>(() => h.Run(id, Prompt()));
 
