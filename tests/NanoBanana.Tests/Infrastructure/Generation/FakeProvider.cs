@@ -31,7 +31,7 @@ public sealed class FakeProvider : IAsyncDisposable
     /// <summary>Completed when a request arrives.</summary>
     public TaskCompletionSource Received { get; private set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     /// <summary>Completed when a caller abandons a request the fake is still answering.</summary>
-    public TaskCompletionSource Aborted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public TaskCompletionSource Aborted { get; private set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     FakeProvider(WebApplication app) => _app = app;
 
@@ -46,6 +46,16 @@ public sealed class FakeProvider : IAsyncDisposable
         await app.StartAsync();
         fake.BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
         return fake;
+    }
+
+    /// <summary>Forgets the requests and the script (a fake shared by a test class, between its tests).</summary>
+    public void Reset()
+    {
+        Requests.Clear();
+        _script.Clear();
+        _last = ctx => ctx.Response.WriteAsync("{}");
+        Received = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        Aborted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>Answers the next requests with these, in order; the last keeps answering.</summary>
