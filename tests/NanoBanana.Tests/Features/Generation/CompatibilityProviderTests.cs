@@ -50,7 +50,7 @@ public sealed class CompatibilityProviderTests(AppFixture app, FakeProvidersHost
 
     Task<IScenarioResult> Post(TestUser user, string url, object body) => Api.Scenario(s =>
     {
-        s.Post.Json(body).ToUrl(url);
+        s.Post.Json(body).ToUrlWithQuery(url);
         s.As(user);
         s.IgnoreStatusCode();
     });

@@ -13,7 +13,7 @@ public sealed class CompatibilityRoutesTests(AppFixture app) : IntegrationContex
 
     Task<IScenarioResult> Post(TestUser? user, string url, object body, string? header = null) => Host.Scenario(s =>
     {
-        s.Post.Json(body).ToUrl(url);
+        s.Post.Json(body).ToUrlWithQuery(url);
         if (user is not null) s.As(user);
         if (header is not null) s.WithRequestHeader("x-mock", header);
         s.IgnoreStatusCode();
@@ -90,7 +90,7 @@ public sealed class CompatibilityRoutesTests(AppFixture app) : IntegrationContex
 
         var result = await Host.Scenario(s =>
         {
-            s.Post.MultipartFormData(form).ToUrl("/api/flux/edit?mock=1");
+            s.Post.MultipartFormData(form).ToUrlWithQuery("/api/flux/edit?mock=1");
             s.As(user);
             s.IgnoreStatusCode();
         });
