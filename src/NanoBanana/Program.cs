@@ -1,6 +1,7 @@
 using Carter;
 using FluentValidation;
 using NanoBanana.Infrastructure.Configuration;
+using NanoBanana.Infrastructure.Generation;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Features;
 using NanoBanana.Features.Images;
@@ -56,6 +57,7 @@ builder.Services.AddApiDocs();
 builder.Services.AddCarter();
 builder.Services.AddFeatureServices();
 builder.Services.AddImages(settings);
+builder.Services.AddGeneration(settings);
 builder.Services.AddRealtime(builder.Configuration);
 
 builder.Host.UseWolverine(opts =>
@@ -74,7 +76,8 @@ app.UseRequestBookkeeping();
 app.UseRequestLogging(); // outside the error handling: logs the status the client really got
 app.UseExceptionHandler();
 app.UseStatusCodePages();
-app.UseJsonBodyLimit(settings.Limits.JsonBodyBytes);
+app.UseJsonBodyLimit(settings.Limits.JsonBodyBytes,
+    path => NanoBanana.Features.Generation.Compatibility.CompatibilityRoutes.Handles(path) ? settings.Generation.MaxBodyBytes : null);
 app.UseCors();
 app.UseRequestTargetLimit(); // after CORS: a browser can read these refusals
 app.UseJsonObjectBodies();

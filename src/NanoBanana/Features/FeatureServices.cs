@@ -9,6 +9,7 @@ public static class FeatureServices
     {
         services.AddSingleton<RefreshTokens>();
         services.AddSingleton<LoginAttempts>();
+        services.AddSingleton<Generation.GenerationQuota>();
         return services;
     }
 }

@@ -24,6 +24,12 @@ public static class RouteGroups
 
     public static RouteGroupBuilder SyncRoutes(this IEndpointRouteBuilder app) => SignedIn(app, "/api/sync", "Realtime");
 
+    public static RouteGroupBuilder GenerationRoutes(this IEndpointRouteBuilder app) => SignedIn(app, "/api/generation", "Generation");
+
+    /// <summary>The seed's synchronous routes of one provider (<c>/api/flux/...</c>).</summary>
+    public static RouteGroupBuilder ProviderRoutes(this IEndpointRouteBuilder app, string provider) =>
+        SignedIn(app, "/api/" + provider, "Generation");
+
     static RouteGroupBuilder SignedIn(IEndpointRouteBuilder app, string prefix, string tag) =>
         app.MapGroup(prefix).RequireAuthorization().WithTags(tag);
 }

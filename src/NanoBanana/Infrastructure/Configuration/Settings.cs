@@ -1,3 +1,5 @@
+using NanoBanana.Infrastructure.Generation;
+
 namespace NanoBanana.Infrastructure.Configuration;
 
 /// <summary>
@@ -22,6 +24,7 @@ public sealed class Settings
     public StorageSettings Storage { get; init; } = new();
     public ImageSettings Images { get; init; } = new();
     public ReadCacheSettings ReadCache { get; init; } = new();
+    public GenerationSettings Generation { get; init; } = new();
 
     public static Settings From(IConfiguration c, IHostEnvironment env)
     {
@@ -82,6 +85,7 @@ public sealed class Settings
             ApiDocs = Bool("API_DOCS", "ApiDocs", true),
             Storage = StorageSettings.From(Get),
             Images = ImageSettings.From(Get),
+            Generation = GenerationSettings.From(Get),
             ReadCache = new ReadCacheSettings
             {
                 Megabytes = Math.Max(0, Int("READ_CACHE_MB", "ReadCache:Megabytes", 64)),

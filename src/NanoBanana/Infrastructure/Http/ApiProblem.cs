@@ -12,6 +12,8 @@ public sealed class ApiProblem(int status, string code, string detail, IDictiona
     public string Detail { get; } = detail;
     public IDictionary<string, string[]>? Errors { get; } = errors;
     public TimeSpan? RetryAfter { get; init; }
+    /// <summary>A sentence for the seed client's <c>error</c> member; the status's reason phrase when null.</summary>
+    public string? Title { get; init; }
 
     public static ApiProblem NotFound(string what = "resource") =>
         new(StatusCodes.Status404NotFound, "not_found", $"The {what} was not found.");

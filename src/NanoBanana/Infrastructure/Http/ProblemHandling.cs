@@ -72,7 +72,7 @@ public static class ProblemHandling
 
     /// <summary>Writes a problem-details answer from anywhere in the pipeline.</summary>
     public static Task Write(HttpContext http, int status, string code, string detail,
-        IDictionary<string, string[]>? errors = null, TimeSpan? retryAfter = null)
+        IDictionary<string, string[]>? errors = null, TimeSpan? retryAfter = null, string? title = null)
     {
         http.Response.StatusCode = status;
         if (retryAfter is { } ra)
@@ -81,7 +81,7 @@ public static class ProblemHandling
         problem.Status = status;
         problem.Detail = detail;
         problem.Extensions["code"] = code;
-        problem.Title = errors is null ? ReasonPhrases.GetReasonPhrase(status) : "Validation failed";
+        problem.Title = title ?? (errors is null ? ReasonPhrases.GetReasonPhrase(status) : "Validation failed");
         var service = http.RequestServices.GetRequiredService<IProblemDetailsService>();
         return service.WriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem }).AsTask();
     }
@@ -94,7 +94,7 @@ public static class ProblemHandling
             switch (Unwrap(exception))
             {
                 case ApiProblem p:
-                    await Write(http, p.Status, p.Code, p.Detail, p.Errors, p.RetryAfter);
+                    await Write(http, p.Status, p.Code, p.Detail, p.Errors, p.RetryAfter, p.Title);
                     return true;
                 case ValidationException v:
                     var errors = v.Errors

@@ -75,7 +75,7 @@ public static class HttpPipeline
     /// A declared Content-Length over the limit is refused before reading a byte, and so is a
     /// charset this runtime cannot decode (the JSON reader would throw, answering 500).
     /// </summary>
-    public static IApplicationBuilder UseJsonBodyLimit(this IApplicationBuilder app, long maxBytes)
+    public static IApplicationBuilder UseJsonBodyLimit(this IApplicationBuilder app, long defaultMaxBytes, Func<PathString, long?>? routeLimit = null)
     {
         return app.Use(async (http, next) =>
         {
@@ -84,6 +84,7 @@ public static class HttpPipeline
             var canHaveBody = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true;
             if (!isUpload && canHaveBody)
             {
+                var maxBytes = routeLimit?.Invoke(http.Request.Path) ?? defaultMaxBytes;
                 if (http.Request.ContentLength > maxBytes)
                 {
                     await ProblemHandling.Write(http, 413, "payload_too_large",

@@ -89,6 +89,12 @@ public static class Keys
     /// <summary>Global pub/sub channel: a user id whose sign-ins changed (a device ended, the account went); every instance listens.</summary>
     public const string SignInsChannel = Prefix + ":signins";
 
+    // --- generation ---
+    /// <summary>ZSET of the user's provider calls under way, scored by when their claim lapses (unix ms), so a crashed call frees its place.</summary>
+    public static string GenerationsRunning(string userId) => User(userId, "gen:running");
+    /// <summary>Counter of the generations the user started on one UTC day (<c>yyyyMMdd</c>).</summary>
+    public static string GenerationsOnDay(string userId, string day) => User(userId, $"gen:day:{day}");
+
     // --- abuse counters ---
     public static string LoginFailuresForAccount(string normalizedEmail) => $"{Prefix}:loginfail:acct:{normalizedEmail}";
     public static string LoginFailuresForAddress(string address) => $"{Prefix}:loginfail:ip:{address}";
