@@ -21,7 +21,8 @@ app=""
 cleanup() { stop_process "$app"; stop_redis "$work/redis"; }
 trap cleanup EXIT
 
-dotnet publish src/NanoBanana/NanoBanana.csproj -c Release -o "$work/app" --nologo -v q >"$work/publish.log" 2>&1 \
+# As the Dockerfile publishes: for linux-x64, so ReadyToRun.
+dotnet publish src/NanoBanana/NanoBanana.csproj -c Release -r linux-x64 --self-contained false -o "$work/app" --nologo -v q >"$work/publish.log" 2>&1 \
   || { tail -30 "$work/publish.log"; exit 1; }
 
 # The variables the Dockerfile sets for the runtime (read from it, so the two cannot drift apart).
