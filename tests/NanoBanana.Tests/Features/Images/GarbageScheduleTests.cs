@@ -1,3 +1,4 @@
+using JasperFx.CodeGeneration;
 using Microsoft.Extensions.DependencyInjection;
 using NanoBanana.Features.Images;
 using NanoBanana.Infrastructure.Redis;
@@ -35,7 +36,13 @@ public sealed class GarbageScheduleTests(AppFixture app) : ImageTestContext(app)
             s =>
             {
                 s.AddSingleton(signal);
-                s.ConfigureWolverine(o => o.Discovery.IncludeType(typeof(CollectedSignalHandler)));
+                s.ConfigureWolverine(o =>
+                {
+                    o.Discovery.IncludeType(typeof(CollectedSignalHandler));
+                    // A handler of the tests' own has no pre-generated code in the app: this host compiles its handlers.
+                    o.CodeGeneration.TypeLoadMode = TypeLoadMode.Dynamic;
+                    o.UseRuntimeCompilation();
+                });
             });
         var collected = await signal.Collected.Task.WaitAsync(TimeSpan.FromSeconds(60));
 
