@@ -1,4 +1,5 @@
 using NanoBanana.Features.Images.CollectGarbage;
+using JasperFx.CodeGeneration;
 using Microsoft.Extensions.DependencyInjection;
 using NanoBanana.Features.Images;
 using NanoBanana.Infrastructure.Redis;
@@ -36,7 +37,13 @@ public sealed class GarbageScheduleTests(AppFixture app) : ImageTestContext(app)
             s =>
             {
                 s.AddSingleton(signal);
-                s.ConfigureWolverine(o => o.Discovery.IncludeType(typeof(CollectedSignalHandler)));
+                s.ConfigureWolverine(o =>
+                {
+                    o.Discovery.IncludeType(typeof(CollectedSignalHandler));
+                    // A handler of the tests' own has no pre-generated code in the app: this host compiles its handlers.
+                    o.CodeGeneration.TypeLoadMode = TypeLoadMode.Dynamic;
+                    o.UseRuntimeCompilation();
+                });
             });
         var collected = await signal.Collected.Task.WaitAsync(TimeSpan.FromSeconds(60));
 
