@@ -69,7 +69,6 @@ builder.Host.UseWolverine(opts =>
     // at start-up. GeneratedCodeTests fails when that code no longer matches the handlers.
     opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Static;
     opts.Policies.AddMiddleware(typeof(ValidationMiddleware));
-    opts.Policies.Add<AppendReturnedUserEvents>();
     opts.CommitReturnedChanges();
     opts.RoutePurgesToTheirQueue();
 });

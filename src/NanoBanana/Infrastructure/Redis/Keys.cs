@@ -64,12 +64,8 @@ public static class Keys
     public static string SearchTerm(string userId, string term) => User(userId, $"ix:{term}");
     /// <summary>ZSET (all scores 0) of every word and CJK term in the user's index, for prefix expansion with ZRANGEBYLEX.</summary>
     public static string SearchVocabulary(string userId) => User(userId, "ixv");
-    /// <summary>Scratch keys of one search, deleted by the script that made them.</summary>
-    public static string SearchScratch(string userId, string searchId, int n) => User(userId, $"ixtmp:{searchId}:{n}");
     /// <summary>STRING: a create request's Idempotency-Key: <c>body fingerprint \n id of what it created</c>, 24 h.</summary>
     public static string Idempotency(string userId, string scope, string key) => User(userId, $"idem:{scope}:{key}");
-    /// <summary>STRING: present, next to <see cref="Idempotency"/>, while the events of what that key created are not in the log yet.</summary>
-    public static string IdempotencyUnsent(string userId, string scope, string key) => User(userId, $"idemev:{scope}:{key}");
 
     /// <summary>STRING counter: moved by every committed change of the user's data (the basis a decision is checked against).</summary>
     public static string UserVersion(string userId) => User(userId, "ver");

@@ -122,10 +122,10 @@ public sealed class CompatibilityRoutesTests(AppFixture app) : IntegrationContex
         await ShouldBeProblem(await Post(user, "/api/gpt-image-1/generate?mock=1", new { prompt = "x", n = 5 }), 400, "validation_failed");
         await ShouldBeProblem(await Post(user, "/api/gpt-image-1/generate?mock=1", new { prompt = "x", size = "huge" }), 400, "validation_failed");
         await ShouldBeProblem(await Post(user, "/api/gpt-image-1/edit?mock=1", new { instruction = "x" }), 400, "validation_failed");
-        await ShouldBeProblem(await Post(user, "/api/gpt-image-1/edit?mock=1", new { instruction = "x", originalImage = "not base64!" }), 400, "malformed_json");
+        await ShouldBeProblem(await Post(user, "/api/gpt-image-1/edit?mock=1", new { instruction = "x", originalImage = "not base64!" }), 400, "validation_failed");
         await ShouldBeProblem(await Post(user, "/api/gpt-image-1/edit?mock=1",
             new { instruction = "x", originalImage = Convert.ToBase64String("<svg xmlns='http://www.w3.org/2000/svg'/>"u8.ToArray()) }), 415, "unsupported_media_type");
-        await ShouldBeProblem(await Post(user, "/api/gpt-image-1/generate?mock=1", new { prompt = "x", n = "2" }), 400, "malformed_json");
+        await ShouldBeProblem(await Post(user, "/api/gpt-image-1/generate?mock=1", new { prompt = "x", n = "2" }), 400, "validation_failed");
     }
 
     [Fact]

@@ -204,27 +204,27 @@ public sealed class CatchUpTests(AppFixture app, LiveServer server) : RealtimeCo
     }
 
     [Fact]
-    public async Task Appending_trims_entries_older_than_the_retention()
+    public async Task A_commit_that_reaches_a_multiple_of_64_trims_entries_older_than_the_retention()
     {
         var user = await RegisterUser();
         var log = Host.Services.GetRequiredService<EventLog>();
         var retention = Host.Services.GetRequiredService<RealtimeSettings>().Retention;
         // Five entries written eight days ago (ids <seq>-<unix ms>), the counter where they left it.
         var old = DateTimeOffset.UtcNow.AddDays(-8).ToUnixTimeMilliseconds();
-        for (var seq = 1; seq <= 5; seq++)
+        for (var seq = 59; seq <= 63; seq++)
             await Redis.StreamAddAsync(Keys.EventLog(user.Id), [new NameValueEntry("t", "session_updated"), new NameValueEntry("s", ""), new NameValueEntry("p", "{}")],
                 messageId: $"{seq}-{old + seq}");
-        await Redis.StringSetAsync(Keys.EventSeq(user.Id), 5);
+        await Redis.StringSetAsync(Keys.EventSeq(user.Id), 63);
         Assert.Equal(TimeSpan.FromDays(7), retention);
 
-        var appended = await log.Append(user.Id, "session_updated", null, "{}");
+        await RaiseEvents.Commit(Host, new SessionDeleted(user.Id, "s1"));
 
-        Assert.Equal(6, appended.Seq);
         var left = await Redis.StreamRangeAsync(Keys.EventLog(user.Id));
-        Assert.Equal(["6"], left.Select(e => e.Id.ToString().Split('-')[0]));
+        Assert.Equal(["64"], left.Select(e => e.Id.ToString().Split('-')[0]));
         Assert.True((await log.Read(user.Id, 0, 10)).ResyncRequired);
-        Assert.Equal(6, (await log.Read(user.Id, 5, 10)).Events.Single().Seq);
+        Assert.Equal(64, (await log.Read(user.Id, 63, 10)).Events.Single().Seq);
     }
+
     [Fact]
     public async Task Events_published_while_the_instance_lost_its_subscription_arrive_once_it_is_back()
     {

@@ -128,7 +128,7 @@ public sealed class FanOutTests(AppFixture app, LiveServer server) : RealtimeCon
         var user = await RegisterUser();
         var (device, _) = await Device.Connect(Server, await SeedSession(user.Id), user);
         await using var _d = device;
-        await device.Send(new { type = "typing", payload = new { sessionId = "other", isTyping = true } });
+        await device.Send(new { type = "typing", payload = new { sessionId = Guid.CreateVersion7().ToString("N"), isTyping = true } });
         Assert.Equal("not_joined", (await device.Receive())["payload"]!["code"]!.GetValue<string>());
     }
 

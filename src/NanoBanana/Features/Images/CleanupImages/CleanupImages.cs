@@ -8,7 +8,7 @@ using Wolverine;
 
 namespace NanoBanana.Features.Images.CleanupImages;
 
-public sealed record CleanupImages
+public sealed record CleanupImages : IChangesUserData
 {
     [JsonIgnore] public string UserId { get; init; } = "";
 }

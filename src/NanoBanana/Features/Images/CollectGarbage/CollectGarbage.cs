@@ -78,7 +78,7 @@ public static class CollectGarbageHandler
 }
 
 /// <summary>One image the collector found due: removed if no message references it and it is older than <paramref name="CutoffMs"/>.</summary>
-public sealed record CollectImage(string UserId, string ImageId, long CutoffMs);
+public sealed record CollectImage(string UserId, string ImageId, long CutoffMs) : IChangesUserData;
 
 /// <summary>Removed: the record went now; Kept: it stays; neither: there was no record (its blobs are orphans).</summary>
 public sealed record ImageCollected(bool Removed, bool Kept);

@@ -9,7 +9,7 @@ using Wolverine;
 
 namespace NanoBanana.Features.Images.DeleteImage;
 
-public sealed record DeleteImage(string ImageId)
+public sealed record DeleteImage(string ImageId) : IChangesUserData
 {
     [JsonIgnore] public string UserId { get; init; } = "";
 }

@@ -16,7 +16,7 @@ public sealed record GenerateThumbnails(string UserId, string ImageId, int Attem
 /// The thumbnails of a processing image are made and stored (<paramref name="Failure"/> null), or cannot be: the
 /// image becomes ready or failed. A message of its own, so that a commit that meets moved data runs this step again, not the work.
 /// </summary>
-public sealed record ThumbnailsMade(string UserId, string ImageId, IReadOnlyList<StoredThumbnail> Thumbnails, string? Failure);
+public sealed record ThumbnailsMade(string UserId, string ImageId, IReadOnlyList<StoredThumbnail> Thumbnails, string? Failure) : IChangesUserData;
 
 public static class GenerateThumbnailsHandler
 {

@@ -12,7 +12,7 @@ using Wolverine;
 
 namespace NanoBanana.Features.Messages.DeleteMessage;
 
-public sealed record DeleteMessage(string MessageId)
+public sealed record DeleteMessage(string MessageId) : IChangesUserData
 {
     [JsonIgnore] public string UserId { get; init; } = "";
 

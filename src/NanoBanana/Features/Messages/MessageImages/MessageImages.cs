@@ -21,7 +21,7 @@ public sealed record ListMessageImages(string MessageId)
     }
 }
 
-public sealed record AttachImage(string ImageId)
+public sealed record AttachImage(string ImageId) : IChangesUserData
 {
     [JsonIgnore] public string UserId { get; init; } = "";
     [JsonIgnore] public string MessageId { get; init; } = "";
@@ -36,7 +36,7 @@ public sealed record AttachImage(string ImageId)
     }
 }
 
-public sealed record DetachImage(string MessageId, string ImageId)
+public sealed record DetachImage(string MessageId, string ImageId) : IChangesUserData
 {
     [JsonIgnore] public string UserId { get; init; } = "";
 

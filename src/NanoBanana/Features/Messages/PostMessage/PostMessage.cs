@@ -13,7 +13,7 @@ using Wolverine;
 
 namespace NanoBanana.Features.Messages.PostMessage;
 
-public sealed record PostMessage(string Role, string? Text, string[]? ImageIds, JsonNode? Params, string? EditedOf)
+public sealed record PostMessage(string Role, string? Text, string[]? ImageIds, JsonNode? Params, string? EditedOf) : IChangesUserData
 {
     [JsonIgnore] public string UserId { get; init; } = "";
     [JsonIgnore] public string SessionId { get; init; } = "";

@@ -10,7 +10,7 @@ using Wolverine;
 
 namespace NanoBanana.Features.Sessions.CreateSession;
 
-public sealed record CreateSession(string? Title)
+public sealed record CreateSession(string? Title) : IChangesUserData
 {
     [JsonIgnore] public string UserId { get; init; } = "";
     [JsonIgnore] public string? IdempotencyKey { get; init; }

@@ -9,7 +9,7 @@ using Wolverine;
 
 namespace NanoBanana.Features.Sessions.DeleteSession;
 
-public sealed record DeleteSession(string SessionId)
+public sealed record DeleteSession(string SessionId) : IChangesUserData
 {
     [JsonIgnore] public string UserId { get; init; } = "";
 

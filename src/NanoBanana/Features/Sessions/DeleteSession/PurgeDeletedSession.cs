@@ -6,7 +6,7 @@ using Wolverine;
 namespace NanoBanana.Features.Sessions.DeleteSession;
 
 /// <summary>The rest of a deleted session's purge: search entries and image references of its remaining messages.</summary>
-public sealed record PurgeDeletedSession(string UserId, string SessionId);
+public sealed record PurgeDeletedSession(string UserId, string SessionId) : IChangesUserData;
 
 public static class PurgeDeletedSessionHandler
 {

@@ -9,7 +9,7 @@ using Wolverine;
 
 namespace NanoBanana.Features.Sessions.RenameSession;
 
-public sealed record RenameSession(string Title)
+public sealed record RenameSession(string Title) : IChangesUserData
 {
     [JsonIgnore] public string UserId { get; init; } = "";
     [JsonIgnore] public string SessionId { get; init; } = "";
