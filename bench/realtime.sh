@@ -20,7 +20,8 @@ trap cleanup EXIT
 dotnet build src/NanoBanana/NanoBanana.csproj -c Release -v q -nologo >/dev/null
 dotnet build bench/FanOutBench/FanOutBench.csproj -c Release -v q -nologo >/dev/null
 
-env ${BENCH_APP_ENV:-} ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="bench-secret-bench-secret-bench-secret-0123456789" \
+# The bench registers its users from one address: the per-address limit of the password routes is lifted.
+env ${BENCH_APP_ENV:-} PASSWORD_RATE_PER_ADDRESS=1000000000 ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="bench-secret-bench-secret-bench-secret-0123456789" \
   PORT="$PORT" REDIS_URL="127.0.0.1:$REDIS_PORT" LOG_DIR="$work/logs" API_DOCS=false \
   dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >"$work/app.log" 2>&1 &
 app=$!

@@ -188,12 +188,29 @@ static class Bench
                         },
                     }.ToJsonString();
                     committedAt[id] = Stopwatch.GetTimestamp();
-                    await log.Append(user.Id, "message_created", user.SessionId, payload);
+                    await AppendAlone(db, log, user.Id, "message_created", user.SessionId, payload);
                 }
             }
             catch (Exception e) when (e is HttpRequestException or RedisException or TaskCanceledException)
             {
                 Interlocked.Increment(ref failures);
+            }
+        }
+    }
+
+    /// <summary>One event committed as the app commits a change that writes nothing else: the next seq, if nothing appended meanwhile.</summary>
+    static async Task AppendAlone(IDatabase db, NanoBanana.Infrastructure.Realtime.EventLog log, string userId, string type, string scope, string payload)
+    {
+        while (true)
+        {
+            var last = (long?)await db.StringGetAsync(Keys.EventSeq(userId)) ?? 0;
+            var tx = db.CreateTransaction();
+            tx.AddCondition(last == 0 ? Condition.KeyNotExists(Keys.EventSeq(userId)) : Condition.StringEqual(Keys.EventSeq(userId), last));
+            var writes = log.Append(tx, userId, last + 1, DateTimeOffset.UtcNow, type, scope, payload);
+            if (await tx.ExecuteAsync())
+            {
+                await Task.WhenAll(writes);
+                return;
             }
         }
     }
