@@ -25,12 +25,14 @@ static class StoreDrill
         var pictures = Enumerable.Range(0, PictureCount).Select(_ => Pictures.NoisyJpeg(3000, 2000)).ToList();
         Report.Line($"made {pictures.Count} pictures of 3000x2000, {pictures.Sum(p => p.Length) / 1024 / 1024} MiB in all");
 
+        // In batches: their thumbnail jobs are queued at once, so some still wait when the store dies
+        // (single uploads let each picture's thumbnails finish before the next upload arrived).
         var ids = new List<string>();
-        foreach (var picture in pictures)
+        foreach (var batch in pictures.Chunk(10))
         {
-            var r = await api.Upload(a, session, picture);
+            var r = await api.UploadBatch(a, session, batch);
             if (r.Status != 201) throw new InvalidOperationException($"upload before the outage failed: {r}");
-            ids.Add(r.Body!["image"]!["id"]!.GetValue<string>());
+            ids.AddRange(r.Body!["results"]!["successful"]!.AsArray().Select(i => i!["id"]!.GetValue<string>()));
         }
         // Referenced, as a client does: the collector keeps referenced images whatever their age.
         await api.PostMessage(a, session, "the drill's pictures", ids);
