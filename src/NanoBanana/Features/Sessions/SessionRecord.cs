@@ -55,16 +55,6 @@ public static class SessionRecord
             tx.SortedSetAddAsync(Keys.Sessions(userId), session.Id, Ms(session.UpdatedAt)));
     }
 
-    /// <summary>Writes a new title and updatedAt, and the session's place in the list, leaving its other fields as they are.</summary>
-    public static Task WriteTitle(IDatabaseAsync tx, SessionDto session, bool titled) =>
-        Task.WhenAll(
-            tx.HashSetAsync(Keys.Session(session.UserId, session.Id),
-            [
-                new("title", session.Title), new("titled", titled ? "1" : "0"), new("updatedAt", Ms(session.UpdatedAt)),
-                new("json", JsonOf(session)), new("jsonAt", Ms(session.UpdatedAt)),
-            ]),
-            tx.SortedSetAddAsync(Keys.Sessions(session.UserId), session.Id, Ms(session.UpdatedAt)));
-
     /// <summary>Marks the session deleted (soft) and takes it off the list; its messages are purged after (<see cref="Keys.Session"/>'s <c>purged</c>).</summary>
     public static Task WriteDeleted(IDatabaseAsync tx, string userId, string sessionId, DateTimeOffset at) =>
         Task.WhenAll(

@@ -35,7 +35,7 @@ public static class RenameSessionHandler
         var at = await SessionOrder.Newest(db, cmd.UserId, Later(clock.GetUtcNow(), before.Session.UpdatedAt));
         var renamed = before.Session with { Title = StoredText.AsStored(cmd.Title.Trim()), UpdatedAt = at };
         var change = basis.Change()
-            .Write(tx => SessionRecord.WriteTitle(tx, renamed, titled: true))
+            .Write(tx => SessionRecord.Write(tx, before with { Session = renamed, Titled = true }))
             .Raise(new SessionUpdated(cmd.UserId, renamed));
         return (new SessionResponse(renamed), change);
     }
