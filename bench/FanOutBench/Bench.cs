@@ -7,6 +7,8 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using NanoBanana.Features;
+using NanoBanana.Features.Realtime;
 using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using StackExchange.Redis;
@@ -178,17 +180,10 @@ static class Bench
                 else
                 {
                     var id = $"b{n}";
-                    var now = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-                    var payload = new JsonObject
-                    {
-                        ["messageData"] = new JsonObject
-                        {
-                            ["id"] = id, ["sessionId"] = user.SessionId, ["role"] = "user", ["text"] = $"bench message {n}",
-                            ["params"] = null, ["imageIds"] = new JsonArray(), ["createdAt"] = now, ["updatedAt"] = now, ["editedOf"] = null,
-                        },
-                    }.ToJsonString();
+                    var now = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                    var message = new MessageDto(id, user.SessionId, "user", $"bench message {n}", null, [], now, now, null);
                     committedAt[id] = Stopwatch.GetTimestamp();
-                    await AppendAlone(db, log, user.Id, "message_created", user.SessionId, payload);
+                    await CommitAlone(db, log, new MessageCreated(user.Id, message));
                 }
             }
             catch (Exception e) when (e is HttpRequestException or RedisException or TaskCanceledException)
@@ -198,20 +193,17 @@ static class Bench
         }
     }
 
-    /// <summary>One event committed as the app commits a change that writes nothing else: the next seq, if nothing appended meanwhile.</summary>
-    static async Task AppendAlone(IDatabase db, NanoBanana.Infrastructure.Realtime.EventLog log, string userId, string type, string scope, string payload)
+    /// <summary>One event, committed by the app's own commit component as a change that writes nothing else (decided again when it met another).</summary>
+    static async Task CommitAlone(IDatabase db, NanoBanana.Infrastructure.Realtime.EventLog log, IUserEvent e)
     {
         while (true)
         {
-            var last = (long?)await db.StringGetAsync(Keys.EventSeq(userId)) ?? 0;
-            var tx = db.CreateTransaction();
-            tx.AddCondition(last == 0 ? Condition.KeyNotExists(Keys.EventSeq(userId)) : Condition.StringEqual(Keys.EventSeq(userId), last));
-            var writes = log.Append(tx, userId, last + 1, DateTimeOffset.UtcNow, type, scope, payload);
-            if (await tx.ExecuteAsync())
+            try
             {
-                await Task.WhenAll(writes);
+                await CommitChanges.Commit((await UserBasis.Read(db, e.UserId)).Change().Raise(e), db, log, TimeProvider.System);
                 return;
             }
+            catch (UserDataMoved) { }
         }
     }
 
