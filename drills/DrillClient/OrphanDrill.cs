@@ -10,6 +10,8 @@ namespace DrillClient;
 /// </summary>
 static class OrphanDrill
 {
+    static List<string> Ids(Outcome batch) => [.. batch.Body!["results"]!["successful"]!.AsArray().Select(i => i!["id"]!.GetValue<string>())];
+
     public static async Task<int> Run(Options o)
     {
         var one = new Api(o.Url, TimeSpan.FromSeconds(180));
@@ -24,16 +26,18 @@ static class OrphanDrill
         Report.Line($"orphan drill: lease {o.LeaseSeconds} s; 3 batches of {pictures.Count} pictures of 2400x1600 " +
                     $"({3 * pictures.Sum(p => p.Length) / 1024 / 1024} MiB) to instance 1, instance 2 alongside");
 
-        // Three batches, one after the other: thirty thumbnail jobs on instance 1, most of them still queued at the kill.
+        // Three batches, one after the other: thirty thumbnail jobs on instance 1, many of them still queued at the kill.
         var answers = new List<Outcome>();
+        var uploadsFrom = Clock.Ms;
         for (var i = 0; i < 3; i++)
         {
             var answer = await one.UploadBatch(a, session, pictures);
             if (answer.Status != 201) throw new InvalidOperationException($"batch upload failed: {answer}");
             answers.Add(answer);
+            // Referenced (at most 20 images a message): the collector keeps them.
+            await one.PostMessage(a, session, $"orphan pictures {i + 1}", Ids(answer));
         }
-        var ids = answers.SelectMany(r => r.Body!["results"]!["successful"]!.AsArray().Select(i => i!["id"]!.GetValue<string>())).ToList();
-        await one.PostMessage(a, session, "orphan pictures", ids); // referenced: the collector keeps them
+        var ids = answers.SelectMany(Ids).ToList();
 
         await ctl.Run("app-kill");
         var killAt = Clock.Ms;
@@ -43,8 +47,11 @@ static class OrphanDrill
         Report.Line($"instance 1 killed with {processing} of {ids.Count} images processing; never started again");
         Report.Check("thumbnail work was under way when instance 1 was killed", processing > 0, $"{processing} processing");
 
-        // Lease + work: the lapse (plus one sweep), then the left work on one instance's thumbnail queue, with room to spare.
-        var within = TimeSpan.FromSeconds(o.LeaseSeconds * 1.1 + 5 + processing * 3);
+        // Lease + work: the lapse (plus one sweep), then the left work at the pace instance 1 kept before the kill
+        // (the same machine, one picture at a time), twice over for room.
+        var perImage = Math.Max(1, (killAt - uploadsFrom) / 1000 / Math.Max(1, ids.Count - processing));
+        var within = TimeSpan.FromSeconds(o.LeaseSeconds * 1.1 + 5 + 2 * processing * perImage);
+        Report.Line($"instance 1 made thumbnails at {perImage:F1} s per picture before the kill (uploads included)");
         var (doneAt, statuses) = await ImageConsistency.WaitNotProcessing(two, a, ids, within);
         var notReady = statuses.Where(s => s.Value != "ready").ToList();
         Report.Check("instance 2 finished every image instance 1 left", doneAt is not null && notReady.Count == 0,

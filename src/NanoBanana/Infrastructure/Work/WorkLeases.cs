@@ -81,10 +81,10 @@ public sealed class WorkLeases(IDatabase db, Settings settings, TimeProvider clo
         """);
 
     /// <summary>The work is done: it leaves the store.</summary>
-    public async Task Ack(ILeasedWork work)
+    public Task Ack(ILeasedWork work)
     {
-        await db.ScriptEvaluateAsync(AckScript, ScopeKeys(work.LeaseScope, work.LeaseId));
-        Release(work);
+        Release(work); // first: a renewal under way then sees the work gone, not lost
+        return db.ScriptEvaluateAsync(AckScript, ScopeKeys(work.LeaseScope, work.LeaseId));
     }
 
     static readonly LuaScript PostponeScript = LuaScript.Prepare("""
@@ -128,8 +128,7 @@ public sealed class WorkLeases(IDatabase db, Settings settings, TimeProvider clo
         })));
         for (var i = 0; i < held.Length; i++)
         {
-            if ((int)renewed[i] == 1) continue;
-            _held.TryRemove(held[i].Key, out _);
+            if ((int)renewed[i] == 1 || !_held.TryRemove(held[i].Key, out _)) continue; // renewed, or finished here meanwhile
             log.LogInformation("Lease of work {Scope}/{Id} is no longer held here (taken over or finished elsewhere)", held[i].Key.Scope, held[i].Key.Id);
         }
     }
