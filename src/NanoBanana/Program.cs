@@ -13,6 +13,7 @@ using NanoBanana.Infrastructure.OpenApi;
 using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
+using NanoBanana.Infrastructure.Work;
 using JasperFx;
 using JasperFx.CodeGeneration;
 using Wolverine;
@@ -72,6 +73,7 @@ builder.Host.UseWolverine(opts =>
     opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Static;
     opts.Policies.AddMiddleware(typeof(ValidationMiddleware));
     opts.CommitReturnedChanges();
+    opts.UseLeasedWork();
     opts.RoutePurgesToTheirQueue();
 });
 

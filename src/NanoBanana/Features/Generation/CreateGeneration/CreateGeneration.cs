@@ -52,10 +52,10 @@ public static class CreateGenerationHandler
     /// Loads the session, the inputs and the named message (with the basis, in one round trip), refuses early, claims a
     /// place in the user's quota, then decides: the generation, queued, and unless the caller named its message, the
     /// prompt as a user message with the inputs, with message_created, session_updated and generation_queued in one
-    /// commit. The run is sent once that commit is made. A retry under a key whose first request committed gets that
+    /// commit, which also enqueues the run as leased work. A retry under a key whose first request committed gets that
     /// generation as it is now, and changes nothing.
     /// </summary>
-    public static async Task<(GenerationResponse, UserChange?, OutgoingMessages)> Handle(CreateGeneration cmd, IDatabase db,
+    public static async Task<(GenerationResponse, UserChange?)> Handle(CreateGeneration cmd, IDatabase db,
         ImageProviders providers, GenerationQuota quota, TimeProvider clock)
     {
         var (userId, sessionId) = (cmd.UserId, cmd.SessionId);
@@ -78,7 +78,7 @@ public static class CreateGenerationHandler
         {
             var first = await GenerationRecord.Find(db, userId, Idempotency.FirstResourceOrThrow(earlier!, fingerprint!))
                         ?? throw ApiProblem.NotFound("generation");
-            return (new GenerationResponse(first), null, []);
+            return (new GenerationResponse(first), null);
         }
         var before = await newMessage.Session ?? throw ApiProblem.NotFound("session");
         var provider = cmd.Provider is null ? providers.Default
@@ -104,11 +104,12 @@ public static class CreateGenerationHandler
             inputs.Length == 0 ? "generate" : "edit", StoredText.AsStored(cmd.Prompt!), inputs, cmd.MaskImageId, cmd.Size, cmd.N ?? 1,
             cmd.Seed, GenerationStatus.Queued, Error: null, ResultImageIds: [], promptMessageId, MessageId: null, Attempts: 0,
             CreatedAt: at, StartedAt: null, FinishedAt: null);
-        change.Write(tx => GenerationRecord.Write(tx, generation)).Raise(new GenerationQueued(userId, generation));
+        change.Write(tx => GenerationRecord.Write(tx, generation)).Raise(new GenerationQueued(userId, generation))
+            .Enqueue(new RunGeneration.RunGeneration(userId, generation.Id));
         if (cmd.IdempotencyKey is { } key)
             change.Write(tx => tx.StringSetAsync(Keys.Idempotency(userId, "generation", key),
                 Idempotency.Record(fingerprint!, generation.Id), Idempotency.Lifetime));
-        return (new GenerationResponse(generation), change, [new RunGeneration.RunGeneration(userId, generation.Id)]);
+        return (new GenerationResponse(generation), change);
     }
 }
 

@@ -61,7 +61,7 @@ public static class FinishGenerationHandler
     /// session_updated), then generation_succeeded; on failure generation_failed with the error. A generation
     /// cancelled meanwhile, or finished by another run, keeps its end: the pictures of this run are deleted.
     /// </summary>
-    public static async Task<(UserChange?, OutgoingMessages, DeleteImageBlobs, ReleaseGenerationPlace)> Handle(FinishGeneration cmd,
+    public static async Task<(UserChange?, DeleteImageBlobs, ReleaseGenerationPlace)> Handle(FinishGeneration cmd,
         IDatabase db, IObjectStorage storage, TimeProvider clock)
     {
         var userId = cmd.UserId;
@@ -71,7 +71,7 @@ public static class FinishGenerationHandler
         read.Execute();
         var (basis, generation) = (await basisRead, await generationRead);
         var discard = new DeleteImageBlobs([.. cmd.Images.Select(i => i.BlobFolder)]);
-        if (generation is not { Status: GenerationStatus.Running }) return (null, [], discard, ReleaseGenerationPlace.None);
+        if (generation is not { Status: GenerationStatus.Running }) return (null, discard, ReleaseGenerationPlace.None);
 
         var now = clock.GetUtcNow();
         var change = basis.Change();
@@ -85,13 +85,14 @@ public static class FinishGenerationHandler
             };
             change.Write(tx => GenerationRecord.Write(tx, failed));
             if (cmd.Error is not null) change.Raise(new GenerationFailed(userId, failed));
-            return (change, [], discard, release);
+            return (change, discard, release);
         }
 
         var ids = cmd.Images.Select(i => i.Id).ToList();
         foreach (var image in cmd.Images)
             // Its message takes it in the same commit: its refCount is 1 once stored.
-            change.Write(tx => ImageStore.WriteNew(tx, image)).Raise(new ImageUploaded(userId, image.ToDto(storage) with { RefCount = 1 }));
+            change.Write(tx => ImageStore.WriteNew(tx, image)).Raise(new ImageUploaded(userId, image.ToDto(storage) with { RefCount = 1 }))
+                .Enqueue(new Images.GenerateThumbnails.GenerateThumbnails(userId, image.Id));
         var messageParams = new JsonObject
         {
             ["provider"] = generation.Provider, ["model"] = cmd.Model, ["generationId"] = generation.Id,
@@ -104,7 +105,6 @@ public static class FinishGenerationHandler
             Status = GenerationStatus.Succeeded, Model = cmd.Model, ResultImageIds = ids, MessageId = message.Id, FinishedAt = now,
         };
         change.Write(tx => GenerationRecord.Write(tx, succeeded)).Raise(new GenerationSucceeded(userId, succeeded));
-        OutgoingMessages thumbnails = [.. ids.Select(id => new Images.GenerateThumbnails.GenerateThumbnails(userId, id))];
-        return (change, thumbnails, DeleteImageBlobs.None, release);
+        return (change, DeleteImageBlobs.None, release);
     }
 }

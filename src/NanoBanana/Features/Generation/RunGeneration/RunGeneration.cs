@@ -5,14 +5,21 @@ using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Generation;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
+using NanoBanana.Infrastructure.Work;
 using StackExchange.Redis;
 using Wolverine;
 using Wolverine.Runtime.Handlers;
 
 namespace NanoBanana.Features.Generation.RunGeneration;
 
-/// <summary>Run one queued generation (handled on the <c>generations</c> local queue). Safe to run twice: its outcome commits once.</summary>
-public sealed record RunGeneration(string UserId, string GenerationId);
+/// <summary>
+/// Run one queued generation (handled on the <c>generations</c> local queue): leased work of the generation's owner,
+/// enqueued by the change that queued it. Safe to run twice: its outcome commits once.
+/// </summary>
+public sealed record RunGeneration(string UserId, string GenerationId) : IUserWork
+{
+    string ILeasedWork.LeaseId => $"gen:{GenerationId}";
+}
 
 public static class RunGenerationHandler
 {
@@ -26,8 +33,9 @@ public static class RunGenerationHandler
     /// <summary>
     /// The work of a generation, in three steps of its own: start (queued → running, generation_started), the provider
     /// call with the inputs read from the store, and the outcome (<see cref="FinishGeneration"/>). The two commits are
-    /// decisions of their own handlers, invoked here so that the whole run is one piece of work: if the instance dies
-    /// mid-call the generation is still running and is run again. The call is abandoned as soon as the generation
+    /// decisions of their own handlers, invoked here so that the whole run is one piece of leased work, acknowledged when
+    /// it returns: if the instance dies mid-call, the generation is still running and another instance runs it again
+    /// once the lease lapses (the provider may be called twice; the outcome commits once). The call is abandoned as soon as the generation
     /// is cancelled; pictures that came back are stored before the outcome commits, and deleted if it does not.
     /// </summary>
     public static async Task Handle(RunGeneration msg, IMessageBus bus, IDatabase db, ImageProviders providers, IObjectStorage storage,
@@ -58,7 +66,10 @@ public static class RunGenerationHandler
             await call.CancelAsync();
             await watch;
         }
-        await bus.InvokeAsync(outcome, CancellationToken.None); // the pictures are stored: their outcome commits even while stopping
+        // An instance that is stopping leaves a failed call to the instance that takes the work over; pictures it has
+        // stored already commit, even while stopping.
+        if (outcome.Error is not null) ct.ThrowIfCancellationRequested();
+        await bus.InvokeAsync(outcome, CancellationToken.None);
     }
 
     static async Task<FinishGeneration> Call(GenerationDto generation, ImageProviders providers, IObjectStorage storage, IDatabase db,

@@ -5,6 +5,7 @@ using NanoBanana.Features.Realtime;
 using NanoBanana.Infrastructure.Generation;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Realtime;
+using NanoBanana.Infrastructure.Work;
 using StackExchange.Redis;
 using System;
 
@@ -19,16 +20,18 @@ namespace Internal.Generated.WolverineHandlers
         private readonly NanoBanana.Infrastructure.Generation.ImageProviders _imageProviders;
         private readonly NanoBanana.Infrastructure.Http.Validators _validators;
         private readonly NanoBanana.Infrastructure.Realtime.EventLog _eventLog;
+        private readonly NanoBanana.Infrastructure.Work.WorkLeases _workLeases;
         private readonly StackExchange.Redis.IDatabase _database;
         private readonly System.TimeProvider _timeProvider;
 
-        public CreateGenerationHandler1064650254(NanoBanana.Features.Generation.GenerationQuota generationQuota, NanoBanana.Features.Realtime.UserGates userGates, NanoBanana.Infrastructure.Generation.ImageProviders imageProviders, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Realtime.EventLog eventLog, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
+        public CreateGenerationHandler1064650254(NanoBanana.Features.Generation.GenerationQuota generationQuota, NanoBanana.Features.Realtime.UserGates userGates, NanoBanana.Infrastructure.Generation.ImageProviders imageProviders, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Realtime.EventLog eventLog, NanoBanana.Infrastructure.Work.WorkLeases workLeases, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
         {
             _generationQuota = generationQuota;
             _userGates = userGates;
             _imageProviders = imageProviders;
             _validators = validators;
             _eventLog = eventLog;
+            _workLeases = workLeases;
             _database = database;
             _timeProvider = timeProvider;
         }
@@ -46,16 +49,13 @@ namespace Internal.Generated.WolverineHandlers
                 Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NanoBanana.Features.Generation.CreateGeneration.CreateGenerationHandler");
                 
                 // The actual message execution
-                (var outgoing1, var outgoing2, var outgoing3) = await NanoBanana.Features.Generation.CreateGeneration.CreateGenerationHandler.Handle(createGeneration, _database, _imageProviders, _generationQuota, _timeProvider).ConfigureAwait(false);
+                (var outgoing1, var outgoing2) = await NanoBanana.Features.Generation.CreateGeneration.CreateGenerationHandler.Handle(createGeneration, _database, _imageProviders, _generationQuota, _timeProvider).ConfigureAwait(false);
 
                 
                 // Outgoing, cascaded message
                 await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
 
-                await NanoBanana.Features.Realtime.CommitChanges.Commit(outgoing2, _database, _eventLog, _timeProvider).ConfigureAwait(false);
-                
-                // Outgoing, cascaded message
-                await context.EnqueueCascadingAsync(outgoing3).ConfigureAwait(false);
+                await NanoBanana.Features.Realtime.CommitChanges.Commit(outgoing2, _database, _eventLog, _timeProvider, _workLeases, context).ConfigureAwait(false);
             }
             finally
             {

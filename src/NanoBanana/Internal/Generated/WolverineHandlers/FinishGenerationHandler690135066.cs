@@ -5,6 +5,7 @@ using NanoBanana.Features.Realtime;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Storage;
+using NanoBanana.Infrastructure.Work;
 using StackExchange.Redis;
 using System;
 
@@ -19,16 +20,18 @@ namespace Internal.Generated.WolverineHandlers
         private readonly NanoBanana.Infrastructure.Http.Validators _validators;
         private readonly NanoBanana.Infrastructure.Realtime.EventLog _eventLog;
         private readonly NanoBanana.Infrastructure.Storage.IObjectStorage _objectStorage;
+        private readonly NanoBanana.Infrastructure.Work.WorkLeases _workLeases;
         private readonly StackExchange.Redis.IDatabase _database;
         private readonly System.TimeProvider _timeProvider;
 
-        public FinishGenerationHandler690135066(NanoBanana.Features.Generation.GenerationQuota generationQuota, NanoBanana.Features.Realtime.UserGates userGates, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Realtime.EventLog eventLog, NanoBanana.Infrastructure.Storage.IObjectStorage objectStorage, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
+        public FinishGenerationHandler690135066(NanoBanana.Features.Generation.GenerationQuota generationQuota, NanoBanana.Features.Realtime.UserGates userGates, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Realtime.EventLog eventLog, NanoBanana.Infrastructure.Storage.IObjectStorage objectStorage, NanoBanana.Infrastructure.Work.WorkLeases workLeases, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
         {
             _generationQuota = generationQuota;
             _userGates = userGates;
             _validators = validators;
             _eventLog = eventLog;
             _objectStorage = objectStorage;
+            _workLeases = workLeases;
             _database = database;
             _timeProvider = timeProvider;
         }
@@ -46,25 +49,21 @@ namespace Internal.Generated.WolverineHandlers
                 Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NanoBanana.Features.Generation.RunGeneration.FinishGenerationHandler");
                 
                 // The actual message execution
-                (var outgoing1, var outgoing2, var outgoing3, var outgoing4) = await NanoBanana.Features.Generation.RunGeneration.FinishGenerationHandler.Handle(finishGeneration, _database, _objectStorage, _timeProvider).ConfigureAwait(false);
+                (var outgoing1, var outgoing2, var outgoing3) = await NanoBanana.Features.Generation.RunGeneration.FinishGenerationHandler.Handle(finishGeneration, _database, _objectStorage, _timeProvider).ConfigureAwait(false);
 
-                await NanoBanana.Features.Realtime.CommitChanges.Commit(outgoing1, _database, _eventLog, _timeProvider).ConfigureAwait(false);
-                
-                // Outgoing, cascaded message
-                await context.EnqueueCascadingAsync(outgoing2).ConfigureAwait(false);
+                await NanoBanana.Features.Realtime.CommitChanges.Commit(outgoing1, _database, _eventLog, _timeProvider, _workLeases, context).ConfigureAwait(false);
+                if (outgoing2 != null)
+                {
+                    
+                    // Placed by Wolverine's ISideEffect policy
+                    await outgoing2.ExecuteAsync(_database, _objectStorage).ConfigureAwait(false);
+                }
 
                 if (outgoing3 != null)
                 {
                     
                     // Placed by Wolverine's ISideEffect policy
-                    await outgoing3.ExecuteAsync(_database, _objectStorage).ConfigureAwait(false);
-                }
-
-                if (outgoing4 != null)
-                {
-                    
-                    // Placed by Wolverine's ISideEffect policy
-                    await outgoing4.ExecuteAsync(_generationQuota).ConfigureAwait(false);
+                    await outgoing3.ExecuteAsync(_generationQuota).ConfigureAwait(false);
                 }
             }
             finally

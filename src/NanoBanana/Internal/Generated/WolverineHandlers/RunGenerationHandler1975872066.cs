@@ -5,6 +5,7 @@ using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Generation;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Storage;
+using NanoBanana.Infrastructure.Work;
 using StackExchange.Redis;
 using System;
 
@@ -19,16 +20,18 @@ namespace Internal.Generated.WolverineHandlers
         private readonly NanoBanana.Infrastructure.Generation.ImageProviders _imageProviders;
         private readonly NanoBanana.Infrastructure.Http.Validators _validators;
         private readonly NanoBanana.Infrastructure.Storage.IObjectStorage _objectStorage;
+        private readonly NanoBanana.Infrastructure.Work.WorkLeases _workLeases;
         private readonly StackExchange.Redis.IDatabase _database;
         private readonly System.TimeProvider _timeProvider;
 
-        public RunGenerationHandler1975872066(Microsoft.Extensions.Logging.ILogger<NanoBanana.Features.Generation.RunGeneration.RunGeneration> loggerForMessage, NanoBanana.Infrastructure.Configuration.Settings settings, NanoBanana.Infrastructure.Generation.ImageProviders imageProviders, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Storage.IObjectStorage objectStorage, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
+        public RunGenerationHandler1975872066(Microsoft.Extensions.Logging.ILogger<NanoBanana.Features.Generation.RunGeneration.RunGeneration> loggerForMessage, NanoBanana.Infrastructure.Configuration.Settings settings, NanoBanana.Infrastructure.Generation.ImageProviders imageProviders, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Storage.IObjectStorage objectStorage, NanoBanana.Infrastructure.Work.WorkLeases workLeases, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
         {
             _loggerForMessage = loggerForMessage;
             _settings = settings;
             _imageProviders = imageProviders;
             _validators = validators;
             _objectStorage = objectStorage;
+            _workLeases = workLeases;
             _database = database;
             _timeProvider = timeProvider;
         }
@@ -39,11 +42,23 @@ namespace Internal.Generated.WolverineHandlers
             var runGeneration = (NanoBanana.Features.Generation.RunGeneration.RunGeneration)context.Envelope.Message;
 
             await NanoBanana.Infrastructure.Http.ValidationMiddleware.BeforeAsync(context.Envelope, _validators, cancellation).ConfigureAwait(false);
-            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NanoBanana.Features.Generation.RunGeneration.RunGenerationHandler");
-            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NanoBanana.Features.Generation.RunGeneration.RunGenerationHandler");
-            
-            // The actual message execution
-            await NanoBanana.Features.Generation.RunGeneration.RunGenerationHandler.Handle(runGeneration, context, _database, _imageProviders, _objectStorage, _settings, _timeProvider, _loggerForMessage, cancellation).ConfigureAwait(false);
+            (var handlerContinuation, var workLease) = await NanoBanana.Infrastructure.Work.LeasedWorkMiddleware.BeforeAsync(context.Envelope, _workLeases).ConfigureAwait(false);
+            try
+            {
+                // Evaluate whether or not the execution should stop based on the HandlerContinuation value
+                if (handlerContinuation == Wolverine.HandlerContinuation.Stop) return;
+                Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NanoBanana.Features.Generation.RunGeneration.RunGenerationHandler");
+                Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NanoBanana.Features.Generation.RunGeneration.RunGenerationHandler");
+                
+                // The actual message execution
+                await NanoBanana.Features.Generation.RunGeneration.RunGenerationHandler.Handle(runGeneration, context, _database, _imageProviders, _objectStorage, _settings, _timeProvider, _loggerForMessage, cancellation).ConfigureAwait(false);
+
+                await NanoBanana.Infrastructure.Work.LeasedWorkMiddleware.AfterAsync(workLease, _workLeases).ConfigureAwait(false);
+            }
+            finally
+            {
+                NanoBanana.Infrastructure.Work.LeasedWorkMiddleware.Finally(workLease, _workLeases);
+            }
         }
     }
 
