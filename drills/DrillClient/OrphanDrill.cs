@@ -12,7 +12,7 @@ static class OrphanDrill
 {
     public static async Task<int> Run(Options o)
     {
-        var one = new Api(o.Url, TimeSpan.FromSeconds(60));
+        var one = new Api(o.Url, TimeSpan.FromSeconds(180));
         var two = new Api(o.Url2, TimeSpan.FromSeconds(60));
         var ctl = new Control(o.Ctl);
         await using var redis = await ConnectionMultiplexer.ConnectAsync(o.Redis);
@@ -20,13 +20,18 @@ static class OrphanDrill
 
         var a = await one.Register("orphan");
         var session = await one.CreateSession(a, "orphan drill");
-        var pictures = Enumerable.Range(0, 10).Select(_ => Pictures.NoisyJpeg(3000, 2000)).ToList();
-        Report.Line($"orphan drill: lease {o.LeaseSeconds} s; 3 batches of {pictures.Count} pictures of 3000x2000 " +
+        var pictures = Enumerable.Range(0, 10).Select(_ => Pictures.NoisyJpeg(2400, 1600)).ToList();
+        Report.Line($"orphan drill: lease {o.LeaseSeconds} s; 3 batches of {pictures.Count} pictures of 2400x1600 " +
                     $"({3 * pictures.Sum(p => p.Length) / 1024 / 1024} MiB) to instance 1, instance 2 alongside");
 
-        // Three batches at once: thirty thumbnail jobs queued on instance 1 together.
-        var answers = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => one.UploadBatch(a, session, pictures)));
-        if (answers.FirstOrDefault(r => r.Status != 201) is { } bad) throw new InvalidOperationException($"batch upload failed: {bad}");
+        // Three batches, one after the other: thirty thumbnail jobs on instance 1, most of them still queued at the kill.
+        var answers = new List<Outcome>();
+        for (var i = 0; i < 3; i++)
+        {
+            var answer = await one.UploadBatch(a, session, pictures);
+            if (answer.Status != 201) throw new InvalidOperationException($"batch upload failed: {answer}");
+            answers.Add(answer);
+        }
         var ids = answers.SelectMany(r => r.Body!["results"]!["successful"]!.AsArray().Select(i => i!["id"]!.GetValue<string>())).ToList();
         await one.PostMessage(a, session, "orphan pictures", ids); // referenced: the collector keeps them
 

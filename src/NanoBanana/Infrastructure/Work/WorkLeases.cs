@@ -30,9 +30,6 @@ public sealed class WorkLeases(IDatabase db, Settings settings, TimeProvider clo
     long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
     long Deadline => Now + (long)Lease.TotalMilliseconds;
 
-    /// <summary>The work this instance holds now (queued or running here).</summary>
-    public ILeasedWork[] Held => [.. _held.Values];
-
     /// <summary>Lists the work's scope for the sweep; done before the work is written (an entry younger than a lease is never unlisted).</summary>
     public Task Index(ILeasedWork work) => db.SortedSetAddAsync(Keys.WorkScopes, work.LeaseScope, Now, SortedSetWhen.GreaterThan);
 
