@@ -118,8 +118,11 @@ static class Report
                       "minute (minute 2 still settling, a neighbour's burst on the shared cores) from widening the threshold. Minute 1 is warm-up " +
                       "(JIT, Wolverine's generated handlers, pools, GC budgets) and is not compared. The slope (least squares over minutes 2 to the end) is shown for information.");
         md.AppendLine();
-        md.AppendLine("| minute | requests | app CPU (% of one core) | app RSS MiB, mean (min-max) | GC heap MiB, mean (min-max) | allocated MiB/s | open files, max | upload to ready ms, p50 / max |");
-        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        // The per-minute table, the workload's mix and the per-route latencies go to the console only: the doc keeps
+        // the verdict and how memory was judged.
+        var details = new StringBuilder();
+        details.AppendLine("| minute | requests | app CPU (% of one core) | app RSS MiB, mean (min-max) | GC heap MiB, mean (min-max) | allocated MiB/s | open files, max | upload to ready ms, p50 / max |");
+        details.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
         for (var m = 1; m <= minutes; m++)
         {
             var r = rssMinutes.FirstOrDefault(s => s.Minute == m);
@@ -129,12 +132,10 @@ static class Report
             var alloc = x.Memory.Gc.Where(s => s.Seconds >= (m - 1) * 60 && s.Seconds < m * 60).Select(s => s.AllocatedPerInterval / 5.0 / MiB).DefaultIfEmpty(double.NaN).Average();
             var thumbs = x.Thumbnails.Where(t => t.Seconds >= (m - 1) * 60 && t.Seconds < m * 60).Select(t => t.Ms).Order().ToArray();
             var files = inMinute.Count > 0 ? inMinute.Max(p => p.OpenFiles).ToString(CultureInfo.InvariantCulture) : "-";
-            md.AppendLine($"| {m} | {x.Api.PerMinute.GetValueOrDefault(m):N0} | {cpu:F0} | {Range(r)} | {Range(g)} | {alloc:F1} | {files} | " +
+            details.AppendLine($"| {m} | {x.Api.PerMinute.GetValueOrDefault(m):N0} | {cpu:F0} | {Range(r)} | {Range(g)} | {alloc:F1} | {files} | " +
                           $"{Stats.Percentile(thumbs, 0.5):F0} / {(thumbs.Length > 0 ? thumbs[^1] : double.NaN):F0} |");
         }
-        md.AppendLine();
-        // The workload's mix and the per-route latencies go to the console only: the doc keeps the verdict and memory.
-        var details = new StringBuilder();
+        details.AppendLine();
         details.AppendLine("The mix (rates for the whole population, steady; each activity on its own schedule):");
         details.AppendLine();
         details.AppendLine("| activity | requests | target /s | done |");

@@ -48,7 +48,7 @@ public sealed class UserCalls(HttpClient http, TestUser user)
     public Task DeleteMessage(string messageId) => Send(HttpMethod.Delete, $"/api/messages/{messageId}");
 
     /// <summary>One image_uploaded per file, in the files' order, in one change (image_ready or image_failed follow from the thumbnail job); the images.</summary>
-    public async Task<List<JsonObject>> UploadBatch(string sessionId, params byte[][] gifs)
+    public async Task<List<JsonObject>> UploadBatch(string sessionId, byte[][] gifs, string type = "uploaded")
     {
         var form = new MultipartFormDataContent();
         for (var i = 0; i < gifs.Length; i++)
@@ -58,7 +58,7 @@ public sealed class UserCalls(HttpClient http, TestUser user)
             form.Add(part, "images", $"{i}.gif");
         }
         form.Add(new StringContent(sessionId), "sessionId");
-        form.Add(new StringContent("uploaded"), "type");
+        form.Add(new StringContent(type), "type");
         var body = await Send(HttpMethod.Post, "/api/images/upload/batch", form, HttpStatusCode.Created);
         return [.. body["results"]!["successful"]!.AsArray().Select(i => i!.AsObject())];
     }

@@ -394,8 +394,7 @@ public sealed class MessageImagesTests(AppFixture app) : ChatContext(app)
     {
         var user = await RegisterUser();
         var id = await NewSessionId(user);
-        var images = new List<string>();
-        for (int i = 0; i < 15; i++) images.Add(await SeedImage(user, id));
+        var images = await SeedImages(user, id, 15);
         var messageId = await NewMessageId(user, id, "target");
         var attaches = images.Select(img => Host.Scenario(s =>
         {
@@ -440,8 +439,7 @@ public sealed class MessageImagesTests(AppFixture app) : ChatContext(app)
     {
         var user = await RegisterUser();
         var id = await NewSessionId(user);
-        var images = new List<string>();
-        for (int i = 0; i < 21; i++) images.Add(await SeedImage(user, id));
+        var images = await SeedImages(user, id, 21);
         var messageId = Str((await PostMessage(user, id, "many", imageIds: images.Take(20).ToArray()))["id"]);
         await ShouldBeProblem(await Send(user, HttpMethod.Post, $"/api/messages/{messageId}/images", new { imageId = images[20] }), 400, "validation_failed");
         Assert.Equal(0, await RefCount(user, images[20]));

@@ -8,6 +8,7 @@ public sealed class FanOutTests(AppFixture app, LiveServer server) : RealtimeCon
     [Fact]
     public async Task Two_devices_of_a_user_receive_message_events_with_increasing_seq_and_another_user_none()
     {
+        // The calls go to the Alba host, the sockets sit on the Kestrel host: the events cross instances through Redis.
         var user = await RegisterUser();
         var other = await RegisterUser();
         var session = await NewSession(user);
@@ -83,15 +84,17 @@ public sealed class FanOutTests(AppFixture app, LiveServer server) : RealtimeCon
         await using var _d = device;
 
         var image = (await UploadAndWait(user, session)).Single();
-        await UserCalls.FailThumbnails(Server.AppHost, user, image);
+        await UserCalls.FailThumbnails(Host, user, image);
 
         var uploaded = await device.ReceiveEvent();
         Assert.Equal("image_uploaded", Type(uploaded));
         Assert.Equal(image["id"]!.GetValue<string>(), uploaded["payload"]!["image"]!["id"]!.GetValue<string>());
+        Assert.Equal("processing", uploaded["payload"]!["image"]!["status"]!.GetValue<string>());
         Assert.Null(uploaded["payload"]!["reason"]);
         var ready = await device.ReceiveEvent();
         Assert.Equal("image_ready", Type(ready));
         Assert.Equal("ready", ready["payload"]!["image"]!["status"]!.GetValue<string>());
+        Assert.Equal(2, ready["payload"]!["image"]!["thumbnails"]!.AsArray().Count);
         var failed = await device.ReceiveEvent();
         Assert.Equal("image_failed", Type(failed));
         Assert.False(string.IsNullOrWhiteSpace(failed["payload"]!["reason"]!.GetValue<string>()));

@@ -28,7 +28,7 @@ public sealed class SyncTests(AppFixture app) : IntegrationContext(app)
         var message = (await calls.PostMessage(session))["id"]!.GetValue<string>();
         await calls.EditMessage(message, "edited");
         await calls.DeleteMessage(message);
-        var image = (await UserCalls.WithItsWork(Host, () => calls.UploadBatch(session, Images.TestImages.Gif()))).Single();
+        var image = (await UserCalls.WithItsWork(Host, () => calls.UploadBatch(session, [Images.TestImages.Gif()]))).Single();
         await UserCalls.FailThumbnails(Host, user, image);
         await calls.DeleteSession(session);
 

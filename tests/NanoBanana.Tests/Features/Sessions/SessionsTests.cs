@@ -498,12 +498,8 @@ public sealed class SessionStatsTests(AppFixture app) : ChatContext(app)
 
         await PostMessage(user, id, "one");
         var last = await PostMessage(user, id, "two", role: "assistant");
-        // The images feature keeps these two keys; here they are written as that feature would.
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        await Redis.SortedSetAddAsync(NanoBanana.Infrastructure.Redis.Keys.SessionImages(user.Id, id),
-            [new("i1", now), new("i2", now), new("i3", now)]);
-        await Redis.HashSetAsync(NanoBanana.Infrastructure.Redis.Keys.SessionImageCounts(user.Id, id),
-            [new("uploaded", 2), new("generated", 1)]);
+        await SeedImages(user, id, 2);
+        await SeedImage(user, id, type: "generated");
 
         var stats = (await Get(user, $"/api/sessions/{id}/stats"))["stats"]!;
         Assert.Equal(2, stats["messageCount"]!.GetValue<int>());
