@@ -28,7 +28,19 @@ namespace NanoBanana.Features.Realtime;
 /// </summary>
 public static class CommitChanges
 {
-    public static async Task Commit(UserChange? change, IDatabase db, EventLog log, TimeProvider clock)
+    public static Task Commit(UserChange? change, IDatabase db, EventLog log, TimeProvider clock) =>
+        Commit(change, db, log, clock, turn: null);
+
+    /// <summary>
+    /// As <see cref="Commit(UserChange?, IDatabase, EventLog, TimeProvider)"/> for a command decided in its user's turn
+    /// (<see cref="OneChangeAtATime"/>): the turn ends as soon as the transaction is sent, not when its reply comes.
+    /// One connection carries every command in order, so the next change's reads run after this EXEC and see it;
+    /// were they to run before it, the conditions would still refuse the stale decision.
+    /// </summary>
+    public static Task CommitInTurn(UserChange? change, IDatabase db, EventLog log, TimeProvider clock, UserGates.Turn turn) =>
+        Commit(change, db, log, clock, turn);
+
+    static async Task Commit(UserChange? change, IDatabase db, EventLog log, TimeProvider clock, UserGates.Turn? turn)
     {
         if (change is null) return;
         var (userId, version, lastSeq) = change.Basis;
@@ -42,7 +54,9 @@ public static class CommitChanges
         var seq = lastSeq;
         foreach (var e in change.Events) writes.AddRange(log.Append(tx, userId, ++seq, at, TypeOf(e), e.SessionScope, PayloadOf(e)));
 
-        if (!await tx.ExecuteAsync()) throw new UserDataMoved(userId);
+        var executed = tx.ExecuteAsync();
+        turn?.Dispose();
+        if (!await executed) throw new UserDataMoved(userId);
         await Task.WhenAll(writes); // a write Redis refused inside EXEC surfaces here, not as an unobserved task
         if (seq / 64 != lastSeq / 64) await TrimQuietly(log, userId, at);
     }
@@ -117,12 +131,14 @@ public static class CommitChanges
     {
         public void Apply(IReadOnlyList<HandlerChain> chains, GenerationRules rules, IServiceContainer container)
         {
-            var commit = typeof(CommitChanges).GetMethod(nameof(Commit))!;
+            var commit = typeof(CommitChanges).GetMethod(nameof(Commit), [typeof(UserChange), typeof(IDatabase), typeof(EventLog), typeof(TimeProvider)])!;
+            var commitInTurn = typeof(CommitChanges).GetMethod(nameof(CommitInTurn))!;
             foreach (var chain in chains)
             foreach (var returned in chain.ReturnVariablesOfType<UserChange>())
                 returned.UseReturnAction(v =>
                 {
-                    var call = new MethodCall(typeof(CommitChanges), commit);
+                    // The turn is the variable OneChangeAtATime's BeforeAsync returned on these chains.
+                    var call = new MethodCall(typeof(CommitChanges), chain.MessageType.IsAssignableTo(typeof(IChangesUserData)) ? commitInTurn : commit);
                     call.Arguments[0] = v;
                     return call;
                 }, "Committed with its events before the caller is answered");
