@@ -51,8 +51,8 @@ public static class CommitChanges
         var writes = new List<Task> { tx.StringIncrementAsync(Keys.UserVersion(userId)) };
         foreach (var write in change.Writes) writes.Add(write(tx));
         var at = clock.GetUtcNow();
-        var seq = lastSeq;
-        foreach (var e in change.Events) writes.AddRange(log.Append(tx, userId, ++seq, at, TypeOf(e), e.SessionScope, PayloadOf(e)));
+        writes.AddRange(log.Append(tx, userId, lastSeq, at, change.Events.Select(e => (TypeOf(e), e.SessionScope, PayloadOf(e)))));
+        var seq = lastSeq + change.Events.Count;
 
         var executed = tx.ExecuteAsync();
         turn?.Dispose();
