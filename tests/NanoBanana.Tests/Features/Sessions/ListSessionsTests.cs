@@ -3,6 +3,7 @@ using Alba;
 using Microsoft.Extensions.DependencyInjection;
 using NanoBanana.Features;
 using NanoBanana.Features.Realtime;
+using NanoBanana.Infrastructure.Redis;
 
 namespace NanoBanana.Tests.Features.Sessions;
 
@@ -60,7 +61,7 @@ public sealed class ListSessionsTests(AppFixture app) : ChatContext(app)
         var created = await NewSessionId(user, "Café \"au\" lait 把背景 😀 <b>");
         var renamed = await NewSessionId(user);
         await Send(user, HttpMethod.Patch, $"/api/sessions/{renamed}", new { title = "Портрет & co" });
-        // A message moves the session's fields without its stored copy: the list reads the fields then.
+        // A message moves the session (count, updatedAt, auto title): its stored JSON moves with it.
         var posted = await NewSessionId(user);
         await PostMessage(user, posted, "a first message titles the session");
 
@@ -70,8 +71,14 @@ public sealed class ListSessionsTests(AppFixture app) : ChatContext(app)
             var one = await Raw(user, $"/api/sessions/{id}");
             Assert.StartsWith("{\"session\":", one);
             Assert.Contains(one["{\"session\":".Length..^1], list);
+            // The list reads the stored JSON of the user's sessions (one HMGET), kept as the API writes each session.
+            Assert.Equal(one["{\"session\":".Length..^1], (string?)await Redis.HashGetAsync(Keys.SessionsJson(user.Id), id));
         }
         Assert.Equal(3, (await Get(user, "/api/sessions"))["sessions"]!.AsArray().Count);
+
+        // Sessions written before the user's JSON hash existed (older data's key layout) are listed from their records.
+        Assert.True(await Redis.KeyDeleteAsync(Keys.SessionsJson(user.Id)));
+        Assert.Equal(list, await Raw(user, "/api/sessions?limit=20"));
     }
 
     [Fact]
