@@ -90,6 +90,7 @@ app.UseCors();
 app.UseRequestTargetLimit(); // after CORS: a browser can read these refusals
 app.UseJsonObjectBodies();
 app.UseWebSockets();
+app.UseRouting(); // after the WebSocket upgrade is known: the hub short-circuits from here (Features/Realtime/Hub.cs)
 app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();

@@ -49,6 +49,18 @@ public sealed class ConfigurationTests(AppFixture app) : IntegrationContext(app)
         Assert.NotEqual(secret, File.ReadAllText(other));
     }
 
+    [Fact]
+    public async Task Password_hash_iterations_set_the_cost_of_new_hashes_and_hashes_of_another_cost_still_verify()
+    {
+        await using var cheap = await AppFixture.StartHost(new Dictionary<string, string?> { ["PASSWORD_HASH_ITERATIONS"] = "2000" });
+        var hasher = cheap.Services.GetRequiredService<NanoBanana.Infrastructure.Security.PasswordHasher>();
+        Assert.StartsWith("pbkdf2-sha256$2000$", hasher.Hash("a password"));
+        // A hash stored at the default cost keeps it.
+        var stored = new NanoBanana.Infrastructure.Security.PasswordHasher().Hash("a password");
+        Assert.StartsWith("pbkdf2-sha256$600000$", stored);
+        Assert.True(hasher.Verify("a password", stored));
+    }
+
     static IEnumerable<IPAddress> BoundAddresses(LiveServer server) =>
         server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
             .Select(a => IPAddress.Parse(new Uri(a).Host.Trim('[', ']')));
