@@ -128,7 +128,7 @@ static class Bench
         var report = new StringBuilder()
             .AppendLine("## Realtime")
             .AppendLine()
-            .AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC by `bench/realtime.sh` ({o.Mode} mode) on this machine ({Environment.ProcessorCount} cores, load average {loadBefore} at the start, {loadAfter} at the end), app and bench on the same host, Redis on loopback. Targets: p99 under 50 ms at 500 messages/s, under 20 KiB per idle connection.")
+            .AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC by `bench/realtime.sh` ({o.Mode} mode) on this machine ({Environment.ProcessorCount} cores, load average {loadBefore} at the start, {loadAfter} at the end), app and bench on the same host, Redis on loopback. Targets: every frame delivered, p99 from the HTTP answer under 50 ms, at most 16 KiB of app memory per idle socket.")
             .AppendLine()
             .AppendLine("| figure | value |")
             .AppendLine("| --- | --- |")
@@ -218,6 +218,13 @@ static class Bench
             {
                 var response = await http.PostAsJsonAsync("/api/auth/register",
                     new { email = $"bench{i}.{run}@example.com", username = $"bench{i}_{run}", password = "benchmark password" });
+                // A machine busy with other work makes the password hashes queue past their wait: 503 busy, retried after its Retry-After.
+                while (response.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable)
+                {
+                    await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
+                    response = await http.PostAsJsonAsync("/api/auth/register",
+                        new { email = $"bench{i}.{run}@example.com", username = $"bench{i}_{run}", password = "benchmark password" });
+                }
                 response.EnsureSuccessStatusCode();
                 var body = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
                 var id = body["user"]!["id"]!.GetValue<string>();

@@ -4,6 +4,7 @@ using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Generation;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Features;
+using NanoBanana.Features.Generation;
 using NanoBanana.Features.Images;
 using NanoBanana.Features.Realtime;
 using NanoBanana.Features.Sessions.DeleteSession;
@@ -61,6 +62,7 @@ builder.Services.AddCarter();
 builder.Services.AddFeatureServices();
 builder.Services.AddImages(settings);
 builder.Services.AddGeneration(settings);
+builder.Services.AddGenerationWork();
 builder.Services.AddRealtime(builder.Configuration);
 
 builder.Host.UseWolverine(opts =>
@@ -88,6 +90,7 @@ app.UseCors();
 app.UseRequestTargetLimit(); // after CORS: a browser can read these refusals
 app.UseJsonObjectBodies();
 app.UseWebSockets();
+app.UseRouting(); // after the WebSocket upgrade is known: the hub short-circuits from here (Features/Realtime/Hub.cs)
 app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();

@@ -67,8 +67,8 @@ public sealed class UserChange(UserBasis basis)
 
 /// <summary>
 /// A command whose handler decides a <see cref="UserChange"/> of <see cref="UserId"/>. On one instance such
-/// commands of one user run one at a time (from the basis read to the commit), so they only meet moved
-/// data when another instance or a command outside this rule changed the user's data meanwhile.
+/// commands of one user run one at a time (from the basis read until the commit is sent), so they only meet
+/// moved data when another instance or a command outside this rule changed the user's data meanwhile.
 /// </summary>
 public interface IChangesUserData
 {

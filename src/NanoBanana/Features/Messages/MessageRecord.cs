@@ -17,10 +17,10 @@ public sealed record StoredMessage(MessageDto Message, DateTimeOffset TextAt, st
 
 /// <summary>
 /// How a message lives in Redis (<see cref="Keys.Message"/>, listed in <see cref="Keys.SessionMessages"/> by seq).
-/// Every slice reads and writes a message through here. Besides its fields the record keeps <c>json</c>, the
-/// message exactly as the API writes it, so a page is the stored JSON put together without re-encoding; this
-/// writer is the only one, so the copy is never stale, and a record without it (written before it existed)
-/// reads from its fields.
+/// Every slice reads and writes a message through here. Besides its fields the message is kept exactly as the
+/// API writes it, in its session's <see cref="Keys.SessionMessagesJson"/>, so a page is one HMGET of stored JSON
+/// put together without re-encoding; this writer is the only one, so the copy is never stale. A message without
+/// it (written before it existed) reads from its record's older <c>json</c> copy, or from its fields.
 /// </summary>
 public static class MessageRecord
 {
@@ -75,23 +75,26 @@ public static class MessageRecord
             string.IsNullOrEmpty(e) ? null : e);
     }
 
-    /// <summary>Writes the whole record, its ready-made JSON included.</summary>
+    /// <summary>Writes the whole record and its ready-made JSON.</summary>
     public static Task Write(IDatabaseAsync tx, string userId, StoredMessage s)
     {
         var m = s.Message;
-        return tx.HashSetAsync(Keys.Message(userId, m.Id),
-        [
-            new("id", m.Id), new("sessionId", m.SessionId), new("role", m.Role), new("text", m.Text),
-            new("params", m.Params?.ToJsonString() ?? ""), new("imageIds", string.Join(',', m.ImageIds)),
-            new("createdAt", Ms(m.CreatedAt)), new("updatedAt", Ms(m.UpdatedAt)), new("textAt", Ms(s.TextAt)),
-            new("editedOf", m.EditedOf ?? ""), new("terms", s.Terms), new("seq", s.Seq), new("n", s.Number),
-            new("json", JsonBytes(m)),
-        ]);
+        return Task.WhenAll(
+            tx.HashSetAsync(Keys.Message(userId, m.Id),
+            [
+                new("id", m.Id), new("sessionId", m.SessionId), new("role", m.Role), new("text", m.Text),
+                new("params", m.Params?.ToJsonString() ?? ""), new("imageIds", string.Join(',', m.ImageIds)),
+                new("createdAt", Ms(m.CreatedAt)), new("updatedAt", Ms(m.UpdatedAt)), new("textAt", Ms(s.TextAt)),
+                new("editedOf", m.EditedOf ?? ""), new("terms", s.Terms), new("seq", s.Seq), new("n", s.Number),
+            ]),
+            tx.HashSetAsync(Keys.SessionMessagesJson(userId, m.SessionId), m.Id, JsonBytes(m)));
     }
 
-    /// <summary>Removes the record and its revisions.</summary>
-    public static Task Delete(IDatabaseAsync tx, string userId, string messageId) =>
-        tx.KeyDeleteAsync([Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId)]);
+    /// <summary>Removes the record, its revisions and its JSON.</summary>
+    public static Task Delete(IDatabaseAsync tx, string userId, string sessionId, string messageId) =>
+        Task.WhenAll(
+            tx.KeyDeleteAsync([Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId)]),
+            tx.HashDeleteAsync(Keys.SessionMessagesJson(userId, sessionId), messageId));
 
     /// <summary>The message as the API writes it (UTF-8).</summary>
     public static byte[] JsonBytes(MessageDto m) => JsonSerializer.SerializeToUtf8Bytes(m, ApiJson);

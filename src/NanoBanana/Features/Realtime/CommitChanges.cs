@@ -31,13 +31,27 @@ public static class CommitChanges
 {
     /// <summary>Commits a change that enqueues no work (tests and benches that commit by hand).</summary>
     public static Task Commit(UserChange? change, IDatabase db, EventLog log, TimeProvider clock) =>
-        Commit(change, db, log, clock, null, null);
+        Commit(change, db, log, clock, null, null, turn: null);
 
     /// <summary>
     /// Commits the change; the work it enqueues is written (held by this instance) in the same transaction, and
     /// handed to the local queues once committed (<paramref name="messages"/> sends it when the handler is done).
     /// </summary>
-    public static async Task Commit(UserChange? change, IDatabase db, EventLog log, TimeProvider clock, WorkLeases? leases, IMessageContext? messages)
+    public static Task Commit(UserChange? change, IDatabase db, EventLog log, TimeProvider clock, WorkLeases? leases, IMessageContext? messages) =>
+        Commit(change, db, log, clock, leases, messages, turn: null);
+
+    /// <summary>
+    /// As <see cref="Commit(UserChange?, IDatabase, EventLog, TimeProvider, WorkLeases?, IMessageContext?)"/> for a command
+    /// decided in its user's turn (<see cref="OneChangeAtATime"/>): the turn ends as soon as the transaction is sent, not
+    /// when its reply comes. One connection carries every command in order, so the next change's reads run after this
+    /// EXEC and see it; were they to run before it, the conditions would still refuse the stale decision.
+    /// </summary>
+    public static Task CommitInTurn(UserChange? change, IDatabase db, EventLog log, TimeProvider clock, WorkLeases? leases,
+        IMessageContext? messages, UserGates.Turn turn) =>
+        Commit(change, db, log, clock, leases, messages, turn);
+
+    static async Task Commit(UserChange? change, IDatabase db, EventLog log, TimeProvider clock, WorkLeases? leases,
+        IMessageContext? messages, UserGates.Turn? turn)
     {
         if (change is null) return;
         if (change.Work.Count > 0 && (leases is null || messages is null))
@@ -52,11 +66,13 @@ public static class CommitChanges
         var writes = new List<Task> { tx.StringIncrementAsync(Keys.UserVersion(userId)) };
         foreach (var write in change.Writes) writes.Add(write(tx));
         var at = clock.GetUtcNow();
-        var seq = lastSeq;
-        foreach (var e in change.Events) writes.AddRange(log.Append(tx, userId, ++seq, at, TypeOf(e), e.SessionScope, PayloadOf(e)));
+        writes.AddRange(log.Append(tx, userId, lastSeq, at, change.Events.Select(e => (TypeOf(e), e.SessionScope, PayloadOf(e)))));
+        var seq = lastSeq + change.Events.Count;
         foreach (var work in change.Work) writes.AddRange(leases!.Enqueue(tx, work));
 
-        if (!await tx.ExecuteAsync()) throw new UserDataMoved(userId);
+        var executed = tx.ExecuteAsync();
+        turn?.Dispose();
+        if (!await executed) throw new UserDataMoved(userId);
         await Task.WhenAll(writes); // a write Redis refused inside EXEC surfaces here, not as an unobserved task
         foreach (var work in change.Work)
         {
@@ -88,6 +104,11 @@ public static class CommitChanges
         ImageUploaded => "image_uploaded",
         ImageReady => "image_ready",
         ImageFailed => "image_failed",
+        GenerationQueued => "generation_queued",
+        GenerationStarted => "generation_started",
+        GenerationSucceeded => "generation_succeeded",
+        GenerationFailed => "generation_failed",
+        GenerationCancelled => "generation_cancelled",
         _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "No realtime frame for this event."),
     };
 
@@ -103,6 +124,11 @@ public static class CommitChanges
         ImageUploaded x => Serialize(new { image = x.Image }),
         ImageReady x => Serialize(new { image = x.Image }),
         ImageFailed x => Serialize(new { image = x.Image, reason = x.Reason }),
+        GenerationQueued x => Serialize(new { generation = x.Generation }),
+        GenerationStarted x => Serialize(new { generation = x.Generation }),
+        GenerationSucceeded x => Serialize(new { generation = x.Generation }),
+        GenerationFailed x => Serialize(new { generation = x.Generation }),
+        GenerationCancelled x => Serialize(new { generation = x.Generation }),
         _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "No realtime payload for this event."),
     };
 
@@ -138,11 +164,13 @@ public static class CommitChanges
         {
             var commit = typeof(CommitChanges).GetMethod(nameof(Commit),
                 [typeof(UserChange), typeof(IDatabase), typeof(EventLog), typeof(TimeProvider), typeof(WorkLeases), typeof(IMessageContext)])!;
+            var commitInTurn = typeof(CommitChanges).GetMethod(nameof(CommitInTurn))!;
             foreach (var chain in chains)
             foreach (var returned in chain.ReturnVariablesOfType<UserChange>())
                 returned.UseReturnAction(v =>
                 {
-                    var call = new MethodCall(typeof(CommitChanges), commit);
+                    // The turn is the variable OneChangeAtATime's BeforeAsync returned on these chains.
+                    var call = new MethodCall(typeof(CommitChanges), chain.MessageType.IsAssignableTo(typeof(IChangesUserData)) ? commitInTurn : commit);
                     call.Arguments[0] = v;
                     return call;
                 }, "Committed with its events before the caller is answered");

@@ -23,6 +23,9 @@ public sealed class HubEndpoint : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGet("/ws/{sessionId}", Connect)
             .WithName("RealtimeHub").WithTags("Realtime").AllowAnonymous()
+            // A socket's request lasts as long as the socket: it skips the API's authentication, rate limits,
+            // authorization and answer cache (it checks its own token), which would each hold state for its lifetime.
+            .ShortCircuit()
             .WithSummary("Open the realtime WebSocket (see docs/realtime.md for frames and close codes)")
             .ProducesProblem(400).ProducesProblem(403);
 
@@ -44,6 +47,7 @@ public sealed class HubEndpoint : ICarterModule
 
         var (userId, deviceId, authorized) = await Caller(http.Request.Query, tokens);
         var (since, badSince) = Since(http.Request.Query);
+        ForgetQuery(http);
 
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         Connection connection;
@@ -75,13 +79,12 @@ public sealed class HubEndpoint : ICarterModule
         }
         try
         {
-            var ct = http.RequestAborted;
             try
             {
                 // A sign-out that ran between the check above and Add found no socket to close.
                 if (!await signIns.IsSignedIn(userId!, deviceId!, fresh: true))
                 {
-                    await Refuse(socket, CloseCodes.Unauthorized, "unauthorized", realtime, ct);
+                    await Refuse(socket, CloseCodes.Unauthorized, "unauthorized", realtime, http.RequestAborted);
                     return;
                 }
                 lastSeq = await log.LastSeq(userId!);
@@ -91,14 +94,14 @@ public sealed class HubEndpoint : ICarterModule
                 await CloseAtOnce(socket, WebSocketCloseStatus.InternalServerError, "service unavailable, retry", realtime);
                 return;
             }
-            await connection.SendInOrder(Frames.Connected(sessionId, userId!, lastSeq, clock.GetUtcNow()), ct);
+            await connection.SendInOrder(Frames.Connected(sessionId, userId!, lastSeq, clock.GetUtcNow()));
             if (badSince)
                 connection.Send(Frames.Error("invalid_since", "since must be a whole number >= 0; no catch-up was done.", clock.GetUtcNow()));
             // Without since the socket's position is the seq announced in connected.
-            await connection.CatchUp(since ?? lastSeq, ct);
+            await connection.CatchUp(since ?? lastSeq);
 
             var protocol = new HubProtocol(connection, db, hub, realtime, tokens, signIns);
-            await connection.Run(protocol.Handle, ct);
+            await connection.Run(protocol.Handle);
         }
         finally
         {
@@ -113,6 +116,16 @@ public sealed class HubEndpoint : ICarterModule
         var userId = caller?.UserId();
         var claimed = query["userId"].ToString();
         return (userId, caller?.DeviceId(), userId is not null && (claimed.Length == 0 || claimed == userId));
+    }
+
+    /// <summary>
+    /// Kestrel keeps a request's target, query string and parsed query for as long as the request runs, which for
+    /// a socket is its lifetime: three copies of the access token. Once read they are let go.
+    /// </summary>
+    static void ForgetQuery(HttpContext http)
+    {
+        http.Request.Query = QueryCollection.Empty; // empties the request's query string too
+        if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>() is { } request) request.RawTarget = request.Path;
     }
 
     /// <summary>
@@ -191,7 +204,7 @@ sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, R
                 if (!await NanoBanana.Features.Sessions.SessionRecord.IsLive(db, connection.UserId, join))
                     Error("session_not_found", "That session does not exist.");
                 // The session's events this socket missed come first, then the answer, then its live events.
-                else if (!await connection.Join(join, AckFrame("session_joined", join), CancellationToken.None))
+                else if (!await connection.Join(join, AckFrame("session_joined", join)))
                     Error("too_many_sessions", $"A connection may join at most {realtime.MaxJoinedSessions} sessions.");
                 break;
             case "leave_session":
@@ -220,7 +233,7 @@ sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, R
                     Error("invalid_payload", "resume needs payload {since: <last seq received, a whole number >= 0>}.");
                     return;
                 }
-                await connection.CatchUp(since, CancellationToken.None);
+                await connection.CatchUp(since);
                 break;
             case "auth":
                 await Authenticate(payload);

@@ -5,7 +5,7 @@ namespace NanoBanana.Features.Realtime;
 /// <summary>One gate per user with commands in flight on this instance; a user without any holds nothing.</summary>
 public sealed class UserGates
 {
-    sealed class Gate
+    internal sealed class Gate
     {
         public readonly SemaphoreSlim Lock = new(1, 1);
         public int Holders;
@@ -13,7 +13,8 @@ public sealed class UserGates
 
     readonly Dictionary<string, Gate> _gates = new(StringComparer.Ordinal);
 
-    public async Task<IDisposable> Enter(string userId, CancellationToken ct)
+    /// <summary>Waits for the user's turn on this instance; the turn ends when disposed (the first dispose counts).</summary>
+    public async Task<Turn> Enter(string userId, CancellationToken ct)
     {
         Gate gate;
         lock (_gates)
@@ -27,7 +28,7 @@ public sealed class UserGates
             Leave(userId, gate, entered: false);
             throw;
         }
-        return new Lease(this, userId, gate);
+        return new Turn(this, userId, gate);
     }
 
     void Leave(string userId, Gate gate, bool entered)
@@ -37,9 +38,15 @@ public sealed class UserGates
             if (--gate.Holders == 0) _gates.Remove(userId);
     }
 
-    sealed class Lease(UserGates gates, string userId, Gate gate) : IDisposable
+    /// <summary>One command's turn at a user's data on this instance.</summary>
+    public sealed class Turn : IDisposable
     {
+        readonly UserGates gates;
+        readonly string userId;
+        readonly Gate gate;
         int _left;
+
+        internal Turn(UserGates gates, string userId, Gate gate) => (this.gates, this.userId, this.gate) = (gates, userId, gate);
 
         public void Dispose()
         {
@@ -51,8 +58,9 @@ public sealed class UserGates
 /// <summary>Wolverine middleware (<see cref="CommitChanges.CommitReturnedChanges"/>): a user's changes decided one at a time per instance.</summary>
 public static class OneChangeAtATime
 {
-    public static Task<IDisposable> BeforeAsync(Envelope envelope, UserGates gates, CancellationToken ct) =>
+    public static Task<UserGates.Turn> BeforeAsync(Envelope envelope, UserGates gates, CancellationToken ct) =>
         gates.Enter(((IChangesUserData)envelope.Message!).UserId, ct);
 
-    public static void Finally(IDisposable lease) => lease.Dispose();
+    /// <summary>Ends the turn if the commit did not already (<see cref="CommitChanges.CommitInTurn"/>).</summary>
+    public static void Finally(UserGates.Turn turn) => turn.Dispose();
 }

@@ -81,21 +81,26 @@ public static class SearchIndex
             .. RemoveTerms(tx, userId, old, old.Terms),
         ]);
 
+    // The vocabulary's members go in one command per change (a post's words are a dozen commands otherwise).
     static IEnumerable<Task> AddTerms(IDatabaseAsync tx, string userId, long number, IEnumerable<string> terms)
     {
+        var words = new List<SortedSetEntry>();
         foreach (var t in terms)
         {
             yield return tx.SortedSetAddAsync(Keys.SearchTerm(userId, t), number, number);
-            if (InVocabulary(t)) yield return tx.SortedSetAddAsync(Keys.SearchVocabulary(userId), t, 0);
+            if (InVocabulary(t)) words.Add(new SortedSetEntry(t, 0));
         }
+        if (words.Count > 0) yield return tx.SortedSetAddAsync(Keys.SearchVocabulary(userId), [.. words]);
     }
 
     static IEnumerable<Task> RemoveTerms(IDatabaseAsync tx, string userId, IndexEntry old, IEnumerable<string> terms)
     {
+        var words = new List<RedisValue>();
         foreach (var t in terms)
         {
             yield return tx.SortedSetRemoveAsync(Keys.SearchTerm(userId, t), old.Number);
-            if (old.OnlyHere.Contains(t)) yield return tx.SortedSetRemoveAsync(Keys.SearchVocabulary(userId), t);
+            if (old.OnlyHere.Contains(t)) words.Add(t);
         }
+        if (words.Count > 0) yield return tx.SortedSetRemoveAsync(Keys.SearchVocabulary(userId), [.. words]);
     }
 }

@@ -11,9 +11,10 @@ public sealed record StoredSession(SessionDto Session, bool Titled, long Message
 
 /// <summary>
 /// How a session lives in Redis (<see cref="Keys.Session"/>, listed in <see cref="Keys.Sessions"/> by updatedAt).
-/// Every slice that changes a session reads and writes it through here. Beside its fields the record keeps
-/// the session as the API writes it (<c>json</c>, made for the <c>updatedAt</c> in <c>jsonAt</c>), so a list
-/// is answered from stored JSON; a record whose copy is missing or older than its fields is read from the fields.
+/// Every slice that changes a session reads and writes it through here. Beside its fields the session is kept
+/// as the API writes it in the user's <see cref="Keys.SessionsJson"/>, so a list page is one HMGET of stored JSON.
+/// A session without that copy (written before it existed) is listed from its record: its older <c>json</c>
+/// copy when made for its <c>updatedAt</c> (<c>jsonAt</c>), else its fields.
 /// </summary>
 public static class SessionRecord
 {
@@ -50,23 +51,29 @@ public static class SessionRecord
                 new("id", session.Id), new("title", session.Title), new("createdAt", Ms(session.CreatedAt)),
                 new("updatedAt", Ms(session.UpdatedAt)), new("messageCount", session.MessageCount),
                 new("seq", s.MessageSeq), new("titled", s.Titled ? "1" : "0"),
-                new("json", JsonOf(session)), new("jsonAt", Ms(session.UpdatedAt)),
             ]),
+            tx.HashSetAsync(Keys.SessionsJson(userId), session.Id, JsonOf(session)),
             tx.SortedSetAddAsync(Keys.Sessions(userId), session.Id, Ms(session.UpdatedAt)));
     }
 
-    /// <summary>Marks the session deleted (soft) and takes it off the list; its messages are purged after (<see cref="Keys.Session"/>'s <c>purged</c>).</summary>
+    /// <summary>
+    /// Marks the session deleted (soft) and takes it off the list; its messages are purged after (<see cref="Keys.Session"/>'s
+    /// <c>purged</c>). The stored JSON of the session and of its messages goes now: no route reads a deleted session.
+    /// </summary>
     public static Task WriteDeleted(IDatabaseAsync tx, string userId, string sessionId, DateTimeOffset at) =>
         Task.WhenAll(
             tx.HashSetAsync(Keys.Session(userId, sessionId), [new("deletedAt", Ms(at)), new("purged", 0)]),
-            tx.SortedSetRemoveAsync(Keys.Sessions(userId), sessionId));
+            tx.SortedSetRemoveAsync(Keys.Sessions(userId), sessionId),
+            tx.HashDeleteAsync(Keys.SessionsJson(userId), sessionId),
+            tx.KeyDeleteAsync(Keys.SessionMessagesJson(userId, sessionId)));
 
     /// <summary>The fields a listed session is read from (<see cref="Listed"/>), in this order.</summary>
     public static readonly RedisValue[] ListedFields = ["id", "deletedAt", "json", "jsonAt", "updatedAt", "title", "createdAt", "messageCount"];
 
     /// <summary>
-    /// A listed session as the API writes it, from the values of <see cref="ListedFields"/>: the stored copy when it
-    /// was made for the record's updatedAt, else built from the fields. Null when the session is gone or deleted.
+    /// A listed session without its copy in <see cref="Keys.SessionsJson"/>, as the API writes it, from the values of
+    /// <see cref="ListedFields"/>: the record's older copy when it was made for its updatedAt, else built from the
+    /// fields. Null when the session is gone or deleted.
     /// </summary>
     public static string? Listed(string userId, RedisValue[] v)
     {

@@ -80,6 +80,7 @@ public sealed class Settings
                 JsonBodyBytes = Int("MAX_JSON_BODY_BYTES", "Limits:JsonBodyBytes", 256 * 1024),
                 PasswordRoutesPerMinutePerAddress = Int("PASSWORD_RATE_PER_ADDRESS", "Limits:PasswordRoutesPerMinutePerAddress", 30),
                 PasswordHashConcurrency = Int("PASSWORD_HASH_CONCURRENCY", "Limits:PasswordHashConcurrency", 0),
+                PasswordHashIterations = Math.Max(1000, Int("PASSWORD_HASH_ITERATIONS", "Limits:PasswordHashIterations", 600_000)),
             },
             LogDirectory = Get("LOG_DIR", "Logging:Directory") ?? "logs",
             KnownProxies = (Get("KNOWN_PROXIES", "KnownProxies") ?? "")
@@ -141,6 +142,8 @@ public sealed class LimitSettings
     public int PasswordRoutesPerMinutePerAddress { get; init; } = 30;
     /// <summary>Password hashes computed at once on one instance; 0: one per core.</summary>
     public int PasswordHashConcurrency { get; init; }
+    /// <summary>PBKDF2 iterations of a new hash (a stored hash keeps its own count); lowered only where many accounts are made at once (benchmarks).</summary>
+    public int PasswordHashIterations { get; init; } = 600_000;
 }
 
 public sealed class StorageSettings

@@ -9,16 +9,19 @@ namespace NanoBanana.Infrastructure.Http;
 public static class JsonObjectBodies
 {
     public static IApplicationBuilder UseJsonObjectBodies(this IApplicationBuilder app) =>
-        app.Use(async (http, next) =>
+        // A request without a JSON body is handed on without awaiting it (a WebSocket's runs for the socket's lifetime).
+        app.Use((http, next) => IsUtf8JsonWithBody(http) ? CheckBody(http, next) : next(http));
+
+    static async Task CheckBody(HttpContext http, RequestDelegate next)
+    {
+        if (KindOf(await PeekStart(http.Request)) is { } kind)
         {
-            if (IsUtf8JsonWithBody(http) && KindOf(await PeekStart(http.Request)) is { } kind)
-            {
-                await ProblemHandling.Write(http, 400, "body_not_object",
-                    $"The request body must be a JSON object ({{ ... }}), not {kind}.");
-                return;
-            }
-            await next(http);
-        });
+            await ProblemHandling.Write(http, 400, "body_not_object",
+                $"The request body must be a JSON object ({{ ... }}), not {kind}.");
+            return;
+        }
+        await next(http);
+    }
 
     static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 

@@ -57,17 +57,16 @@ public static class HttpPipeline
     public const int MaxRequestLineBytes = 64 * 1024;
 
     /// <summary>A request target over <see cref="MaxRequestTargetBytes"/> answers 414 problem details (Kestrel's own 414 has no body).</summary>
+    // Each of these checks hands a request on without awaiting it: a WebSocket's request runs for the
+    // socket's lifetime, and an awaiting middleware would hold its state for as long.
     public static IApplicationBuilder UseRequestTargetLimit(this IApplicationBuilder app) =>
-        app.Use(async (http, next) =>
+        app.Use((http, next) =>
         {
             var target = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
-            if (target?.Length > MaxRequestTargetBytes)
-            {
-                await ProblemHandling.Write(http, StatusCodes.Status414UriTooLong, "uri_too_long",
-                    $"The address is longer than the {MaxRequestTargetBytes / 1024} KiB this service accepts: send long values in a JSON body.");
-                return;
-            }
-            await next(http);
+            return target?.Length > MaxRequestTargetBytes
+                ? ProblemHandling.Write(http, StatusCodes.Status414UriTooLong, "uri_too_long",
+                    $"The address is longer than the {MaxRequestTargetBytes / 1024} KiB this service accepts: send long values in a JSON body.")
+                : next(http);
         });
 
     /// <summary>
@@ -77,7 +76,7 @@ public static class HttpPipeline
     /// </summary>
     public static IApplicationBuilder UseJsonBodyLimit(this IApplicationBuilder app, long defaultMaxBytes, Func<PathString, long?>? routeLimit = null)
     {
-        return app.Use(async (http, next) =>
+        return app.Use((http, next) =>
         {
             var isUpload = http.Request.Path.StartsWithSegments("/api/images/upload");
             // A request the server knows has no body (most GETs) has nothing to limit or decode.
@@ -86,24 +85,18 @@ public static class HttpPipeline
             {
                 var maxBytes = routeLimit?.Invoke(http.Request.Path) ?? defaultMaxBytes;
                 if (http.Request.ContentLength > maxBytes)
-                {
-                    await ProblemHandling.Write(http, 413, "payload_too_large",
+                    return ProblemHandling.Write(http, 413, "payload_too_large",
                         $"The request body is larger than the {maxBytes / 1024} KiB this route accepts.");
-                    return;
-                }
                 if (UnknownCharset(http.Request.ContentType) is { } charset)
-                {
-                    await ProblemHandling.Write(http, 415, "unsupported_media_type",
+                    return ProblemHandling.Write(http, 415, "unsupported_media_type",
                         $"The charset '{charset}' is not supported: send JSON as UTF-8.");
-                    return;
-                }
                 var feature = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>();
                 if (feature is { IsReadOnly: false }) feature.MaxRequestBodySize = maxBytes;
                 // Always wrapped: servers without the feature (the test server, some proxies' adapters) still get
                 // the limit, and a body the server cannot decode answers 400 on every route (see LimitedReadStream).
                 http.Request.Body = new LimitedReadStream(http.Request.Body, maxBytes);
             }
-            await next(http);
+            return next(http);
         });
     }
 

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Net.WebSockets;
-using System.Threading.Channels;
 
 namespace NanoBanana.Infrastructure.Realtime;
 
@@ -16,8 +15,10 @@ public static class CloseCodes
 }
 
 /// <summary>
-/// One open socket of one user: the sessions it joined, its bounded send queue and the writer
+/// One open socket of one user: the sessions it joined, its bounded send queue and the sender
 /// that drains it, the live-event buffer used while it catches up, and its client-frame budget.
+/// An idle socket holds no task, timer, buffer or cancellation source of its own: the sender runs
+/// only while frames are queued, and a frame is read into a rented buffer only once it arrives.
 /// Every live event of the user is offered here; this class decides whether the socket gets it
 /// (session scope) and never lets a seq through twice. Seqs go out in order, except that a join
 /// replays the joined session's missed events (lower seqs) before its live ones: each session's
@@ -25,7 +26,8 @@ public static class CloseCodes
 /// </summary>
 public sealed class Connection
 {
-    public string Id { get; } = Guid.NewGuid().ToString("N");
+    /// <summary>Tells this socket's own typing apart from its user's other sockets, on every instance.</summary>
+    public Guid Id { get; } = Guid.NewGuid();
     public string UserId { get; }
     /// <summary>The device sign-in (refresh family) the socket lives by; <c>auth</c> may move it to another of the user's.</summary>
     public string DeviceId { get => Volatile.Read(ref _deviceId); set => Volatile.Write(ref _deviceId, value); }
@@ -35,14 +37,15 @@ public sealed class Connection
     readonly EventLog _log;
     readonly RealtimeSettings _settings;
     readonly TimeProvider _clock;
-    readonly Channel<ReadOnlyMemory<byte>> _queue;
-    readonly CancellationTokenSource _abort = new();
     readonly Lock _gate = new();
     readonly HashSet<string> _sessions = new(StringComparer.Ordinal);
-    readonly Task _writer;
     readonly SemaphoreSlim _catchUps = new(1, 1);
 
     // Guarded by _gate.
+    Queue<ReadOnlyMemory<byte>>? _pending; // frames not yet written; null when none
+    Task? _sender;                         // drains _pending; null while there is nothing to send
+    TaskCompletionSource? _room;           // a catch-up waiting for room in a full queue
+    CancellationTokenSource? _dropTimer;   // armed once our close frame is out: the peer answers or is dropped
     List<EventFrame>? _buffer;          // not null while catching up: live events wait here
     long _lastSeq;                      // the last seq this socket has passed (delivered or out of scope)
     long _resumePoint;                  // the since it was opened or last resumed with: a join replays from here
@@ -67,15 +70,9 @@ public sealed class Connection
         _settings = settings;
         _clock = clock;
         _tokens = settings.FrameBurst;
-        _queue = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(settings.SendQueueCapacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
         _sessions.Add(sessionId);
         // Starts buffering: nothing live is written before the open handshake and catch-up are done.
         _buffer = [];
-        _writer = WriteLoop();
     }
 
     public DateTimeOffset Now => _clock.GetUtcNow();
@@ -90,7 +87,7 @@ public sealed class Connection
     /// <paramref name="joined"/>, then the session's live events. Live events raised meanwhile wait
     /// in the buffer, as in <see cref="CatchUp"/>. False when the socket has joined too many sessions.
     /// </summary>
-    public async Task<bool> Join(string sessionId, ReadOnlyMemory<byte> joined, CancellationToken ct)
+    public async Task<bool> Join(string sessionId, ReadOnlyMemory<byte> joined)
     {
         var tooMany = false;
         await CatchUp(() =>
@@ -106,7 +103,7 @@ public sealed class Connection
             if (_leftAt is not null && _leftAt.Remove(sessionId, out var left) && left > from) from = left;
             // Its events after _lastSeq are still to come live (into the buffer, delivered now that it is joined).
             return new Replay(from, _lastSeq, sessionId, joined);
-        }, ct);
+        });
         return !tooMany;
     }
 
@@ -167,7 +164,14 @@ public sealed class Connection
 
     void EnqueueLocked(ReadOnlyMemory<byte> frame)
     {
-        if (!_queue.Writer.TryWrite(frame)) RequestCloseLocked(CloseCodes.SlowConsumer, "slow consumer");
+        _pending ??= new Queue<ReadOnlyMemory<byte>>();
+        if (_pending.Count >= _settings.SendQueueCapacity)
+        {
+            RequestCloseLocked(CloseCodes.SlowConsumer, "slow consumer");
+            return;
+        }
+        _pending.Enqueue(frame);
+        _sender ??= SendPending();
     }
 
     // --- catch-up: buffer live events, replay the log, then flush the buffer skipping what was replayed ---
@@ -186,7 +190,7 @@ public sealed class Connection
     /// longer covers answers <c>resync_required {since, lastSeq}</c> and continues live after lastSeq.
     /// A given since is also the point later joins replay from.
     /// </summary>
-    public Task CatchUp(long? since, CancellationToken ct) =>
+    public Task CatchUp(long? since) =>
         CatchUp(() =>
         {
             var from = since ?? _lastSeq;
@@ -198,7 +202,7 @@ public sealed class Connection
                 _leftAt = null;
             }
             return new Replay(from, null);
-        }, ct);
+        });
 
     /// <summary>
     /// The one catch-up mechanism, for opening, resume, recovery and join: <paramref name="begin"/>
@@ -207,9 +211,9 @@ public sealed class Connection
     /// then pages through the log, and the buffer is flushed; every delivery skips a seq at or below
     /// the socket's last seq. Catch-ups of one socket run one at a time.
     /// </summary>
-    async Task CatchUp(Func<Replay?> begin, CancellationToken ct)
+    async Task CatchUp(Func<Replay?> begin)
     {
-        await _catchUps.WaitAsync(ct);
+        await _catchUps.WaitAsync();
         try
         {
             Replay replay;
@@ -241,19 +245,19 @@ public sealed class Connection
                     {
                         w.WriteNumber("since", replay.From);
                         w.WriteNumber("lastSeq", read.LastSeq);
-                    }, Now), ct);
-                    if (replay.Then is { } answer) await SendInOrder(answer, ct);
+                    }, Now));
+                    if (replay.Then is { } answer) await SendInOrder(answer);
                     EndCatchUp(skipTo: read.LastSeq);
                     return;
                 }
                 var more = replay is { Session: { } session, UpTo: { } end }
-                    ? await ReplaySession(read.Events, session, end, ct)
-                    : await ReplayAll(read.Events, ct);
+                    ? await ReplaySession(read.Events, session, end)
+                    : await ReplayAll(read.Events);
                 if (!more) break;
                 if (read.Events.Count < _settings.CatchUpPageSize) break;
                 cursor = read.Events[^1].Seq;
             }
-            if (replay.Then is { } then) await SendInOrder(then, ct);
+            if (replay.Then is { } then) await SendInOrder(then);
             EndCatchUp();
         }
         finally
@@ -263,7 +267,7 @@ public sealed class Connection
     }
 
     /// <summary>Writes replayed events in order, waiting for queue room (a replay may be longer than the queue). False once the socket is closing.</summary>
-    async Task<bool> ReplayAll(IEnumerable<LoggedEvent> events, CancellationToken ct)
+    async Task<bool> ReplayAll(IEnumerable<LoggedEvent> events)
     {
         foreach (var e in events)
         {
@@ -276,7 +280,7 @@ public sealed class Connection
                 deliver = e.Scope is null || _sessions.Contains(e.Scope);
             }
             // Only the catch-up writes events while buffering, so awaiting here keeps seq order.
-            if (deliver && !await TryWriteWaiting(Frames.Event(e).Bytes, ct)) return false;
+            if (deliver && !await TryWriteWaiting(Frames.Event(e).Bytes)) return false;
         }
         return true;
     }
@@ -285,32 +289,38 @@ public sealed class Connection
     /// A join's replay: the session's events up to the socket's last seq at the join, which it passed
     /// without sending (not joined then); later ones come from the buffer. The last seq does not move.
     /// </summary>
-    async Task<bool> ReplaySession(IEnumerable<LoggedEvent> events, string sessionId, long upTo, CancellationToken ct)
+    async Task<bool> ReplaySession(IEnumerable<LoggedEvent> events, string sessionId, long upTo)
     {
         foreach (var e in events)
         {
             if (e.Seq > upTo) return false;
             lock (_gate)
                 if (_close is not null) return false;
-            if (e.Scope == sessionId && !await TryWriteWaiting(Frames.Event(e).Bytes, ct)) return false;
+            if (e.Scope == sessionId && !await TryWriteWaiting(Frames.Event(e).Bytes)) return false;
         }
         return true;
     }
 
     /// <summary>Sends a frame in the catch-up sequence (connected, resync notice), waiting for room.</summary>
-    public Task<bool> SendInOrder(ReadOnlyMemory<byte> frame, CancellationToken ct) => TryWriteWaiting(frame, ct);
+    public Task<bool> SendInOrder(ReadOnlyMemory<byte> frame) => TryWriteWaiting(frame);
 
-    async Task<bool> TryWriteWaiting(ReadOnlyMemory<byte> frame, CancellationToken ct)
+    /// <summary>Queues a frame, waiting while the queue is full; false once the socket is closing.</summary>
+    async Task<bool> TryWriteWaiting(ReadOnlyMemory<byte> frame)
     {
-        try
+        while (true)
         {
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _abort.Token);
-            await _queue.Writer.WriteAsync(frame, linked.Token);
-            return true;
-        }
-        catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
-        {
-            return false;
+            Task room;
+            lock (_gate)
+            {
+                if (_close is not null) return false;
+                if (_pending is null || _pending.Count < _settings.SendQueueCapacity)
+                {
+                    EnqueueLocked(frame);
+                    return true;
+                }
+                room = (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+            await room;
         }
     }
 
@@ -345,48 +355,79 @@ public sealed class Connection
     {
         if (_close is not null) return;
         _close = (status, reason);
-        _queue.Writer.TryComplete();
+        _pending = null; // a closing socket skips its backlog: it will resume
+        WakeRoomLocked();
+        _sender ??= SendPending(); // the sender writes the close frame
     }
 
-    /// <summary>Drops the socket at once (a dead or stuck peer).</summary>
+    void WakeRoomLocked()
+    {
+        if (_room is not { } room) return;
+        _room = null;
+        room.TrySetResult();
+    }
+
+    /// <summary>Drops the socket at once (a dead or stuck peer): a pending read or write fails.</summary>
     public void Abort()
     {
         RequestClose(WebSocketCloseStatus.InternalServerError, "aborted");
-        _abort.Cancel();
         _socket.Abort();
     }
 
-    async Task WriteLoop()
+    /// <summary>
+    /// Writes the queued frames, then ends; once a close is requested it writes the close frame instead
+    /// and stays the socket's last sender. Started under the lock by whoever queued the first frame.
+    /// </summary>
+    async Task SendPending()
     {
+        // The caller holds the lock, and may be the pub/sub loop that serves every socket of the user.
+        await Task.Yield();
         using var timeout = new CancellationTokenSource();
         try
         {
-            while (await _queue.Reader.WaitToReadAsync(_abort.Token))
+            while (true)
             {
-                while (_queue.Reader.TryRead(out var frame))
+                ReadOnlyMemory<byte> frame = default;
+                (WebSocketCloseStatus Status, string Reason)? close;
+                lock (_gate)
                 {
-                    if (CloseRequested is not null) break; // a closing socket skips its backlog: it will resume
-                    timeout.CancelAfter(_settings.SendTimeout);
-                    using (var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _abort.Token))
-                        await _socket.SendAsync(frame, WebSocketMessageType.Text, true, linked.Token);
-                    if (!timeout.TryReset()) throw new OperationCanceledException();
+                    close = _close;
+                    if (close is null)
+                    {
+                        if (_pending is not { Count: > 0 } pending)
+                        {
+                            _pending = null;
+                            _sender = null;
+                            return;
+                        }
+                        frame = pending.Dequeue();
+                        if (pending.Count < _settings.SendQueueCapacity) WakeRoomLocked();
+                    }
                 }
-                if (CloseRequested is not null) break;
-            }
 
-            if (CloseRequested is { } close && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            {
                 timeout.CancelAfter(_settings.SendTimeout);
-                using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _abort.Token);
-                await _socket.CloseOutputAsync(close.Status, close.Reason, linked.Token);
-                // The peer answers our close frame or is dropped: the read loop is not left waiting.
-                _abort.CancelAfter(_settings.SendTimeout);
+                if (close is { } c)
+                {
+                    if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+                    {
+                        await _socket.CloseOutputAsync(c.Status, c.Reason, timeout.Token);
+                        // The peer answers our close frame or is dropped: the read loop is not left waiting.
+                        lock (_gate)
+                        {
+                            _dropTimer = new CancellationTokenSource(_settings.SendTimeout);
+                            _dropTimer.Token.UnsafeRegister(static s => ((WebSocket)s!).Abort(), _socket);
+                        }
+                    }
+                    return;
+                }
+                await _socket.SendAsync(frame, WebSocketMessageType.Text, true, timeout.Token);
+                if (!timeout.TryReset()) throw new OperationCanceledException();
             }
         }
         catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
         {
             // A stuck or vanished peer: nothing more can be written to it.
-            _abort.Cancel();
+            RequestClose(WebSocketCloseStatus.EndpointUnavailable, "going away");
             _socket.Abort();
         }
     }
@@ -398,21 +439,21 @@ public sealed class Connection
     /// <paramref name="onMessage"/>. Oversized, binary and over-budget frames answer error frames
     /// and the socket stays open. Returns once the socket is closed and the writer has finished.
     /// </summary>
-    public async Task Run(Func<ReadOnlyMemory<byte>, Task> onMessage, CancellationToken ct)
+    public async Task Run(Func<ReadOnlyMemory<byte>, Task> onMessage)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _abort.Token);
         try
         {
             while (true)
             {
                 // A zero-byte read waits for the next frame without holding a buffer: an idle socket keeps none.
-                var result = await _socket.ReceiveAsync(Memory<byte>.Empty, linked.Token);
+                // No cancellation token: Abort (a dead peer, the close timeout) fails the read, registering nothing per socket.
+                var result = await _socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     RequestClose(WebSocketCloseStatus.NormalClosure, "");
                     break;
                 }
-                var (message, tooBig, closed) = result.EndOfMessage ? (ReadOnlyMemory<byte>.Empty, false, false) : await ReadMessage(linked.Token);
+                var (message, tooBig, closed) = result.EndOfMessage ? (ReadOnlyMemory<byte>.Empty, false, false) : await ReadMessage();
                 if (closed)
                 {
                     RequestClose(WebSocketCloseStatus.NormalClosure, "");
@@ -446,15 +487,21 @@ public sealed class Connection
             RequestClose(WebSocketCloseStatus.EndpointUnavailable, "going away");
         }
 
-        // Let the writer send the closing frame; a peer that does not take it within the send timeout is dropped.
-        if (await Task.WhenAny(_writer, Task.Delay(_settings.SendTimeout + TimeSpan.FromSeconds(1))) != _writer) Abort();
-        await _writer;
+        // Let the sender write the closing frame; a peer that does not take it within the send timeout is dropped.
+        Task? sender;
+        lock (_gate) sender = _sender;
+        if (sender is not null)
+        {
+            if (await Task.WhenAny(sender, Task.Delay(_settings.SendTimeout + TimeSpan.FromSeconds(1))) != sender) Abort();
+            await sender;
+        }
+        lock (_gate) _dropTimer?.Dispose();
         if (_socket.State != WebSocketState.Closed) _socket.Abort();
         _socket.Dispose();
     }
 
     /// <summary>Reads the rest of the current message, keeping at most the frame limit (the rest is skipped).</summary>
-    async Task<(ReadOnlyMemory<byte> Message, bool TooBig, bool Closed)> ReadMessage(CancellationToken ct)
+    async Task<(ReadOnlyMemory<byte> Message, bool TooBig, bool Closed)> ReadMessage()
     {
         var chunk = ArrayPool<byte>.Shared.Rent(4096);
         try
@@ -463,7 +510,7 @@ public sealed class Connection
             var tooBig = false;
             while (true)
             {
-                var result = await _socket.ReceiveAsync(chunk.AsMemory(), ct);
+                var result = await _socket.ReceiveAsync(chunk.AsMemory(), CancellationToken.None);
                 if (result.MessageType == WebSocketMessageType.Close) return (default, false, true);
                 if (!tooBig && message.WrittenCount + result.Count <= _settings.MaxClientFrameBytes)
                     message.Write(chunk.AsSpan(0, result.Count));

@@ -21,24 +21,29 @@ public sealed record LogRead(IReadOnlyList<LoggedEvent> Events, long LastSeq, bo
 public sealed class EventLog(IDatabase db, RealtimeSettings settings)
 {
     /// <summary>
-    /// Queues the append of one event with its known <paramref name="seq"/> on a transaction that also writes
-    /// the change raising it: the entry (id <c>&lt;seq&gt;-&lt;unix ms&gt;</c>, so a catch-up is one XRANGE from
-    /// since+1), the counter and the live message are written by the same EXEC as the change, or not at all.
-    /// The caller guarantees <paramref name="seq"/> is the user's last seq + 1 (its transaction is conditioned on that).
+    /// Queues the append of <paramref name="events"/> (type, session scope, payload JSON) with the seqs after
+    /// <paramref name="lastSeq"/> on a transaction that also writes the change raising them: each entry (id
+    /// <c>&lt;seq&gt;-&lt;unix ms&gt;</c>, so a catch-up is one XRANGE from since+1) and its live message, then the
+    /// counter and the log's lifetime once, by the same EXEC as the change, or not at all. The caller guarantees
+    /// <paramref name="lastSeq"/> is the user's last seq (its transaction is conditioned on that).
     /// </summary>
-    public Task[] Append(IDatabaseAsync tx, string userId, long seq, DateTimeOffset at, string type, string? scope, string payloadJson)
+    public IEnumerable<Task> Append(IDatabaseAsync tx, string userId, long lastSeq, DateTimeOffset at,
+        IEnumerable<(string Type, string? Scope, string Payload)> events)
     {
         var ms = at.ToUnixTimeMilliseconds();
-        return
-        [
-            tx.StreamAddAsync(Keys.EventLog(userId),
+        var seq = lastSeq;
+        foreach (var (type, scope, payloadJson) in events)
+        {
+            seq++;
+            yield return tx.StreamAddAsync(Keys.EventLog(userId),
                 [new NameValueEntry("t", type), new NameValueEntry("s", scope ?? ""), new NameValueEntry("p", payloadJson)],
-                messageId: $"{seq}-{ms}"),
-            tx.StringSetAsync(Keys.EventSeq(userId), seq),
-            tx.KeyExpireAsync(Keys.EventLog(userId), settings.Retention),
-            tx.PublishAsync(RedisChannel.Literal(Keys.EventChannel(userId)),
-                string.Create(CultureInfo.InvariantCulture, $"e\n{seq}\n{ms}\n{type}\n{scope}\n{payloadJson}")),
-        ];
+                messageId: $"{seq}-{ms}");
+            yield return tx.PublishAsync(RedisChannel.Literal(Keys.EventChannel(userId)),
+                string.Create(CultureInfo.InvariantCulture, $"e\n{seq}\n{ms}\n{type}\n{scope}\n{payloadJson}"));
+        }
+        if (seq == lastSeq) yield break;
+        yield return tx.StringSetAsync(Keys.EventSeq(userId), seq);
+        yield return tx.KeyExpireAsync(Keys.EventLog(userId), settings.Retention);
     }
 
     // Drops the entries older than the retention: only once the oldest is past retention + 1/64 of it, then a

@@ -79,7 +79,7 @@ public sealed class RealtimeHub
     {
         try
         {
-            await connection.CatchUp(null, CancellationToken.None);
+            await connection.CatchUp(null);
         }
         catch (Exception e)
         {
@@ -162,7 +162,7 @@ public sealed class RealtimeHub
 
     /// <summary>Typing goes to the user's other sockets on every instance; it has no seq and is not stored.</summary>
     public Task PublishTyping(Connection from, string sessionId, bool isTyping) =>
-        _redis.GetSubscriber().PublishAsync(Channel(from.UserId), $"t\n{from.Id}\n{(isTyping ? 1 : 0)}\n{sessionId}");
+        _redis.GetSubscriber().PublishAsync(Channel(from.UserId), $"t\n{from.Id:N}\n{(isTyping ? 1 : 0)}\n{sessionId}");
 
     static RedisChannel Channel(string userId) => RedisChannel.Literal(Keys.EventChannel(userId));
 
@@ -193,7 +193,7 @@ public sealed class RealtimeHub
             else if (text.StartsWith("t\n", StringComparison.Ordinal))
             {
                 var parts = text.Split('\n', 4);
-                var (origin, isTyping, sessionId) = (parts[1], parts[2] == "1", parts[3]);
+                var (origin, isTyping, sessionId) = (Guid.ParseExact(parts[1], "N"), parts[2] == "1", parts[3]);
                 var frame = Frames.Control("typing", w =>
                 {
                     w.WriteString("sessionId", sessionId);

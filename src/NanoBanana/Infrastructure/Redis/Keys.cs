@@ -50,9 +50,13 @@ public static class Keys
     public static string Session(string userId, string sessionId) => User(userId, $"session:{sessionId}");
     /// <summary>ZSET of the user's live session ids, scored by updatedAt (unix ms).</summary>
     public static string Sessions(string userId) => User(userId, "sessions");
+    /// <summary>HASH: each live session's id -> the session as the API writes it (a list page is one HMGET; absent for sessions written before it existed).</summary>
+    public static string SessionsJson(string userId) => User(userId, "sessions:json");
     /// <summary>ZSET of a session's live message ids, scored by a per-session sequence (chat order).</summary>
     public static string SessionMessages(string userId, string sessionId) => User(userId, $"s:{sessionId}:msgs");
-    /// <summary>HASH: id, sessionId, role, text, params, imageIds (comma-separated), createdAt, updatedAt, textAt, editedOf, terms, seq, n, and json (the message as the API writes it; absent in older records).</summary>
+    /// <summary>HASH: each message id of a session -> the message as the API writes it (a page is one HMGET; absent for messages written before it existed).</summary>
+    public static string SessionMessagesJson(string userId, string sessionId) => User(userId, $"s:{sessionId}:json");
+    /// <summary>HASH: id, sessionId, role, text, params, imageIds (comma-separated), createdAt, updatedAt, textAt, editedOf, terms, seq, n; json (the message as the API writes it) only in records written before <see cref="SessionMessagesJson"/>.</summary>
     public static string Message(string userId, string messageId) => User(userId, $"m:{messageId}");
     /// <summary>LIST of earlier versions of a message's text: pairs (editedAt unix ms, text), oldest first.</summary>
     public static string MessageRevisions(string userId, string messageId) => User(userId, $"m:{messageId}:revs");
@@ -84,6 +88,10 @@ public static class Keys
     public const string SignInsChannel = Prefix + ":signins";
 
     // --- generation ---
+    /// <summary>A generation record: HASH <c>status</c>, <c>sessionId</c> and <c>json</c> (the generation as the API writes it).</summary>
+    public static string Generation(string userId, string generationId) => User(userId, $"gen:{generationId}");
+    /// <summary>ZSET of a session's generation ids, scored by createdAt (unix ms).</summary>
+    public static string SessionGenerations(string userId, string sessionId) => User(userId, $"s:{sessionId}:gens");
     /// <summary>ZSET of the user's provider calls under way, scored by when their claim lapses (unix ms), so a crashed call frees its place.</summary>
     public static string GenerationsRunning(string userId) => User(userId, "gen:running");
     /// <summary>Counter of the generations the user started on one UTC day (<c>yyyyMMdd</c>).</summary>

@@ -12,7 +12,11 @@ public static class AuthSetup
     {
         services.AddSingleton(jwt);
         services.AddSingleton<AccessTokens>();
-        services.AddSingleton(sp => new PasswordHasher(concurrency: sp.GetRequiredService<Settings>().Limits.PasswordHashConcurrency));
+        services.AddSingleton(sp =>
+        {
+            var limits = sp.GetRequiredService<Settings>().Limits;
+            return new PasswordHasher(limits.PasswordHashIterations, limits.PasswordHashConcurrency);
+        });
         services.AddSingleton<SignIns>();
         services.AddHostedService(sp => sp.GetRequiredService<SignIns>());
         var validation = new AccessTokens(jwt, TimeProvider.System).ValidationParameters();

@@ -50,7 +50,7 @@ public static class DeleteMessageHandler
         var session = before.Session with { MessageCount = before.Session.MessageCount - 1, UpdatedAt = await atRead };
 
         var change = basis.Change()
-            .Write(tx => MessageRecord.Delete(tx, userId, messageId))
+            .Write(tx => MessageRecord.Delete(tx, userId, sessionId, messageId))
             .Write(tx => tx.SortedSetRemoveAsync(Keys.SessionMessages(userId, sessionId), messageId))
             .Write(tx => SearchIndex.Remove(tx, userId, index))
             .Write(tx => SessionRecord.Write(tx, before with { Session = session }))

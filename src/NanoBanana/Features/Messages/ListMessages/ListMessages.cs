@@ -33,20 +33,28 @@ public static class ListMessagesHandler
 {
     /// <summary>
     /// One consistent page in one round trip: O(log n + page) by rank in the session's message ZSET (scored by chat
-    /// order). Each message comes as its record's ready-made JSON, or as its fields when the record has none.
+    /// order), then the page's stored JSON in one HMGET. A message written before that copy existed comes as its
+    /// record's older JSON copy, or as its fields.
     /// </summary>
     static readonly LuaScript PageScript = LuaScript.Prepare($$"""
         local s = redis.call('HMGET', @session, 'id', 'deletedAt')
         if not s[1] or s[2] then return false end
         local first = tonumber(@offset)
         local out = {redis.call('ZCARD', @messages)}
-        for _, id in ipairs(redis.call('ZRANGE', @messages, first, first + tonumber(@limit) - 1)) do
-          local key = @scope .. 'm:' .. id
-          local json = redis.call('HGET', key, 'json')
+        local ids = redis.call('ZRANGE', @messages, first, first + tonumber(@limit) - 1)
+        if #ids == 0 then return out end
+        local stored = redis.call('HMGET', @json, unpack(ids))
+        for i, id in ipairs(ids) do
+          local json = stored[i]
           if json then out[#out+1] = json
           else
-            local m = redis.call('HMGET', key, {{string.Join(", ", MessageRecord.DtoFields.Select(f => $"'{f}'"))}})
-            if m[1] then out[#out+1] = m end
+            local key = @scope .. 'm:' .. id
+            json = redis.call('HGET', key, 'json')
+            if json then out[#out+1] = json
+            else
+              local m = redis.call('HMGET', key, {{string.Join(", ", MessageRecord.DtoFields.Select(f => $"'{f}'"))}})
+              if m[1] then out[#out+1] = m end
+            end
           end
         end
         return out
@@ -59,6 +67,7 @@ public static class ListMessagesHandler
         {
             session = (RedisKey)Keys.Session(query.UserId, query.SessionId),
             messages = (RedisKey)Keys.SessionMessages(query.UserId, query.SessionId),
+            json = (RedisKey)Keys.SessionMessagesJson(query.UserId, query.SessionId),
             scope = Keys.UserScope(query.UserId),
             offset,
             limit,

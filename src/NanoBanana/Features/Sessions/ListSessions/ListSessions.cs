@@ -32,11 +32,14 @@ public static class ListSessionsHandler
 {
     const CompareOptions TitleMatch = CompareOptions.IgnoreCase | CompareOptions.IgnoreNonSpace | CompareOptions.IgnoreWidth;
 
-    // One round trip: the total and the page's records, each as SessionRecord.ListedFields.
+    // One round trip: the total and the page's stored JSON in one HMGET; a session without it as SessionRecord.ListedFields.
     static readonly LuaScript PageScript = LuaScript.Prepare("""
         local out = {redis.call('ZCARD', @sessions)}
-        for _, id in ipairs(redis.call('ZREVRANGE', @sessions, @offset, @last)) do
-          out[#out + 1] = redis.call('HMGET', @prefix .. id, 'id', 'deletedAt', 'json', 'jsonAt', 'updatedAt', 'title', 'createdAt', 'messageCount')
+        local ids = redis.call('ZREVRANGE', @sessions, @offset, @last)
+        if #ids == 0 then return out end
+        local stored = redis.call('HMGET', @json, unpack(ids))
+        for i, id in ipairs(ids) do
+          out[#out + 1] = stored[i] or redis.call('HMGET', @prefix .. id, 'id', 'deletedAt', 'json', 'jsonAt', 'updatedAt', 'title', 'createdAt', 'messageCount')
         end
         return out
         """);
@@ -51,14 +54,15 @@ public static class ListSessionsHandler
             var r = (RedisResult[])(await db.ScriptEvaluateAsync(PageScript, new
             {
                 sessions = (RedisKey)Keys.Sessions(userId),
+                json = (RedisKey)Keys.SessionsJson(userId),
                 prefix = Keys.Session(userId, ""),
                 offset,
                 last = offset + limit - 1,
             }))!;
             var page = new List<RawJson>(r.Length - 1);
             for (var i = 1; i < r.Length; i++)
-                // Deleted between the two reads: skipped rather than shown as a ghost.
-                if (SessionRecord.Listed(userId, (RedisValue[])r[i]!) is { } json) page.Add(new RawJson(json));
+                if (r[i].Resp2Type == ResultType.BulkString) page.Add(new RawJson((string)r[i]!));
+                else if (SessionRecord.Listed(userId, (RedisValue[])r[i]!) is { } json) page.Add(new RawJson(json));
             return new ListedSessions(page, Pagination.Of(limit, offset, (long)r[0]));
         }
 
