@@ -63,7 +63,7 @@ public static class Observability
 
     static bool IsExpectedOutcome(Exception? e) => e switch
     {
-        NanoBanana.Infrastructure.Http.ApiProblem p => p.Status < 500,
+        NanoBanana.Infrastructure.Http.ApiProblem p => p.Status < 500 || p.IsLoadShed,
         FluentValidation.ValidationException => true,
         NanoBanana.Infrastructure.Redis.UserDataMoved => true, // decided again at once: contention, not a fault
         AggregateException { InnerExceptions.Count: 1 } a => IsExpectedOutcome(a.InnerException),
@@ -79,7 +79,8 @@ public static class Observability
         {
             o.Logger = app.ApplicationServices.GetRequiredService<Serilog.ILogger>();
             o.MessageTemplate = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0} ms";
-            o.GetLevel = (http, _, ex) => ex is not null || http.Response.StatusCode >= 500 ? LogEventLevel.Error
+            o.GetLevel = (http, _, ex) => http.Items.ContainsKey(NanoBanana.Infrastructure.Http.ApiProblem.LoadShedItem) ? LogEventLevel.Warning
+                : ex is not null || http.Response.StatusCode >= 500 ? LogEventLevel.Error
                 : http.Request.Path.StartsWithSegments("/health") ? LogEventLevel.Debug
                 : LogEventLevel.Information;
         });
