@@ -4,7 +4,7 @@ namespace DrillClient;
 
 /// <summary>
 /// The fault drills' client. <c>drills/run.sh</c> starts Redis, s3rver and the app, then runs
-/// <c>DrillClient redis|s3|appkill --url ... --ctl "..."</c>; the drill breaks things through the control
+/// <c>DrillClient redis|s3|appkill|abuse --url ... --ctl "..."</c>; the drill breaks things through the control
 /// command and ends with one verdict line. Exit code 0 when every check held.
 /// </summary>
 sealed class Options
@@ -19,6 +19,8 @@ sealed class Options
     public int PauseMs = 20;
     public double Before = 10, Down = 10, After = 8;
     public int GcGraceSeconds = 20;
+    public string AppLogDir = "";
+    public int WsCap = 32;
 
     public static Options Parse(string[] args)
     {
@@ -40,6 +42,8 @@ sealed class Options
                 case "--down": o.Down = D(); break;
                 case "--after": o.After = D(); break;
                 case "--gc-grace": o.GcGraceSeconds = int.Parse(v, CultureInfo.InvariantCulture); break;
+                case "--app-logs": o.AppLogDir = v; break;
+                case "--ws-cap": o.WsCap = int.Parse(v, CultureInfo.InvariantCulture); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
@@ -59,6 +63,7 @@ static class Program
                 "redis" => await RedisDrill.Run(o),
                 "s3" => await StoreDrill.Run(o),
                 "appkill" => await AppKillDrill.Run(o),
+                "abuse" => await AbuseDrill.Run(o),
                 _ => Usage(),
             };
         }
@@ -72,7 +77,7 @@ static class Program
 
     static int Usage()
     {
-        Console.Error.WriteLine("usage: DrillClient redis|s3|appkill --url URL --ctl 'bash drills/run.sh _ctl DRILL' [--redis host:port] [--s3 URL] ...");
+        Console.Error.WriteLine("usage: DrillClient redis|s3|appkill|abuse --url URL --ctl 'bash drills/run.sh _ctl DRILL' [--redis host:port] [--s3 URL] ...");
         return 64;
     }
 }
