@@ -112,7 +112,7 @@ args=(--url "http://127.0.0.1:$APP_PORT" --ctl "bash drills/run.sh _ctl $drill" 
 case "$drill" in
   redis) args+=(--before "${DRILL_BEFORE:-10}" --down "${DRILL_DOWN:-10}" --after "${DRILL_AFTER:-8}") ;;
   s3) args+=(--down "${DRILL_DOWN:-25}") ;;
-  abuse) args+=(--before "${DRILL_BEFORE:-10}" --down "${DRILL_DOWN:-20}" --after "${DRILL_AFTER:-10}" --app-logs "$work/logs" --ws-cap 32) ;;
+  abuse) args+=(--before "${DRILL_BEFORE:-10}" --down "${DRILL_DOWN:-20}" --after "${DRILL_AFTER:-10}" --app-logs "$work/logs" --app-pid "$(cat "$work/app.pid")" --ws-cap 32) ;;
 esac
 set +e
 dotnet drills/DrillClient/bin/Release/net10.0/DrillClient.dll "$drill" "${args[@]}" 2>&1 | tee "$work/drill.log"

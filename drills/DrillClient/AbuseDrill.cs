@@ -22,6 +22,7 @@ static partial class AbuseDrill
 
     public static async Task<int> Run(Options o)
     {
+        AppPid = o.AppPid;
         var attacker = new Api(o.Url, TimeSpan.FromSeconds(30), AttackerAddress);
         var worker = new Api(o.Url, TimeSpan.FromSeconds(30), WorkerAddress);
         var owner = new Api(o.Url, TimeSpan.FromSeconds(30), OwnerAddress);
@@ -106,7 +107,7 @@ static partial class AbuseDrill
     }
 
     /// <summary>What the worker saw in one phase, with Redis's PING time as the machine's yardstick.</summary>
-    sealed class Phase(string name, List<Outcome> outcomes, List<double> pings, DateTimeOffset from, DateTimeOffset to)
+    sealed class Phase(string name, List<Outcome> outcomes, List<double> pings, DateTimeOffset from, DateTimeOffset to, double appCores, double drillCores, double load)
     {
         public string Name => name;
         public List<Outcome> Outcomes => outcomes;
@@ -119,13 +120,14 @@ static partial class AbuseDrill
         public override string ToString() =>
             $"{name}: worker {outcomes.Count} requests, p50 {Report.Ms(Stats.Percentile(outcomes.Select(r => r.Ms).ToList(), 0.5))}, " +
             $"p99 {Report.Ms(P99)}, max {Report.Ms(outcomes.Max(r => r.Ms))}; in the app (request log) p99 {ServerP99:F1} ms of {ServerMs.Count}; " +
-            $"Redis PING from the drill p99 {Stats.Percentile(pings, 0.99):F1} ms";
+            $"Redis PING from the drill p99 {Stats.Percentile(pings, 0.99):F1} ms; the app used {appCores:F2} cores, the drill {drillCores:F2}; load average {load:F1}";
     }
 
     /// <summary>The worker's day: list, read a page, post, read the profile, a request every 100 ms.</summary>
     static async Task<Phase> Working(string name, Api api, Account a, string sessionId, double seconds, ConnectionMultiplexer redis, Action posted)
     {
         var from = DateTimeOffset.UtcNow;
+        var (cpuFrom, wallFrom, ownFrom) = (AppCpuSeconds(), Clock.Ms, Environment.CpuUsage.TotalTime.TotalSeconds);
         var until = Clock.Ms + seconds * 1000;
         var pings = new List<double>();
         var pinging = Task.Run(async () =>
@@ -152,7 +154,9 @@ static partial class AbuseDrill
             await Task.Delay(100);
         }
         await pinging;
-        return new Phase(name, outcomes, pings, from, DateTimeOffset.UtcNow);
+        var wall = (Clock.Ms - wallFrom) / 1000;
+        return new Phase(name, outcomes, pings, from, DateTimeOffset.UtcNow, (AppCpuSeconds() - cpuFrom) / wall,
+            (Environment.CpuUsage.TotalTime.TotalSeconds - ownFrom) / wall, LoadAverage());
     }
 
     /// <summary>Flooders each sending, back to back: sign-in to its own account or register, with or without its token.</summary>
@@ -286,6 +290,22 @@ static partial class AbuseDrill
         }
         catch (Exception e) when (e is WebSocketException or IOException or System.Text.Json.JsonException) { }
     }
+
+    /// <summary>The app's CPU time so far (user + system, from /proc), 0 when its pid is not known.</summary>
+    static double AppCpuSeconds()
+    {
+        if (AppPid is not { } pid || !File.Exists($"/proc/{pid}/stat")) return 0;
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // utime and stime are fields 14 and 15 of the line (11 and 12 after the command name), in clock ticks of 1/100 s.
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
+
+    static int? AppPid;
+
+    /// <summary>The machine's one-minute load average (runnable threads; this machine has 2 cores).</summary>
+    static double LoadAverage() => File.Exists("/proc/loadavg")
+        ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture) : double.NaN;
 
     [GeneratedRegex("""^(?<at>\S+) \[\w+\] \S+: HTTP (?<method>[A-Z]+) (?<path>\S+) responded (?<status>\d+) in (?<ms>[\d.]+) ms""")]
     private static partial Regex RequestLine();

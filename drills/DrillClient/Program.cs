@@ -21,6 +21,7 @@ sealed class Options
     public int GcGraceSeconds = 20;
     public string AppLogDir = "";
     public int WsCap = 32;
+    public int? AppPid;
 
     public static Options Parse(string[] args)
     {
@@ -43,6 +44,7 @@ sealed class Options
                 case "--after": o.After = D(); break;
                 case "--gc-grace": o.GcGraceSeconds = int.Parse(v, CultureInfo.InvariantCulture); break;
                 case "--app-logs": o.AppLogDir = v; break;
+                case "--app-pid": o.AppPid = int.Parse(v, CultureInfo.InvariantCulture); break;
                 case "--ws-cap": o.WsCap = int.Parse(v, CultureInfo.InvariantCulture); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
