@@ -49,7 +49,7 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
     {
         var phone = await RegisterUser();
         var laptop = await SignIn(phone);
-        var session = await SeedSession(phone.Id);
+        var session = await NewSession(phone);
         var (phoneSocket, clock) = await Open(phone, session);
         await using var _ = phoneSocket;
         var (laptopSocket, _) = await Open(laptop, session);
@@ -68,7 +68,7 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
     public async Task A_device_revoked_by_refresh_token_reuse_has_its_socket_closed_with_4401()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         var (socket, clock) = await Open(user, session);
         await using var _ = socket;
         await Host.Scenario(s => { s.Post.Json(new { refreshToken = user.RefreshToken }).ToUrl("/api/auth/refresh"); s.StatusCodeShouldBe(200); });
@@ -84,7 +84,7 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
     {
         var phone = await RegisterUser();
         var laptop = await SignIn(phone);
-        var session = await SeedSession(phone.Id);
+        var session = await NewSession(phone);
         var (phoneSocket, clock) = await Open(phone, session);
         await using var _ = phoneSocket;
         var (laptopSocket, _) = await Open(laptop, session);
@@ -110,7 +110,7 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
         using var server = LiveServer.Start(services: s => s.AddSingleton<TimeProvider>(clock));
         using var http = new HttpClient { BaseAddress = server.Address };
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         var now = clock.GetUtcNow().UtcDateTime; // the fake clock stands still until the test moves it
         var shortLived = TestTokens.Signed(user.Id, TestTokens.DeviceOf(user.Token), now.AddMinutes(-10), now.AddMinutes(1));
         var (socket, _) = await Device.Connect(server, session, user with { Token = shortLived });
@@ -146,7 +146,7 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
     {
         var user = await RegisterUser();
         var other = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         var (socket, _) = await Device.Connect(Server, session, user);
         await using var __ = socket;
 
@@ -160,7 +160,7 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
     public async Task A_deactivated_account_is_refused_everywhere_and_gets_no_new_socket()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
 
         // An operator disables the account in Redis by hand: no route announces it; cached answers last a second.
         var key = NanoBanana.Infrastructure.Redis.Keys.UserRecord(user.Id);
