@@ -173,7 +173,8 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
         {
             var answer = await Host.Scenario(s => { s.Get.Url("/api/sessions"); s.As(user); s.IgnoreStatusCode(); });
             if (answer.Context.Response.StatusCode == 401) break;
-            Assert.Equal(200, answer.Context.Response.StatusCode);
+            // 429: the token still counted as the user's (the per-user limit), asked faster than the limit allows.
+            Assert.Contains(answer.Context.Response.StatusCode, new[] { 200, 429 });
             Assert.True(DateTime.UtcNow < deadline, "the disabled account's token kept working");
         }
         await ShouldBeProblem(await Host.Scenario(s => { s.Post.Json(new { title = "x" }).ToUrl("/api/sessions"); s.As(user); s.IgnoreStatusCode(); }),
