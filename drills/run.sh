@@ -6,22 +6,24 @@
 #   bash drills/run.sh s3        the S3 store (s3rver) killed while thumbnails are made, then back
 #   bash drills/run.sh appkill   the app kill -9 during thumbnail work and during batch uploads, restarted
 #   bash drills/run.sh orphan    two instances; the one making 30 pictures' thumbnails killed -9, never restarted
-#   bash drills/run.sh all       the four, one after the other
+#   bash drills/run.sh abuse     one address floods the password routes and the hub while another user works
+#   bash drills/run.sh all       the four fault drills, one after the other (not abuse)
 #
 # Each drill starts what it needs on its own loopback ports (Redis with AOF everysec, s3rver, the app
 # in Release) under .data/drills/<drill>, and stops all of it on exit. Not part of the test command:
 # the drills kill processes. Docs and figures: docs/drills.md.
 # Ports: app DRILL_APP_PORT_BASE+n (3300), Redis DRILL_REDIS_PORT_BASE+n (6410), s3rver
-# DRILL_S3_PORT_BASE+n (4610), with n = 1 (redis), 2 (s3), 3 (appkill), 4 (orphan; its second instance on app port + 10).
+# DRILL_S3_PORT_BASE+n (4610), with n = 1 (redis), 2 (s3), 3 (appkill), 4 (orphan; its second instance on app port + 10), 5 (abuse).
 # Work lease: DRILL_WORK_LEASE seconds (30, the default of WORK_LEASE_SECONDS).
-# Lengths: DRILL_BEFORE / DRILL_DOWN / DRILL_AFTER seconds (redis: 10 / 10 / 8; s3: DRILL_DOWN 25).
+# Lengths: DRILL_BEFORE / DRILL_DOWN / DRILL_AFTER seconds (redis: 10 / 10 / 8; s3: DRILL_DOWN 25;
+# abuse: quiet 10 / flood 20 / sockets 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 drill="${1:-}"
 case "$drill" in
-  redis) n=1 ;; s3) n=2 ;; appkill) n=3 ;; orphan) n=4 ;;
+  redis) n=1 ;; s3) n=2 ;; appkill) n=3 ;; orphan) n=4 ;; abuse) n=5 ;;
   all)
     status=0; verdicts=()
     for d in redis s3 appkill orphan; do
@@ -31,8 +33,8 @@ case "$drill" in
     echo; printf '%s\n' "${verdicts[@]}"
     exit $status ;;
   _ctl) drill="$2"; action="$3"
-    case "$drill" in redis) n=1 ;; s3) n=2 ;; appkill) n=3 ;; orphan) n=4 ;; esac ;;
-  *) echo "usage: bash drills/run.sh redis|s3|appkill|orphan|all" >&2; exit 64 ;;
+    case "$drill" in redis) n=1 ;; s3) n=2 ;; appkill) n=3 ;; orphan) n=4 ;; abuse) n=5 ;; esac ;;
+  *) echo "usage: bash drills/run.sh redis|s3|appkill|orphan|abuse|all" >&2; exit 64 ;;
 esac
 
 APP_PORT=$(( ${DRILL_APP_PORT_BASE:-3300} + n ))
@@ -49,13 +51,16 @@ WORK_LEASE="${DRILL_WORK_LEASE:-30}"
 start_app() { # start_app [2]: the second instance (orphan drill) on app port + 10, with its own pid file and logs
   local i="${1:-}" port="$APP_PORT"; [ -n "$i" ] && port=$((APP_PORT + 10))
   local storage=(LOCAL_STORAGE_PATH="$work/uploads")
-  if [ "$drill" != redis ]; then
+  # The fault drills test failures, not limits: they raise the API limits. The abuse drill keeps the defaults.
+  local limits=(RATE_LIMIT_PER_USER=1000000 RATE_LIMIT_PER_ADDRESS=1000000)
+  [ "$drill" = abuse ] && limits=()
+  if [ "$drill" != redis ] && [ "$drill" != abuse ]; then
     storage=(STORAGE_TYPE=aws AWS_ENDPOINT="http://127.0.0.1:$S3_PORT" AWS_S3_BUCKET="$BUCKET" AWS_FORCE_PATH_STYLE=true
              AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER THUMBNAIL_PARALLELISM=1)
   fi
   env ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="drill-secret-drill-secret-drill-secret-0123456789" \
     PORT="$port" REDIS_URL="127.0.0.1:$REDIS_PORT" LOG_DIR="$work/logs$i" API_DOCS=false \
-    RATE_LIMIT_PER_USER=1000000 RATE_LIMIT_PER_ADDRESS=1000000 WORK_LEASE_SECONDS="$WORK_LEASE" \
+    "${limits[@]}" WORK_LEASE_SECONDS="$WORK_LEASE" \
     IMAGE_GC_GRACE_SECONDS="$GC_GRACE" IMAGE_GC_INTERVAL_SECONDS=5 "${storage[@]}" \
     dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >>"$work/app$i.log" 2>&1 &
   echo $! >"$work/app$i.pid"
@@ -96,7 +101,7 @@ trap cleanup EXIT
 
 ensure_redis_installed
 command -v curl >/dev/null 2>&1 || apt_install curl
-[ "$drill" = redis ] || ensure_s3rver_installed
+[ "$drill" = redis ] || [ "$drill" = abuse ] || ensure_s3rver_installed
 echo "Building the app and the drill client (Release)..."
 dotnet build drills/DrillClient/DrillClient.csproj -c Release -v q -nologo >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 
@@ -105,7 +110,7 @@ if [ "$drill" = redis ]; then
   # A dataset of some size, so that the restarted Redis spends a moment loading its AOF (and answers LOADING).
   redis-cli -p "$REDIS_PORT" EVAL "for i=1,${DRILL_FILLER_KEYS:-1000000} do redis.call('SET','drill:filler:'..i,string.rep('x',100)) end return 1" 0 >/dev/null
 fi
-[ "$drill" = redis ] || { start_s3rver "$S3_PORT" "$work/s3" "$BUCKET"; disown -a; }
+[ "$drill" = redis ] || [ "$drill" = abuse ] || { start_s3rver "$S3_PORT" "$work/s3" "$BUCKET"; disown -a; }
 start_app
 [ "$drill" = orphan ] && start_app 2
 
@@ -114,6 +119,7 @@ args=(--url "http://127.0.0.1:$APP_PORT" --url2 "http://127.0.0.1:$((APP_PORT + 
 case "$drill" in
   redis) args+=(--before "${DRILL_BEFORE:-10}" --down "${DRILL_DOWN:-10}" --after "${DRILL_AFTER:-8}") ;;
   s3) args+=(--down "${DRILL_DOWN:-25}") ;;
+  abuse) args+=(--before "${DRILL_BEFORE:-10}" --down "${DRILL_DOWN:-20}" --after "${DRILL_AFTER:-10}" --app-logs "$work/logs" --app-pid "$(cat "$work/app.pid")" --ws-cap 32) ;;
 esac
 set +e
 dotnet drills/DrillClient/bin/Release/net10.0/DrillClient.dll "$drill" "${args[@]}" 2>&1 | tee "$work/drill.log"

@@ -9,6 +9,7 @@ namespace DrillClient;
 /// <summary>One HTTP answer as the drill saw it: status 0 when no answer came (refused, reset, timed out).</summary>
 sealed record Outcome(string Route, int Status, string? Code, bool IsProblem, double StartedMs, double EndedMs, JsonObject? Body, string? Error)
 {
+    public string? RetryAfter { get; init; }
     public double Ms => EndedMs - StartedMs;
     public bool Ok => Status is >= 200 and < 300;
     public override string ToString() =>
@@ -17,14 +18,49 @@ sealed record Outcome(string Route, int Status, string? Code, bool IsProblem, do
 
 sealed record Account(string Id, string Email, string Token, string RefreshToken);
 
-/// <summary>The API as a client uses it, every call timed and never throwing for an HTTP or network failure.</summary>
-sealed class Api(string baseUrl, TimeSpan? timeout = null)
+/// <summary>
+/// The API as a client uses it, every call timed and never throwing for an HTTP or network failure.
+/// <paramref name="from"/>: the loopback source address its connections bind to (127.0.0.x), so the app
+/// sees distinct client addresses.
+/// </summary>
+sealed class Api
 {
-    public string BaseUrl { get; } = baseUrl.TrimEnd('/');
-    readonly HttpClient _http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(30) })
+    public string BaseUrl { get; }
+
+    /// <summary>The connection handler (bound to <c>from</c>), shared with the sockets this client opens.</summary>
+    public SocketsHttpHandler Handler { get; }
+
+    readonly HttpClient _http;
+
+    public Api(string baseUrl, TimeSpan? timeout = null, string? from = null)
     {
-        BaseAddress = new Uri(baseUrl), Timeout = timeout ?? TimeSpan.FromSeconds(30),
-    };
+        BaseUrl = baseUrl.TrimEnd('/');
+        Handler = Bound(from);
+        _http = new HttpClient(Handler) { BaseAddress = new Uri(baseUrl), Timeout = timeout ?? TimeSpan.FromSeconds(30) };
+    }
+
+    static SocketsHttpHandler Bound(string? from)
+    {
+        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(30) };
+        if (from is null) return handler;
+        var local = new System.Net.IPEndPoint(System.Net.IPAddress.Parse(from), 0);
+        handler.ConnectCallback = async (context, ct) =>
+        {
+            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                socket.Bind(local);
+                await socket.ConnectAsync(context.DnsEndPoint, ct);
+                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        };
+        return handler;
+    }
 
     public const string Password = "drill password 1234";
 
@@ -44,7 +80,10 @@ sealed class Api(string baseUrl, TimeSpan? timeout = null)
             JsonObject? body = null;
             try { body = JsonNode.Parse(text) as JsonObject; } catch (System.Text.Json.JsonException) { }
             var isProblem = response.Content.Headers.ContentType?.MediaType == "application/problem+json";
-            return new Outcome(route, (int)response.StatusCode, body?["code"]?.GetValue<string>(), isProblem, started, Clock.Ms, body, null);
+            return new Outcome(route, (int)response.StatusCode, body?["code"]?.GetValue<string>(), isProblem, started, Clock.Ms, body, null)
+            {
+                RetryAfter = response.Headers.RetryAfter?.ToString(),
+            };
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
         {
@@ -57,11 +96,16 @@ sealed class Api(string baseUrl, TimeSpan? timeout = null)
 
     public async Task<Account> Register(string prefix)
     {
-        var tag = Guid.NewGuid().ToString("N")[..10];
-        var email = $"{prefix}.{tag}@drill.example";
-        var r = await Post("/api/auth/register", null, new { email, username = $"{prefix}_{tag}", password = Password });
+        var (email, username) = NewNames(prefix);
+        var r = await Post("/api/auth/register", null, new { email, username, password = Password });
         if (r.Status != 201) throw new InvalidOperationException($"register failed: {r}");
         return new Account(r.Body!["user"]!["id"]!.GetValue<string>(), email, r.Body["token"]!.GetValue<string>(), r.Body["refreshToken"]!.GetValue<string>());
+    }
+
+    public static (string Email, string Username) NewNames(string prefix)
+    {
+        var tag = Guid.NewGuid().ToString("N")[..10];
+        return ($"{prefix}.{tag}@drill.example", $"{prefix}_{tag}");
     }
 
     public async Task<string> CreateSession(Account a, string title = "Drill")

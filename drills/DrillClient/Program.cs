@@ -4,7 +4,7 @@ namespace DrillClient;
 
 /// <summary>
 /// The fault drills' client. <c>drills/run.sh</c> starts Redis, s3rver and the app, then runs
-/// <c>DrillClient redis|s3|appkill|orphan --url ... --ctl "..."</c>; the drill breaks things through the control
+/// <c>DrillClient redis|s3|appkill|orphan|abuse --url ... --ctl "..."</c>; the drill breaks things through the control
 /// command and ends with one verdict line. Exit code 0 when every check held.
 /// </summary>
 sealed class Options
@@ -21,6 +21,9 @@ sealed class Options
     public int PauseMs = 20;
     public double Before = 10, Down = 10, After = 8;
     public int GcGraceSeconds = 20;
+    public string AppLogDir = "";
+    public int WsCap = 32;
+    public int? AppPid;
 
     public static Options Parse(string[] args)
     {
@@ -44,6 +47,9 @@ sealed class Options
                 case "--down": o.Down = D(); break;
                 case "--after": o.After = D(); break;
                 case "--gc-grace": o.GcGraceSeconds = int.Parse(v, CultureInfo.InvariantCulture); break;
+                case "--app-logs": o.AppLogDir = v; break;
+                case "--app-pid": o.AppPid = int.Parse(v, CultureInfo.InvariantCulture); break;
+                case "--ws-cap": o.WsCap = int.Parse(v, CultureInfo.InvariantCulture); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
@@ -64,6 +70,7 @@ static class Program
                 "s3" => await StoreDrill.Run(o),
                 "appkill" => await AppKillDrill.Run(o),
                 "orphan" => await OrphanDrill.Run(o),
+                "abuse" => await AbuseDrill.Run(o),
                 _ => Usage(),
             };
         }
@@ -77,7 +84,7 @@ static class Program
 
     static int Usage()
     {
-        Console.Error.WriteLine("usage: DrillClient redis|s3|appkill|orphan --url URL --ctl 'bash drills/run.sh _ctl DRILL' [--redis host:port] [--s3 URL] ...");
+        Console.Error.WriteLine("usage: DrillClient redis|s3|appkill|orphan|abuse --url URL --ctl 'bash drills/run.sh _ctl DRILL' [--redis host:port] [--s3 URL] ...");
         return 64;
     }
 }

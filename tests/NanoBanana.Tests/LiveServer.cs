@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -23,13 +24,20 @@ public class LiveServer : WebApplicationFactory<Program>
         ["urls"] = "http://127.0.0.1:0",
     };
 
+    readonly Action<IServiceCollection>? _services;
+
     public LiveServer() : this(null) { }
 
-    /// <summary>A further host with the test defaults overridden by <paramref name="settings"/>.</summary>
-    public static LiveServer Start(IDictionary<string, string?>? settings = null) => new(settings);
+    /// <summary>
+    /// A further host with the test defaults overridden by <paramref name="settings"/>, and services replaced
+    /// by <paramref name="services"/> (a fake clock).
+    /// </summary>
+    public static LiveServer Start(IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null) =>
+        new(settings, services);
 
-    LiveServer(IDictionary<string, string?>? settings)
+    LiveServer(IDictionary<string, string?>? settings, Action<IServiceCollection>? services = null)
     {
+        _services = services;
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) _settings[k] = v;
         UseKestrel();
         StartServer();
@@ -41,6 +49,7 @@ public class LiveServer : WebApplicationFactory<Program>
     {
         builder.UseEnvironment("Testing");
         foreach (var (k, v) in _settings) builder.UseSetting(k, v);
+        if (_services is not null) builder.ConfigureTestServices(_services);
     }
 
     protected override IHost CreateHost(IHostBuilder builder)

@@ -12,6 +12,15 @@ public sealed class ApiProblem(int status, string code, string detail, IDictiona
     public string Detail { get; } = detail;
     public IDictionary<string, string[]>? Errors { get; } = errors;
     public TimeSpan? RetryAfter { get; init; }
+    /// <summary>
+    /// A 503 by design (load shed, e.g. too many password checks at once): an answer, not a fault, so it is
+    /// logged as a warning. A flood of them must not fill the error log.
+    /// </summary>
+    public bool IsLoadShed { get; init; }
+
+    /// <summary>Set on the request (<c>HttpContext.Items</c>) whose answer was a load shed: its request line is not an error.</summary>
+    public const string LoadShedItem = "nb.load-shed";
+
     /// <summary>A sentence for the seed client's <c>error</c> member; the status's reason phrase when null.</summary>
     public string? Title { get; init; }
 

@@ -94,6 +94,7 @@ public static class ProblemHandling
             switch (Unwrap(exception))
             {
                 case ApiProblem p:
+                    if (p.IsLoadShed) http.Items[ApiProblem.LoadShedItem] = true;
                     await Write(http, p.Status, p.Code, p.Detail, p.Errors, p.RetryAfter, p.Title);
                     return true;
                 case ValidationException v:

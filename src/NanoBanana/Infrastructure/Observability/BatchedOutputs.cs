@@ -1,7 +1,7 @@
 using System.Text;
 using Serilog.Core;
 using Serilog.Events;
-using Serilog.Formatting.Display;
+using Serilog.Formatting;
 using Serilog.Sinks.File;
 
 namespace NanoBanana.Infrastructure.Observability;
@@ -11,12 +11,11 @@ namespace NanoBanana.Infrastructure.Observability;
 /// OS once per batch of the <see cref="BackgroundLogWriter"/> rather than with one write call per line.
 /// Not for a terminal: there the console sink's colours are worth more than the write calls.
 /// </summary>
-public sealed class ConsoleLines(string outputTemplate) : ILogEventSink, IDisposable
+public sealed class ConsoleLines(ITextFormatter formatter) : ILogEventSink, IDisposable
 {
-    readonly MessageTemplateTextFormatter _formatter = new(outputTemplate);
     readonly StreamWriter _out = new(Console.OpenStandardOutput(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
 
-    public void Emit(LogEvent logEvent) => _formatter.Format(logEvent, _out);
+    public void Emit(LogEvent logEvent) => formatter.Format(logEvent, _out);
 
     public void Flush() => _out.Flush();
 

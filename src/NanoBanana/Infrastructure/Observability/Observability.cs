@@ -9,7 +9,8 @@ namespace NanoBanana.Infrastructure.Observability;
 
 public static class Observability
 {
-    const string FileTemplate = "{Timestamp:o} [{Level:u3}] {SourceContext}: {Message:lj} {Properties:j}{NewLine}{Exception}";
+    // One event, one line (LogEscaping): the exception follows on the same line, its line breaks written as \n.
+    const string FileTemplate = "{Timestamp:o} [{Level:u3}] {SourceContext}: {Message:lj} {Properties:j} {Exception}";
 
     /// <summary>
     /// Structured logs to the console, <c>logs/combined.log</c> and <c>logs/error.log</c>. The console and
@@ -22,15 +23,15 @@ public static class Observability
     public static void AddLogging(this WebApplicationBuilder builder, Settings settings)
     {
         var dir = settings.LogDirectory;
-        const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}";
+        const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj} {Exception}";
         var files = new DeferredFileFlush();
         var sinks = new LoggerConfiguration().MinimumLevel.Verbose()
-            .WriteTo.File(Path.Combine(dir, "combined.log"), rollingInterval: RollingInterval.Infinite,
-                fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, outputTemplate: FileTemplate,
-                hooks: files);
-        // A terminal gets the console sink (colours, a write per line); a pipe or a file gets lines in batches.
-        var console = Console.IsOutputRedirected ? new ConsoleLines(ConsoleTemplate) : null;
-        if (console is null) sinks.WriteTo.Console(outputTemplate: ConsoleTemplate);
+            .WriteTo.File(new LogEscaping(FileTemplate), Path.Combine(dir, "combined.log"), rollingInterval: RollingInterval.Infinite,
+                fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, hooks: files);
+        // A terminal gets the console sink (a write per line, no colours: they would bypass the escaping);
+        // a pipe or a file gets lines in batches.
+        var console = Console.IsOutputRedirected ? new ConsoleLines(new LogEscaping(ConsoleTemplate)) : null;
+        if (console is null) sinks.WriteTo.Console(new LogEscaping(ConsoleTemplate));
         else sinks.WriteTo.Sink(console);
         var background = new BackgroundLogWriter(sinks.CreateLogger(), files.Flush, console is null ? () => { } : console.Flush);
         builder.Services.AddSingleton(background);
@@ -43,7 +44,6 @@ public static class Observability
             .MinimumLevel.Override("JasperFx", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Lifetime", LogEventLevel.Information)
             .Enrich.FromLogContext()
-            .Enrich.With<LogEscaping>()
             // A refused request (401, 409, 429, validation) is an answer, not a fault: the request line
             // records it. Wolverine would otherwise log each one as a failed invocation, at Error.
             .Filter.ByExcluding(e => IsExpectedOutcome(e.Exception))
@@ -51,8 +51,8 @@ public static class Observability
             // invocation, at Error): nobody is left to answer and nothing failed on our side.
             .Filter.ByExcluding(e => e.Exception is OperationCanceledException && ClientGone(services))
             .WriteTo.Sink(background)
-            .WriteTo.File(Path.Combine(dir, "error.log"), restrictedToMinimumLevel: LogEventLevel.Error,
-                fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, outputTemplate: FileTemplate),
+            .WriteTo.File(new LogEscaping(FileTemplate), Path.Combine(dir, "error.log"), restrictedToMinimumLevel: LogEventLevel.Error,
+                fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5),
             // Each host keeps its own logger: the static Log.Logger is left alone, so several hosts in
             // one process (tests, benchmarks) never write into each other's log folders.
             preserveStaticLogger: true);
@@ -63,7 +63,7 @@ public static class Observability
 
     static bool IsExpectedOutcome(Exception? e) => e switch
     {
-        NanoBanana.Infrastructure.Http.ApiProblem p => p.Status < 500,
+        NanoBanana.Infrastructure.Http.ApiProblem p => p.Status < 500 || p.IsLoadShed,
         FluentValidation.ValidationException => true,
         NanoBanana.Infrastructure.Redis.UserDataMoved => true, // decided again at once: contention, not a fault
         AggregateException { InnerExceptions.Count: 1 } a => IsExpectedOutcome(a.InnerException),
@@ -79,7 +79,8 @@ public static class Observability
         {
             o.Logger = app.ApplicationServices.GetRequiredService<Serilog.ILogger>();
             o.MessageTemplate = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0} ms";
-            o.GetLevel = (http, _, ex) => ex is not null || http.Response.StatusCode >= 500 ? LogEventLevel.Error
+            o.GetLevel = (http, _, ex) => http.Items.ContainsKey(NanoBanana.Infrastructure.Http.ApiProblem.LoadShedItem) ? LogEventLevel.Warning
+                : ex is not null || http.Response.StatusCode >= 500 ? LogEventLevel.Error
                 : http.Request.Path.StartsWithSegments("/health") ? LogEventLevel.Debug
                 : LogEventLevel.Information;
         });

@@ -20,6 +20,9 @@ public sealed class AccessTokens(JwtSettings settings, TimeProvider clock)
 
     public TimeSpan Lifetime => TimeSpan.FromMinutes(settings.AccessTokenMinutes);
 
+    /// <summary>How far a token's times may be off the app's clock.</summary>
+    public static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(5);
+
     public (string Token, DateTimeOffset ExpiresAt) Issue(string userId, string deviceId, DateTimeOffset? notAfter = null)
     {
         var now = clock.GetUtcNow();
@@ -55,9 +58,21 @@ public sealed class AccessTokens(JwtSettings settings, TimeProvider clock)
         ValidateIssuerSigningKey = true,
         RequireExpirationTime = true,
         RequireSignedTokens = true,
-        ClockSkew = TimeSpan.FromSeconds(5),
+        ClockSkew = ClockSkew,
+        // The lifetime is judged by the app's clock (TimeProvider), with the exceptions of the default check.
+        LifetimeValidator = ValidLifetime,
         NameClaimType = JwtRegisteredClaimNames.Sub,
     };
+
+    bool ValidLifetime(DateTime? notBefore, DateTime? expires, SecurityToken _, TokenValidationParameters p)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (expires is not { } end) throw new SecurityTokenNoExpirationException("The token has no expiry.");
+        if (notBefore is { } start && start > now + p.ClockSkew)
+            throw new SecurityTokenNotYetValidException("The token is not valid yet.") { NotBefore = start };
+        if (end < now - p.ClockSkew) throw new SecurityTokenExpiredException("The token has expired.") { Expires = end };
+        return true;
+    }
 
     /// <summary>Validates a token outside the HTTP auth pipeline (the WebSocket query token).</summary>
     public async Task<ClaimsPrincipal?> Validate(string? token)

@@ -19,19 +19,20 @@ public static class AuthSetup
         });
         services.AddSingleton<SignIns>();
         services.AddHostedService(sp => sp.GetRequiredService<SignIns>());
-        var validation = new AccessTokens(jwt, TimeProvider.System).ValidationParameters();
-        var verified = new VerifiedTokens(TimeProvider.System, validation.ClockSkew);
-        services.AddSingleton(verified);
+        services.AddSingleton(sp => new VerifiedTokens(sp.GetRequiredService<TimeProvider>(), AccessTokens.ClockSkew));
+        // The validation parameters come from the container's AccessTokens: token lifetimes follow the app's clock.
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<AccessTokens>((o, tokens) => o.TokenValidationParameters = tokens.ValidationParameters());
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
             .AddJwtBearer(o =>
             {
                 o.MapInboundClaims = false;
-                o.TokenValidationParameters = validation;
                 o.Events = new JwtBearerEvents
                 {
                     // A token this instance verified before and that is still valid skips the verification.
                     OnMessageReceived = async ctx =>
                     {
+                        var verified = ctx.HttpContext.RequestServices.GetRequiredService<VerifiedTokens>();
                         if (BearerToken(ctx.Request) is not { IsEmpty: false } token || verified.Find(token) is not { } principal) return;
                         if (await StillSignedIn(ctx.HttpContext, principal))
                         {
@@ -48,7 +49,7 @@ public static class AuthSetup
                             return;
                         }
                         if (ctx.SecurityToken is JsonWebToken token && ctx.Principal.Identity is ClaimsIdentity identity)
-                            verified.Remember(token.EncodedToken, identity, token.ValidTo);
+                            ctx.HttpContext.RequestServices.GetRequiredService<VerifiedTokens>().Remember(token.EncodedToken, identity, token.ValidTo);
                     },
                     OnChallenge = async ctx =>
                     {

@@ -69,7 +69,7 @@ public sealed class PasswordHasher
 
     static ApiProblem Busy() =>
         new(StatusCodes.Status503ServiceUnavailable, "busy", "The service is busy checking passwords. Try again in a moment.")
-        { RetryAfter = TimeSpan.FromSeconds(1) };
+        { RetryAfter = TimeSpan.FromSeconds(1), IsLoadShed = true };
 
     public string Hash(string password)
     {

@@ -7,6 +7,12 @@ namespace NanoBanana.Tests.Features.Auth;
 /// <summary>SPEC section 1, abuse limits: the routes that hash a password, per address and under a concurrency bound.</summary>
 public sealed class AbuseLimitTests(AppFixture app) : IntegrationContext(app)
 {
+    static string Read(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return new StreamReader(stream).ReadToEnd();
+    }
+
     static Task<IScenarioResult> Post(IAlbaHost host, string url, object body, string address, string? token = null) =>
         host.Scenario(s =>
         {
@@ -41,7 +47,8 @@ public sealed class AbuseLimitTests(AppFixture app) : IntegrationContext(app)
     [Fact]
     public async Task A_flood_of_correct_logins_answers_200_or_503_with_retry_after_and_never_500()
     {
-        await using var host = await AppFixture.StartHost(new Dictionary<string, string?> { ["PASSWORD_HASH_CONCURRENCY"] = "1" });
+        var logs = Path.Combine(Path.GetTempPath(), "nanobanana-tests", Guid.NewGuid().ToString("N"), "logs");
+        await using var host = await AppFixture.StartHost(new Dictionary<string, string?> { ["PASSWORD_HASH_CONCURRENCY"] = "1", ["LOG_DIR"] = logs });
         var user = await RegisterUser(host: host);
 
         var answers = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
@@ -58,6 +65,12 @@ public sealed class AbuseLimitTests(AppFixture app) : IntegrationContext(app)
             await ShouldBeProblem(b, 503, "busy");
             Assert.Equal("1", b.Context.Response.Headers.RetryAfter.ToString());
         }
+        // Turning work away is an answer, not a fault: a flood must not fill the error log (written at once, no flush needed).
+        var errors = Path.Combine(logs, "error.log");
+        Assert.Equal("", File.Exists(errors) ? Read(errors) : "");
+        await host.Services.GetRequiredService<NanoBanana.Infrastructure.Observability.BackgroundLogWriter>().FlushAsync();
+        Assert.Contains("[WRN] Serilog.AspNetCore.RequestLoggingMiddleware: HTTP POST /api/auth/login responded 503",
+            Read(Directory.GetFiles(logs, "combined*.log").Single()));
     }
 
     [Fact]

@@ -82,27 +82,99 @@ public sealed class LogTests(AppFixture app) : IntegrationContext(app)
         Assert.DoesNotContain($"gone-{marker}", errors);
     }
 
+    const string Forged = "2099-01-01T00:00:00.0000000+00:00 [WRN] Forged: ";
+
     [Fact]
     public async Task Control_characters_in_logged_values_are_escaped_so_no_line_can_be_forged()
     {
-        const string forged = "2099-01-01T00:00:00.0000000+00:00 [WRN] Forged: ";
-        // The path reaches the request line; a header, an email and a username are logged as values by whatever logs them.
-        await Host.Scenario(s => { s.Get.Url("/api/health%0d%0a" + Uri.EscapeDataString(forged + "path") + "%1b%5b31m"); s.IgnoreStatusCode(); });
+        // The path reaches the request line. The app logs no header, so the header, email and username
+        // are logged here as values, in the template text and in an exception's message and stack.
+        await Host.Scenario(s => { s.Get.Url("/api/health%0d%0a" + Uri.EscapeDataString(Forged + "path") + "%1b%5b31m"); s.IgnoreStatusCode(); });
         var logger = Host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("NanoBanana.Tests.Forgery");
         logger.LogWarning("Sign-in attempt from {UserAgent} for {Email} as {Username}",
-            "agent\r\n" + forged + "header", "a@example.com\n" + forged + "email", "name\u001b[2J\u0085\u2028" + forged + "username");
+            "agent\r\n" + Forged + "header", "a@example.com\n" + Forged + "email", "name\u001b[2J\u0085\u2028" + Forged + "username");
+#pragma warning disable CA2254 // a template built from a value: the text of the template itself must be escaped too
+        logger.LogWarning("template\n" + Forged + "template");
+#pragma warning restore CA2254
+        logger.LogError(Thrown("message\r\n" + Forged + "exception"), "Failed with {Value}", "value");
 
         await Host.Services.GetRequiredService<BackgroundLogWriter>().FlushAsync();
         var combined = Read(Directory.GetFiles(App.LogDirectory, "combined*.log").Single());
-        foreach (var where in new[] { "path", "header", "email", "username" })
+        var errors = Read(Path.Combine(App.LogDirectory, "error.log"));
+        foreach (var where in new[] { "path", "header", "email", "username", "template", "exception" })
         {
-            Assert.Contains(forged + where, combined); // logged...
-            Assert.DoesNotContain("\n" + forged + where, combined); // ...but never at the start of a line
+            Assert.Contains(Forged + where, combined); // logged...
+            Assert.DoesNotContain("\n" + Forged + where, combined); // ...but never at the start of a line
         }
-        foreach (var control in new[] { '\r', '\u001b', '\u0085', '\u2028' })
+        foreach (var control in new[] { '\r', '\u001b', '\u0085', '\u2028', '\t' })
             Assert.DoesNotContain(control, combined);
         Assert.Contains(@"agent\r\n", combined); // written as the characters \ r \ n
         Assert.Contains(@"name\u001b[2J", combined);
+        // An exception's message and its stack stay on its event's line, in both files.
+        Assert.Contains(Forged + "exception", errors);
+        Assert.Contains(nameof(Thrown), errors);
+        AssertOneEventPerLine(combined);
+        AssertOneEventPerLine(errors);
+    }
+
+    [Fact]
+    public async Task A_failed_sign_in_logs_its_email_and_stack_on_one_escaped_line()
+    {
+        // A command that fails for a reason of ours is logged with its members (Wolverine's failed
+        // invocation) and the exception's stack: the sign-in's email reaches the log from the request body.
+        await using var redis = await OwnRedis.Start();
+        var logs = Path.Combine(Path.GetTempPath(), "nanobanana-tests", Guid.NewGuid().ToString("N"), "logs");
+        await using var host = await AppFixture.StartHost(new Dictionary<string, string?>
+        {
+            ["REDIS_URL"] = redis.Endpoint, ["LOG_DIR"] = logs, ["RATE_LIMIT_PER_ADDRESS"] = "100000", ["PASSWORD_RATE_PER_ADDRESS"] = "100000",
+        });
+        // Two sign-ins while Redis answers: the rate limits reserve permits in growing batches (1, then 2),
+        // so the next request passes them without Redis and fails in the handler.
+        for (var i = 0; i < 2; i++)
+            await host.Scenario(s =>
+            {
+                s.Post.Json(new { email = "nobody@example.com", password = "some password 123" }).ToUrl("/api/auth/login");
+                s.StatusCodeShouldBe(401);
+            });
+        var reconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>().ConnectionRestored += (_, _) => reconnected.TrySetResult();
+        await redis.RestartLoading(keys: 300, perKey: TimeSpan.FromMilliseconds(100));
+        await reconnected.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        await host.Scenario(s =>
+        {
+            s.Post.Json(new { email = "a@example.com\r\n" + Forged + "email\u001b[2J", password = "some password 123" }).ToUrl("/api/auth/login");
+            s.StatusCodeShouldBe(503);
+        });
+        Assert.False(redis.Loaded.IsCompleted, "the sign-in was meant to reach a Redis that is still loading");
+
+        await host.Services.GetRequiredService<BackgroundLogWriter>().FlushAsync();
+        var errors = Read(Path.Combine(logs, "error.log"));
+        var combined = Read(Directory.GetFiles(logs, "combined*.log").Single());
+        Assert.Contains(Forged + "email", errors); // the failed command was logged with its email...
+        Assert.Contains("   at ", errors); // ...and a stack
+        foreach (var text in new[] { errors, combined })
+        {
+            Assert.DoesNotContain("\n" + Forged, text);
+            Assert.DoesNotContain('\u001b', text);
+            AssertOneEventPerLine(text);
+        }
+    }
+
+    /// <summary>Every line of a log file starts with its event's timestamp: no event spans lines, none is forged.</summary>
+    static void AssertOneEventPerLine(string log)
+    {
+        var lines = log.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEmpty(lines);
+        foreach (var line in lines)
+            Assert.Matches(@"^20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d \[[A-Z]{3}\] ", line);
+        Assert.DoesNotContain(lines, l => l.StartsWith("2099-"));
+    }
+
+    static Exception Thrown(string message)
+    {
+        try { throw new InvalidOperationException(message, new FormatException("inner\n" + Forged + "inner")); }
+        catch (InvalidOperationException e) { return e; }
     }
 
     static string Read(string path)

@@ -1,0 +1,348 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using StackExchange.Redis;
+
+namespace DrillClient;
+
+/// <summary>
+/// <c>drills/run.sh abuse</c>: one address floods the password routes and opens sockets while another user
+/// works and the owner of an account it attacks signs in, against an app with its production limits. Each
+/// party's connections are bound to its own loopback source address (127.0.0.x, no proxy in between), so
+/// the app tells them apart as it would real clients.
+/// </summary>
+static partial class AbuseDrill
+{
+    const string AttackerAddress = "127.0.0.66", WorkerAddress = "127.0.0.10", OwnerAddress = "127.0.0.20";
+    const int Flooders = 250, Sockets = 300;
+    const double P99Budget = 50;
+
+    public static async Task<int> Run(Options o)
+    {
+        AppPid = o.AppPid;
+        var attacker = new Api(o.Url, TimeSpan.FromSeconds(30), AttackerAddress);
+        var worker = new Api(o.Url, TimeSpan.FromSeconds(30), WorkerAddress);
+        var owner = new Api(o.Url, TimeSpan.FromSeconds(30), OwnerAddress);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(o.Redis);
+
+        var work = await worker.Register("worker");
+        var workSession = await worker.CreateSession(work);
+        var victim = await owner.Register("owner");
+        var bad = await attacker.Register("attacker");
+        var badSession = await attacker.CreateSession(bad);
+        Report.Line($"worker {WorkerAddress}, account owner {OwnerAddress}, attacker {AttackerAddress}");
+
+        // The worker's own socket: it must hear each of its posts and nothing of the attacker's.
+        using var workerSocket = await Open(worker, work, workSession);
+        var heard = new ConcurrentDictionary<string, int>();
+        var workerReader = Read(workerSocket, type => heard.AddOrUpdate(type, 1, (_, n) => n + 1));
+        var posts = 0;
+
+        Report.Line($"quiet: the worker alone for {o.Before:F0} s");
+        var phases = new List<Phase> { await Working("quiet", worker, work, workSession, o.Before, redis, () => posts++) };
+
+        // Wrong passwords for the owner's account from the attacker's address, then the flood.
+        var wrong = new List<Outcome>();
+        for (var i = 0; i < 10; i++)
+            wrong.Add(await attacker.Post("/api/auth/login", null, new { email = victim.Email, password = "not the password 000" }));
+        Report.Line("the attacker's 10 wrong passwords for the owner's account: " + Counts(wrong));
+
+        Report.Line($"flood: {Flooders} concurrent login and register requests from {AttackerAddress}, half with a valid token, for {o.Down:F0} s");
+        using var stopFlood = new CancellationTokenSource();
+        var flood = Flood(attacker, bad, stopFlood.Token);
+        var ownerSignIn = SignInMidway(owner, victim, o.Down);
+        phases.Add(await Working("flood", worker, work, workSession, o.Down, redis, () => posts++));
+        await stopFlood.CancelAsync();
+        var flooded = await flood;
+        var signedIn = await ownerSignIn;
+
+        Report.Line($"sockets: {Sockets} sockets of the attacker's user, then a typing flood on those let in, for {o.After:F0} s");
+        var sockets = SocketFlood(attacker, bad, badSession, o.After);
+        phases.Add(await Working("sockets", worker, work, workSession, o.After, redis, () => posts++));
+        var (opened, closes, typingHeard) = await sockets;
+
+        // The worker's socket hears its own posts (each a message_created) and no typing of anyone's.
+        var until = Clock.Ms + 5000;
+        while (heard.GetValueOrDefault("message_created") < posts && Clock.Ms < until) await Task.Delay(50);
+        await workerSocket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+        await workerReader;
+
+        ServerTimes(o.AppLogDir, phases, workSession);
+        foreach (var p in phases) Report.Line(p.ToString());
+
+        var errorLines = ErrorLines(o.AppLogDir);
+        var all = flooded.Concat(wrong).Append(signedIn).Concat(phases.SelectMany(p => p.Outcomes)).ToList();
+        Report.Check("nothing answered 5xx other than 503", !all.Any(r => r.Status is >= 500 and not 503),
+            $"{all.Count} answers: {Counts(all)}");
+        Report.Check("app error log empty", errorLines == 0, $"{errorLines} lines in error.log");
+        Report.Check("every flood request answered", flooded.All(r => r.Status != 0), $"{flooded.Count(r => r.Status == 0)} without an answer");
+        var refused = flooded.Where(r => r.Status is 429 or 503).ToList();
+        Report.Check("the flood is refused with 429 or 503 and Retry-After",
+            refused.Count > 0 && refused.All(r => !string.IsNullOrEmpty(r.RetryAfter))
+            && flooded.All(r => r.Status is 200 or 201 or 429 or 503),
+            $"{flooded.Count} flood requests: {Counts(flooded)}; {refused.Count(r => string.IsNullOrEmpty(r.RetryAfter))} refusals without Retry-After");
+        var byToken = flooded.GroupBy(r => r.Route).Select(g => $"{g.Key}: {g.Count(r => r.Ok)} of {g.Count()} let through");
+        Report.Line(string.Join("; ", byToken));
+        Report.Check("the owner signs in while the attacker floods", signedIn.Status == 200, signedIn.ToString());
+        foreach (var p in phases.Skip(1))
+            Report.Check($"worker p99 < {P99Budget:F0} ms during the {p.Name} phase", p.P99 < P99Budget && p.Outcomes.All(r => r.Ok),
+                $"p99 {Report.Ms(p.P99)} (quiet {Report.Ms(phases[0].P99)}), {p.Outcomes.Count(r => !r.Ok)} not 2xx");
+        Report.Check($"{o.WsCap} sockets let in, the rest refused with 4429",
+            opened == o.WsCap && closes.GetValueOrDefault("refused 4429") == Sockets - o.WsCap,
+            $"{opened} opened; {string.Join(", ", closes.OrderBy(c => c.Key).Select(c => $"{c.Key}: {c.Value}"))}");
+        Report.Check("every typing flooder closed with 4008", closes.GetValueOrDefault("closed 4008") == opened,
+            $"{closes.GetValueOrDefault("closed 4008")} of {opened}; the attacker's own sockets heard {typingHeard} typing frames");
+        Report.Check("the worker's socket heard its posts and no one else's typing",
+            heard.GetValueOrDefault("message_created") == posts && heard.GetValueOrDefault("typing") == 0,
+            $"{heard.GetValueOrDefault("message_created")} of {posts} message_created, {heard.GetValueOrDefault("typing")} typing");
+
+        var flood99 = phases[1];
+        return Report.Verdict("abuse",
+            $"worker p99 {Report.Ms(phases[0].P99)} quiet, {Report.Ms(flood99.P99)} under the flood (server {Report.Ms(flood99.ServerP99)}), " +
+            $"{Report.Ms(phases[2].P99)} under the sockets; flood {Counts(flooded)}; owner {signedIn.Status}; " +
+            $"sockets {opened} in, {closes.GetValueOrDefault("refused 4429")} refused 4429");
+    }
+
+    /// <summary>What the worker saw in one phase, with Redis's PING time as the machine's yardstick.</summary>
+    sealed class Phase(string name, List<Outcome> outcomes, List<double> pings, DateTimeOffset from, DateTimeOffset to, double appCores, double drillCores, double load)
+    {
+        public string Name => name;
+        public List<Outcome> Outcomes => outcomes;
+        public DateTimeOffset From => from;
+        public DateTimeOffset To => to;
+        public double P99 => Stats.Percentile(outcomes.Select(r => r.Ms).ToList(), 0.99);
+        public List<double> ServerMs { get; } = [];
+        public double ServerP99 => Stats.Percentile(ServerMs, 0.99);
+
+        public override string ToString() =>
+            $"{name}: worker {outcomes.Count} requests, p50 {Report.Ms(Stats.Percentile(outcomes.Select(r => r.Ms).ToList(), 0.5))}, " +
+            $"p99 {Report.Ms(P99)}, max {Report.Ms(outcomes.Max(r => r.Ms))}; in the app (request log) p99 {ServerP99:F1} ms of {ServerMs.Count}; " +
+            $"Redis PING from the drill p99 {Stats.Percentile(pings, 0.99):F1} ms; the app used {appCores:F2} cores, the drill {drillCores:F2}; load average {load:F1}";
+    }
+
+    /// <summary>The worker's day: list, read a page, post, read the profile, a request every 100 ms.</summary>
+    static async Task<Phase> Working(string name, Api api, Account a, string sessionId, double seconds, ConnectionMultiplexer redis, Action posted)
+    {
+        var from = DateTimeOffset.UtcNow;
+        var (cpuFrom, wallFrom, ownFrom) = (AppCpuSeconds(), Clock.Ms, Environment.CpuUsage.TotalTime.TotalSeconds);
+        var until = Clock.Ms + seconds * 1000;
+        var pings = new List<double>();
+        var pinging = Task.Run(async () =>
+        {
+            var db = redis.GetDatabase();
+            while (Clock.Ms < until)
+            {
+                pings.Add((await db.PingAsync()).TotalMilliseconds);
+                await Task.Delay(50);
+            }
+        });
+        var outcomes = new List<Outcome>();
+        for (var i = 0; Clock.Ms < until; i++)
+        {
+            var r = (i % 4) switch
+            {
+                0 => await api.Get("/api/sessions", a.Token),
+                1 => await api.Get($"/api/sessions/{sessionId}/messages?limit=50", a.Token, "GET messages"),
+                2 => await api.Post($"/api/sessions/{sessionId}/messages", a.Token, new { role = "user", text = $"note {i}", imageIds = Array.Empty<string>() }, "POST message"),
+                _ => await api.Get("/api/auth/me", a.Token),
+            };
+            if (i % 4 == 2 && r.Status == 201) posted();
+            outcomes.Add(r);
+            await Task.Delay(100);
+        }
+        await pinging;
+        var wall = (Clock.Ms - wallFrom) / 1000;
+        return new Phase(name, outcomes, pings, from, DateTimeOffset.UtcNow, (AppCpuSeconds() - cpuFrom) / wall,
+            (Environment.CpuUsage.TotalTime.TotalSeconds - ownFrom) / wall, LoadAverage());
+    }
+
+    /// <summary>Flooders each sending, back to back: sign-in to its own account or register, with or without its token.</summary>
+    static async Task<List<Outcome>> Flood(Api api, Account a, CancellationToken stop)
+    {
+        var all = new ConcurrentBag<Outcome>();
+        var flooders = Enumerable.Range(0, Flooders).Select(f => Task.Run(async () =>
+        {
+            for (var i = f; !stop.IsCancellationRequested; i++)
+            {
+                var token = i % 2 == 0 ? null : a.Token;
+                var with = token is null ? "without a token" : "with a token";
+                Outcome r;
+                if (i % 4 < 2)
+                    r = await api.Post("/api/auth/login", token, new { email = a.Email, password = Api.Password }, $"login {with}");
+                else
+                {
+                    var (email, username) = Api.NewNames("flood");
+                    r = await api.Post("/api/auth/register", token, new { email, username, password = Api.Password }, $"register {with}");
+                }
+                all.Add(r);
+            }
+        })).ToList();
+        await Task.WhenAll(flooders);
+        return all.ToList();
+    }
+
+    static async Task<Outcome> SignInMidway(Api api, Account a, double floodSeconds)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(floodSeconds / 2));
+        return await api.Post("/api/auth/login", null, new { email = a.Email, password = Api.Password }, "owner's sign-in");
+    }
+
+    /// <summary>
+    /// Opens <see cref="Sockets"/> sockets at once; the ones let in then send typing frames back to back until
+    /// the server closes them or the time is up. Returns how many were let in, how each ended, and how many
+    /// typing frames the attacker's sockets heard from each other.
+    /// </summary>
+    static async Task<(int Opened, Dictionary<string, int> Closes, int TypingHeard)> SocketFlood(Api api, Account a, string sessionId, double seconds)
+    {
+        var closes = new ConcurrentDictionary<string, int>();
+        var opened = 0;
+        var typingHeard = 0;
+        var until = Clock.Ms + seconds * 1000;
+        var typing = Encoding.UTF8.GetBytes(new JsonObject
+        {
+            ["type"] = "typing", ["payload"] = new JsonObject { ["sessionId"] = sessionId, ["isTyping"] = true },
+        }.ToJsonString());
+        var letIn = new TaskCompletionSource();
+        var all = Enumerable.Range(0, Sockets).Select(_ => Task.Run(async () =>
+        {
+            string end;
+            using var ws = new ClientWebSocket();
+            try
+            {
+                await ws.ConnectAsync(SocketUri(api, a, sessionId), new HttpMessageInvoker(api.Handler, disposeHandler: false), CancellationToken.None);
+                var buffer = new byte[16384];
+                var first = await ws.ReceiveAsync(buffer, CancellationToken.None);
+                if (first.MessageType == WebSocketMessageType.Close)
+                    end = $"refused {(int?)ws.CloseStatus}";
+                else
+                {
+                    Interlocked.Increment(ref opened);
+                    // Every socket let in is open before the typing starts, so the refusals are counted against a full cap.
+                    await letIn.Task;
+                    var reading = Read(ws, type => { if (type == "typing") Interlocked.Increment(ref typingHeard); });
+                    try
+                    {
+                        // On until the server closes it (a loaded machine may take past the phase), with a bound.
+                        while (Clock.Ms < until + 15_000 && ws.State == WebSocketState.Open)
+                            await ws.SendAsync(typing, WebSocketMessageType.Text, true, CancellationToken.None);
+                    }
+                    catch (Exception e) when (e is WebSocketException or IOException) { }
+                    if (ws.State == WebSocketState.Open) await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+                    await reading.WaitAsync(TimeSpan.FromSeconds(10));
+                    end = ws.CloseStatus is { } status ? $"closed {(int)status}" : $"ended {ws.State}";
+                }
+            }
+            catch (Exception e) when (e is WebSocketException or IOException or TimeoutException)
+            {
+                end = $"failed {e.GetType().Name}";
+            }
+            closes.AddOrUpdate(end, 1, (_, n) => n + 1);
+            return end;
+        })).ToList();
+        // The refusals come after the app's refusal delay; once each socket has its answer, the typing starts.
+        var answered = 0;
+        var refusalsDone = Task.Run(async () =>
+        {
+            while (Volatile.Read(ref answered) < Sockets && Clock.Ms < until)
+            {
+                answered = Volatile.Read(ref opened) + closes.Values.Sum();
+                await Task.Delay(20);
+            }
+            letIn.TrySetResult();
+        });
+        await refusalsDone;
+        await Task.WhenAll(all);
+        return (opened, new Dictionary<string, int>(closes), typingHeard);
+    }
+
+    static Uri SocketUri(Api api, Account a, string sessionId) =>
+        new(api.BaseUrl.Replace("http://", "ws://") + $"/ws/{sessionId}?token={Uri.EscapeDataString(a.Token)}");
+
+    static async Task<ClientWebSocket> Open(Api api, Account a, string sessionId)
+    {
+        var ws = new ClientWebSocket();
+        await ws.ConnectAsync(SocketUri(api, a, sessionId), new HttpMessageInvoker(api.Handler, disposeHandler: false), CancellationToken.None);
+        return ws;
+    }
+
+    /// <summary>Reads frames until the socket closes, handing each frame's type to <paramref name="onFrame"/>.</summary>
+    static async Task Read(ClientWebSocket ws, Action<string> onFrame)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (true)
+            {
+                var count = 0;
+                ValueWebSocketReceiveResult r;
+                do
+                {
+                    r = await ws.ReceiveAsync(buffer.AsMemory(count), CancellationToken.None);
+                    count += r.Count;
+                } while (!r.EndOfMessage && count < buffer.Length);
+                if (r.MessageType == WebSocketMessageType.Close) return;
+                var type = JsonNode.Parse(buffer.AsSpan(0, count))?["type"]?.GetValue<string>();
+                if (type is not null) onFrame(type);
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or IOException or System.Text.Json.JsonException) { }
+    }
+
+    /// <summary>The app's CPU time so far (user + system, from /proc), 0 when its pid is not known.</summary>
+    static double AppCpuSeconds()
+    {
+        if (AppPid is not { } pid || !File.Exists($"/proc/{pid}/stat")) return 0;
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // utime and stime are fields 14 and 15 of the line (11 and 12 after the command name), in clock ticks of 1/100 s.
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
+
+    static int? AppPid;
+
+    /// <summary>The machine's one-minute load average (runnable threads; this machine has 2 cores).</summary>
+    static double LoadAverage() => File.Exists("/proc/loadavg")
+        ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture) : double.NaN;
+
+    [GeneratedRegex("""^(?<at>\S+) \[\w+\] \S+: HTTP (?<method>[A-Z]+) (?<path>\S+) responded (?<status>\d+) in (?<ms>[\d.]+) ms""")]
+    private static partial Regex RequestLine();
+
+    /// <summary>
+    /// The worker's requests as the app timed them (the request log of combined.log): in the flood only the
+    /// worker calls these routes, so the time they took inside the app sets apart the service and the machine.
+    /// </summary>
+    static void ServerTimes(string logDir, List<Phase> phases, string workSession)
+    {
+        var path = Path.Combine(logDir, "combined.log");
+        if (!File.Exists(path)) return;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        while (reader.ReadLine() is { } line)
+        {
+            var m = RequestLine().Match(line);
+            if (!m.Success) continue;
+            var p = m.Groups["path"].Value;
+            if (p != "/api/sessions" && p != "/api/auth/me" && !p.StartsWith($"/api/sessions/{workSession}/messages", StringComparison.Ordinal)) continue;
+            var at = DateTimeOffset.Parse(m.Groups["at"].Value, CultureInfo.InvariantCulture);
+            var ms = double.Parse(m.Groups["ms"].Value, CultureInfo.InvariantCulture);
+            phases.FirstOrDefault(ph => at >= ph.From && at <= ph.To)?.ServerMs.Add(ms);
+        }
+    }
+
+    static int ErrorLines(string logDir)
+    {
+        var path = Path.Combine(logDir, "error.log");
+        if (!File.Exists(path)) return 0;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        var n = 0;
+        while (reader.ReadLine() is not null) n++;
+        return n;
+    }
+
+    static string Counts(IEnumerable<Outcome> outcomes) =>
+        string.Join(", ", outcomes.GroupBy(r => r.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} × {(g.Key == 0 ? "no answer" : g.Key.ToString(CultureInfo.InvariantCulture))}"));
+}
