@@ -11,9 +11,9 @@ namespace NanoBanana.Infrastructure.Http;
 /// </summary>
 public static class WebPage
 {
-    public static IApplicationBuilder UseWebPage(this IApplicationBuilder app, StorageSettings storage)
+    public static IApplicationBuilder UseWebPage(this IApplicationBuilder app, Settings settings)
     {
-        var policy = ContentSecurityPolicy(storage);
+        var policy = ContentSecurityPolicy(settings);
         app.UseDefaultFiles();
         return app.UseStaticFiles(new StaticFileOptions
         {
@@ -28,12 +28,15 @@ public static class WebPage
     }
 
     /// <summary>'self' for everything but pictures, which come from wherever the store hands out URLs.</summary>
-    public static string ContentSecurityPolicy(StorageSettings storage)
+    public static string ContentSecurityPolicy(Settings settings)
     {
+        var storage = settings.Storage;
         var images = "'self' blob: data:";
         if (storage.Type == "local")
         {
-            if (Uri.TryCreate(storage.PublicBaseUrl, UriKind.Absolute, out var local)) images += " " + local.GetLeftPart(UriPartial.Authority);
+            // The local store's URLs are absolute: PUBLIC_BASE_URL, or http://localhost:PORT without it.
+            var baseUrl = storage.PublicBaseUrl ?? $"http://localhost:{settings.Port}";
+            if (Uri.TryCreate(baseUrl, UriKind.Absolute, out var local)) images += " " + local.GetLeftPart(UriPartial.Authority);
         }
         else
         {
