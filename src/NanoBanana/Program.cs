@@ -4,6 +4,7 @@ using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Generation;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Features;
+using NanoBanana.Features.Generation;
 using NanoBanana.Features.Images;
 using NanoBanana.Features.Realtime;
 using NanoBanana.Features.Sessions.DeleteSession;
@@ -60,6 +61,7 @@ builder.Services.AddCarter();
 builder.Services.AddFeatureServices();
 builder.Services.AddImages(settings);
 builder.Services.AddGeneration(settings);
+builder.Services.AddGenerationWork();
 builder.Services.AddRealtime(builder.Configuration);
 
 builder.Host.UseWolverine(opts =>

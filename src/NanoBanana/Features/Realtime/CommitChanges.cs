@@ -69,6 +69,11 @@ public static class CommitChanges
         ImageUploaded => "image_uploaded",
         ImageReady => "image_ready",
         ImageFailed => "image_failed",
+        GenerationQueued => "generation_queued",
+        GenerationStarted => "generation_started",
+        GenerationSucceeded => "generation_succeeded",
+        GenerationFailed => "generation_failed",
+        GenerationCancelled => "generation_cancelled",
         _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "No realtime frame for this event."),
     };
 
@@ -84,6 +89,11 @@ public static class CommitChanges
         ImageUploaded x => Serialize(new { image = x.Image }),
         ImageReady x => Serialize(new { image = x.Image }),
         ImageFailed x => Serialize(new { image = x.Image, reason = x.Reason }),
+        GenerationQueued x => Serialize(new { generation = x.Generation }),
+        GenerationStarted x => Serialize(new { generation = x.Generation }),
+        GenerationSucceeded x => Serialize(new { generation = x.Generation }),
+        GenerationFailed x => Serialize(new { generation = x.Generation }),
+        GenerationCancelled x => Serialize(new { generation = x.Generation }),
         _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "No realtime payload for this event."),
     };
 

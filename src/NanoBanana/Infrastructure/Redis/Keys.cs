@@ -86,6 +86,10 @@ public static class Keys
     public const string SignInsChannel = Prefix + ":signins";
 
     // --- generation ---
+    /// <summary>A generation record: HASH <c>status</c>, <c>sessionId</c> and <c>json</c> (the generation as the API writes it).</summary>
+    public static string Generation(string userId, string generationId) => User(userId, $"gen:{generationId}");
+    /// <summary>ZSET of a session's generation ids, scored by createdAt (unix ms).</summary>
+    public static string SessionGenerations(string userId, string sessionId) => User(userId, $"s:{sessionId}:gens");
     /// <summary>ZSET of the user's provider calls under way, scored by when their claim lapses (unix ms), so a crashed call frees its place.</summary>
     public static string GenerationsRunning(string userId) => User(userId, "gen:running");
     /// <summary>Counter of the generations the user started on one UTC day (<c>yyyyMMdd</c>).</summary>
