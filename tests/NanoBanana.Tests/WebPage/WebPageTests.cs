@@ -60,6 +60,42 @@ public sealed class WebPageTests(AppFixture app, BrowserFixture browser) : Integ
     }
 
     [Fact]
+    public async Task A_generation_shows_its_progress_and_result_on_both_devices()
+    {
+        var (email, username) = NewIdentity("page");
+        await using var laptop = await Device.Open(browser);
+        await using var phone = await Device.Open(browser, Device.Phone);
+        await laptop.Register(email, username);
+        await laptop.Page.GetByRole(AriaRole.Button, new() { Name = "New chat" }).ClickAsync();
+        await phone.SignIn(email);
+        await Expect(phone.Connection).ToHaveTextAsync("Live");
+        await Expect(laptop.Connection).ToHaveTextAsync("Live");
+
+        await laptop.Page.Locator("#file-input").SetInputFilesAsync(new FilePayload
+        {
+            Name = "plate.png", MimeType = "image/png", Buffer = TestImages.PngWithAlpha(300, 200),
+        });
+        await Expect(laptop.Page.Locator("#selected .thumb[data-status=ready]")).ToHaveCountAsync(1); // the chosen input
+        await Expect(laptop.Page.GetByLabel("Provider")).ToHaveValueAsync("local");
+        await laptop.Page.GetByLabel("Message or prompt").FillAsync("Make the plate golden");
+        await laptop.Page.GetByRole(AriaRole.Button, new() { Name = "Generate" }).ClickAsync();
+
+        foreach (var device in new[] { laptop, phone })
+        {
+            var card = device.Page.Locator("#generations li.generation", new() { HasText = "Make the plate golden" });
+            await Expect(card).ToContainTextAsync("edit");
+            await Expect(card).ToHaveAttributeAsync("data-status", "succeeded");
+            await Expect(device.Messages.Locator("li.message.user", new() { HasText = "Make the plate golden" })).ToBeVisibleAsync();
+            var result = device.Messages.Locator("li.message.assistant button.thumb[data-status=ready] img");
+            await Expect(result).ToHaveJSPropertyAsync("complete", true);
+            Assert.True(await result.EvaluateAsync<int>("img => img.naturalWidth") > 0);
+        }
+        await NoSeriousAccessibilityViolations(laptop.Page, "the chat with a generation");
+        laptop.ShouldHaveNoErrors();
+        phone.ShouldHaveNoErrors();
+    }
+
+    [Fact]
     public async Task A_tab_that_was_offline_catches_up_when_it_reconnects()
     {
         var (email, username) = NewIdentity("page");

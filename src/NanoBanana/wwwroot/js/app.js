@@ -430,7 +430,6 @@ function upsertGeneration(g) {
   if (known && finished(known) && !finished(g)) return;
   state.generations.set(g.id, g);
   renderGenerations();
-  if (g.status === 'succeeded') setTimeout(() => { state.generations.delete(g.id); renderGenerations(); }, 4_000);
 }
 
 const generationWords = {
@@ -442,7 +441,7 @@ function renderGenerations() {
   $('generations').replaceChildren(...[...state.generations.values()].map((g) => h('li', {
     class: 'generation', 'data-id': g.id, 'data-status': g.status,
   },
-  h('div', { class: 'small' }, h('strong', {}, providerName(g.provider)), ' · ', g.prompt),
+  h('div', { class: 'small' }, h('strong', {}, providerName(g.provider)), ` · ${g.operation} · `, g.prompt),
   h('div', { class: 'row' },
     h('span', { class: 'status', role: 'status' },
       g.status === 'failed' ? `Failed: ${g.error?.message ?? 'the provider did not answer.'}` : generationWords[g.status] ?? g.status),
