@@ -96,6 +96,43 @@ public sealed class WebPageTests(AppFixture app, BrowserFixture browser) : Integ
     }
 
     [Fact]
+    public async Task Edits_renames_and_deletes_reach_the_other_device()
+    {
+        var (email, username) = NewIdentity("page");
+        await using var laptop = await Device.Open(browser);
+        await using var phone = await Device.Open(browser, Device.Phone);
+        await laptop.Register(email, username);
+        await laptop.Page.GetByRole(AriaRole.Button, new() { Name = "New chat" }).ClickAsync();
+        await laptop.Send("Buy bananas");
+        await laptop.Send("And milk");
+        await phone.SignIn(email);
+        await Expect(phone.Messages).ToContainTextAsync("And milk");
+        await Expect(phone.Connection).ToHaveTextAsync("Live");
+
+        var first = laptop.Messages.Locator("li.message", new() { HasText = "Buy bananas" });
+        await first.GetByRole(AriaRole.Button, new() { Name = "Edit" }).ClickAsync();
+        await laptop.Page.GetByLabel("Edit message").FillAsync("Buy ripe bananas");
+        await laptop.Page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
+        var edited = phone.Messages.Locator("li.message", new() { HasText = "Buy ripe bananas" });
+        await edited.GetByRole(AriaRole.Button, new() { Name = "edited" }).ClickAsync();
+        await Expect(phone.Page.Locator("#history-list li .text")).ToHaveTextAsync(["Buy bananas", "Buy ripe bananas"]);
+        await phone.Page.Keyboard.PressAsync("Escape");
+
+        laptop.Page.Dialog += (_, dialog) => dialog.AcceptAsync(dialog.Type == "prompt" ? "Groceries" : null);
+        phone.Page.Dialog += (_, dialog) => dialog.AcceptAsync();
+        await laptop.Page.GetByRole(AriaRole.Button, new() { Name = "Rename Buy bananas" }).ClickAsync();
+        await Expect(phone.ChatTitle).ToHaveTextAsync("Groceries");
+
+        await phone.Messages.Locator("li.message", new() { HasText = "And milk" }).GetByRole(AriaRole.Button, new() { Name = "Delete" }).ClickAsync();
+        await Expect(laptop.Messages.Locator("li.message .text")).ToHaveTextAsync(["Buy ripe bananas"]);
+
+        await laptop.Page.GetByRole(AriaRole.Button, new() { Name = "Delete Groceries" }).ClickAsync();
+        await Expect(phone.Page.GetByRole(AriaRole.Heading, new() { Name = "Start a chat" })).ToBeVisibleAsync();
+        laptop.ShouldHaveNoErrors();
+        phone.ShouldHaveNoErrors();
+    }
+
+    [Fact]
     public async Task A_tab_that_was_offline_catches_up_when_it_reconnects()
     {
         var (email, username) = NewIdentity("page");
