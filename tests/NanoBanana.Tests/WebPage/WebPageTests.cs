@@ -104,14 +104,16 @@ public sealed class WebPageTests(AppFixture app, BrowserFixture browser) : Integ
         await laptop.Register(email, username);
         await laptop.Page.GetByRole(AriaRole.Button, new() { Name = "New chat" }).ClickAsync();
         await laptop.Send("Buy bananas");
-        await laptop.Send("And milk");
         await phone.SignIn(email);
-        await Expect(phone.Messages).ToContainTextAsync("And milk");
+        await Expect(phone.Messages).ToContainTextAsync("Buy bananas");
         await Expect(phone.Connection).ToHaveTextAsync("Live");
 
         var first = laptop.Messages.Locator("li.message", new() { HasText = "Buy bananas" });
         await first.GetByRole(AriaRole.Button, new() { Name = "Edit" }).ClickAsync();
         await laptop.Page.GetByLabel("Edit message").FillAsync("Buy ripe bananas");
+        await phone.Send("And milk"); // arrives on the laptop while it edits: the draft stays
+        await Expect(laptop.Messages).ToContainTextAsync("And milk");
+        await Expect(laptop.Page.GetByLabel("Edit message")).ToHaveValueAsync("Buy ripe bananas");
         await laptop.Page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
         var edited = phone.Messages.Locator("li.message", new() { HasText = "Buy ripe bananas" });
         await edited.GetByRole(AriaRole.Button, new() { Name = "edited" }).ClickAsync();

@@ -15,6 +15,8 @@ const state = {
   providers: [],
 };
 const realtime = new Realtime(applyEvent, showConnection);
+// The message being edited and its draft survive the re-renders that other devices' events cause.
+let editing = null;
 
 // ---------- sign in ----------
 
@@ -138,6 +140,7 @@ async function openSession(id) {
   state.firstOffset = 0;
   state.selected.clear();
   state.generations.clear();
+  editing = null;
   $('composer-error').textContent = '';
   renderSessions();
   $('chat').hidden = !id;
@@ -231,10 +234,10 @@ function messageView(m) {
       h('span', {}, m.role === 'assistant' ? 'NanoBanana' : 'You'), ' · ',
       h('time', { datetime: m.createdAt }, when(m.createdAt)),
       edited ? h('button', { type: 'button', class: 'link small', onclick: () => showHistory(m) }, 'edited') : null),
-    h('div', { class: 'text' }, m.text),
+    editing?.id === m.id ? editForm(m) : h('div', { class: 'text' }, m.text),
     m.imageIds.length ? h('ul', { class: 'thumbs' }, m.imageIds.map((id) => h('li', {}, thumbView(id)))) : null,
     h('div', { class: 'actions' },
-      m.role === 'user' ? h('button', { type: 'button', class: 'link small', onclick: (e) => editMessage(m, e.target) }, 'Edit') : null,
+      m.role === 'user' ? h('button', { type: 'button', class: 'link small', onclick: () => editMessage(m) }, 'Edit') : null,
       h('button', { type: 'button', class: 'link small danger', onclick: () => deleteMessage(m) }, 'Delete')));
 }
 
@@ -283,20 +286,35 @@ async function showHistory(m) {
   });
 }
 
-function editMessage(m, button) {
-  const item = button.closest('.message');
-  const text = item.querySelector('.text');
+function editMessage(m) {
+  editing = { id: m.id, text: m.text };
+  renderMessages();
+  document.querySelector(`.message[data-id="${CSS.escape(m.id)}"] textarea`)?.focus();
+}
+
+function stopEditing() {
+  editing = null;
+  renderMessages();
+}
+
+function editForm(m) {
   const area = h('textarea', { class: 'edit', 'aria-label': 'Edit message', rows: 3 });
-  area.value = m.text;
-  const save = () => act(async () => upsertMessage((await api.put(`/api/messages/${m.id}`, { text: area.value })).messageData));
-  const form = h('form', { class: 'edit-form', onsubmit: (e) => { e.preventDefault(); save(); } },
+  area.value = editing.text;
+  area.addEventListener('input', () => { editing.text = area.value; });
+  area.addEventListener('keydown', (e) => { if (e.key === 'Escape') stopEditing(); });
+  const save = (e) => {
+    e.preventDefault();
+    act(async () => {
+      const { messageData } = await api.put(`/api/messages/${m.id}`, { text: area.value });
+      editing = null;
+      upsertMessage(messageData);
+    });
+  };
+  return h('form', { class: 'edit-form', onsubmit: save },
     area,
     h('div', { class: 'row' },
       h('button', { type: 'submit', class: 'primary' }, 'Save'),
-      h('button', { type: 'button', onclick: () => renderMessages() }, 'Cancel')));
-  area.addEventListener('keydown', (e) => { if (e.key === 'Escape') renderMessages(); });
-  text.replaceWith(form);
-  area.focus();
+      h('button', { type: 'button', onclick: stopEditing }, 'Cancel')));
 }
 
 function deleteMessage(m) {
