@@ -3,7 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Http;
 
-namespace NanoBanana.Tests.Infrastructure;
+namespace NanoBanana.Tests.Infrastructure.Http;
 
 /// <summary>
 /// The read cache's store (docs/decisions.md, "Read cache"): only the user's current version is held,

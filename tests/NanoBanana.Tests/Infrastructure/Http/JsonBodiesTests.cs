@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using Alba;
 using NanoBanana.Tests.Features.Sessions;
 
-namespace NanoBanana.Tests.Infrastructure;
+namespace NanoBanana.Tests.Infrastructure.Http;
 
 /// <summary>SPEC section 1, unknown members: extra members ignored, a wrong type or a body that is not an object refused in words that say so.</summary>
 public sealed class JsonBodiesTests(AppFixture app) : ChatContext(app)

@@ -3,7 +3,7 @@ using JasperFx.CodeGeneration.Model;
 using Microsoft.Extensions.DependencyInjection;
 using Wolverine;
 
-namespace NanoBanana.Tests.Infrastructure;
+namespace NanoBanana.Tests.Internal;
 
 /// <summary>Writing the code flips a process-wide flag of JasperFx's that a host starting meanwhile would read.</summary>
 [CollectionDefinition(Name, DisableParallelization = true)]

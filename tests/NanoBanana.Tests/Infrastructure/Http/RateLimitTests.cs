@@ -2,7 +2,7 @@ using Alba;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
-namespace NanoBanana.Tests.Infrastructure;
+namespace NanoBanana.Tests.Infrastructure.Http;
 
 /// <summary>The general API limit (not the sign-in lock): per signed-in user, otherwise per address, per minute.</summary>
 public sealed class RateLimitTests(AppFixture app) : IntegrationContext(app)

@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
 using Alba;
 
-namespace NanoBanana.Tests.Features.Sessions;
+namespace NanoBanana.Tests.Infrastructure.OpenApi;
 
-public sealed class SessionsOpenApiTests(AppFixture app) : IntegrationContext(app)
+public sealed class RouteAnswersDocTests(AppFixture app) : IntegrationContext(app)
 {
     [Theory]
     [InlineData("/api/sessions", "get", "200")]

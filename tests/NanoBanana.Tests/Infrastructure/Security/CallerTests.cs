@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Security;
 
-namespace NanoBanana.Tests.Infrastructure;
+namespace NanoBanana.Tests.Infrastructure.Security;
 
 /// <summary>The caller is bound from the access token's claims, or the request answers 401.</summary>
 public sealed class CallerTests

@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using NanoBanana.Infrastructure.Security;
 
-namespace NanoBanana.Tests.Infrastructure;
+namespace NanoBanana.Tests.Infrastructure.Security;
 
 /// <summary>Access tokens verified once are recognised until they expire, and only the exact token.</summary>
 public sealed class VerifiedTokensTests(AppFixture app) : IntegrationContext(app)

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Alba;
 
-namespace NanoBanana.Tests.Infrastructure;
+namespace NanoBanana.Tests.Infrastructure.OpenApi;
 
 public sealed class ApiDocsTests(AppFixture app) : IntegrationContext(app)
 {

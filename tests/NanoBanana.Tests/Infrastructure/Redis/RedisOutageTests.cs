@@ -11,7 +11,7 @@ using NanoBanana.Tests.Features.Images;
 using StackExchange.Redis;
 using Wolverine.Tracking;
 
-namespace NanoBanana.Tests.Infrastructure;
+namespace NanoBanana.Tests.Infrastructure.Redis;
 
 /// <summary>
 /// Redis killed and started again, still loading its data (as after a crash with a large dataset; the

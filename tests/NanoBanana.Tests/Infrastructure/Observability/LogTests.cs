@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using NanoBanana.Infrastructure.Observability;
 
-namespace NanoBanana.Tests.Infrastructure;
+namespace NanoBanana.Tests.Infrastructure.Observability;
 
 public sealed class LogTests(AppFixture app) : IntegrationContext(app)
 {

@@ -1,7 +1,7 @@
 using System.Net;
 using Alba;
 
-namespace NanoBanana.Tests.Infrastructure;
+namespace NanoBanana.Tests.Infrastructure.Http;
 
 /// <summary>What every route shares: the error shape of framework answers, body limits, CORS and security headers.</summary>
 public sealed class HttpPipelineTests(AppFixture app) : IntegrationContext(app)

@@ -3,7 +3,7 @@ using Alba;
 using NanoBanana.Features.Messages;
 using NanoBanana.Infrastructure.Redis;
 
-namespace NanoBanana.Tests.Infrastructure;
+namespace NanoBanana.Tests.Infrastructure.Http;
 
 /// <summary>
 /// Hot reads answered from memory while the caller's data is unchanged (docs/decisions.md, "Read cache"):
@@ -100,6 +100,7 @@ public sealed class ReadCacheTests(AppFixture app) : IntegrationContext(app)
         var user = await RegisterUser(host: host);
         var session = (await Call(host, user, HttpMethod.Post, "/api/sessions", new { title = "Not cached" }, 201))["session"]!["id"]!.GetValue<string>();
         Assert.Equal("Not cached", (await Call(host, user, HttpMethod.Get, $"/api/sessions/{session}"))["session"]!["title"]!.GetValue<string>());
+        // A change without a new seq, which no route makes: only a read afresh can see it.
         await Redis.HashSetAsync(Keys.Session(user.Id, session), "title", "changed without an event");
         Assert.Equal("changed without an event", (await Call(host, user, HttpMethod.Get, $"/api/sessions/{session}"))["session"]!["title"]!.GetValue<string>());
     }

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace NanoBanana.Tests.Infrastructure;
+namespace NanoBanana.Tests.Infrastructure.Http;
 
 /// <summary>
 /// Requests that Kestrel itself would refuse with an empty answer: where the app can be let to answer, it does,
