@@ -97,7 +97,7 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     public async Task The_services_own_page_origin_is_accepted_without_being_configured()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         var path = Device.PathFor(session, user.Token);
 
         // The page at / connects from the origin it was served from: the host the socket itself is opened on.
