@@ -17,6 +17,11 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
 }
 
+# The browser tests (category Browser) drive Debian's Chromium: Playwright cannot download its own here.
+ensure_chromium_installed() {
+  command -v chromium >/dev/null 2>&1 || [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || apt_install chromium
+}
+
 ensure_redis_installed() {
   command -v redis-server >/dev/null 2>&1 || apt_install redis-server
   # Debian's package starts a system service on 6379; we run our own instances instead.

@@ -17,6 +17,7 @@ if ! flock -n 9; then echo "Another test run is using $work in this checkout; wa
 rm -rf "$work" && mkdir -p "$work"
 
 ensure_redis_installed || exit 1
+ensure_chromium_installed || exit 1
 start_redis "$TEST_REDIS_PORT" "$work/redis" || exit 1
 ensure_s3rver_installed || exit 1
 start_s3rver "$TEST_S3_PORT" "$work/s3" nanobanana-test || exit 1

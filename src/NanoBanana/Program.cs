@@ -84,6 +84,7 @@ app.UseRequestBookkeeping();
 app.UseRequestLogging(); // outside the error handling: logs the status the client really got
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseWebPage(settings); // static files answer before the API's body limits, auth and read cache
 app.UseJsonBodyLimit(settings.Limits.JsonBodyBytes,
     path => NanoBanana.Features.Generation.Compatibility.CompatibilityRoutes.Handles(path) ? settings.Generation.MaxBodyBytes : null);
 app.UseCors();

@@ -39,7 +39,8 @@ public sealed class HubEndpoint : ICarterModule
         }
         // Browsers always send Origin; a page from another site must not ride on a user's token.
         var origin = http.Request.Headers.Origin;
-        if (!StringValues.IsNullOrEmpty(origin) && !settings.CorsOrigins.Contains(origin.ToString(), StringComparer.OrdinalIgnoreCase))
+        if (!StringValues.IsNullOrEmpty(origin) && !SameOrigin(http.Request, origin.ToString())
+            && !settings.CorsOrigins.Contains(origin.ToString(), StringComparer.OrdinalIgnoreCase))
         {
             await ProblemHandling.Write(http, 403, "origin_not_allowed", "WebSocket connections from this origin are not allowed.");
             return;
@@ -138,6 +139,11 @@ public sealed class HubEndpoint : ICarterModule
         catch (OperationCanceledException) { socket.Abort(); return; }
         await CloseAtOnce(socket, code, reason, realtime);
     }
+
+    /// <summary>The service's own web page (served at /) connects from the origin it was loaded from.</summary>
+    static bool SameOrigin(HttpRequest request, string origin) =>
+        Uri.TryCreate(origin, UriKind.Absolute, out var uri) && request.Host.HasValue
+        && string.Equals(uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase);
 
     static (long? Since, bool Bad) Since(IQueryCollection query)
     {

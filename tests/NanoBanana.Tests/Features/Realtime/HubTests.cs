@@ -94,6 +94,20 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     }
 
     [Fact]
+    public async Task The_services_own_page_origin_is_accepted_without_being_configured()
+    {
+        var user = await RegisterUser();
+        var session = await NewSession(user);
+        var path = Device.PathFor(session, user.Token);
+
+        // The page at / connects from the origin it was served from: the host the socket itself is opened on.
+        await using var page = await Device.Open(Server, path, origin: $"http://{Server.Address.Authority}");
+        Assert.Equal("connected", (await page.Receive())["type"]!.GetValue<string>());
+        // A look-alike on another port is someone else's origin.
+        await Assert.ThrowsAsync<WebSocketException>(() => Device.Open(Server, path, origin: $"http://{Server.Address.Host}:1"));
+    }
+
+    [Fact]
     public async Task A_plain_http_request_answers_400_problem()
     {
         using var client = new HttpClient { BaseAddress = Server.Address };
