@@ -26,7 +26,7 @@ public sealed class CommitTurnTests
         var turn = await gates.Enter(userId, CancellationToken.None);
         var change = (await UserBasis.Read(db, userId)).Change();
         await admin.GetDatabase().ExecuteAsync("CLIENT", "PAUSE", "30000", "WRITE");
-        var commit = CommitChanges.CommitInTurn(change, db, log, TimeProvider.System, turn);
+        var commit = CommitChanges.CommitInTurn(change, db, log, TimeProvider.System, leases: null, messages: null, turn);
 
         using var next = await gates.Enter(userId, new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
         Assert.False(commit.IsCompleted);
