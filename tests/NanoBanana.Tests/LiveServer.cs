@@ -41,6 +41,7 @@ public class LiveServer : WebApplicationFactory<Program>
     {
         builder.UseEnvironment("Testing");
         foreach (var (k, v) in _settings) builder.UseSetting(k, v);
+        builder.ConfigureServices(DocumentedAnswers.AddTo);
     }
 
     protected override IHost CreateHost(IHostBuilder builder)

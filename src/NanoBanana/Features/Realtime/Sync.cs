@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;
@@ -70,6 +71,8 @@ public sealed class SyncEndpoint : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.SyncRoutes().MapGet("", async (string? since, string? limit, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 await bus.InvokeAsync<SyncPage>(new SyncEvents(since, limit) { UserId = caller.UserId }, ct))
+            .Paged(SyncEvents.DefaultLimit, SyncEvents.MaxLimit)
+            .Query("since", "The seq of the last event the client has (0 or absent: from the start).", minimum: 0)
             .WithName("SyncEvents")
             .WithSummary("The caller's events after a seq, oldest first (the hub's catch-up over HTTP)")
             .Produces<SyncPage>()

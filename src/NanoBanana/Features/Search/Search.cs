@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Serialization;
@@ -207,6 +208,8 @@ public sealed class SearchEndpoint : ICarterModule
                 TypedResults.Ok(await bus.InvokeAsync<SearchResults>(new Search(q, limit, offset) { UserId = caller.UserId }, ct)))
             .WithName("Search")
             .WithSummary("Search the caller's messages: CJK by any 2+ character substring, other scripts by word prefix, case- and accent-insensitive")
+            .Paged(defaultLimit: 20, maxLimit: 100)
+            .Query("q", "The words or characters to find.")
             .Produces<SearchResults>()
             .ProducesValidationProblem()
             .ProducesProblem(401);

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Carter;
@@ -44,5 +45,7 @@ public sealed class ListSessionImagesEndpoint : ICarterModule
                     bus.InvokeAsync<ImagePage>(new ListSessionImages(sessionId, type, limit, offset) { UserId = caller.UserId }, ct))
             .WithName("ListSessionImages")
             .WithSummary("A session's images, newest first")
+            .Paged(ImagePage.DefaultLimit, ImagePage.MaxLimit)
+            .Query("type", "Only images of this type.", oneOf: ImageTypes.All)
             .Produces<ImagePage>().ProducesValidationProblem().ProducesProblem(404);
 }

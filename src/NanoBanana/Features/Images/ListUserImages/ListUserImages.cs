@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Carter;
@@ -43,5 +44,7 @@ public sealed class ListUserImagesEndpoint : ICarterModule
                     bus.InvokeAsync<ImagePage>(new ListUserImages(type, limit, offset) { UserId = caller.UserId }, ct))
             .WithName("ListUserImages")
             .WithSummary("All the caller's images, newest first")
+            .Paged(ImagePage.DefaultLimit, ImagePage.MaxLimit)
+            .Query("type", "Only images of this type.", oneOf: ImageTypes.All)
             .Produces<ImagePage>().ProducesValidationProblem();
 }

@@ -10,7 +10,7 @@ using Wolverine;
 namespace NanoBanana.Features.Messages.EditMessage;
 
 /// <summary>PUT <c>{text?, params?, imageIds?}</c>: only what is given changes; a new text keeps the old one as a revision.</summary>
-public sealed record EditMessage(string? Text, JsonNode? Params, string[]? ImageIds) : IChangesUserData
+public sealed record EditMessage(string? Text = null, JsonNode? Params = null, string[]? ImageIds = null) : IChangesUserData
 {
     [JsonIgnore] public string UserId { get; init; } = "";
     [JsonIgnore] public string MessageId { get; init; } = "";

@@ -10,7 +10,7 @@ using Wolverine;
 
 namespace NanoBanana.Features.Sessions.CreateSession;
 
-public sealed record CreateSession(string? Title) : IChangesUserData
+public sealed record CreateSession(string? Title = null) : IChangesUserData
 {
     [JsonIgnore] public string UserId { get; init; } = "";
     [JsonIgnore] public string? IdempotencyKey { get; init; }
@@ -65,7 +65,7 @@ public sealed class CreateSessionEndpoint : ICarterModule
             })
             .Accepts<CreateSession>(isOptional: true, "application/json")
             .WithName("CreateSession")
-            .WithSummary("Start a session (title defaults to \"New Chat\"); accepts Idempotency-Key")
+            .WithSummary("Start a session (title defaults to \"New Chat\")")
             .Produces<SessionResponse>(201)
             .ProducesValidationProblem()
             .ProducesProblem(401).ProducesProblem(422);
