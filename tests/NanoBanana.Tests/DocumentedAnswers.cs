@@ -130,6 +130,12 @@ public sealed class ApiContract
         if (!media.EndsWith("json")) return null;
         if (body.Length == 0) return "the body is empty where the document promises JSON";
 
+        return Mismatch(schemaNode, body);
+    }
+
+    /// <summary>Why the JSON <paramref name="body"/> does not match <paramref name="schemaNode"/> (a schema of the document), or null.</summary>
+    public string? Mismatch(JsonNode schemaNode, byte[] body)
+    {
         JsonDocument instance;
         try { instance = JsonDocument.Parse(body); }
         catch (JsonException e) { return $"the body is not JSON: {e.Message}"; }

@@ -103,11 +103,11 @@ public sealed class OpenApiContractTests(AppFixture app) : ImageTestContext(app)
         JsonNode Form(string path) =>
             Resolve(doc, doc["paths"]![path]!["post"]!["requestBody"]!["content"]!["multipart/form-data"]!["schema"]!);
         var single = Form("/api/images/upload");
-        Assert.Equal("binary", single["properties"]!["image"]!["format"]!.GetValue<string>());
+        Assert.Equal("binary", Resolve(doc, single["properties"]!["image"]!)["format"]!.GetValue<string>());
         Assert.NotNull(single["properties"]!["sessionId"]);
         Assert.Equal(3, single["properties"]!["type"]!["enum"]!.AsArray().Count);
         var batch = Form("/api/images/upload/batch");
-        Assert.Equal("binary", batch["properties"]!["images"]!["items"]!["format"]!.GetValue<string>());
+        Assert.Equal("binary", Resolve(doc, batch["properties"]!["images"]!["items"]!)["format"]!.GetValue<string>());
         Assert.NotNull(batch["properties"]!["sessionId"]);
         Assert.NotNull(Resolve(doc, doc["components"]!["schemas"]!["BatchResults"]!["properties"]!["failed"]!)["items"]);
     }
@@ -151,6 +151,29 @@ public sealed class OpenApiContractTests(AppFixture app) : ImageTestContext(app)
             if (success.Value!["content"]?["application/json"] is JsonObject response)
                 Assert.True(response["example"] is not null, $"{method} {path} has no response example");
         }
+    }
+
+    [Fact]
+    public async Task Every_example_matches_its_schema()
+    {
+        var contract = await ApiContract.Of(Host.Services);
+        var checkedExamples = 0;
+        foreach (var (path, method, operation) in Operations(contract.Document))
+        {
+            var media = new List<(string Where, JsonNode Media)>();
+            foreach (var (type, m) in operation["requestBody"]?["content"]?.AsObject() ?? [])
+                media.Add(($"request {type}", m!));
+            foreach (var (status, response) in operation["responses"]!.AsObject())
+                foreach (var (type, m) in response!["content"]?.AsObject() ?? [])
+                    media.Add(($"{status} {type}", m!));
+            foreach (var (where, m) in media.Where(m => m.Media["example"] is not null && m.Media["schema"] is not null))
+            {
+                var mismatch = contract.Mismatch(m["schema"]!, Encoding.UTF8.GetBytes(m["example"]!.ToJsonString()));
+                Assert.True(mismatch is null, $"{method} {path} {where}: {mismatch}");
+                checkedExamples++;
+            }
+        }
+        Assert.True(checkedExamples >= 60, $"only {checkedExamples} examples");
     }
 
     /// <summary>

@@ -48,7 +48,13 @@ public static class ApiDocs
         // A member limited to a few words ([AllowedValues] on it) lists them.
         if (context.JsonPropertyInfo?.AttributeProvider?.GetCustomAttributes(typeof(AllowedValuesAttribute), true)
                 is [AllowedValuesAttribute allowed, ..])
-            schema.Enum = [.. allowed.Values.Select(v => JsonValue.Create(v?.ToString()) as JsonNode)];
+            schema.Enum = [.. allowed.Values.Select(v => (JsonNode)JsonValue.Create(v?.ToString())!)];
+        // A free JSON object (message params) takes any members.
+        if (type == typeof(JsonObject))
+        {
+            schema.AdditionalPropertiesAllowed = true;
+            schema.AdditionalProperties = new OpenApiSchema();
+        }
         // An untyped list (always empty today) still says what it holds: anything.
         if (schema.Type is { } t && t.HasFlag(JsonSchemaType.Array) && schema.Items is null)
             schema.Items = new OpenApiSchema();
@@ -83,7 +89,10 @@ public static class ApiDocs
         DescribeParameters(parameters, metadata);
 
         // The answers the pipeline gives every route of its kind, whatever its handler does.
-        var errors = new SortedDictionary<int, string>();
+        var errors = new SortedDictionary<int, string>
+        {
+            [414] = "The request target (path and query) is longer than 8 KiB.",
+        };
         if (path.StartsWith("/api/"))
         {
             errors[429] = "Too many requests from this user or address; Retry-After says when to try again.";
@@ -114,6 +123,7 @@ public static class ApiDocs
         foreach (var (status, response) in operation.Responses.ToList())
         {
             if (!int.TryParse(status, out var code) || code < 400) continue;
+            if (response.Content?.ContainsKey("application/json") == true) continue; // an answer of its own (/health's 503)
             // Every error is the one problem-details shape, whatever the endpoint declared it with.
             operation.Responses[status] = new OpenApiResponse
             {
@@ -252,6 +262,7 @@ public static class ApiDocs
                 },
             },
             AdditionalPropertiesAllowed = true,
+            AdditionalProperties = new OpenApiSchema(), // said out loud: generated clients then accept more members
         };
     }
 

@@ -44,6 +44,7 @@ public sealed class ListSessionImagesEndpoint : ICarterModule
                 (string sessionId, string? type, string? limit, string? offset, Caller caller, IMessageBus bus, CancellationToken ct) =>
                     bus.InvokeAsync<ImagePage>(new ListSessionImages(sessionId, type, limit, offset) { UserId = caller.UserId }, ct))
             .WithName("ListSessionImages")
+            .Example(null, new ImagePage([ApiExamples.Image], ApiExamples.Page(ImagePage.DefaultLimit, 1)))
             .WithSummary("A session's images, newest first")
             .Paged(ImagePage.DefaultLimit, ImagePage.MaxLimit)
             .Query("type", "Only images of this type.", oneOf: ImageTypes.All)

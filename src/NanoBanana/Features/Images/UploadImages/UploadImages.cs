@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.ComponentModel.DataAnnotations;
 using System.Security.Claims;
 using System.Text.Json.Serialization;
@@ -138,6 +139,7 @@ public sealed class UploadImagesEndpoint : ICarterModule
             })
             .DisableAntiforgery()
             .WithName("UploadImage")
+            .Example(null, new ImageResponse(ApiExamples.Image with { Status = "processing", Thumbnails = [], ThumbPath = null }))
             .WithSummary("Upload one image (multipart: image, sessionId, type); thumbnails follow")
             .Accepts<UploadImageForm>("multipart/form-data")
             .Produces<ImageResponse>(201)
@@ -156,6 +158,7 @@ public sealed class UploadImagesEndpoint : ICarterModule
             })
             .DisableAntiforgery()
             .WithName("UploadImageBatch")
+            .Example(null, new BatchResponse(new BatchResults([ApiExamples.Image], [], 1)))
             .WithSummary("Upload 1 to 10 images at once (multipart: images, sessionId, type), all or nothing")
             .Accepts<UploadImageBatchForm>("multipart/form-data")
             .Produces<BatchResponse>(201)

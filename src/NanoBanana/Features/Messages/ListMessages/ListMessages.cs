@@ -98,6 +98,7 @@ public sealed class ListMessagesEndpoint : ICarterModule
             .CachedPerUserVersion()
             .Paged(defaultLimit: 50, maxLimit: 100)
             .WithName("ListMessages")
+            .Example(null, new MessagesPage([ApiExamples.Message], ApiExamples.Page(50, 1)))
             .WithSummary("A session's messages, oldest first (chat order)")
             .Produces<MessagesPage>()
             .ProducesValidationProblem()

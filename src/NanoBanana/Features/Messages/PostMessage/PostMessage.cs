@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
@@ -123,6 +124,7 @@ public sealed class PostMessageEndpoint : ICarterModule
                 return TypedResults.Created($"/api/messages/{answer.MessageData.Id}", answer);
             })
             .WithName("PostMessage")
+            .Example(new PostMessage("user", ApiExamples.Message.Text, [ApiExamples.ImageId], ApiExamples.Message.Params), new MessagePostedResponse("Message created.", ApiExamples.Message))
             .WithSummary("Add a message to a session")
             .Produces<MessagePostedResponse>(201)
             .ProducesValidationProblem()

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -65,6 +66,7 @@ public sealed class CreateSessionEndpoint : ICarterModule
             })
             .Accepts<CreateSession>(isOptional: true, "application/json")
             .WithName("CreateSession")
+            .Example(new CreateSession("Make the sky purple"), new SessionResponse(ApiExamples.Session with { MessageCount = 0 }))
             .WithSummary("Start a session (title defaults to \"New Chat\")")
             .Produces<SessionResponse>(201)
             .ProducesValidationProblem()

@@ -95,6 +95,7 @@ public sealed class ListSessionsEndpoint : ICarterModule
             .Paged(defaultLimit: 20, maxLimit: 100)
             .Query("q", "Keep the sessions whose title contains this (case-insensitive, any language).")
             .WithName("ListSessions")
+            .Example(null, new SessionsPage([ApiExamples.Session], ApiExamples.Page(20, 1)))
             .WithSummary("The caller's sessions, most recently updated first; q filters titles (case-insensitive, any language)")
             .Produces<SessionsPage>()
             .ProducesValidationProblem()
