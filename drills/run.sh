@@ -5,13 +5,15 @@
 #   bash drills/run.sh redis     Redis kill -9 and start again while 8 clients write
 #   bash drills/run.sh s3        the S3 store (s3rver) killed while thumbnails are made, then back
 #   bash drills/run.sh appkill   the app kill -9 during thumbnail work and during batch uploads, restarted
-#   bash drills/run.sh all       the three, one after the other
+#   bash drills/run.sh orphan    two instances; the one making 30 pictures' thumbnails killed -9, never restarted
+#   bash drills/run.sh all       the four, one after the other
 #
 # Each drill starts what it needs on its own loopback ports (Redis with AOF everysec, s3rver, the app
 # in Release) under .data/drills/<drill>, and stops all of it on exit. Not part of the test command:
 # the drills kill processes. Docs and figures: docs/drills.md.
 # Ports: app DRILL_APP_PORT_BASE+n (3300), Redis DRILL_REDIS_PORT_BASE+n (6410), s3rver
-# DRILL_S3_PORT_BASE+n (4610), with n = 1 (redis), 2 (s3), 3 (appkill).
+# DRILL_S3_PORT_BASE+n (4610), with n = 1 (redis), 2 (s3), 3 (appkill), 4 (orphan; its second instance on app port + 10).
+# Work lease: DRILL_WORK_LEASE seconds (30, the default of WORK_LEASE_SECONDS).
 # Lengths: DRILL_BEFORE / DRILL_DOWN / DRILL_AFTER seconds (redis: 10 / 10 / 8; s3: DRILL_DOWN 25).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,18 +21,18 @@ source scripts/lib.sh
 
 drill="${1:-}"
 case "$drill" in
-  redis) n=1 ;; s3) n=2 ;; appkill) n=3 ;;
+  redis) n=1 ;; s3) n=2 ;; appkill) n=3 ;; orphan) n=4 ;;
   all)
     status=0; verdicts=()
-    for d in redis s3 appkill; do
+    for d in redis s3 appkill orphan; do
       bash drills/run.sh "$d" || status=1
       verdicts+=("$(grep '^VERDICT' ".data/drills/$d/drill.log" | tail -1 || echo "VERDICT $d: did not finish")")
     done
     echo; printf '%s\n' "${verdicts[@]}"
     exit $status ;;
   _ctl) drill="$2"; action="$3"
-    case "$drill" in redis) n=1 ;; s3) n=2 ;; appkill) n=3 ;; esac ;;
-  *) echo "usage: bash drills/run.sh redis|s3|appkill|all" >&2; exit 64 ;;
+    case "$drill" in redis) n=1 ;; s3) n=2 ;; appkill) n=3 ;; orphan) n=4 ;; esac ;;
+  *) echo "usage: bash drills/run.sh redis|s3|appkill|orphan|all" >&2; exit 64 ;;
 esac
 
 APP_PORT=$(( ${DRILL_APP_PORT_BASE:-3300} + n ))
@@ -42,20 +44,23 @@ BUCKET=drills
 GC_GRACE=20; [ "$drill" = s3 ] && GC_GRACE=60
 work=.data/drills/$drill
 
-start_app() {
+WORK_LEASE="${DRILL_WORK_LEASE:-30}"
+
+start_app() { # start_app [2]: the second instance (orphan drill) on app port + 10, with its own pid file and logs
+  local i="${1:-}" port="$APP_PORT"; [ -n "$i" ] && port=$((APP_PORT + 10))
   local storage=(LOCAL_STORAGE_PATH="$work/uploads")
   if [ "$drill" != redis ]; then
     storage=(STORAGE_TYPE=aws AWS_ENDPOINT="http://127.0.0.1:$S3_PORT" AWS_S3_BUCKET="$BUCKET" AWS_FORCE_PATH_STYLE=true
              AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER THUMBNAIL_PARALLELISM=1)
   fi
   env ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="drill-secret-drill-secret-drill-secret-0123456789" \
-    PORT="$APP_PORT" REDIS_URL="127.0.0.1:$REDIS_PORT" LOG_DIR="$work/logs" API_DOCS=false \
-    RATE_LIMIT_PER_USER=1000000 RATE_LIMIT_PER_ADDRESS=1000000 \
+    PORT="$port" REDIS_URL="127.0.0.1:$REDIS_PORT" LOG_DIR="$work/logs$i" API_DOCS=false \
+    RATE_LIMIT_PER_USER=1000000 RATE_LIMIT_PER_ADDRESS=1000000 WORK_LEASE_SECONDS="$WORK_LEASE" \
     IMAGE_GC_GRACE_SECONDS="$GC_GRACE" IMAGE_GC_INTERVAL_SECONDS=5 "${storage[@]}" \
-    dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >>"$work/app.log" 2>&1 &
-  echo $! >"$work/app.pid"
+    dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >>"$work/app$i.log" 2>&1 &
+  echo $! >"$work/app$i.pid"
   disown $! 2>/dev/null || true
-  wait_for_http "http://127.0.0.1:$APP_PORT/health" "$(cat "$work/app.pid")" "$work/app.log" 200
+  wait_for_http "http://127.0.0.1:$port/health" "$(cat "$work/app$i.pid")" "$work/app$i.log" 200
 }
 
 kill9() { # kill9 PIDFILE: kill -9 the process and wait until it is gone
@@ -83,6 +88,7 @@ fi
 rm -rf "$work" && mkdir -p "$work"
 cleanup() {
   kill9 "$work/app.pid" >/dev/null
+  kill9 "$work/app2.pid" >/dev/null
   stop_s3rver "$work/s3"
   stop_redis "$work/redis"
 }
@@ -101,8 +107,9 @@ if [ "$drill" = redis ]; then
 fi
 [ "$drill" = redis ] || { start_s3rver "$S3_PORT" "$work/s3" "$BUCKET"; disown -a; }
 start_app
+[ "$drill" = orphan ] && start_app 2
 
-args=(--url "http://127.0.0.1:$APP_PORT" --ctl "bash drills/run.sh _ctl $drill" --redis "127.0.0.1:$REDIS_PORT"
+args=(--url "http://127.0.0.1:$APP_PORT" --url2 "http://127.0.0.1:$((APP_PORT + 10))" --lease "$WORK_LEASE" --ctl "bash drills/run.sh _ctl $drill" --redis "127.0.0.1:$REDIS_PORT"
       --s3 "http://127.0.0.1:$S3_PORT" --bucket "$BUCKET" --gc-grace "$GC_GRACE")
 case "$drill" in
   redis) args+=(--before "${DRILL_BEFORE:-10}" --down "${DRILL_DOWN:-10}" --after "${DRILL_AFTER:-8}") ;;

@@ -135,6 +135,7 @@ static class Program
             memory, live, errorLog, warnings, socketsLeft, tempLeft, ranFor, maxInFlight, loadBefore, LoadAverage()));
         Console.WriteLine();
         Console.WriteLine(report.Markdown);
+        Console.WriteLine(report.Details);
         if (api.Surprises.Any())
         {
             Console.WriteLine($"Unexpected answers and events ({api.SurpriseCount}, the first {api.Surprises.Count()}):");

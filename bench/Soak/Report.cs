@@ -11,7 +11,7 @@ static class Report
         FrameCheck Frames, ImageOutcome Images, List<(double Seconds, double Ms)> Thumbnails, Memory Memory, (LiveHeap? AfterMinute2, LiveHeap? End) Live, List<string> ErrorLog,
         List<string> Warnings, int SocketsLeft, int? TempFilesLeft, TimeSpan RanFor, int MaxInFlight, string LoadBefore, string LoadAfter);
 
-    public sealed record Result(string Markdown, bool Passed, List<string> Failures);
+    public sealed record Result(string Markdown, string Details, bool Passed, List<string> Failures);
 
     const double MiB = 1024 * 1024;
 
@@ -118,8 +118,11 @@ static class Report
                       "minute (minute 2 still settling, a neighbour's burst on the shared cores) from widening the threshold. Minute 1 is warm-up " +
                       "(JIT, Wolverine's generated handlers, pools, GC budgets) and is not compared. The slope (least squares over minutes 2 to the end) is shown for information.");
         md.AppendLine();
-        md.AppendLine("| minute | requests | app CPU (% of one core) | app RSS MiB, mean (min-max) | GC heap MiB, mean (min-max) | allocated MiB/s | open files, max | upload to ready ms, p50 / max |");
-        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        // The per-minute table, the workload's mix and the per-route latencies go to the console only: the doc keeps
+        // the verdict and how memory was judged.
+        var details = new StringBuilder();
+        details.AppendLine("| minute | requests | app CPU (% of one core) | app RSS MiB, mean (min-max) | GC heap MiB, mean (min-max) | allocated MiB/s | open files, max | upload to ready ms, p50 / max |");
+        details.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
         for (var m = 1; m <= minutes; m++)
         {
             var r = rssMinutes.FirstOrDefault(s => s.Minute == m);
@@ -129,33 +132,33 @@ static class Report
             var alloc = x.Memory.Gc.Where(s => s.Seconds >= (m - 1) * 60 && s.Seconds < m * 60).Select(s => s.AllocatedPerInterval / 5.0 / MiB).DefaultIfEmpty(double.NaN).Average();
             var thumbs = x.Thumbnails.Where(t => t.Seconds >= (m - 1) * 60 && t.Seconds < m * 60).Select(t => t.Ms).Order().ToArray();
             var files = inMinute.Count > 0 ? inMinute.Max(p => p.OpenFiles).ToString(CultureInfo.InvariantCulture) : "-";
-            md.AppendLine($"| {m} | {x.Api.PerMinute.GetValueOrDefault(m):N0} | {cpu:F0} | {Range(r)} | {Range(g)} | {alloc:F1} | {files} | " +
+            details.AppendLine($"| {m} | {x.Api.PerMinute.GetValueOrDefault(m):N0} | {cpu:F0} | {Range(r)} | {Range(g)} | {alloc:F1} | {files} | " +
                           $"{Stats.Percentile(thumbs, 0.5):F0} / {(thumbs.Length > 0 ? thumbs[^1] : double.NaN):F0} |");
         }
-        md.AppendLine();
-        md.AppendLine("The mix (rates for the whole population, steady; each activity on its own schedule):");
-        md.AppendLine();
-        md.AppendLine("| activity | requests | target /s | done |");
-        md.AppendLine("| --- | --- | --- | --- |");
+        details.AppendLine();
+        details.AppendLine("The mix (rates for the whole population, steady; each activity on its own schedule):");
+        details.AppendLine();
+        details.AppendLine("| activity | requests | target /s | done |");
+        details.AppendLine("| --- | --- | --- | --- |");
         foreach (var a in x.Activities)
-            md.AppendLine($"| {a.Name} | `{a.Requests}` | {a.Rate:0.###} | {a.Done:N0} |");
-        md.AppendLine();
-        md.AppendLine($"Sockets: {x.Work.Reconnects} reconnects with `since` ({x.Work.Vanished} after vanishing without a close frame, {x.Work.Switched} to another chat), " +
+            details.AppendLine($"| {a.Name} | `{a.Requests}` | {a.Rate:0.###} | {a.Done:N0} |");
+        details.AppendLine();
+        details.AppendLine($"Sockets: {x.Work.Reconnects} reconnects with `since` ({x.Work.Vanished} after vanishing without a close frame, {x.Work.Switched} to another chat), " +
                       $"{x.Work.Recoveries} reconnects after a socket was lost; {x.Work.TypingSent} typing frames sent ({devices.Sum(d => d.TypingFrames)} received by the other devices in the chat), " +
                       $"{x.Work.PingsSent} pings ({devices.Sum(d => d.Pongs)} pongs). {x.Work.IdempotentReplays} posts were retried with their Idempotency-Key (each must give back the first message).");
-        md.AppendLine();
-        md.AppendLine("Requests by route and status during the run, with latency:");
-        md.AppendLine();
-        md.AppendLine("| route | status: count | p50 ms | p99 ms | max ms |");
-        md.AppendLine("| --- | --- | --- | --- | --- |");
+        details.AppendLine();
+        details.AppendLine("Requests by route and status during the run, with latency:");
+        details.AppendLine();
+        details.AppendLine("| route | status: count | p50 ms | p99 ms | max ms |");
+        details.AppendLine("| --- | --- | --- | --- | --- |");
         var latencies = x.Api.Latencies;
         foreach (var route in measured.GroupBy(c => c.Key.Route).OrderByDescending(g => g.Sum(c => c.Value)))
         {
             var l = latencies.GetValueOrDefault(route.Key) ?? [];
             var statuses = string.Join(", ", route.OrderBy(c => c.Key.Status).Select(c => $"{(c.Key.Status == 0 ? "no answer" : c.Key.Status.ToString(CultureInfo.InvariantCulture))}: {c.Value:N0}"));
-            md.AppendLine($"| `{route.Key}` | {statuses} | {Stats.Percentile(l, 0.5):F1} | {Stats.Percentile(l, 0.99):F1} | {(l.Length > 0 ? l[^1] : double.NaN):F1} |");
+            details.AppendLine($"| `{route.Key}` | {statuses} | {Stats.Percentile(l, 0.5):F1} | {Stats.Percentile(l, 0.99):F1} | {(l.Length > 0 ? l[^1] : double.NaN):F1} |");
         }
-        md.AppendLine();
+        details.AppendLine();
         md.AppendLine($"Warnings in `combined.log`: {x.Warnings.Count}." + (x.Warnings.Count > 0
             ? " First: `" + Shorten(x.Warnings[0]) + "`"
             : ""));
@@ -169,7 +172,7 @@ static class Report
             md.AppendLine("Failures: " + string.Join("; ", failures) + ".");
             foreach (var e in x.Frames.Examples.Take(5)) md.AppendLine($"- {e}");
         }
-        return new Result(md.ToString(), passed, failures);
+        return new Result(md.ToString(), details.ToString(), passed, failures);
     }
 
     static string MemoryLine(Verdict v) => !v.Applicable

@@ -136,8 +136,8 @@ static class ImageConsistency
             state.MissingThumbnails.Count == 0 ? "all there" : string.Join(", ", state.MissingThumbnails.Take(5)));
         Report.Check("no image left processing", state.Processing.Count == 0,
             state.Processing.Count == 0 ? "none" : string.Join(", ", state.Processing.Take(5)));
-        var pending = (await redis.SetMembersAsync(Keys.ThumbnailsPending)).Count(m => m.ToString().StartsWith(a.Id + "/"));
-        Report.Check("no thumbnail job left pending", pending == 0, $"{pending} of this user's jobs in {Keys.ThumbnailsPending}");
+        var pending = await redis.SortedSetLengthAsync(Keys.WorkLeases($"u:{a.Id}"));
+        Report.Check("no background work left unfinished", pending == 0, $"{pending} of this user's pieces of work in {Keys.WorkLeases($"u:{a.Id}")}");
         return (orphansFound, state.OrphanFolders.Count);
     }
 }

@@ -4,13 +4,15 @@ namespace DrillClient;
 
 /// <summary>
 /// The fault drills' client. <c>drills/run.sh</c> starts Redis, s3rver and the app, then runs
-/// <c>DrillClient redis|s3|appkill --url ... --ctl "..."</c>; the drill breaks things through the control
+/// <c>DrillClient redis|s3|appkill|orphan --url ... --ctl "..."</c>; the drill breaks things through the control
 /// command and ends with one verdict line. Exit code 0 when every check held.
 /// </summary>
 sealed class Options
 {
     public string Drill = "";
     public string Url = "http://127.0.0.1:3301";
+    public string Url2 = "http://127.0.0.1:3314";
+    public double LeaseSeconds = 30;
     public string Ctl = "";
     public string Redis = "127.0.0.1:6411";
     public string S3 = "http://127.0.0.1:4611";
@@ -30,6 +32,8 @@ sealed class Options
             switch (args[i])
             {
                 case "--url": o.Url = v; break;
+                case "--url2": o.Url2 = v; break;
+                case "--lease": o.LeaseSeconds = D(); break;
                 case "--ctl": o.Ctl = v; break;
                 case "--redis": o.Redis = v; break;
                 case "--s3": o.S3 = v; break;
@@ -59,6 +63,7 @@ static class Program
                 "redis" => await RedisDrill.Run(o),
                 "s3" => await StoreDrill.Run(o),
                 "appkill" => await AppKillDrill.Run(o),
+                "orphan" => await OrphanDrill.Run(o),
                 _ => Usage(),
             };
         }
@@ -72,7 +77,7 @@ static class Program
 
     static int Usage()
     {
-        Console.Error.WriteLine("usage: DrillClient redis|s3|appkill --url URL --ctl 'bash drills/run.sh _ctl DRILL' [--redis host:port] [--s3 URL] ...");
+        Console.Error.WriteLine("usage: DrillClient redis|s3|appkill|orphan --url URL --ctl 'bash drills/run.sh _ctl DRILL' [--redis host:port] [--s3 URL] ...");
         return 64;
     }
 }

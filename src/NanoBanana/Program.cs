@@ -4,6 +4,7 @@ using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Generation;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Features;
+using NanoBanana.Features.Generation;
 using NanoBanana.Features.Images;
 using NanoBanana.Features.Realtime;
 using NanoBanana.Features.Sessions.DeleteSession;
@@ -12,6 +13,7 @@ using NanoBanana.Infrastructure.OpenApi;
 using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
+using NanoBanana.Infrastructure.Work;
 using JasperFx;
 using JasperFx.CodeGeneration;
 using Wolverine;
@@ -60,6 +62,7 @@ builder.Services.AddCarter();
 builder.Services.AddFeatureServices();
 builder.Services.AddImages(settings);
 builder.Services.AddGeneration(settings);
+builder.Services.AddGenerationWork();
 builder.Services.AddRealtime(builder.Configuration);
 
 builder.Host.UseWolverine(opts =>
@@ -70,6 +73,7 @@ builder.Host.UseWolverine(opts =>
     opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Static;
     opts.Policies.AddMiddleware(typeof(ValidationMiddleware));
     opts.CommitReturnedChanges();
+    opts.UseLeasedWork();
     opts.RoutePurgesToTheirQueue();
 });
 

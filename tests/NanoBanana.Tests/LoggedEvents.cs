@@ -49,6 +49,11 @@ public static class LoggedEvents
             "image_uploaded" => new ImageUploaded(userId, Read<ImageDto>("image")),
             "image_ready" => new ImageReady(userId, Read<ImageDto>("image")),
             "image_failed" => new ImageFailed(userId, Read<ImageDto>("image"), Read<string>("reason")),
+            "generation_queued" => new GenerationQueued(userId, Read<GenerationDto>("generation")),
+            "generation_started" => new GenerationStarted(userId, Read<GenerationDto>("generation")),
+            "generation_succeeded" => new GenerationSucceeded(userId, Read<GenerationDto>("generation")),
+            "generation_failed" => new GenerationFailed(userId, Read<GenerationDto>("generation")),
+            "generation_cancelled" => new GenerationCancelled(userId, Read<GenerationDto>("generation")),
             var other => throw new InvalidOperationException($"unknown event type {other}"),
         };
     }

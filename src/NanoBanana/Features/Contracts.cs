@@ -31,6 +31,17 @@ public sealed record ImageDto(
     public string? Reason { get; init; }
 }
 
+/// <summary>Why a generation failed: <c>code</c> is one of SPEC section 8's, <c>message</c> a sentence for people.</summary>
+public sealed record GenerationError(string Code, string Message);
+
+/// <summary>A generation of SPEC section 8: queued, running, then succeeded, failed or cancelled.</summary>
+public sealed record GenerationDto(
+    string Id, string SessionId, string UserId, string Provider, string Model, string Operation,
+    string Prompt, IReadOnlyList<string> InputImageIds, string? MaskImageId, string? Size, int N, long? Seed,
+    string Status, GenerationError? Error, IReadOnlyList<string> ResultImageIds,
+    string? PromptMessageId, string? MessageId, int Attempts,
+    DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt);
+
 /// <summary><c>{message}</c>: the answer of a delete, a logout or a password change, a sentence for people.</summary>
 public sealed record MessageResponse(string Message);
 

@@ -25,3 +25,9 @@ public sealed record MessageDeleted(string UserId, string SessionId, string Mess
 public sealed record ImageUploaded(string UserId, ImageDto Image) : IUserEvent { public string? SessionScope => Image.SessionId; }
 public sealed record ImageReady(string UserId, ImageDto Image) : IUserEvent { public string? SessionScope => Image.SessionId; }
 public sealed record ImageFailed(string UserId, ImageDto Image, string Reason) : IUserEvent { public string? SessionScope => Image.SessionId; }
+
+public sealed record GenerationQueued(string UserId, GenerationDto Generation) : IUserEvent { public string? SessionScope => Generation.SessionId; }
+public sealed record GenerationStarted(string UserId, GenerationDto Generation) : IUserEvent { public string? SessionScope => Generation.SessionId; }
+public sealed record GenerationSucceeded(string UserId, GenerationDto Generation) : IUserEvent { public string? SessionScope => Generation.SessionId; }
+public sealed record GenerationFailed(string UserId, GenerationDto Generation) : IUserEvent { public string? SessionScope => Generation.SessionId; }
+public sealed record GenerationCancelled(string UserId, GenerationDto Generation) : IUserEvent { public string? SessionScope => Generation.SessionId; }

@@ -26,6 +26,12 @@ public static class RouteGroups
 
     public static RouteGroupBuilder GenerationRoutes(this IEndpointRouteBuilder app) => SignedIn(app, "/api/generation", "Generation");
 
+    /// <summary>A session's generations (queue, list); one generation by its own id is under <see cref="GenerationsRoutes"/>.</summary>
+    public static RouteGroupBuilder SessionGenerationRoutes(this IEndpointRouteBuilder app) =>
+        SignedIn(app, "/api/sessions/{sessionId}/generations", "Generation");
+
+    public static RouteGroupBuilder GenerationsRoutes(this IEndpointRouteBuilder app) => SignedIn(app, "/api/generations", "Generation");
+
     /// <summary>The seed's synchronous routes of one provider (<c>/api/flux/...</c>).</summary>
     public static RouteGroupBuilder ProviderRoutes(this IEndpointRouteBuilder app, string provider) =>
         SignedIn(app, "/api/" + provider, "Generation");

@@ -1,4 +1,5 @@
 using NanoBanana.Infrastructure.Redis;
+using NanoBanana.Infrastructure.Work;
 using StackExchange.Redis;
 
 namespace NanoBanana.Features;
@@ -30,10 +31,12 @@ public sealed class UserChange(UserBasis basis)
 {
     readonly List<Func<IDatabaseAsync, Task>> _writes = [];
     readonly List<IUserEvent> _events = [];
+    readonly List<IUserWork> _work = [];
 
     public UserBasis Basis => basis;
     public IReadOnlyList<Func<IDatabaseAsync, Task>> Writes => _writes;
     public IReadOnlyList<IUserEvent> Events => _events;
+    public IReadOnlyList<IUserWork> Work => _work;
 
     /// <summary>A write of the change, queued on the commit's transaction (e.g. <c>tx => tx.HashSetAsync(...)</c>).</summary>
     public UserChange Write(Func<IDatabaseAsync, Task> write)
@@ -47,6 +50,17 @@ public sealed class UserChange(UserBasis basis)
     {
         if (e.UserId != basis.UserId) throw new ArgumentException("A change raises events of its own user only.", nameof(e));
         _events.Add(e);
+        return this;
+    }
+
+    /// <summary>
+    /// Background work the change creates: its lease is written by the change's transaction (so the work exists
+    /// exactly when the change does), held by this instance, which runs it once committed; see <see cref="WorkLeases"/>.
+    /// </summary>
+    public UserChange Enqueue(IUserWork work)
+    {
+        if (work.UserId != basis.UserId) throw new ArgumentException("A change enqueues work of its own user only.", nameof(work));
+        _work.Add(work);
         return this;
     }
 }

@@ -14,9 +14,11 @@ namespace NanoBanana.Features.Generation;
 public sealed class GenerationQuota(IDatabase db, Settings settings, TimeProvider clock)
 {
     // Drops lapsed claims, then either refuses (-1: too many under way, -2: the day's count is used) or counts and claims.
+    // A call that holds its place already (a decision run again on moved data) keeps it and is not counted twice.
     static readonly LuaScript ClaimScript = LuaScript.Prepare("""
         local now = tonumber(@now)
         redis.call('ZREMRANGEBYSCORE', @running, '-inf', now)
+        if redis.call('ZSCORE', @running, @call) then return 1 end
         if redis.call('ZCARD', @running) >= tonumber(@maxRunning) then return -1 end
         local limit = tonumber(@dailyLimit)
         if limit > 0 and tonumber(redis.call('GET', @today) or '0') >= limit then return -2 end
@@ -30,11 +32,21 @@ public sealed class GenerationQuota(IDatabase db, Settings settings, TimeProvide
     /// <summary>Claims one place for a provider call, or throws 429 <c>rate_limited</c> with Retry-After.</summary>
     public async Task<Claim> Acquire(string userId)
     {
+        var call = Guid.CreateVersion7().ToString("N");
+        await Acquire(userId, call);
+        return new Claim(db, Keys.GenerationsRunning(userId), call);
+    }
+
+    /// <summary>
+    /// Claims one place for the call named <paramref name="call"/> (a session generation: its id), or throws 429
+    /// <c>rate_limited</c> with Retry-After. Claiming it again is a no-op; <see cref="Release"/> gives it back.
+    /// </summary>
+    public async Task Acquire(string userId, string call)
+    {
         var g = settings.Generation;
         var now = clock.GetUtcNow();
         // The longest a call can hold its place: every attempt at its timeout, the waits between them, and a margin.
         var longest = TimeSpan.FromSeconds(g.TimeoutSeconds * g.MaxAttempts + 60) + TimeSpan.FromMilliseconds((double)g.RetryDelayMs * (1 << Math.Min(g.MaxAttempts, 10)));
-        var call = Guid.CreateVersion7().ToString("N");
         var result = (int)await ClaimScript.EvaluateAsync(db, new
         {
             running = (RedisKey)Keys.GenerationsRunning(userId),
@@ -45,15 +57,15 @@ public sealed class GenerationQuota(IDatabase db, Settings settings, TimeProvide
             dailyLimit = g.DailyLimit,
             call,
         });
-        return result switch
-        {
-            -1 => throw new ApiProblem(429, "rate_limited",
-                $"You already have {g.MaxConcurrentPerUser} generations under way. Try again when one has finished.") { RetryAfter = TimeSpan.FromSeconds(5) },
-            -2 => throw new ApiProblem(429, "rate_limited",
-                $"You have used today's {g.DailyLimit} generations. The count starts again at midnight UTC.") { RetryAfter = now.UtcDateTime.Date.AddDays(1) - now.UtcDateTime },
-            _ => new Claim(db, Keys.GenerationsRunning(userId), call),
-        };
+        if (result == -1)
+            throw new ApiProblem(429, "rate_limited",
+                $"You already have {g.MaxConcurrentPerUser} generations under way. Try again when one has finished.") { RetryAfter = TimeSpan.FromSeconds(5) };
+        if (result == -2)
+            throw new ApiProblem(429, "rate_limited",
+                $"You have used today's {g.DailyLimit} generations. The count starts again at midnight UTC.") { RetryAfter = now.UtcDateTime.Date.AddDays(1) - now.UtcDateTime };
     }
+
+    public Task Release(string userId, string call) => db.SortedSetRemoveAsync(Keys.GenerationsRunning(userId), call);
 
     /// <summary>A place among the user's calls under way, given back when disposed.</summary>
     public sealed class Claim(IDatabase db, string running, string call) : IAsyncDisposable

@@ -29,8 +29,7 @@ public static class ImageIntake
     }
 
     /// <summary>
-    /// Lists the images' blob folders, then stores every original, then marks their thumbnails pending, and gives
-    /// back the records to write (the caller's change writes them). If the store fails, what was stored is deleted
+    /// Lists the images' blob folders, then stores every original, and gives back the records to write (the caller's change writes them). If the store fails, what was stored is deleted
     /// and the folders unlisted; if the process dies, the listing lets the garbage collector find the orphans.
     /// A file an earlier run of the same upload stored (its folder listed, its original there) is not sent again.
     /// </summary>
@@ -82,9 +81,6 @@ public static class ImageIntake
                 { RetryAfter = TimeSpan.FromSeconds(5) };
             throw;
         }
-
-        // Pending before the record exists: a crash after the record is written still leaves the job findable.
-        await db.SetAddAsync(Keys.ThumbnailsPending, records.Select(r => (RedisValue)$"{r.UserId}/{r.Id}").ToArray());
         return records;
     }
 

@@ -230,7 +230,6 @@ public static class ImageBlobs
         if (Parse(folder) is not var (u, s, i, e)) return;
         foreach (var key in Keys(u, s, i, e)) await storage.DeleteAsync(key, ct);
         await db.SortedSetRemoveAsync(NanoBanana.Infrastructure.Redis.Keys.ImageBlobIndex, folder);
-        await db.SetRemoveAsync(NanoBanana.Infrastructure.Redis.Keys.ThumbnailsPending, $"{u}/{i}");
     }
 }
 

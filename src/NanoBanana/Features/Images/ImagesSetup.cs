@@ -9,7 +9,7 @@ namespace NanoBanana.Features.Images;
 
 public static class ImagesSetup
 {
-    /// <summary>Storage, imaging, the thumbnail and garbage-collection queues, and the start-up recovery of unfinished work.</summary>
+    /// <summary>Storage, imaging, the thumbnail and garbage-collection queues, and the collector's schedule.</summary>
     public static IServiceCollection AddImages(this IServiceCollection services, Settings settings)
     {
         var images = settings.Images;
@@ -25,15 +25,15 @@ public static class ImagesSetup
             opts.PublishMessage<GenerateThumbnails.GenerateThumbnails>().ToLocalQueue(GenerateThumbnailsHandler.Queue);
             opts.LocalQueue(CollectGarbageHandler.Queue).Sequential();
             opts.PublishMessage<CollectGarbage.CollectGarbage>().ToLocalQueue(CollectGarbageHandler.Queue);
-            opts.PublishMessage<RecoverUnfinishedThumbnails>().ToLocalQueue(CollectGarbageHandler.Queue);
+            opts.PublishMessage<GarbageCollectionDue>().ToLocalQueue(CollectGarbageHandler.Queue);
         });
         return services;
     }
 }
 
 /// <summary>
-/// Once the app has started (Wolverine included): re-queue thumbnail jobs a dead process left
-/// unfinished, and schedule the first garbage collection (each run schedules the next).
+/// Once the app has started (Wolverine included): schedule the first garbage collection (each tick schedules the next).
+/// Unfinished work of a dead process is taken over by the work sweep (Infrastructure/Work), not here.
 /// </summary>
 public sealed class ImageWorkStarter(IHostApplicationLifetime lifetime, IServiceProvider services, Settings settings,
     ILogger<ImageWorkStarter> log) : IHostedService
@@ -53,12 +53,11 @@ public sealed class ImageWorkStarter(IHostApplicationLifetime lifetime, IService
             // validated (Development, i.e. scripts/run.sh), and then nothing was recovered or collected.
             await using var scope = services.CreateAsyncScope();
             var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
-            await bus.PublishAsync(new RecoverUnfinishedThumbnails());
-            await bus.ScheduleAsync(new CollectGarbage.CollectGarbage(Recurring: true), TimeSpan.FromSeconds(settings.Images.GcIntervalSeconds));
+            await bus.ScheduleAsync(new GarbageCollectionDue(), TimeSpan.FromSeconds(settings.Images.GcIntervalSeconds));
         }
         catch (Exception e)
         {
-            log.LogError(e, "Could not start the image background work");
+            log.LogError(e, "Could not schedule the image garbage collection");
         }
     }
 

@@ -5,6 +5,7 @@ using JasperFx.CodeGeneration.Frames;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
+using NanoBanana.Infrastructure.Work;
 using StackExchange.Redis;
 using Wolverine;
 using Wolverine.Configuration;
@@ -28,10 +29,22 @@ namespace NanoBanana.Features.Realtime;
 /// </summary>
 public static class CommitChanges
 {
-    public static async Task Commit(UserChange? change, IDatabase db, EventLog log, TimeProvider clock)
+    /// <summary>Commits a change that enqueues no work (tests and benches that commit by hand).</summary>
+    public static Task Commit(UserChange? change, IDatabase db, EventLog log, TimeProvider clock) =>
+        Commit(change, db, log, clock, null, null);
+
+    /// <summary>
+    /// Commits the change; the work it enqueues is written (held by this instance) in the same transaction, and
+    /// handed to the local queues once committed (<paramref name="messages"/> sends it when the handler is done).
+    /// </summary>
+    public static async Task Commit(UserChange? change, IDatabase db, EventLog log, TimeProvider clock, WorkLeases? leases, IMessageContext? messages)
     {
         if (change is null) return;
+        if (change.Work.Count > 0 && (leases is null || messages is null))
+            throw new InvalidOperationException("A change that enqueues work is committed by a handler (with the work leases and its message context).");
         var (userId, version, lastSeq) = change.Basis;
+        // Listed before the work exists, so the sweep of every instance finds it should this one die.
+        if (change.Work.Count > 0) await leases!.Index(change.Work[0]);
         var tx = db.CreateTransaction();
         tx.AddCondition(Unchanged(Keys.UserVersion(userId), version));
         // The events take the next seqs: nothing may have appended since the basis was read either.
@@ -41,9 +54,15 @@ public static class CommitChanges
         var at = clock.GetUtcNow();
         var seq = lastSeq;
         foreach (var e in change.Events) writes.AddRange(log.Append(tx, userId, ++seq, at, TypeOf(e), e.SessionScope, PayloadOf(e)));
+        foreach (var work in change.Work) writes.AddRange(leases!.Enqueue(tx, work));
 
         if (!await tx.ExecuteAsync()) throw new UserDataMoved(userId);
         await Task.WhenAll(writes); // a write Redis refused inside EXEC surfaces here, not as an unobserved task
+        foreach (var work in change.Work)
+        {
+            leases!.Hold(work);
+            await messages!.PublishAsync(work);
+        }
         if (seq / 64 != lastSeq / 64) await TrimQuietly(log, userId, at);
     }
 
@@ -69,6 +88,11 @@ public static class CommitChanges
         ImageUploaded => "image_uploaded",
         ImageReady => "image_ready",
         ImageFailed => "image_failed",
+        GenerationQueued => "generation_queued",
+        GenerationStarted => "generation_started",
+        GenerationSucceeded => "generation_succeeded",
+        GenerationFailed => "generation_failed",
+        GenerationCancelled => "generation_cancelled",
         _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "No realtime frame for this event."),
     };
 
@@ -84,6 +108,11 @@ public static class CommitChanges
         ImageUploaded x => Serialize(new { image = x.Image }),
         ImageReady x => Serialize(new { image = x.Image }),
         ImageFailed x => Serialize(new { image = x.Image, reason = x.Reason }),
+        GenerationQueued x => Serialize(new { generation = x.Generation }),
+        GenerationStarted x => Serialize(new { generation = x.Generation }),
+        GenerationSucceeded x => Serialize(new { generation = x.Generation }),
+        GenerationFailed x => Serialize(new { generation = x.Generation }),
+        GenerationCancelled x => Serialize(new { generation = x.Generation }),
         _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "No realtime payload for this event."),
     };
 
@@ -117,7 +146,8 @@ public static class CommitChanges
     {
         public void Apply(IReadOnlyList<HandlerChain> chains, GenerationRules rules, IServiceContainer container)
         {
-            var commit = typeof(CommitChanges).GetMethod(nameof(Commit))!;
+            var commit = typeof(CommitChanges).GetMethod(nameof(Commit),
+                [typeof(UserChange), typeof(IDatabase), typeof(EventLog), typeof(TimeProvider), typeof(WorkLeases), typeof(IMessageContext)])!;
             foreach (var chain in chains)
             foreach (var returned in chain.ReturnVariablesOfType<UserChange>())
                 returned.UseReturnAction(v =>

@@ -25,6 +25,8 @@ public sealed class Settings
     public ImageSettings Images { get; init; } = new();
     public ReadCacheSettings ReadCache { get; init; } = new();
     public GenerationSettings Generation { get; init; } = new();
+    /// <summary>Lease on a piece of background work: renewed while it runs; lapsed, any live instance takes the work over.</summary>
+    public TimeSpan WorkLease { get; init; } = TimeSpan.FromSeconds(30);
 
     public static Settings From(IConfiguration c, IHostEnvironment env)
     {
@@ -86,6 +88,8 @@ public sealed class Settings
             Storage = StorageSettings.From(Get),
             Images = ImageSettings.From(Get),
             Generation = GenerationSettings.From(Get),
+            WorkLease = TimeSpan.FromSeconds(double.TryParse(Get("WORK_LEASE_SECONDS", "Work:LeaseSeconds"),
+                System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var lease) && lease > 0 ? lease : 30),
             ReadCache = new ReadCacheSettings
             {
                 Megabytes = Math.Max(0, Int("READ_CACHE_MB", "ReadCache:Megabytes", 64)),

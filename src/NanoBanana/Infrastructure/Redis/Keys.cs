@@ -37,8 +37,6 @@ public static class Keys
     /// the garbage collector finds every blob, also those of an upload that died half-way.
     /// </summary>
     public const string ImageBlobIndex = Prefix + ":images:blobs";
-    /// <summary>Global SET of <c>userId/imageId</c> whose thumbnails are not made yet; re-queued when an instance starts.</summary>
-    public const string ThumbnailsPending = Prefix + ":images:pending";
 
     // --- sessions, messages, search (Features/Sessions, Features/Messages, Features/Search) ---
     // The Lua scripts of those features build per-message, per-term and per-image keys from
@@ -86,10 +84,26 @@ public static class Keys
     public const string SignInsChannel = Prefix + ":signins";
 
     // --- generation ---
+    /// <summary>A generation record: HASH <c>status</c>, <c>sessionId</c> and <c>json</c> (the generation as the API writes it).</summary>
+    public static string Generation(string userId, string generationId) => User(userId, $"gen:{generationId}");
+    /// <summary>ZSET of a session's generation ids, scored by createdAt (unix ms).</summary>
+    public static string SessionGenerations(string userId, string sessionId) => User(userId, $"s:{sessionId}:gens");
     /// <summary>ZSET of the user's provider calls under way, scored by when their claim lapses (unix ms), so a crashed call frees its place.</summary>
     public static string GenerationsRunning(string userId) => User(userId, "gen:running");
     /// <summary>Counter of the generations the user started on one UTC day (<c>yyyyMMdd</c>).</summary>
     public static string GenerationsOnDay(string userId, string day) => User(userId, $"gen:day:{day}");
+
+    // --- leased background work (Infrastructure/Work), per scope: a hash tag such as the user's u:<id> ---
+    /// <summary>ZSET of the scope's work ids, scored by when their lease lapses (unix ms): due ones are taken over.</summary>
+    public static string WorkLeases(string scope) => $"{Prefix}:{{{scope}}}:work";
+    /// <summary>HASH work id -> the message (<c>type\nJSON</c>).</summary>
+    public static string WorkMessages(string scope) => $"{Prefix}:{{{scope}}}:work:msg";
+    /// <summary>HASH work id -> the instance holding its lease (absent: nobody; a postponed work).</summary>
+    public static string WorkOwners(string scope) => $"{Prefix}:{{{scope}}}:work:owner";
+    /// <summary>HASH work id -> how many times it was taken over from a lapsed lease (poison work is dropped past a limit).</summary>
+    public static string WorkTakeovers(string scope) => $"{Prefix}:{{{scope}}}:work:takeovers";
+    /// <summary>Global ZSET of the scopes that may hold work, scored by their last enqueue (unix ms); every instance sweeps them.</summary>
+    public const string WorkScopes = Prefix + ":work:scopes";
 
     // --- abuse counters ---
     public static string LoginFailuresForAccount(string normalizedEmail) => $"{Prefix}:loginfail:acct:{normalizedEmail}";

@@ -122,7 +122,7 @@ public sealed class GenerateThumbnailsTests(AppFixture app) : ImageTestContext(a
         Assert.Equal(["ImageUploaded", "ImageReady"], events.Select(e => e.GetType().Name));
         var image = await GetImage(Host, user, id);
         Assert.Equal(("ready", 2, readyAt), (image["status"]!.GetValue<string>(), image["thumbnails"]!.AsArray().Count, image["updatedAt"]!.GetValue<string>()));
-        Assert.False(await Redis.SetContainsAsync(Keys.ThumbnailsPending, $"{user.Id}/{id}"));
+        Assert.Equal(0, await UnfinishedWork(user));
     }
 
     [Fact]

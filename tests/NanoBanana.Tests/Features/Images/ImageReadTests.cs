@@ -141,18 +141,13 @@ public sealed class ImageReadTests(AppFixture app) : ImageTestContext(app)
         Assert.Equal(100 + 900, all["pagination"]!["limit"]!.GetValue<int>());
     }
 
-    [Theory]
-    [InlineData("limit=0")]
-    [InlineData("limit=1001")]
-    [InlineData("offset=-1")]
-    [InlineData("limit=abc")]
-    [InlineData("type=avatar")]
-    public async Task Bad_paging_answers_400_never_a_silent_clamp(string query)
+    [Fact]
+    public async Task An_unknown_type_answers_400_never_a_silent_filter()
     {
         var user = await RegisterUser();
         var result = await Host.Scenario(s =>
         {
-            s.Get.Url($"/api/images/user/all?{query}");
+            s.Get.Url("/api/images/user/all?type=avatar");
             s.As(user);
             s.StatusCodeShouldBe(400);
         });

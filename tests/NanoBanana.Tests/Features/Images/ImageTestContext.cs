@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using Alba;
 using NanoBanana.Infrastructure.Redis;
+using NanoBanana.Infrastructure.Work;
 using StackExchange.Redis;
 using Wolverine.Tracking;
 
@@ -20,6 +21,9 @@ public abstract class ImageTestContext(AppFixture app) : IntegrationContext(app)
         })))["session"]!["id"]!.GetValue<string>();
 
     protected Task<string> CreateSession(TestUser user) => CreateSession(Host, user);
+
+    /// <summary>The user's background work still in the lease store (not finished yet).</summary>
+    protected Task<long> UnfinishedWork(TestUser user) => Redis.SortedSetLengthAsync(Keys.WorkLeases(WorkScope.OfUser(user.Id)));
 
     /// <summary>A message of <paramref name="user"/> that references <paramref name="imageIds"/> (their refCount goes up).</summary>
     protected static async Task<string> PostMessageWith(IAlbaHost host, TestUser user, string sessionId, params string[] imageIds) =>

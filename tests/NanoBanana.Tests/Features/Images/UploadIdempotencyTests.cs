@@ -287,7 +287,7 @@ public sealed class UploadIdempotencyTests(AppFixture app) : ImageTestContext(ap
         foreach (var r in results) ids.Add(await ImageIdOf(r));
         var winner = Assert.Single(ids.Distinct());
         await AssertOnlyImages(user, session, winner);
-        Assert.Equal(0, await Redis.SetLengthAsync(Keys.ThumbnailsPending));
+        Assert.Equal(0, await UnfinishedWork(user));
     }
 
     [Fact]
@@ -314,7 +314,7 @@ public sealed class UploadIdempotencyTests(AppFixture app) : ImageTestContext(ap
         Assert.Equal(id, await ImageIdOf(await loser));
         Assert.Equal(2, gate.OriginalsStored); // the loser did store its blob, and removed it again
         await AssertOnlyImages(user, session, id);
-        Assert.Equal(0, await Redis.SetLengthAsync(Keys.ThumbnailsPending));
+        Assert.Equal(0, await UnfinishedWork(user));
         Assert.Empty(await LoggedEvents.Since(host, user.Id, mark));
     }
 

@@ -48,7 +48,7 @@ public sealed class UploadImageBatchTests(AppFixture app) : ImageTestContext(app
         var ids = (await Redis.SortedSetRangeByRankAsync(Keys.UserImages(user.Id))).Select(v => v.ToString()).ToList();
         foreach (var id in ids)
             Assert.Equal("ready", (string?)await Redis.HashGetAsync(Keys.Image(user.Id, id), "status"));
-        Assert.Equal(0, await Redis.SetLengthAsync(Keys.ThumbnailsPending));
+        Assert.Equal(0, await UnfinishedWork(user));
     }
 
     [Fact]

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
-using NanoBanana.Features;
 using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Redis;
 using StackExchange.Redis;
@@ -22,63 +21,62 @@ public sealed class CatchUpTests(AppFixture app, LiveServer server) : RealtimeCo
     public async Task Reconnect_with_since_gets_the_20_missed_and_20_concurrent_events_each_once_in_order()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);                                    // 1
+        var calls = Calls(user);
 
         var (first, _) = await Device.Connect(Server, session, user);
-        for (var i = 0; i < 3; i++) await Invoke(Host, new MessageCreated(user.Id, Message(session, $"seen {i}")));
-        var seen = await SeqsUntil(first, 3);
-        Assert.Equal([1, 2, 3], seen);
+        for (var i = 0; i < 3; i++) await calls.PostMessage(session, $"seen {i}");  // 2-7
+        Assert.Equal([2, 3, 4, 5, 6, 7], await SeqsUntil(first, 7));
         await first.DisposeAsync(); // the phone loses its network
 
-        for (var i = 0; i < 20; i++) await Invoke(Host, new MessageCreated(user.Id, Message(session, $"missed {i}")));
+        for (var i = 0; i < 10; i++) await calls.PostMessage(session, $"missed {i}");  // 8-27
 
-        // 20 more are raised while the phone reconnects and catches up.
-        var concurrent = Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
-            Invoke(Host, new MessageUpdated(user.Id, Message(session, $"concurrent {i}")))));
-        var (again, connected) = await Device.Connect(Server, session, user, since: 3);
+        // 20 more (ten posts at once) are raised while the phone reconnects and catches up.
+        var concurrent = Task.WhenAll(Enumerable.Range(0, 10).Select(i => calls.PostMessage(session, $"concurrent {i}")));  // 28-47
+        var (again, connected) = await Device.Connect(Server, session, user, since: 7);
         await using var _a = again;
         await concurrent;
         // A last event after everything: once it arrives, every earlier one has been delivered or never will.
-        await Invoke(Host, new SessionUpdated(user.Id, Session(user.Id, session, "done")));
+        await calls.RenameSession(session, "done");                              // 48
 
-        var received = await SeqsUntil(again, 44);
-        Assert.Equal(Enumerable.Range(4, 41).Select(i => (long)i), received);
-        Assert.True(connected["lastSeq"]!.GetValue<long>() >= 23);
+        Assert.Equal(Enumerable.Range(8, 41).Select(i => (long)i), await SeqsUntil(again, 48));
+        Assert.True(connected["lastSeq"]!.GetValue<long>() >= 27);
     }
 
     [Fact]
     public async Task Resume_on_an_open_socket_replays_after_since_then_stays_live()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);                                    // 1
         var (device, _) = await Device.Connect(Server, session, user);
         await using var _d = device;
-        for (var i = 0; i < 5; i++) await Raise(new MessageCreated(user.Id, Message(session, $"m{i}")));
-        Assert.Equal([1, 2, 3, 4, 5], await SeqsUntil(device, 5));
+        var calls = Calls(user);
+        for (var i = 0; i < 5; i++) await calls.RenameSession(session, $"title {i}");  // 2-6
+        Assert.Equal([2, 3, 4, 5, 6], await SeqsUntil(device, 6));
 
-        await device.Send(new { type = "resume", payload = new { since = 2 } });
-        Assert.Equal([3, 4, 5], await SeqsUntil(device, 5));
+        await device.Send(new { type = "resume", payload = new { since = 3 } });
+        Assert.Equal([4, 5, 6], await SeqsUntil(device, 6));
 
-        await Raise(new SessionUpdated(user.Id, Session(user.Id, session)));
-        Assert.Equal([6], await SeqsUntil(device, 6));
+        await calls.RenameSession(session, "live");                              // 7
+        Assert.Equal([7], await SeqsUntil(device, 7));
     }
 
     [Fact]
     public async Task Replay_respects_session_scope_like_live_delivery()
     {
         var user = await RegisterUser();
-        var joined = await SeedSession(user.Id);
-        var other = await SeedSession(user.Id);
-        await Raise(new MessageCreated(user.Id, Message(joined, "in joined")));   // 1
-        await Raise(new MessageCreated(user.Id, Message(other, "in other")));     // 2: not replayed
-        await Raise(new SessionUpdated(user.Id, Session(user.Id, other)));        // 3: user-wide
+        var joined = await NewSession(user);                // 1
+        var other = await NewSession(user);                 // 2
+        var calls = Calls(user);
+        await calls.PostMessage(joined, "in joined");       // 3 message_created, 4 session_updated
+        await calls.PostMessage(other, "in other");         // 5 message_created: not replayed; 6 session_updated
+        await calls.RenameSession(other, "renamed");        // 7: user-wide
 
         var (device, _) = await Device.Connect(Server, joined, user, since: 0);
         await using var _d = device;
-        var first = await device.ReceiveEvent();
-        var second = await device.ReceiveEvent();
-        Assert.Equal((1, "message_created"), (first["seq"]!.GetValue<long>(), first["type"]!.GetValue<string>()));
-        Assert.Equal((3, "session_updated"), (second["seq"]!.GetValue<long>(), second["type"]!.GetValue<string>()));
+        Assert.Equal([(1L, "session_created"), (2L, "session_created"), (3L, "message_created"), (4L, "session_updated"),
+                (6L, "session_updated"), (7L, "session_updated")],
+            (await EventsUntil(device, 7)).Select(f => (Seq(f), Type(f))));
     }
 
     static string? ScopeOf(JsonObject frame) =>
@@ -88,82 +86,85 @@ public sealed class CatchUpTests(AppFixture app, LiveServer server) : RealtimeCo
     public async Task Join_session_after_a_reconnect_replays_that_sessions_missed_events_once_in_order_then_its_live_ones()
     {
         var user = await RegisterUser();
-        var chat = await SeedSession(user.Id);   // the URL's
-        var other = await SeedSession(user.Id);  // followed through join_session
+        var chat = await NewSession(user);    // 1: the URL's
+        var other = await NewSession(user);   // 2: followed through join_session
+        var calls = Calls(user);
         var (phone, _) = await Device.Connect(Server, chat, user);
         Assert.Empty(await phone.Join(other));
-        await Invoke(Host, new MessageCreated(user.Id, Message(chat, "seen in chat")));   // 1
-        await Invoke(Host, new MessageCreated(user.Id, Message(other, "seen in other"))); // 2
-        Assert.Equal([1, 2], await SeqsUntil(phone, 2));
+        await calls.PostMessage(chat, "seen in chat");     // 3, session_updated 4
+        await calls.PostMessage(other, "seen in other");   // 5, session_updated 6
+        Assert.Equal([3, 4, 5, 6], await SeqsUntil(phone, 6));
         await phone.DisposeAsync(); // the phone loses its network
 
         for (var i = 0; i < 5; i++)
         {
-            await Invoke(Host, new MessageCreated(user.Id, Message(chat, $"missed in chat {i}")));   // 3, 5, 7, 9, 11
-            await Invoke(Host, new MessageCreated(user.Id, Message(other, $"missed in other {i}"))); // 4, 6, 8, 10, 12
+            await calls.PostMessage(chat, $"missed in chat {i}");    // 7, 11, 15, 19, 23 (and session_updated after each post)
+            await calls.PostMessage(other, $"missed in other {i}");  // 9, 13, 17, 21, 25
         }
-        await Invoke(Host, new SessionUpdated(user.Id, Session(user.Id, other, "renamed")));        // 13: user-wide
+        await calls.RenameSession(other, "renamed");                 // 27: user-wide
 
-        var (again, _) = await Device.Connect(Server, chat, user, since: 2);
+        var (again, _) = await Device.Connect(Server, chat, user, since: 6);
         await using var _a = again;
-        Assert.Equal([3, 5, 7, 9, 11, 13], await SeqsUntil(again, 13)); // the URL's chat and the user's own
+        // The URL's chat and the user's own (every session_updated), not the other chat's messages.
+        Assert.Equal(Enumerable.Range(7, 21).Where(s => s is not (9 or 13 or 17 or 21 or 25)).Select(s => (long)s),
+            await SeqsUntil(again, 27));
 
-        // It follows its other chat again while that chat keeps getting events (14-33).
-        var concurrent = Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
-            Invoke(Host, new MessageUpdated(user.Id, Message(other, $"concurrent {i}")))));
+        // It follows its other chat again while that chat keeps getting posts (message_created 28, 30 ... 46).
+        var concurrent = Task.WhenAll(Enumerable.Range(0, 10).Select(i => calls.PostMessage(other, $"concurrent {i}")));
         var beforeAck = await again.Join(other);
         await concurrent;
         // A last event after everything: once it arrives, every earlier one has been delivered or never will.
-        await Invoke(Host, new MessageCreated(user.Id, Message(chat, "last")));                 // 34
-        var afterAck = new List<JsonObject>();
-        while (afterAck.Count == 0 || afterAck[^1]["seq"]!.GetValue<long>() != 34)
-            afterAck.Add(await again.ReceiveEvent());
+        await calls.PostMessage(chat, "last");                       // 48, session_updated 49
+        var afterAck = await EventsUntil(again, 49);
 
-        Assert.All(beforeAck, f => Assert.Equal(other, ScopeOf(f)));
-        Assert.Equal([4, 6, 8, 10, 12], beforeAck.Select(f => f["seq"]!.GetValue<long>()).Take(5));
-        var otherSeqs = beforeAck.Concat(afterAck).Where(f => ScopeOf(f) == other).Select(f => f["seq"]!.GetValue<long>()).ToList();
-        Assert.Equal([4, 6, 8, 10, 12, .. Enumerable.Range(14, 20).Select(i => (long)i)], otherSeqs);
-        Assert.Equal([34], afterAck.Where(f => ScopeOf(f) != other).Select(f => f["seq"]!.GetValue<long>()));
+        Assert.All(beforeAck.Where(f => ScopeOf(f) is not null), f => Assert.Equal(other, ScopeOf(f)));
+        Assert.Equal([9, 13, 17, 21, 25], beforeAck.Where(f => ScopeOf(f) == other).Select(Seq).Take(5));
+        var received = beforeAck.Concat(afterAck).ToList();
+        Assert.Equal([9, 13, 17, 21, 25, .. Enumerable.Range(0, 10).Select(i => 28L + 2 * i)],
+            received.Where(f => ScopeOf(f) == other).Select(Seq));
+        Assert.Equal([48], received.Where(f => ScopeOf(f) == chat).Select(Seq));
+        Assert.Equal([.. Enumerable.Range(0, 10).Select(i => 29L + 2 * i), 49], received.Where(f => ScopeOf(f) is null).Select(Seq));
     }
 
     [Fact]
     public async Task Join_session_replays_only_what_this_socket_was_not_sent_since_it_opened()
     {
         var user = await RegisterUser();
-        var chat = await SeedSession(user.Id);
-        var other = await SeedSession(user.Id);
-        await Invoke(Host, new MessageCreated(user.Id, Message(other, "before the socket opened"))); // 1
+        var chat = await NewSession(user);                         // 1
+        var other = await NewSession(user);                        // 2
+        var calls = Calls(user);
+        await calls.PostMessage(other, "before the socket opened"); // 3, session_updated 4
 
         // Opened without since: its position is the connected frame's lastSeq.
         var (device, connected) = await Device.Connect(Server, chat, user);
         await using var _d = device;
-        Assert.Equal(1, connected["lastSeq"]!.GetValue<long>());
-        await Invoke(Host, new MessageCreated(user.Id, Message(other, "while not joined")));       // 2
-        await Invoke(Host, new MessageCreated(user.Id, Message(chat, "in chat")));                 // 3
-        Assert.Equal([3], await SeqsUntil(device, 3));
+        Assert.Equal(4, connected["lastSeq"]!.GetValue<long>());
+        await calls.PostMessage(other, "while not joined");         // 5, session_updated 6
+        await calls.PostMessage(chat, "in chat");                   // 7, session_updated 8
+        Assert.Equal([6, 7, 8], await SeqsUntil(device, 8));
 
-        Assert.Equal([2], (await device.Join(other)).Select(f => f["seq"]!.GetValue<long>()));
-        await Invoke(Host, new MessageCreated(user.Id, Message(other, "while joined")));           // 4
-        Assert.Equal([4], await SeqsUntil(device, 4));
+        Assert.Equal([5], (await device.Join(other)).Select(Seq));
+        await calls.PostMessage(other, "while joined");             // 9, 10
+        Assert.Equal([9, 10], await SeqsUntil(device, 10));
 
         await device.Leave(other);
-        await Invoke(Host, new MessageCreated(user.Id, Message(other, "after leaving")));          // 5
-        await Invoke(Host, new MessageCreated(user.Id, Message(chat, "in chat again")));           // 6
-        Assert.Equal([6], await SeqsUntil(device, 6));
+        await calls.PostMessage(other, "after leaving");            // 11, 12
+        await calls.PostMessage(chat, "in chat again");             // 13, 14
+        Assert.Equal([12, 13, 14], await SeqsUntil(device, 14));
 
-        // Joined again: what it missed while away, not what it was sent before (2, 4).
-        Assert.Equal([5], (await device.Join(other)).Select(f => f["seq"]!.GetValue<long>()));
+        // Joined again: what it missed while away, not what it was sent before (5, 9).
+        Assert.Equal([11], (await device.Join(other)).Select(Seq));
         Assert.Empty(await device.Join(other)); // already joined: nothing missing
-        await Invoke(Host, new MessageCreated(user.Id, Message(other, "live")));                   // 7
-        Assert.Equal([7], await SeqsUntil(device, 7));
+        await calls.PostMessage(other, "live");                     // 15, 16
+        Assert.Equal([15, 16], await SeqsUntil(device, 16));
     }
 
     [Fact]
     public async Task A_since_older_than_the_retained_log_answers_resync_required_then_live_events()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
-        for (var i = 0; i < 6; i++) await Raise(new MessageCreated(user.Id, Message(session)));
+        var session = await NewSession(user);                                        // 1
+        for (var i = 0; i < 5; i++) await Calls(user).RenameSession(session, $"t{i}");  // 2-6
         // What the age trim does after a week: the oldest entries are gone.
         await Redis.StreamTrimByMinIdAsync(Keys.EventLog(user.Id), "4");
 
@@ -175,8 +176,8 @@ public sealed class CatchUpTests(AppFixture app, LiveServer server) : RealtimeCo
         Assert.Equal(6, resync["payload"]!["lastSeq"]!.GetValue<long>());
         Assert.Null(resync["seq"]);
 
-        await Raise(new SessionUpdated(user.Id, Session(user.Id, session)));
-        Assert.Equal(7, (await device.ReceiveEvent())["seq"]!.GetValue<long>());
+        await Calls(user).RenameSession(session, "live");                             // 7
+        Assert.Equal(7, Seq(await device.ReceiveEvent()));
 
         // A since still inside the log replays normally.
         var (inside, _) = await Device.Connect(Server, session, user, since: 3);
@@ -188,8 +189,7 @@ public sealed class CatchUpTests(AppFixture app, LiveServer server) : RealtimeCo
     public async Task A_since_from_the_future_answers_resync_required()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
-        await Raise(new MessageCreated(user.Id, Message(session)));
+        var session = await NewSession(user);   // 1
         var (device, _) = await Device.Connect(Server, session, user, since: 99);
         await using var _d = device;
         var resync = await device.Receive();
@@ -209,7 +209,8 @@ public sealed class CatchUpTests(AppFixture app, LiveServer server) : RealtimeCo
         var user = await RegisterUser();
         var log = Host.Services.GetRequiredService<EventLog>();
         var retention = Host.Services.GetRequiredService<RealtimeSettings>().Retention;
-        // Five entries written eight days ago (ids <seq>-<unix ms>), the counter where they left it.
+        // Five entries written eight days ago (ids <seq>-<unix ms>), the counter where they left it: a state of the
+        // log's own key layout that no route reaches without waiting a week.
         var old = DateTimeOffset.UtcNow.AddDays(-8).ToUnixTimeMilliseconds();
         for (var seq = 59; seq <= 63; seq++)
             await Redis.StreamAddAsync(Keys.EventLog(user.Id), [new NameValueEntry("t", "session_updated"), new NameValueEntry("s", ""), new NameValueEntry("p", "{}")],
@@ -217,7 +218,7 @@ public sealed class CatchUpTests(AppFixture app, LiveServer server) : RealtimeCo
         await Redis.StringSetAsync(Keys.EventSeq(user.Id), 63);
         Assert.Equal(TimeSpan.FromDays(7), retention);
 
-        await RaiseEvents.Commit(Host, new SessionDeleted(user.Id, "s1"));
+        await NewSession(user);   // seq 64
 
         var left = await Redis.StreamRangeAsync(Keys.EventLog(user.Id));
         Assert.Equal(["64"], left.Select(e => e.Id.ToString().Split('-')[0]));
@@ -229,17 +230,18 @@ public sealed class CatchUpTests(AppFixture app, LiveServer server) : RealtimeCo
     public async Task Events_published_while_the_instance_lost_its_subscription_arrive_once_it_is_back()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);                  // 1
         var (device, _) = await Device.Connect(Server, session, user);
         await using var _d = device;
-        await Invoke(Host, new MessageCreated(user.Id, Message(session, "before")));
-        Assert.Equal([1], await SeqsUntil(device, 1));
+        var calls = Calls(user);
+        await calls.PostMessage(session, "before");            // 2, 3
+        Assert.Equal([2, 3], await SeqsUntil(device, 3));
 
         // Drop every pub/sub connection: what is published until the instance resubscribes is lost to pub/sub.
         foreach (var redis in App.Admin.GetServers())
             await redis.ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
-        for (var i = 0; i < 5; i++) await Invoke(Host, new MessageCreated(user.Id, Message(session, $"during {i}")));
+        for (var i = 0; i < 5; i++) await calls.PostMessage(session, $"during {i}");  // 4-13
 
-        Assert.Equal([2, 3, 4, 5, 6], await SeqsUntil(device, 6));
+        Assert.Equal(Enumerable.Range(4, 10).Select(i => (long)i), await SeqsUntil(device, 13));
     }
 }

@@ -14,13 +14,13 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     public async Task Open_sends_the_seed_connected_frame_first()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         var (device, connected) = await Device.Connect(Server, session, user, userId: user.Id);
         await using var _ = device;
 
         Assert.Equal(session, connected["sessionId"]!.GetValue<string>());
         Assert.Equal(user.Id, connected["userId"]!.GetValue<string>());
-        Assert.Equal(0, connected["lastSeq"]!.GetValue<long>());
+        Assert.Equal(1, connected["lastSeq"]!.GetValue<long>()); // the session's session_created
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", connected["timestamp"]!.GetValue<string>());
     }
 
@@ -36,7 +36,7 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     public async Task Missing_or_bad_token_closes_4401_before_any_data()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         await AssertClosedBeforeAnyData(Device.PathFor(session, null), 4401);
         await AssertClosedBeforeAnyData(Device.PathFor(session, "not-a-token"), 4401);
         await AssertClosedBeforeAnyData(Device.PathFor(session, user.Token[..^4] + "AAAA"), 4401);
@@ -46,7 +46,7 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     public async Task Expired_token_closes_4401()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         var past = new AccessTokens(new JwtSettings { Secret = AppFixture.JwtSecret, AccessTokenMinutes = 15 },
             new FixedClock(DateTimeOffset.UtcNow.AddHours(-1)));
         var (expired, expiresAt) = past.Issue(user.Id, "device");
@@ -59,7 +59,7 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     {
         var user = await RegisterUser();
         var other = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         await AssertClosedBeforeAnyData(Device.PathFor(session, user.Token, userId: other.Id), 4401);
     }
 
@@ -68,8 +68,8 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     {
         var owner = await RegisterUser();
         var intruder = await RegisterUser();
-        var ownersSession = await SeedSession(owner.Id);
-        var deleted = await SeedSession(intruder.Id, deleted: true);
+        var ownersSession = await NewSession(owner);
+        var deleted = await NewSession(intruder, deleted: true);
         await AssertClosedBeforeAnyData(Device.PathFor(ownersSession, intruder.Token), 4404);
         await AssertClosedBeforeAnyData(Device.PathFor(deleted, intruder.Token), 4404);
         await AssertClosedBeforeAnyData(Device.PathFor(Guid.NewGuid().ToString("N"), intruder.Token), 4404);
@@ -83,7 +83,7 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     public async Task A_foreign_origin_is_refused_and_a_configured_or_absent_one_accepted()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         var path = Device.PathFor(session, user.Token);
 
         var refused = await Assert.ThrowsAsync<WebSocketException>(() => Device.Open(Server, path, origin: "http://evil.example"));
@@ -107,7 +107,7 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     public async Task Ping_answers_pong()
     {
         var user = await RegisterUser();
-        var (device, _) = await Device.Connect(Server, await SeedSession(user.Id), user);
+        var (device, _) = await Device.Connect(Server, await NewSession(user), user);
         await using var _d = device;
         await device.Send(new { type = "ping" });
         var pong = await device.Receive();
@@ -128,7 +128,7 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     public async Task Malformed_or_unknown_frames_answer_an_error_frame_and_the_socket_stays_open(string frame, string code)
     {
         var user = await RegisterUser();
-        var (device, _) = await Device.Connect(Server, await SeedSession(user.Id), user);
+        var (device, _) = await Device.Connect(Server, await NewSession(user), user);
         await using var _d = device;
 
         await device.SendText(frame);
@@ -145,7 +145,7 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     public async Task Oversized_and_binary_frames_answer_error_frames_and_the_socket_stays_open()
     {
         var user = await RegisterUser();
-        var (device, _) = await Device.Connect(Server, await SeedSession(user.Id), user);
+        var (device, _) = await Device.Connect(Server, await NewSession(user), user);
         await using var _d = device;
 
         await device.SendText($"{{\"type\":\"ping\",\"payload\":{{\"pad\":\"{new string('x', 40_000)}\"}}}}");
@@ -163,8 +163,8 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     {
         var user = await RegisterUser();
         var other = await RegisterUser();
-        var theirs = await SeedSession(other.Id);
-        var (device, _) = await Device.Connect(Server, await SeedSession(user.Id), user);
+        var theirs = await NewSession(other);
+        var (device, _) = await Device.Connect(Server, await NewSession(user), user);
         await using var _d = device;
 
         await device.Send(new { type = "join_session", payload = new { sessionId = theirs } });
@@ -172,7 +172,7 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
         Assert.Equal("session_not_found", error["payload"]!["code"]!.GetValue<string>());
 
         // Their message events do not reach this socket either way.
-        await Raise(new MessageCreated(other.Id, Message(theirs)));
+        await Calls(other).PostMessage(theirs);
         await device.Send(new { type = "ping" });
         Assert.Equal("pong", (await device.Receive())["type"]!.GetValue<string>());
     }
@@ -181,7 +181,7 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     public async Task A_flood_of_frames_is_rate_limited_and_the_socket_stays_open()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         var (device, _) = await Device.Connect(Server, session, user);
         await using var _d = device;
 
@@ -200,7 +200,7 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
         Assert.InRange(pongs, 40, flood - 1); // the burst went through, the flood did not
 
         // Still open: a stored event arrives.
-        await Raise(new SessionUpdated(user.Id, Session(user.Id, session, "still here")));
+        await Calls(user).RenameSession(session, "still here");
         var e = await device.ReceiveEvent();
         Assert.Equal("session_updated", e["type"]!.GetValue<string>());
         Assert.Equal(WebSocketState.Open, device.Socket.State);

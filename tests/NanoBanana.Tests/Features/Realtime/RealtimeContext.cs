@@ -1,56 +1,45 @@
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using NanoBanana.Features;
-using NanoBanana.Infrastructure.Redis;
-using StackExchange.Redis;
-using Wolverine;
-using Wolverine.Tracking;
+using System.Text.Json.Nodes;
 
 namespace NanoBanana.Tests.Features.Realtime;
 
 /// <summary>
 /// Base of the realtime tests: a Kestrel host with real sockets (<see cref="LiveServer"/>) next to the
-/// Alba host, both on the test Redis. Events of any type and payload are raised through the one commit
-/// component (<see cref="CommitChanges"/>), as a handler's returned change is; the session slices' tests
-/// raise theirs through the routes.
+/// Alba host, both on the test Redis. Events are raised as in production, by the REST routes (<see cref="UserCalls"/>),
+/// on the Alba host unless a test says otherwise: they reach the sockets on the Kestrel host through Redis.
 /// </summary>
 public abstract class RealtimeContext(AppFixture app, LiveServer server) : IntegrationContext(app), IClassFixture<LiveServer>
 {
     protected LiveServer Server { get; } = server;
 
-    /// <summary>A live session record of the user (the sessions slice's key; HASH form).</summary>
-    protected async Task<string> SeedSession(string userId, bool deleted = false)
+    /// <summary>The user's calls on <paramref name="on"/> (the Alba host by default).</summary>
+    protected UserCalls Calls(TestUser user, LiveServer? on = null) => on is null ? UserCalls.On(Host, user) : UserCalls.On(on, user);
+
+    /// <summary>A session of the user, created through the route (one session_created); deleted after if asked (one session_deleted).</summary>
+    protected async Task<string> NewSession(TestUser user, bool deleted = false)
     {
-        var id = Guid.CreateVersion7().ToString("N");
-        var fields = new List<HashEntry> { new("id", id), new("userId", userId), new("title", "New Chat") };
-        if (deleted) fields.Add(new HashEntry("deletedAt", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
-        await Redis.HashSetAsync(Keys.Session(userId, id), fields.ToArray());
+        var id = await Calls(user).CreateSession();
+        if (deleted) await Calls(user).DeleteSession(id);
         return id;
     }
 
-    /// <summary>Commits a change that raises <paramref name="e"/> (<see cref="RaiseEvents"/>).</summary>
-    protected Task Raise(IUserEvent e, IHost? on = null) => RaiseEvents.Commit(on ?? Host, e);
+    /// <summary>Uploads small GIFs in one batch on <paramref name="on"/> and waits for their thumbnail jobs: image_uploaded each, then image_ready each.</summary>
+    protected Task<List<JsonObject>> UploadAndWait(TestUser user, string sessionId, int count = 1, LiveServer? on = null) =>
+        UserCalls.WithItsWork(on?.AppHost ?? Host,
+            () => Calls(user, on).UploadBatch(sessionId, [.. Enumerable.Range(0, count).Select(i => Images.TestImages.Gif(100 + i, 100))]));
 
-    /// <summary>As <see cref="Raise"/>, on a given host.</summary>
-    protected static Task Invoke(IHost on, IUserEvent e) => RaiseEvents.Commit(on, e);
-
-    protected static MessageDto Message(string sessionId, string text = "hello", string? id = null)
+    /// <summary>The event frames the device receives until the one with <paramref name="lastSeq"/>.</summary>
+    protected static async Task<List<JsonObject>> EventsUntil(Device device, long lastSeq)
     {
-        var now = DateTimeOffset.UtcNow;
-        return new MessageDto(id ?? Guid.CreateVersion7().ToString("N"), sessionId, "user", text, null, [], now, now, null);
+        var frames = new List<JsonObject>();
+        while (frames.Count == 0 || frames[^1]["seq"]!.GetValue<long>() < lastSeq)
+            frames.Add(await device.ReceiveEvent());
+        return frames;
     }
 
-    protected static SessionDto Session(string userId, string sessionId, string title = "New Chat")
-    {
-        var now = DateTimeOffset.UtcNow;
-        return new SessionDto(sessionId, userId, title, now, now, 0, null);
-    }
+    protected static string Type(JsonObject frame) => frame["type"]!.GetValue<string>();
 
-    protected static ImageDto Image(string userId, string sessionId, string status = "processing")
-    {
-        var now = DateTimeOffset.UtcNow;
-        var id = Guid.CreateVersion7().ToString("N");
-        return new ImageDto(id, sessionId, userId, "uploaded", $"users/{userId}/sessions/{sessionId}/{id}/original.png", null, [],
-            "image/png", 10, 10, 100, new string('a', 64), status, 0, now, now, $"http://localhost/blob/{id}", null);
-    }
+    protected static long Seq(JsonObject frame) => frame["seq"]!.GetValue<long>();
+
+    /// <summary>The user's last event seq now (what a socket opened now reports as lastSeq).</summary>
+    protected Task<long> LastSeq(TestUser user) => LoggedEvents.Mark(Host, user.Id);
 }

@@ -1,6 +1,5 @@
 using System.Net.Sockets;
 using System.Text;
-using NanoBanana.Features;
 
 namespace NanoBanana.Tests.Features.Realtime;
 
@@ -12,19 +11,19 @@ public sealed class ScaleOutTests(AppFixture app, LiveServer server) : RealtimeC
     {
         await using var hostB = LiveServer.Start();
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);   // seq 1
         var (onA, _) = await Device.Connect(Server, session, user);
         var (onB, _) = await Device.Connect(hostB, session, user);
         await using var _a = onA; await using var _b = onB;
 
-        // Raised by host A's Wolverine (the fan-out runs there); B learns it through Redis only.
-        await Raise(new MessageCreated(user.Id, Message(session, "from A")), on: Server.AppHost);
+        // Posted to host A (its commit publishes); B learns it through Redis only.
+        await Calls(user, on: Server).PostMessage(session, "from A");
 
         foreach (var device in new[] { onB, onA })
         {
-            var frame = await device.ReceiveEvent();
-            Assert.Equal("from A", frame["payload"]!["messageData"]!["text"]!.GetValue<string>());
-            Assert.Equal(1, frame["seq"]!.GetValue<long>());
+            var frames = await EventsUntil(device, 3);   // message_created, then the session's session_updated
+            Assert.Equal("from A", frames[0]["payload"]!["messageData"]!["text"]!.GetValue<string>());
+            Assert.Equal([2L, 3L], frames.Select(Seq));
         }
 
         // Typing crosses instances too.
@@ -43,7 +42,7 @@ public sealed class ScaleOutTests(AppFixture app, LiveServer server) : RealtimeC
             ["REALTIME_SEND_TIMEOUT_SECONDS"] = "60",
         });
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);   // seq 1
 
         // The stuck device reads its open frame, then nothing; a tiny kernel buffer fills first.
         await using var stuck = await Device.Open(small, Device.PathFor(session, user.Token), receiveBufferBytes: 4096);
@@ -51,29 +50,30 @@ public sealed class ScaleOutTests(AppFixture app, LiveServer server) : RealtimeC
         var (reader, _) = await Device.Connect(small, session, user);
         await using var _r = reader;
 
-        // 300 frames of ~32 KB: far more than the socket buffers and the 8-frame queue hold. The healthy
-        // device reads each batch before the next is raised, so only the stuck one falls behind.
-        const int count = 300;
+        // 300 posts of 32,000 characters (each a ~32 KB message_created and its session_updated): far more than the
+        // socket buffers and the 8-frame queue hold. The healthy device reads each batch before the next is posted,
+        // so only the stuck one falls behind.
+        const int posts = 300, last = 1 + 2 * posts;
         var text = new string('x', 32_000);
-        for (var seq = 1; seq <= count; seq += 10)
+        var calls = Calls(user, on: small);
+        for (var post = 0; post < posts; post += 10)
         {
-            for (var i = seq; i < seq + 10; i++)
-                await Invoke(small.AppHost, new MessageCreated(user.Id, Message(session, text, id: $"m{i}")));
-            for (var i = seq; i < seq + 10; i++)
-                Assert.Equal(i, (await reader.ReceiveEvent())["seq"]!.GetValue<long>());
+            for (var i = 0; i < 10; i++) await calls.PostMessage(session, text);
+            var read = await EventsUntil(reader, 1 + 2 * (post + 10));
+            Assert.Equal(Enumerable.Range(2 + 2 * post, 20).Select(i => (long)i), read.Select(Seq));
         }
 
         var (code, frames) = await stuck.ReceiveUntilClosed();
         Assert.Equal(4008, code);
-        var got = frames.Where(f => f["seq"] is not null).Select(f => f["seq"]!.GetValue<long>()).ToList();
-        Assert.True(got.Count < count, $"the stuck socket got all {got.Count}");
-        Assert.Equal(Enumerable.Range(1, got.Count).Select(i => (long)i), got);
+        var got = frames.Where(f => f["seq"] is not null).Select(Seq).ToList();
+        Assert.True(got.Count < last - 1, $"the stuck socket got all {got.Count}");
+        Assert.Equal(Enumerable.Range(2, got.Count).Select(i => (long)i), got);
 
         // It resumes where it stopped and gets the rest.
-        var (resumed, _) = await Device.Connect(small, session, user, since: got.Count);
+        var stoppedAt = 1 + got.Count;
+        var (resumed, _) = await Device.Connect(small, session, user, since: stoppedAt);
         await using var _s = resumed;
-        for (var seq = got.Count + 1; seq <= count; seq++)
-            Assert.Equal(seq, (await resumed.ReceiveEvent())["seq"]!.GetValue<long>());
+        Assert.Equal(Enumerable.Range(stoppedAt + 1, last - stoppedAt).Select(i => (long)i), (await EventsUntil(resumed, last)).Select(Seq));
     }
     [Fact]
     public async Task A_peer_that_stops_answering_pings_is_dropped_by_the_server()
@@ -84,7 +84,7 @@ public sealed class ScaleOutTests(AppFixture app, LiveServer server) : RealtimeC
             ["REALTIME_KEEPALIVE_TIMEOUT_SECONDS"] = "0.5",
         });
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
 
         // A raw TCP client: it completes the upgrade, then reads bytes without ever answering a ping,
         // like a phone that vanished without closing.

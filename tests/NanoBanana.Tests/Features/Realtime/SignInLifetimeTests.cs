@@ -44,7 +44,7 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
     {
         var phone = await RegisterUser();
         var laptop = await SignIn(phone);
-        var session = await SeedSession(phone.Id);
+        var session = await NewSession(phone);
         var (phoneSocket, clock) = await Open(phone, session);
         await using var _ = phoneSocket;
         var (laptopSocket, _) = await Open(laptop, session);
@@ -63,7 +63,7 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
     public async Task A_device_revoked_by_refresh_token_reuse_has_its_socket_closed_with_4401()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         var (socket, clock) = await Open(user, session);
         await using var _ = socket;
         await Host.Scenario(s => { s.Post.Json(new { refreshToken = user.RefreshToken }).ToUrl("/api/auth/refresh"); s.StatusCodeShouldBe(200); });
@@ -79,7 +79,7 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
     {
         var phone = await RegisterUser();
         var laptop = await SignIn(phone);
-        var session = await SeedSession(phone.Id);
+        var session = await NewSession(phone);
         var (phoneSocket, clock) = await Open(phone, session);
         await using var _ = phoneSocket;
         var (laptopSocket, _) = await Open(laptop, session);
@@ -101,7 +101,7 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
     public async Task A_socket_outlives_its_expired_access_token_and_auth_moves_it_to_a_fresh_one()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         // Valid for about two more seconds (the validator allows 5 s of clock skew).
         var shortLived = TestTokens.Signed(user.Id, TestTokens.DeviceOf(user.Token), DateTime.UtcNow.AddMinutes(-10), DateTime.UtcNow.AddSeconds(-3));
         var (socket, _) = await Device.Connect(Server, session, user with { Token = shortLived });
@@ -133,7 +133,7 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
     {
         var user = await RegisterUser();
         var other = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         var (socket, _) = await Device.Connect(Server, session, user);
         await using var __ = socket;
 
@@ -147,7 +147,7 @@ public sealed class SignInLifetimeTests(AppFixture app, LiveServer server) : Rea
     public async Task A_deactivated_account_is_refused_everywhere_and_gets_no_new_socket()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
 
         // An operator disables the account in Redis by hand: no route announces it; cached answers last a second.
         var key = NanoBanana.Infrastructure.Redis.Keys.UserRecord(user.Id);

@@ -12,7 +12,7 @@ public sealed class SocketLimitTests(AppFixture app, LiveServer server) : Realti
         using var small = LiveServer.Start(new Dictionary<string, string?> { ["WS_MAX_CONNECTIONS_PER_USER"] = "3", ["WS_REFUSAL_DELAY_MS"] = "0" });
         var user = await RegisterUser();
         var other = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         var open = new List<Device>();
         for (var i = 0; i < 3; i++) open.Add((await Device.Connect(small, session, user)).Device);
 
@@ -23,7 +23,7 @@ public sealed class SocketLimitTests(AppFixture app, LiveServer server) : Realti
             Assert.Empty(frames);
         }
         // Another user is not affected, and the three still work.
-        var (otherSocket, _) = await Device.Connect(small, await SeedSession(other.Id), other);
+        var (otherSocket, _) = await Device.Connect(small, await NewSession(other), other);
         await otherSocket.DisposeAsync();
         foreach (var d in open)
         {
@@ -37,7 +37,7 @@ public sealed class SocketLimitTests(AppFixture app, LiveServer server) : Realti
     public async Task A_typing_flood_reaches_other_devices_a_few_times_a_second_and_a_socket_that_keeps_flooding_is_closed_4008()
     {
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         var (flooder, _) = await Device.Connect(Server, session, user);
         await using var _f = flooder;
         var (watcher, _) = await Device.Connect(Server, session, user);
@@ -75,7 +75,7 @@ public sealed class SocketLimitTests(AppFixture app, LiveServer server) : Realti
     {
         using var slow = LiveServer.Start(new Dictionary<string, string?> { ["WS_REFUSAL_DELAY_MS"] = "1500" });
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
 
         var refused = Stopwatch.StartNew();
         await using (var bad = await Device.Open(slow, Device.PathFor(session, "not-a-token")))

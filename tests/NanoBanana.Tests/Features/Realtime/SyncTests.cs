@@ -1,29 +1,12 @@
 using System.Text.Json.Nodes;
 using Alba;
-using NanoBanana.Features;
 using NanoBanana.Infrastructure.Redis;
-using Wolverine.Tracking;
 
 namespace NanoBanana.Tests.Features.Realtime;
 
-/// <summary>GET /api/sync: the same events the hub replays, over HTTP, and the fan-out that stores them.</summary>
+/// <summary>GET /api/sync: the same events the hub replays, over HTTP, as the routes that raised them stored them.</summary>
 public sealed class SyncTests(AppFixture app) : IntegrationContext(app)
 {
-    static MessageDto Message(string sessionId, string text = "hi")
-    {
-        var now = DateTimeOffset.UtcNow;
-        return new MessageDto(Guid.CreateVersion7().ToString("N"), sessionId, "user", text, null, [], now, now, null);
-    }
-
-    static SessionDto Session(string userId, string id) =>
-        new(id, userId, "New Chat", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, 0, null);
-
-    static ImageDto Image(string userId, string sessionId) =>
-        new("img1", sessionId, userId, "uploaded", "p", null, [], "image/png", 1, 1, 1, "s", "processing", 0,
-            DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, "http://x/img1", null);
-
-    Task Raise(IUserEvent e) => RaiseEvents.Commit(Host, e);
-
     async Task<JsonObject> Sync(TestUser user, string query)
     {
         var result = await Host.Scenario(s =>
@@ -39,32 +22,31 @@ public sealed class SyncTests(AppFixture app) : IntegrationContext(app)
     public async Task Every_domain_event_type_committed_is_stored_with_its_frame_type_and_rest_payload()
     {
         var user = await RegisterUser();
-        const string s = "s1";
-        var message = Message(s);
-        var image = Image(user.Id, s);
-        IUserEvent[] events =
-        [
-            new SessionCreated(user.Id, Session(user.Id, s)), new SessionUpdated(user.Id, Session(user.Id, s)), new SessionDeleted(user.Id, s),
-            new MessageCreated(user.Id, message), new MessageUpdated(user.Id, message), new MessageDeleted(user.Id, s, message.Id),
-            new ImageUploaded(user.Id, image), new ImageReady(user.Id, image), new ImageFailed(user.Id, image, "too big"),
-        ];
-        foreach (var e in events) await Raise(e);
+        var calls = UserCalls.On(Host, user);
+        var session = await calls.CreateSession();
+        await calls.RenameSession(session, "renamed");
+        var message = (await calls.PostMessage(session))["id"]!.GetValue<string>();
+        await calls.EditMessage(message, "edited");
+        await calls.DeleteMessage(message);
+        var image = (await UserCalls.WithItsWork(Host, () => calls.UploadBatch(session, [Images.TestImages.Gif()]))).Single();
+        await UserCalls.FailThumbnails(Host, user, image);
+        await calls.DeleteSession(session);
 
         var body = await Sync(user, "?since=0&limit=100");
         var stored = body["events"]!.AsArray().Select(e => e!.AsObject()).ToList();
-        Assert.Equal(["session_created", "session_updated", "session_deleted", "message_created", "message_updated",
-                "message_deleted", "image_uploaded", "image_ready", "image_failed"],
+        Assert.Equal(["session_created", "session_updated", "message_created", "session_updated", "message_updated", "session_updated",
+                "message_deleted", "session_updated", "image_uploaded", "image_ready", "image_failed", "session_deleted"],
             stored.Select(e => e["type"]!.GetValue<string>()));
-        Assert.Equal(Enumerable.Range(1, 9).Select(i => (long)i), stored.Select(e => e["seq"]!.GetValue<long>()));
+        Assert.Equal(Enumerable.Range(1, 12).Select(i => (long)i), stored.Select(e => e["seq"]!.GetValue<long>()));
         Assert.Equal(["session"], Keys(stored[0]));
-        Assert.Equal(["sessionId"], Keys(stored[2]));
-        Assert.Equal(["messageData"], Keys(stored[3]));
-        Assert.Equal(["messageId", "sessionId"], Keys(stored[5]));
-        Assert.Equal(["image"], Keys(stored[6]));
-        Assert.Equal(["image", "reason"], Keys(stored[8]));
-        Assert.Equal(message.Id, stored[3]["payload"]!["messageData"]!["id"]!.GetValue<string>());
+        Assert.Equal(["messageData"], Keys(stored[2]));
+        Assert.Equal(["messageId", "sessionId"], Keys(stored[6]));
+        Assert.Equal(["image"], Keys(stored[8]));
+        Assert.Equal(["image", "reason"], Keys(stored[10]));
+        Assert.Equal(["sessionId"], Keys(stored[11]));
+        Assert.Equal(message, stored[2]["payload"]!["messageData"]!["id"]!.GetValue<string>());
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", stored[0]["timestamp"]!.GetValue<string>());
-        Assert.Equal(9, body["lastSeq"]!.GetValue<long>());
+        Assert.Equal(12, body["lastSeq"]!.GetValue<long>());
         Assert.False(body["hasMore"]!.GetValue<bool>());
 
         static string[] Keys(JsonObject e) => e["payload"]!.AsObject().Select(p => p.Key).Order().ToArray();
@@ -74,19 +56,25 @@ public sealed class SyncTests(AppFixture app) : IntegrationContext(app)
     public async Task Events_raised_by_one_change_get_seqs_in_the_order_they_were_raised()
     {
         var user = await RegisterUser();
-        var messages = Enumerable.Range(0, 30).Select(i => Message("s", $"m{i}")).ToList();
-        await RaiseEvents.Commit(Host, [.. messages.Select(m => new MessageCreated(user.Id, m))]);
+        var calls = UserCalls.On(Host, user);
+        var session = await calls.CreateSession();   // 1
+        // One batch: ten image_uploaded in one change (2-11), in the answer's order.
+        var images = await UserCalls.WithItsWork(Host,
+            () => calls.UploadBatch(session, [.. Enumerable.Range(0, 10).Select(i => Images.TestImages.Gif(100 + i, 100))]));
 
-        var body = await Sync(user, "?since=0");
-        Assert.Equal(messages.Select(m => m.Id),
-            body["events"]!.AsArray().Select(e => e!["payload"]!["messageData"]!["id"]!.GetValue<string>()));
+        var body = await Sync(user, "?since=1&limit=10");
+        Assert.All(body["events"]!.AsArray(), e => Assert.Equal("image_uploaded", e!["type"]!.GetValue<string>()));
+        Assert.Equal(images.Select(i => i["id"]!.GetValue<string>()),
+            body["events"]!.AsArray().Select(e => e!["payload"]!["image"]!["id"]!.GetValue<string>()));
     }
 
     [Fact]
     public async Task Pages_follow_lastSeq_until_hasMore_is_false()
     {
         var user = await RegisterUser();
-        for (var i = 1; i <= 5; i++) await Raise(new MessageCreated(user.Id, Message("s", $"m{i}")));
+        var calls = UserCalls.On(Host, user);
+        var session = await calls.CreateSession("t1");
+        for (var i = 2; i <= 5; i++) await calls.RenameSession(session, $"t{i}");
 
         var page1 = await Sync(user, "?since=0&limit=2");
         Assert.Equal([1L, 2L], page1["events"]!.AsArray().Select(e => e!["seq"]!.GetValue<long>()));
@@ -98,7 +86,7 @@ public sealed class SyncTests(AppFixture app) : IntegrationContext(app)
         Assert.True(page2["hasMore"]!.GetValue<bool>());
 
         var page3 = await Sync(user, "?since=4&limit=2");
-        Assert.Equal("m5", page3["events"]![0]!["payload"]!["messageData"]!["text"]!.GetValue<string>());
+        Assert.Equal("t5", page3["events"]![0]!["payload"]!["session"]!["title"]!.GetValue<string>());
         Assert.Equal(5, page3["lastSeq"]!.GetValue<long>());
         Assert.False(page3["hasMore"]!.GetValue<bool>());
 
@@ -116,7 +104,7 @@ public sealed class SyncTests(AppFixture app) : IntegrationContext(app)
     {
         var user = await RegisterUser();
         var other = await RegisterUser();
-        await Raise(new MessageCreated(other.Id, Message("theirs")));
+        await UserCalls.On(Host, other).CreateSession();
         var body = await Sync(user, "?since=0");
         Assert.Empty(body["events"]!.AsArray());
         Assert.Equal(0, body["lastSeq"]!.GetValue<long>());
@@ -146,7 +134,9 @@ public sealed class SyncTests(AppFixture app) : IntegrationContext(app)
     public async Task A_since_older_than_the_log_answers_410_resync_required()
     {
         var user = await RegisterUser();
-        for (var i = 0; i < 3; i++) await Raise(new MessageCreated(user.Id, Message("s")));
+        var calls = UserCalls.On(Host, user);
+        var session = await calls.CreateSession();
+        for (var i = 0; i < 2; i++) await calls.RenameSession(session, $"t{i}");
         await Redis.StreamTrimByMinIdAsync(Keys.EventLog(user.Id), "3");
         var result = await Host.Scenario(s =>
         {
@@ -162,7 +152,7 @@ public sealed class SyncTests(AppFixture app) : IntegrationContext(app)
     public async Task A_since_from_the_future_answers_410_saying_to_start_over_not_that_events_expired()
     {
         var user = await RegisterUser();
-        await Raise(new MessageCreated(user.Id, Message("s")));
+        await UserCalls.On(Host, user).CreateSession();
         var result = await Host.Scenario(s =>
         {
             s.Get.Url("/api/sync?since=99");

@@ -28,7 +28,7 @@ public sealed class VanishedClientTests(AppFixture app, LiveServer server) : Rea
             ["REALTIME_KEEPALIVE_TIMEOUT_SECONDS"] = "0.5",
         });
         var user = await RegisterUser();
-        var session = await SeedSession(user.Id);
+        var session = await NewSession(user);
         var stats = fast.Services.GetRequiredService<RealtimeStats>();
         await using var monitor = await RedisMonitor.Start(AppFixture.RedisEndpoint);
         var unsubscribed = monitor.WaitFor(line => line.Contains("UNSUBSCRIBE", StringComparison.OrdinalIgnoreCase)

@@ -75,26 +75,30 @@ public abstract class ChatContext(AppFixture app) : IntegrationContext(app)
             s.IgnoreStatusCode();
         });
 
+    /// <summary>An image of the user in the session (see <see cref="SeedImages"/>).</summary>
+    protected async Task<string> SeedImage(TestUser user, string sessionId, string status = "ready", string type = "uploaded") =>
+        (await SeedImages(user, sessionId, 1, status, type))[0];
+
     /// <summary>
-    /// Test data: an image record as the images feature stores it (Keys.Image contract), written
-    /// straight into Redis, so message tests do not depend on uploads.
+    /// Images uploaded through the route in batches and made ready by their thumbnail jobs; <c>failed</c> through the job
+    /// (<see cref="UserCalls.FailThumbnails"/>); <c>processing</c> set back on the record by hand, as no route holds an
+    /// image processing for the length of a test.
     /// </summary>
-    /// <summary>
-    /// An image record as an upload leaves it (without the blob): test data for the message-side rules,
-    /// which only read the record. Upload flows themselves are tested under Features/Images.
-    /// </summary>
-    protected async Task<string> SeedImage(TestUser user, string sessionId, string status = "ready", string type = "uploaded")
+    protected async Task<List<string>> SeedImages(TestUser user, string sessionId, int count, string status = "ready", string type = "uploaded")
     {
-        var id = Guid.CreateVersion7().ToString("N");
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var record = new NanoBanana.Features.Images.ImageRecord
+        var calls = UserCalls.On(Host, user);
+        var images = new List<JsonObject>();
+        for (var done = 0; done < count; done += 10)
         {
-            Id = id, UserId = user.Id, SessionId = sessionId, Type = type, Status = status,
-            CreatedAt = now, UpdatedAt = now, Mime = "image/png", Ext = "png", Width = 1, Height = 1, Size = 68,
-            Sha256 = new string('0', 64), Path = $"users/{user.Id}/sessions/{sessionId}/{id}/original.png",
-        };
-        await Redis.HashSetAsync(Keys.Image(user.Id, id), record.ToHash());
-        return id;
+            byte[][] gifs = [.. Enumerable.Range(done, Math.Min(10, count - done)).Select(i => Images.TestImages.Gif(100 + i, 100))];
+            images.AddRange(await UserCalls.WithItsWork(Host, () => calls.UploadBatch(sessionId, gifs, type)));
+        }
+        foreach (var image in images)
+        {
+            if (status == "failed") await UserCalls.FailThumbnails(Host, user, image);
+            else if (status == "processing") await Redis.HashSetAsync(Keys.Image(user.Id, Str(image["id"])), "status", "processing");
+        }
+        return [.. images.Select(i => Str(i["id"]))];
     }
 
     protected async Task<long> RefCount(TestUser user, string imageId) =>

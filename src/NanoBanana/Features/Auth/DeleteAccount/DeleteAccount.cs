@@ -95,14 +95,11 @@ public static class AccountErasure
         var keys = await storage.ListAsync(BlobKeys.UserPrefix(userId), ct);
         await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct },
             async (key, token) => await storage.DeleteAsync(key, token));
-        // The garbage collector's and the thumbnail queue's entries name the user's blobs by "userId/...".
+        // The garbage collector's entries name the user's blobs by "userId/...".
         var pattern = RedisGlob(userId) + "/*";
         var indexed = new List<RedisValue>();
         await foreach (var entry in db.SortedSetScanAsync(Keys.ImageBlobIndex, pattern, 1000)) indexed.Add(entry.Element);
         if (indexed.Count > 0) await db.SortedSetRemoveAsync(Keys.ImageBlobIndex, [.. indexed]);
-        var pending = new List<RedisValue>();
-        await foreach (var entry in db.SetScanAsync(Keys.ThumbnailsPending, pattern, 1000)) pending.Add(entry);
-        if (pending.Count > 0) await db.SetRemoveAsync(Keys.ThumbnailsPending, [.. pending]);
     }
 
     /// <summary>Escapes the glob characters of a SCAN pattern.</summary>

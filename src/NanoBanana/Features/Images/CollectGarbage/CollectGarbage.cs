@@ -1,18 +1,37 @@
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Storage;
+using NanoBanana.Infrastructure.Work;
 using StackExchange.Redis;
 using Wolverine;
 
 namespace NanoBanana.Features.Images.CollectGarbage;
 
 /// <summary>
-/// Remove images that no message references and that are older than the grace period, and the blobs
-/// of uploads that died half-way. <paramref name="Recurring"/>: the scheduled run, which schedules the next one.
+/// One run of the collector: remove images that no message references and that are older than the grace period,
+/// and the blobs of uploads that died half-way. Leased work of its own scope, one id: one run at a time across
+/// the deployment; a run whose instance dies is taken over by another once its lease lapses.
 /// </summary>
-public sealed record CollectGarbage(bool Recurring = false);
+public sealed record CollectGarbage : ILeasedWork
+{
+    string ILeasedWork.LeaseScope => "gc";
+    string ILeasedWork.LeaseId => "run";
+}
 
 public sealed record GarbageCollected(int Removed, int Kept);
+
+/// <summary>The collector's schedule on this instance: a run now (unless one is running somewhere), and the next tick.</summary>
+public sealed record GarbageCollectionDue;
+
+public static class GarbageCollectionDueHandler
+{
+    public static OutgoingMessages Handle(GarbageCollectionDue _, Settings settings)
+    {
+        var outgoing = new OutgoingMessages { new CollectGarbage() };
+        outgoing.Delay(new GarbageCollectionDue(), TimeSpan.FromSeconds(settings.Images.GcIntervalSeconds));
+        return outgoing;
+    }
+}
 
 public static class CollectGarbageHandler
 {
@@ -23,13 +42,12 @@ public static class CollectGarbageHandler
     /// Walks the blob index (global, so plain writes) and hands each due image to <see cref="CollectImageHandler"/>,
     /// which decides and commits on the owner's data like any change; the blobs go after that commit.
     /// </summary>
-    public static async Task<(GarbageCollected, OutgoingMessages)> Handle(CollectGarbage msg, IDatabase db, IObjectStorage storage,
+    public static async Task<GarbageCollected> Handle(CollectGarbage msg, IDatabase db, IObjectStorage storage,
         IMessageBus bus, Settings settings, TimeProvider clock, ILogger<CollectGarbage> log, CancellationToken ct)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var cutoff = now - settings.Images.GcGraceSeconds * 1000L;
         int removed = 0, kept = 0;
-        var outgoing = new OutgoingMessages();
         try
         {
             while (true)
@@ -65,15 +83,11 @@ public static class CollectGarbageHandler
         }
         catch (Exception e) when (RedisFailures.IsUnavailable(e))
         {
-            // Returning (not throwing) keeps the schedule: the next run is the retry.
+            // The next run is the retry.
             log.LogWarning(e, "Image garbage collection stopped early: Redis is not answering");
         }
-        finally
-        {
-            if (msg.Recurring) outgoing.Delay(new CollectGarbage(Recurring: true), TimeSpan.FromSeconds(settings.Images.GcIntervalSeconds));
-        }
         if (removed > 0) log.LogInformation("Image garbage collection removed {Removed} images, kept {Kept} referenced", removed, kept);
-        return (new GarbageCollected(removed, kept), outgoing);
+        return new GarbageCollected(removed, kept);
     }
 }
 

@@ -5,12 +5,19 @@ using NanoBanana.Infrastructure.Storage;
 using NetVips;
 using StackExchange.Redis;
 using Wolverine;
+using NanoBanana.Infrastructure.Work;
 using Wolverine.Runtime.Handlers;
 
 namespace NanoBanana.Features.Images.GenerateThumbnails;
 
-/// <summary>Make the thumbnails of one image (handled on the <c>thumbnails</c> local queue). <paramref name="Attempt"/> counts from 1.</summary>
-public sealed record GenerateThumbnails(string UserId, string ImageId, int Attempt = 1);
+/// <summary>
+/// Make the thumbnails of one image (handled on the <c>thumbnails</c> local queue): leased work of the image's owner,
+/// enqueued by the upload's change. <paramref name="Attempt"/> counts from 1.
+/// </summary>
+public sealed record GenerateThumbnails(string UserId, string ImageId, int Attempt = 1) : IUserWork
+{
+    string ILeasedWork.LeaseId => $"thumbs:{ImageId}";
+}
 
 /// <summary>
 /// The thumbnails of a processing image are made and stored (<paramref name="Failure"/> null), or cannot be: the
@@ -22,60 +29,55 @@ public static class GenerateThumbnailsHandler
 {
     public const string Queue = "thumbnails";
 
-    // Redis away: the job waits for it (the pending set covers a process that dies meanwhile).
+    // Redis away: the job waits for it (its lease lapses meanwhile, so a process that dies meanwhile loses nothing).
     public static void Configure(HandlerChain chain) => chain.RetryWhileRedisIsAway();
 
-    public static async Task<OutgoingMessages> Handle(GenerateThumbnails msg, IDatabase db, IObjectStorage storage,
+    /// <summary>
+    /// The outcome is invoked (committed) before the handler returns, not cascaded: the work's lease is acknowledged
+    /// only once the image is ready or failed. Run twice, the second run finds the image finished and does nothing.
+    /// </summary>
+    public static async Task<RetryLater?> Handle(GenerateThumbnails msg, IDatabase db, IObjectStorage storage, IMessageBus bus,
         Settings settings, TimeProvider clock, ILogger<GenerateThumbnails> log, CancellationToken ct)
     {
-        var outgoing = new OutgoingMessages();
         var image = await ImageStore.Find(db, msg.UserId, msg.ImageId);
-        if (image is null || image.Status != ImageStatus.Processing)
-        {
-            // Deleted meanwhile, or finished by another instance (a duplicate after a restart): nothing to do.
-            await db.SetRemoveAsync(Keys.ThumbnailsPending, Pending(msg.UserId, msg.ImageId));
-            return outgoing;
-        }
+        // Deleted meanwhile, or finished by another instance (the work ran twice): nothing to do.
+        if (image is null || image.Status != ImageStatus.Processing) return null;
 
-        string? failure;
+        ThumbnailsMade outcome;
         try
         {
-            outgoing.Add(new ThumbnailsMade(msg.UserId, msg.ImageId, await Make(image, storage, ct), null));
-            return outgoing;
+            outcome = new ThumbnailsMade(msg.UserId, msg.ImageId, await Make(image, storage, ct), null);
         }
         catch (StorageUnavailableException e)
             when (clock.GetUtcNow().ToUnixTimeMilliseconds() - image.CreatedAt < settings.Images.ThumbnailRetryHours * 3_600_000L)
         {
-            // The store will come back: the image stays processing and the job tries again, 1 s, 4 s, then
+            // The store will come back: the image stays processing and the work is due again in 1 s, 4 s, then
             // every 15 s (soon after the store returns), until THUMBNAIL_RETRY_HOURS after the upload.
             var delay = TimeSpan.FromSeconds(Math.Min(15, Math.Pow(4, Math.Min(msg.Attempt, 8) - 1)));
             if (msg.Attempt == 1 || msg.Attempt % 20 == 0)
                 log.LogWarning(e, "Thumbnails of image {ImageId} failed on attempt {Attempt}: the store is unreachable; retrying every {Delay} until it is back",
                     msg.ImageId, msg.Attempt, delay);
-            outgoing.Delay(msg with { Attempt = msg.Attempt + 1 }, delay);
-            return outgoing;
+            return new RetryLater(msg with { Attempt = msg.Attempt + 1 }, delay);
         }
         catch (StorageUnavailableException e)
         {
             log.LogError(e, "Thumbnails of image {ImageId} failed: the store was unreachable for {Hours} hours ({Attempt} attempts)",
                 msg.ImageId, settings.Images.ThumbnailRetryHours, msg.Attempt);
-            failure = "The image store stayed unreachable: the thumbnails could not be made.";
+            outcome = new ThumbnailsMade(msg.UserId, msg.ImageId, [], "The image store stayed unreachable: the thumbnails could not be made.");
         }
         catch (VipsException e)
         {
             // A decode error does not get better with retries: the file is corrupt.
             log.LogWarning("Image {ImageId} could not be decoded: {Error}", msg.ImageId, e.Message.Split('\n')[0]);
-            failure = "The picture could not be decoded: it is corrupt or uses an unsupported encoding.";
+            outcome = new ThumbnailsMade(msg.UserId, msg.ImageId, [], "The picture could not be decoded: it is corrupt or uses an unsupported encoding.");
         }
         catch (OriginalMissingException)
         {
-            failure = "The original file is missing from the store.";
+            outcome = new ThumbnailsMade(msg.UserId, msg.ImageId, [], "The original file is missing from the store.");
         }
-        outgoing.Add(new ThumbnailsMade(msg.UserId, msg.ImageId, [], failure));
-        return outgoing;
+        await bus.InvokeAsync(outcome, ct);
+        return null;
     }
-
-    public static RedisValue Pending(string userId, string imageId) => $"{userId}/{imageId}";
 
     sealed class OriginalMissingException : Exception;
 
@@ -140,36 +142,11 @@ public static class ThumbnailsMadeHandler
     }
 }
 
-/// <summary>After the outcome committed: the job is no longer pending; thumbnails of an image deleted meanwhile are orphans and go.</summary>
+/// <summary>After the outcome committed: thumbnails of an image deleted meanwhile are orphans and go.</summary>
 public sealed record ThumbnailsSettled(string UserId, string ImageId, IReadOnlyList<string> Orphans) : ISideEffect
 {
-    public async Task ExecuteAsync(IDatabase db, IObjectStorage storage, CancellationToken ct)
+    public async Task ExecuteAsync(IObjectStorage storage, CancellationToken ct)
     {
         foreach (var key in Orphans) await storage.DeleteAsync(key, ct);
-        await db.SetRemoveAsync(Keys.ThumbnailsPending, GenerateThumbnailsHandler.Pending(UserId, ImageId));
-    }
-}
-
-/// <summary>Re-queue the thumbnail jobs that were accepted and never finished (the process died): sent once when an instance starts.</summary>
-public sealed record RecoverUnfinishedThumbnails;
-
-public static class RecoverUnfinishedThumbnailsHandler
-{
-    // An instance that starts while Redis is away still recovers the unfinished jobs once it is back.
-    public static void Configure(HandlerChain chain) => chain.RetryWhileRedisIsAway();
-
-    public static async Task<OutgoingMessages> Handle(RecoverUnfinishedThumbnails _, IDatabase db, ILogger<RecoverUnfinishedThumbnails> log)
-    {
-        var outgoing = new OutgoingMessages();
-        foreach (var member in await db.SetMembersAsync(Keys.ThumbnailsPending))
-        {
-            if (member.ToString().Split('/') is not [var userId, var imageId]) continue;
-            var status = await db.HashGetAsync(Keys.Image(userId, imageId), "status");
-            if (status == ImageStatus.Processing) outgoing.Add(new GenerateThumbnails(userId, imageId));
-            // Finished, gone, or never written (the upload died before its commit: its blobs are listed for the collector).
-            else await db.SetRemoveAsync(Keys.ThumbnailsPending, member);
-        }
-        if (outgoing.Count > 0) log.LogInformation("Re-queued {Count} unfinished thumbnail jobs", outgoing.Count);
-        return outgoing;
     }
 }

@@ -63,14 +63,14 @@ public static class UploadImagesHandler
     /// send them twice; a concurrent request with the same key that committed first is answered instead, and
     /// this one's originals are deleted.
     /// </summary>
-    public static async Task<(UploadedImages, UserChange?, OutgoingMessages, DeleteImageBlobs)> Handle(UploadImages cmd,
+    public static async Task<(UploadedImages, UserChange?, DeleteImageBlobs)> Handle(UploadImages cmd,
         IDatabase db, IObjectStorage storage, ImageInspector inspector, TimeProvider clock, CancellationToken ct)
     {
         var basis = await UserBasis.Read(db, cmd.UserId);
         var idempotency = UploadIdempotency.For(cmd.UserId, cmd.Batch ? "upload-batch" : "upload", cmd.IdempotencyKey,
             cmd.SessionId, cmd.Type, cmd.Files);
         if (idempotency is not null && await idempotency.Earlier(db) is { } earlier)
-            return (await Earlier(db, storage, cmd.UserId, earlier), null, [],
+            return (await Earlier(db, storage, cmd.UserId, earlier), null,
                 new DeleteImageBlobs(await ImageIntake.StagedBefore(db, inspector, cmd.UserId, cmd.SessionId ?? "", cmd.Files)));
 
         await ImageStore.EnsureLiveSession(db, cmd.UserId, cmd.SessionId!);
@@ -80,11 +80,11 @@ public static class UploadImagesHandler
         var created = records.Select(r => r.ToDto(storage)).ToList();
         var change = basis.Change();
         foreach (var (record, dto) in records.Zip(created))
-            change.Write(tx => ImageStore.WriteNew(tx, record)).Raise(new ImageUploaded(cmd.UserId, dto));
+            change.Write(tx => ImageStore.WriteNew(tx, record)).Raise(new ImageUploaded(cmd.UserId, dto))
+                .Enqueue(new GenerateThumbnails.GenerateThumbnails(cmd.UserId, record.Id));
         if (idempotency is not null)
             change.Write(tx => tx.StringSetAsync(idempotency.Key, idempotency.RecordOf(records), Idempotency.Lifetime));
-        OutgoingMessages jobs = [.. created.Select(i => new GenerateThumbnails.GenerateThumbnails(i.UserId, i.Id))];
-        return (new UploadedImages(created), change, jobs, DeleteImageBlobs.None);
+        return (new UploadedImages(created), change, DeleteImageBlobs.None);
     }
 
     /// <summary>

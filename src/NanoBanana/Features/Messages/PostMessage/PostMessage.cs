@@ -60,9 +60,7 @@ public static class PostMessageHandler
         var basisRead = UserBasis.Read(read, userId);
         var earlierRead = cmd.IdempotencyKey is null ? Task.FromResult(RedisValue.Null)
             : read.StringGetAsync(Keys.Idempotency(userId, "message", cmd.IdempotencyKey));
-        var sessionRead = SessionRecord.Live(read, userId, sessionId);
-        var atRead = SessionOrder.Newest(read, userId, clock.GetUtcNow());
-        var numberRead = SearchIndex.NextNumber(read, userId);
+        var newMessage = NewMessage.Read(read, userId, sessionId, clock.GetUtcNow());
         var editedOfRead = cmd.EditedOf is null ? Task.FromResult(RedisValue.Null)
             : read.HashGetAsync(Keys.Message(userId, cmd.EditedOf), "sessionId");
         var statusReads = images.Select(i => read.HashGetAsync(Keys.Image(userId, i), "status")).ToList();
@@ -74,38 +72,16 @@ public static class PostMessageHandler
             var (first, _) = await MessageRecord.Live(db, userId, Idempotency.FirstResourceOrThrow(earlier!, fingerprint!));
             return (new MessagePostedResponse("Message created.", first.Message), null);
         }
-        var before = await sessionRead ?? throw ApiProblem.NotFound("session");
+        var before = await newMessage.Session ?? throw ApiProblem.NotFound("session");
         if (cmd.EditedOf is not null && await editedOfRead != sessionId)
             throw ApiProblem.Validation("editedOf", "'editedOf' must be an earlier message of the same session.");
         for (var i = 0; i < images.Length; i++)
             if ((string?)await statusReads[i] is not ("processing" or "ready"))
                 throw ApiProblem.Validation("imageIds", $"Image '{images[i]}' was not found among your images, or it is not ready or processing.");
 
-        // createdAt never goes backwards within a session (chat order and time order agree), and the session sorts first.
-        var at = await atRead;
-        var number = await numberRead;
-        var text = cmd.Text ?? "";
-        var terms = SearchIndex.Terms(text);
-        var message = MessageRecord.AsStored(new MessageDto(Ids.New(), sessionId, cmd.Role, text,
-            cmd.Params as JsonObject, images, at, at, cmd.EditedOf));
-        var autoTitle = cmd.Role == "user" && !before.Titled && before.Session.Title == SessionRecord.DefaultTitle
-            ? StoredText.AsStored(SessionTitles.Auto(text)) : "";
-        var session = before.Session with
-        {
-            MessageCount = before.Session.MessageCount + 1, UpdatedAt = at,
-            Title = autoTitle.Length > 0 ? autoTitle : before.Session.Title,
-        };
-        var stored = new StoredMessage(message, at, terms, before.MessageSeq + 1, number);
-
-        var change = basis.Change()
-            .Write(tx => SessionRecord.Write(tx, new StoredSession(session, before.Titled || autoTitle.Length > 0, stored.Seq)))
-            .Write(tx => MessageRecord.Write(tx, userId, stored))
-            .Write(tx => tx.SortedSetAddAsync(Keys.SessionMessages(userId, sessionId), message.Id, stored.Seq))
-            .Write(tx => SearchIndex.Add(tx, userId, message.Id, number, terms))
-            .Raise(new MessageCreated(userId, message))
-            .Raise(new SessionUpdated(userId, session));
-        foreach (var image in images)
-            change.Write(tx => tx.HashIncrementAsync(Keys.Image(userId, image), "refCount", 1));
+        var change = basis.Change();
+        var (message, _) = NewMessage.Add(change, before, await newMessage.At, await newMessage.Number,
+            cmd.Role, cmd.Text ?? "", images, cmd.Params as JsonObject, cmd.EditedOf);
         if (cmd.IdempotencyKey is { } key)
             change.Write(tx => tx.StringSetAsync(Keys.Idempotency(userId, "message", key),
                 Idempotency.Record(fingerprint!, message.Id), Idempotency.Lifetime));

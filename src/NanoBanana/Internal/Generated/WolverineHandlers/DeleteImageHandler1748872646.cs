@@ -4,6 +4,7 @@ using NanoBanana.Features.Realtime;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Storage;
+using NanoBanana.Infrastructure.Work;
 using StackExchange.Redis;
 using System;
 
@@ -17,15 +18,17 @@ namespace Internal.Generated.WolverineHandlers
         private readonly NanoBanana.Infrastructure.Http.Validators _validators;
         private readonly NanoBanana.Infrastructure.Realtime.EventLog _eventLog;
         private readonly NanoBanana.Infrastructure.Storage.IObjectStorage _objectStorage;
+        private readonly NanoBanana.Infrastructure.Work.WorkLeases _workLeases;
         private readonly StackExchange.Redis.IDatabase _database;
         private readonly System.TimeProvider _timeProvider;
 
-        public DeleteImageHandler1748872646(NanoBanana.Features.Realtime.UserGates userGates, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Realtime.EventLog eventLog, NanoBanana.Infrastructure.Storage.IObjectStorage objectStorage, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
+        public DeleteImageHandler1748872646(NanoBanana.Features.Realtime.UserGates userGates, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Realtime.EventLog eventLog, NanoBanana.Infrastructure.Storage.IObjectStorage objectStorage, NanoBanana.Infrastructure.Work.WorkLeases workLeases, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
         {
             _userGates = userGates;
             _validators = validators;
             _eventLog = eventLog;
             _objectStorage = objectStorage;
+            _workLeases = workLeases;
             _database = database;
             _timeProvider = timeProvider;
         }
@@ -49,7 +52,7 @@ namespace Internal.Generated.WolverineHandlers
                 // Outgoing, cascaded message
                 await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
 
-                await NanoBanana.Features.Realtime.CommitChanges.Commit(outgoing2, _database, _eventLog, _timeProvider).ConfigureAwait(false);
+                await NanoBanana.Features.Realtime.CommitChanges.Commit(outgoing2, _database, _eventLog, _timeProvider, _workLeases, context).ConfigureAwait(false);
                 if (outgoing3 != null)
                 {
                     

@@ -3,6 +3,7 @@
 using NanoBanana.Features.Realtime;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Realtime;
+using NanoBanana.Infrastructure.Work;
 using StackExchange.Redis;
 using System;
 
@@ -15,14 +16,16 @@ namespace Internal.Generated.WolverineHandlers
         private readonly NanoBanana.Features.Realtime.UserGates _userGates;
         private readonly NanoBanana.Infrastructure.Http.Validators _validators;
         private readonly NanoBanana.Infrastructure.Realtime.EventLog _eventLog;
+        private readonly NanoBanana.Infrastructure.Work.WorkLeases _workLeases;
         private readonly StackExchange.Redis.IDatabase _database;
         private readonly System.TimeProvider _timeProvider;
 
-        public DeleteMessageHandler1961812024(NanoBanana.Features.Realtime.UserGates userGates, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Realtime.EventLog eventLog, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
+        public DeleteMessageHandler1961812024(NanoBanana.Features.Realtime.UserGates userGates, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Realtime.EventLog eventLog, NanoBanana.Infrastructure.Work.WorkLeases workLeases, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
         {
             _userGates = userGates;
             _validators = validators;
             _eventLog = eventLog;
+            _workLeases = workLeases;
             _database = database;
             _timeProvider = timeProvider;
         }
@@ -46,7 +49,7 @@ namespace Internal.Generated.WolverineHandlers
                 // Outgoing, cascaded message
                 await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
 
-                await NanoBanana.Features.Realtime.CommitChanges.Commit(outgoing2, _database, _eventLog, _timeProvider).ConfigureAwait(false);
+                await NanoBanana.Features.Realtime.CommitChanges.Commit(outgoing2, _database, _eventLog, _timeProvider, _workLeases, context).ConfigureAwait(false);
             }
             finally
             {

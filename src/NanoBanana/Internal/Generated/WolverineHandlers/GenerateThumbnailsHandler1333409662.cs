@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Storage;
+using NanoBanana.Infrastructure.Work;
 using StackExchange.Redis;
 using System;
 
@@ -17,15 +18,17 @@ namespace Internal.Generated.WolverineHandlers
         private readonly NanoBanana.Infrastructure.Configuration.Settings _settings;
         private readonly NanoBanana.Infrastructure.Http.Validators _validators;
         private readonly NanoBanana.Infrastructure.Storage.IObjectStorage _objectStorage;
+        private readonly NanoBanana.Infrastructure.Work.WorkLeases _workLeases;
         private readonly StackExchange.Redis.IDatabase _database;
         private readonly System.TimeProvider _timeProvider;
 
-        public GenerateThumbnailsHandler1333409662(Microsoft.Extensions.Logging.ILogger<NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnails> loggerForMessage, NanoBanana.Infrastructure.Configuration.Settings settings, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Storage.IObjectStorage objectStorage, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
+        public GenerateThumbnailsHandler1333409662(Microsoft.Extensions.Logging.ILogger<NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnails> loggerForMessage, NanoBanana.Infrastructure.Configuration.Settings settings, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Storage.IObjectStorage objectStorage, NanoBanana.Infrastructure.Work.WorkLeases workLeases, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
         {
             _loggerForMessage = loggerForMessage;
             _settings = settings;
             _validators = validators;
             _objectStorage = objectStorage;
+            _workLeases = workLeases;
             _database = database;
             _timeProvider = timeProvider;
         }
@@ -36,15 +39,24 @@ namespace Internal.Generated.WolverineHandlers
             var generateThumbnails = (NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnails)context.Envelope.Message;
 
             await NanoBanana.Infrastructure.Http.ValidationMiddleware.BeforeAsync(context.Envelope, _validators, cancellation).ConfigureAwait(false);
-            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnailsHandler");
-            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnailsHandler");
-            
-            // The actual message execution
-            var outgoing1 = await NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnailsHandler.Handle(generateThumbnails, _database, _objectStorage, _settings, _timeProvider, _loggerForMessage, cancellation).ConfigureAwait(false);
+            (var handlerContinuation, var workLease) = await NanoBanana.Infrastructure.Work.LeasedWorkMiddleware.BeforeAsync(context.Envelope, _workLeases).ConfigureAwait(false);
+            try
+            {
+                // Evaluate whether or not the execution should stop based on the HandlerContinuation value
+                if (handlerContinuation == Wolverine.HandlerContinuation.Stop) return;
+                Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnailsHandler");
+                Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnailsHandler");
+                
+                // The actual message execution
+                var outgoing1 = await NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnailsHandler.Handle(generateThumbnails, _database, _objectStorage, context, _settings, _timeProvider, _loggerForMessage, cancellation).ConfigureAwait(false);
 
-            
-            // Outgoing, cascaded message
-            await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
+                await NanoBanana.Infrastructure.Work.LeasedWorkMiddleware.Postpone(outgoing1, workLease, _workLeases).ConfigureAwait(false);
+                await NanoBanana.Infrastructure.Work.LeasedWorkMiddleware.AfterAsync(workLease, _workLeases).ConfigureAwait(false);
+            }
+            finally
+            {
+                NanoBanana.Infrastructure.Work.LeasedWorkMiddleware.Finally(workLease, _workLeases);
+            }
         }
     }
 

@@ -4,6 +4,7 @@ using NanoBanana.Features.Realtime;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Storage;
+using NanoBanana.Infrastructure.Work;
 using StackExchange.Redis;
 using System;
 
@@ -17,15 +18,17 @@ namespace Internal.Generated.WolverineHandlers
         private readonly NanoBanana.Infrastructure.Http.Validators _validators;
         private readonly NanoBanana.Infrastructure.Realtime.EventLog _eventLog;
         private readonly NanoBanana.Infrastructure.Storage.IObjectStorage _objectStorage;
+        private readonly NanoBanana.Infrastructure.Work.WorkLeases _workLeases;
         private readonly StackExchange.Redis.IDatabase _database;
         private readonly System.TimeProvider _timeProvider;
 
-        public ThumbnailsMadeHandler1611088056(NanoBanana.Features.Realtime.UserGates userGates, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Realtime.EventLog eventLog, NanoBanana.Infrastructure.Storage.IObjectStorage objectStorage, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
+        public ThumbnailsMadeHandler1611088056(NanoBanana.Features.Realtime.UserGates userGates, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Realtime.EventLog eventLog, NanoBanana.Infrastructure.Storage.IObjectStorage objectStorage, NanoBanana.Infrastructure.Work.WorkLeases workLeases, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
         {
             _userGates = userGates;
             _validators = validators;
             _eventLog = eventLog;
             _objectStorage = objectStorage;
+            _workLeases = workLeases;
             _database = database;
             _timeProvider = timeProvider;
         }
@@ -45,12 +48,12 @@ namespace Internal.Generated.WolverineHandlers
                 // The actual message execution
                 (var outgoing1, var outgoing2) = await NanoBanana.Features.Images.GenerateThumbnails.ThumbnailsMadeHandler.Handle(thumbnailsMade, _database, _objectStorage, _timeProvider).ConfigureAwait(false);
 
-                await NanoBanana.Features.Realtime.CommitChanges.Commit(outgoing1, _database, _eventLog, _timeProvider).ConfigureAwait(false);
+                await NanoBanana.Features.Realtime.CommitChanges.Commit(outgoing1, _database, _eventLog, _timeProvider, _workLeases, context).ConfigureAwait(false);
                 if (outgoing2 != null)
                 {
                     
                     // Placed by Wolverine's ISideEffect policy
-                    await outgoing2.ExecuteAsync(_database, _objectStorage, cancellation).ConfigureAwait(false);
+                    await outgoing2.ExecuteAsync(_objectStorage, cancellation).ConfigureAwait(false);
                 }
             }
             finally
