@@ -42,5 +42,9 @@ public static class ApiExamples
     public static readonly byte[] TinyPng = Convert.FromBase64String(
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
 
+    public static readonly GenerationDto Generation = new("0193f1a3a1b27c55d4e5f6a7b8c9d0e1", SessionId, UserId, "local", "local",
+        "edit", "Make the sky purple", [ImageId], null, "1024x1024", 1, 7, "queued", null, [], MessageId, null, 0,
+        Later, null, null);
+
     public static Pagination Page(int limit, long total) => Pagination.Of(limit, 0, total);
 }
