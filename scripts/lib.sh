@@ -117,3 +117,28 @@ stop_s3rver() {
   for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   rm -f "$dir/s3rver.pid"
 }
+
+# openapi_checks DIR: lints DIR/openapi.json with Spectral (spectral:oas, errors fail) and type-checks the client
+# openapi-typescript generates from it against the real answers in DIR/answers (tools/openapi/shapes.ts).
+# Sets OPENAPI_FAILED to the number of the two checks that failed.
+openapi_checks() {
+  local dir=$1 tools=tools/openapi
+  OPENAPI_FAILED=0
+  # npm ci wipes node_modules: only when the lock file changed since the last install here.
+  if ! cmp -s "$tools/package-lock.json" "$tools/node_modules/.installed-lock.json"; then
+    (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || { echo "npm ci failed in $tools" >&2; OPENAPI_FAILED=2; return 1; }
+    cp "$tools/package-lock.json" "$tools/node_modules/.installed-lock.json"
+  fi
+  if (cd "$tools" && npx --no-install spectral lint --fail-severity=error -r .spectral.yaml -f text "$dir/openapi.json" >"$dir/spectral.txt" 2>&1); then
+    echo "OpenAPI: spectral:oas found no error ($(grep -c ' warning ' "$dir/spectral.txt") warnings, see $dir/spectral.txt)."
+  else
+    echo "OpenAPI: spectral:oas found errors:" >&2; grep -v ' warning ' "$dir/spectral.txt" >&2; OPENAPI_FAILED=$((OPENAPI_FAILED + 1))
+  fi
+  if (cd "$tools" && rm -rf .generated && npx --no-install openapi-typescript "$dir/openapi.json" -o .generated/api.ts --silent \
+        && node answers.mjs "$dir/answers" && npx --no-install tsc --noEmit -p .) >"$dir/typescript.txt" 2>&1; then
+    echo "OpenAPI: the generated TypeScript client type-checks against the real answers."
+  else
+    echo "OpenAPI: the generated TypeScript client does not type-check:" >&2; cat "$dir/typescript.txt" >&2; OPENAPI_FAILED=$((OPENAPI_FAILED + 1))
+  fi
+  [ "$OPENAPI_FAILED" -eq 0 ]
+}

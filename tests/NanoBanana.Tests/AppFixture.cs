@@ -58,6 +58,7 @@ public sealed class AppFixture : IAsyncLifetime
         {
             b.UseEnvironment(environment);
             foreach (var (k, v) in all) b.UseSetting(k, v);
+            b.ConfigureServices(DocumentedAnswers.AddTo);
             if (services is not null) b.ConfigureServices(services);
         });
     }

@@ -49,6 +49,7 @@ public class LiveServer : WebApplicationFactory<Program>
     {
         builder.UseEnvironment("Testing");
         foreach (var (k, v) in _settings) builder.UseSetting(k, v);
+        builder.ConfigureServices(DocumentedAnswers.AddTo);
         if (_services is not null) builder.ConfigureTestServices(_services);
     }
 

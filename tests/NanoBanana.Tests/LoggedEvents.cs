@@ -19,7 +19,7 @@ public static class LoggedEvents
     static JsonSerializerOptions CreateOptions()
     {
         var o = new JsonSerializerOptions();
-        Json.Configure(o);
+        NanoBanana.Infrastructure.Http.Json.Configure(o);
         return o;
     }
 

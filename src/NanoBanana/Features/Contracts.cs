@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
@@ -12,17 +13,17 @@ public sealed record SessionDto(
     int MessageCount, DateTimeOffset? DeletedAt);
 
 public sealed record MessageDto(
-    string Id, string SessionId, string Role, string Text,
+    string Id, string SessionId, [property: AllowedValues("user", "assistant", "system")] string Role, string Text,
     JsonObject? Params, IReadOnlyList<string> ImageIds,
     DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? EditedOf);
 
 public sealed record ThumbnailDto(int Size, int Width, int Height, string Mime, string Url);
 
 public sealed record ImageDto(
-    string Id, string SessionId, string UserId, string Type,
+    string Id, string SessionId, string UserId, [property: AllowedValues("uploaded", "generated", "edited")] string Type,
     string Path, string? ThumbPath, IReadOnlyList<ThumbnailDto> Thumbnails,
     string Mime, int Width, int Height, long Size, string Sha256,
-    string Status, int RefCount, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    [property: AllowedValues("processing", "ready", "failed")] string Status, int RefCount, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
     string Url, DateTimeOffset? UrlExpiresAt)
 {
     /// <summary>Why thumbnailing failed; present only when <c>status</c> is <c>failed</c>.</summary>

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Diagnostics;
 using System.Reflection;
 using Carter;
@@ -78,7 +79,8 @@ public sealed class HealthEndpoint : ICarterModule
                 }
                 return TypedResults.Json(report, statusCode: report.Healthy ? 200 : 503);
             })
-            .WithName("Health").WithTags("Operations").AllowAnonymous()
+            .WithName("Health")
+            .Example(null, new HealthReport("ok", new RedisHealth("up", 0.4), 3600, "0.1.0", new RequestCounts(1200, 0, 0), new WebSocketCounts(3))).WithTags("Operations").AllowAnonymous()
             .WithSummary("Liveness and readiness: Redis status and latency, uptime, request counts")
             .Produces<HealthReport>()
             .Produces<HealthReport>(503);

@@ -27,7 +27,7 @@ public sealed class HubEndpoint : ICarterModule
             // authorization and answer cache (it checks its own token), which would each hold state for its lifetime.
             .ShortCircuit()
             .WithSummary("Open the realtime WebSocket (see docs/realtime.md for frames and close codes)")
-            .ProducesProblem(400).ProducesProblem(403);
+            .Produces(StatusCodes.Status101SwitchingProtocols).ProducesProblem(400).ProducesProblem(403);
 
     static async Task Connect(HttpContext http, string sessionId, AccessTokens tokens, SignIns signIns, Settings settings,
         IDatabase db, EventLog log, RealtimeHub hub, RealtimeSettings realtime, TimeProvider clock)

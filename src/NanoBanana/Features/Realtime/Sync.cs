@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;
@@ -70,7 +71,10 @@ public sealed class SyncEndpoint : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.SyncRoutes().MapGet("", async (string? since, string? limit, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 await bus.InvokeAsync<SyncPage>(new SyncEvents(since, limit) { UserId = caller.UserId }, ct))
+            .Paged(SyncEvents.DefaultLimit, SyncEvents.MaxLimit)
+            .Query("since", "The seq of the last event the client has (0 or absent: from the start).", minimum: 0)
             .WithName("SyncEvents")
+            .Example(null, new SyncPage([new SyncEvent(42, "session_updated", System.Text.Json.JsonSerializer.SerializeToElement(new { session = ApiExamples.Session }, NanoBanana.Infrastructure.Http.Json.Api), ApiExamples.Session.UpdatedAt)], 42, false))
             .WithSummary("The caller's events after a seq, oldest first (the hub's catch-up over HTTP)")
             .Produces<SyncPage>()
             .ProducesValidationProblem()

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Serialization;
@@ -206,7 +207,10 @@ public sealed class SearchEndpoint : ICarterModule
         app.SearchRoutes().MapGet("", async (string? q, string? limit, string? offset, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<SearchResults>(new Search(q, limit, offset) { UserId = caller.UserId }, ct)))
             .WithName("Search")
+            .Example(null, new SearchResults([new SearchResult(ApiExamples.MessageId, ApiExamples.SessionId, ApiExamples.Session.Title, ApiExamples.Message.Text, ApiExamples.Message.CreatedAt, [new Highlight(9, 12)])], ApiExamples.Page(20, 1)))
             .WithSummary("Search the caller's messages: CJK by any 2+ character substring, other scripts by word prefix, case- and accent-insensitive")
+            .Paged(defaultLimit: 20, maxLimit: 100)
+            .Query("q", "The words or characters to find.")
             .Produces<SearchResults>()
             .ProducesValidationProblem()
             .ProducesProblem(401);

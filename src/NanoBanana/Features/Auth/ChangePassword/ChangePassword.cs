@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -64,7 +65,8 @@ public sealed class ChangePasswordEndpoint : ICarterModule
         app.AuthRoutes().MapPut("/password", async (ChangePassword body, Caller caller, HttpContext http, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<MessageResponse>(
                     body with { UserId = caller.UserId, DeviceId = caller.DeviceId, ClientAddress = ClientAddress.Of(http) }, ct)))
-            .WithName("ChangePassword").RequireRateLimiting(RateLimiting.PasswordRoutes)
+            .WithName("ChangePassword")
+            .Example(new ChangePassword("correct horse battery", "a longer passphrase here"), new MessageResponse("Password changed. Other devices have been signed out.")).RequireRateLimiting(RateLimiting.PasswordRoutes)
             .WithSummary("Change the password; every other device is signed out")
             .Produces<MessageResponse>()
             .ProducesValidationProblem()

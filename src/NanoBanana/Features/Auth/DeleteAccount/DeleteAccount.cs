@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -120,7 +121,8 @@ public sealed class DeleteAccountEndpoint : ICarterModule
         app.AuthRoutes().MapDelete("/me", async ([FromBody] DeleteAccount body, Caller caller, HttpContext http, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<MessageResponse>(
                     body with { UserId = caller.UserId, ClientAddress = NanoBanana.Infrastructure.Http.ClientAddress.Of(http) }, ct)))
-            .WithName("DeleteAccount").RequireRateLimiting(RateLimiting.PasswordRoutes)
+            .WithName("DeleteAccount")
+            .Example(new DeleteAccount("correct horse battery"), new MessageResponse("Account deleted. Everything it held is gone.")).RequireRateLimiting(RateLimiting.PasswordRoutes)
             .WithSummary("Delete the account and everything it owns; every device and socket ends")
             .Produces<MessageResponse>()
             .ProducesValidationProblem()

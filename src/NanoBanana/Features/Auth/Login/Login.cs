@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -65,7 +66,8 @@ public sealed class LoginEndpoint : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.AuthRoutes().MapPost("/login", async (Login body, HttpContext http, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<AuthResponse>(body with { ClientAddress = ClientAddress.Of(http) }, ct)))
-            .WithName("Login").AllowAnonymous().RequireRateLimiting(RateLimiting.PasswordRoutes)
+            .WithName("Login")
+            .Example(new Login("ada@example.com", "correct horse battery"), new AuthResponse("Signed in.", ApiExamples.User, ApiExamples.Token, ApiExamples.RefreshToken, ApiExamples.TokenExpiresAt)).AllowAnonymous().RequireRateLimiting(RateLimiting.PasswordRoutes)
             .WithSummary("Sign in this device with email and password")
             .Produces<AuthResponse>()
             .ProducesValidationProblem()

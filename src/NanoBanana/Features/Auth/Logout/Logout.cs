@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -44,6 +45,7 @@ public sealed class LogoutEndpoint : ICarterModule
                 TypedResults.Ok(await bus.InvokeAsync<MessageResponse>(
                     (await Json.ReadOptionalBody<Logout>(http) ?? new Logout(null)) with { UserId = caller.UserId, DeviceId = caller.DeviceId }, ct)))
             .WithName("Logout")
+            .Example(new Logout(ApiExamples.RefreshToken), new MessageResponse("Signed out."))
             .WithSummary("Sign out this device (or the device of the given refresh token)")
             .Accepts<Logout>(isOptional: true, "application/json")
             .Produces<MessageResponse>()

@@ -1,4 +1,5 @@
 using Carter;
+using NanoBanana.Infrastructure.OpenApi;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
 using Wolverine;
@@ -19,6 +20,7 @@ public sealed class MeEndpoint : ICarterModule
         app.AuthRoutes().MapGet("/me", async (Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<UserResponse>(new GetMe(caller.UserId), ct)))
             .WithName("GetMe")
+            .Example(null, new UserResponse(ApiExamples.User))
             .WithSummary("The signed-in user's account")
             .Produces<UserResponse>()
             .ProducesProblem(401);

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -91,7 +92,8 @@ public sealed class RefreshEndpoint : ICarterModule
                 }
                 return TypedResults.Ok(await bus.InvokeAsync<RefreshResponse>(cmd, ct));
             })
-            .WithName("Refresh").AllowAnonymous()
+            .WithName("Refresh")
+            .Example(new Refresh(ApiExamples.RefreshToken), new RefreshResponse(ApiExamples.Token, ApiExamples.TokenExpiresAt) { RefreshToken = ApiExamples.RefreshToken }).AllowAnonymous()
             .WithSummary("Rotate a refresh token, or extend a still-valid access token (body-less)")
             .Accepts<Refresh>(isOptional: true, "application/json")
             .Produces<RefreshResponse>()

@@ -1,6 +1,7 @@
 using Carter;
 using FluentValidation;
 using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.OpenApi;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
@@ -91,7 +92,8 @@ public sealed class RegisterEndpoint : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.AuthRoutes().MapPost("/register", async (Register body, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Created("/api/auth/me", await bus.InvokeAsync<AuthResponse>(body, ct)))
-            .WithName("Register").AllowAnonymous().RequireRateLimiting(RateLimiting.PasswordRoutes)
+            .WithName("Register")
+            .Example(new Register("ada@example.com", "ada", "correct horse battery"), new AuthResponse("Account created.", ApiExamples.User, ApiExamples.Token, ApiExamples.RefreshToken, ApiExamples.TokenExpiresAt)).AllowAnonymous().RequireRateLimiting(RateLimiting.PasswordRoutes)
             .WithSummary("Create an account and sign in this device")
             .Produces<AuthResponse>(201)
             .ProducesValidationProblem()

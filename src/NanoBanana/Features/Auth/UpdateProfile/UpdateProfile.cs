@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -90,6 +91,7 @@ public sealed class UpdateProfileEndpoint : ICarterModule
         app.AuthRoutes().MapPut("/me", async (UpdateProfile body, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<UserResponse>(body with { UserId = caller.UserId }, ct)))
             .WithName("UpdateProfile")
+            .Example(new UpdateProfile(Username: "ada_l"), new UserResponse(ApiExamples.User with { Username = "ada_l" }))
             .WithSummary("Change the username and/or avatar")
             .Produces<UserResponse>()
             .ProducesValidationProblem()

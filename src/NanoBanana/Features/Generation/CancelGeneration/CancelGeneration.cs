@@ -3,6 +3,7 @@ using FluentValidation;
 using NanoBanana.Features.Generation.CreateGeneration;
 using NanoBanana.Features.Sessions;
 using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.OpenApi;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
 using Wolverine;
@@ -47,6 +48,7 @@ public sealed class CancelGenerationEndpoint : ICarterModule
         app.GenerationsRoutes().MapDelete("/{generationId}", async (string generationId, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<GenerationResponse>(new CancelGeneration(caller.UserId, generationId), ct)))
             .WithName("CancelGeneration")
+            .Example(null, new GenerationResponse(ApiExamples.Generation with { Status = "cancelled", FinishedAt = ApiExamples.Generation.CreatedAt.AddSeconds(3) }))
             .WithSummary("Cancel a queued or running generation; nothing it would have made is stored")
             .Produces<GenerationResponse>()
             .ProducesValidationProblem()

@@ -6,6 +6,7 @@ using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Generation;
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Imaging;
+using NanoBanana.Infrastructure.OpenApi;
 using NanoBanana.Infrastructure.Security;
 using Wolverine;
 
@@ -35,6 +36,10 @@ public sealed partial class CompatibilityRoutes : ICarterModule
                 routes.MapPost($"/{operation}", (HttpContext http, Caller caller, IMessageBus bus, CancellationToken ct) =>
                         Run(http, caller, bus, provider, edit, ct))
                     .WithName($"Compat-{provider}-{operation}")
+                    .Example(edit
+                        ? new CompatBody { Instruction = "Make the sky purple", OriginalImage = ApiExamples.TinyPng, Size = "1024x1024", N = 1 }
+                        : new CompatBody { Prompt = "A banana on the moon", Size = "1024x1024", N = 1 },
+                        new CompatImages([ApiExamples.TinyPng], null))
                     .WithSummary($"{provider}: {operation} pictures synchronously (the original server's route)")
                     .Accepts<CompatBody>("application/json", provider == "flux" && edit ? ["multipart/form-data"] : [])
                     .Produces<CompatImages>()
@@ -44,6 +49,7 @@ public sealed partial class CompatibilityRoutes : ICarterModule
             routes.MapGet("/generate", (HttpContext http, Caller caller, IMessageBus bus, CancellationToken ct) =>
                     MockFromQuery(http, caller, bus, provider, ct))
                 .WithName($"Compat-{provider}-generate-mock")
+                .Example(null, new CompatImages([ApiExamples.TinyPng], null))
                 .WithSummary($"{provider}: a local picture with ?mock=1 (and optional ?prompt=), as the original answered")
                 .Produces<CompatImages>().ProducesProblem(400).ProducesProblem(401);
         }

@@ -9,7 +9,7 @@ public sealed record GenerateCompat(string UserId, string Provider, ImageRequest
 
 /// <summary>The original server's answer: the pictures as base64 (byte arrays serialize as base64) and the provider's words.</summary>
 public sealed record CompatImages(IReadOnlyList<byte[]> Images,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Text);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Text = null); // absent when the provider said nothing
 
 public static class GenerateCompatHandler
 {

@@ -7,6 +7,7 @@ using NanoBanana.Features.Images;
 using NanoBanana.Features.Messages;
 using NanoBanana.Infrastructure.Generation;
 using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.OpenApi;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
@@ -124,6 +125,7 @@ public sealed class CreateGenerationEndpoint : ICarterModule
                 return TypedResults.Accepted($"/api/generations/{answer.Generation.Id}", answer);
             })
             .WithName("CreateGeneration")
+            .Example(new CreateGeneration("local", "Make the sky purple", [ApiExamples.ImageId], null, "1024x1024", 1, 7, ApiExamples.Message.Params, null), new GenerationResponse(ApiExamples.Generation))
             .WithSummary("Queue a generation (no imageIds) or an edit of the session's pictures; its result arrives as an assistant message; accepts Idempotency-Key")
             .Produces<GenerationResponse>(202)
             .ProducesValidationProblem()

@@ -3,6 +3,7 @@ using FluentValidation;
 using NanoBanana.Features.Generation.CreateGeneration;
 using NanoBanana.Features.Sessions;
 using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.OpenApi;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
 using Wolverine;
@@ -35,6 +36,7 @@ public sealed class GetGenerationEndpoint : ICarterModule
         app.GenerationsRoutes().MapGet("/{generationId}", async (string generationId, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<GenerationResponse>(new GetGeneration(caller.UserId, generationId), ct)))
             .WithName("GetGeneration")
+            .Example(null, new GenerationResponse(ApiExamples.Generation))
             .WithSummary("One generation: its status, and once it succeeded its images and assistant message")
             .Produces<GenerationResponse>()
             .ProducesValidationProblem()

@@ -3,6 +3,7 @@ using Carter;
 using FluentValidation;
 using NanoBanana.Features.Sessions;
 using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.OpenApi;
 using NanoBanana.Infrastructure.Redis;
 using NanoBanana.Infrastructure.Security;
 using StackExchange.Redis;
@@ -53,6 +54,7 @@ public sealed class ListGenerationsEndpoint : ICarterModule
                 TypedResults.Ok(await bus.InvokeAsync<GenerationsPage>(
                     new ListGenerations(sessionId, limit, offset) { UserId = caller.UserId }, ct)))
             .WithName("ListGenerations")
+            .Example(null, new GenerationsPage([ApiExamples.Generation], ApiExamples.Page(20, 1)))
             .WithSummary("The session's generations, newest first")
             .Produces<GenerationsPage>()
             .ProducesValidationProblem()

@@ -1,5 +1,6 @@
 using Carter;
 using NanoBanana.Infrastructure.Generation;
+using NanoBanana.Infrastructure.OpenApi;
 using Wolverine;
 
 namespace NanoBanana.Features.Generation.ListProviders;
@@ -24,6 +25,7 @@ public sealed class ListProvidersEndpoint : ICarterModule
         app.GenerationRoutes().MapGet("/providers", async (IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<ProvidersResponse>(new ListGenerationProviders(), ct)))
             .WithName("ListGenerationProviders")
+            .Example(null, new ProvidersResponse([new ProviderDto("local", "Local (libvips)", true, false, ["generate", "edit"], "local")], "local"))
             .WithSummary("The image providers, whether each is configured, and the default one")
             .Produces<ProvidersResponse>()
             .ProducesProblem(401);

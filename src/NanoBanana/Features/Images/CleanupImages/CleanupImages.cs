@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Carter;
@@ -37,6 +38,7 @@ public sealed class CleanupImagesEndpoint : ICarterModule
         app.ImageRoutes().MapPost("/cleanup", (Caller caller, IMessageBus bus, CancellationToken ct) =>
                 bus.InvokeAsync<CleanupResponse>(new CleanupImages { UserId = caller.UserId }, ct))
             .WithName("CleanupImages")
+            .Example(null, new CleanupResponse(new CleanupResults(3)))
             .WithSummary("Remove now the caller's images that no message uses")
             .Produces<CleanupResponse>();
 }

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Carter;
@@ -37,6 +38,7 @@ public sealed class DeleteImageEndpoint : ICarterModule
         app.ImageRoutes().MapDelete("/{imageId}", (string imageId, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 bus.InvokeAsync<MessageResponse>(new DeleteImage(imageId) { UserId = caller.UserId }, ct))
             .WithName("DeleteImage")
+            .Example(null, new MessageResponse("Image deleted."))
             .WithSummary("Delete an image no message uses")
             .Produces<MessageResponse>().ProducesProblem(404).ProducesProblem(409);
 }

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Carter;
@@ -26,6 +27,7 @@ public sealed class GetImageEndpoint : ICarterModule
         app.ImageRoutes().MapGet("/{imageId}", (string imageId, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 bus.InvokeAsync<ImageResponse>(new GetImage(imageId) { UserId = caller.UserId }, ct))
             .WithName("GetImage")
+            .Example(null, new ImageResponse(ApiExamples.Image))
             .WithSummary("One image, with freshly signed URLs")
             .Produces<ImageResponse>().ProducesProblem(404);
 }

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Carter;
@@ -43,6 +44,9 @@ public sealed class ListSessionImagesEndpoint : ICarterModule
                 (string sessionId, string? type, string? limit, string? offset, Caller caller, IMessageBus bus, CancellationToken ct) =>
                     bus.InvokeAsync<ImagePage>(new ListSessionImages(sessionId, type, limit, offset) { UserId = caller.UserId }, ct))
             .WithName("ListSessionImages")
+            .Example(null, new ImagePage([ApiExamples.Image], ApiExamples.Page(ImagePage.DefaultLimit, 1)))
             .WithSummary("A session's images, newest first")
+            .Paged(ImagePage.DefaultLimit, ImagePage.MaxLimit)
+            .Query("type", "Only images of this type.", oneOf: ImageTypes.All)
             .Produces<ImagePage>().ProducesValidationProblem().ProducesProblem(404);
 }

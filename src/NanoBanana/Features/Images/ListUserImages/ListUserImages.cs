@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Carter;
@@ -42,6 +43,9 @@ public sealed class ListUserImagesEndpoint : ICarterModule
                 (string? type, string? limit, string? offset, Caller caller, IMessageBus bus, CancellationToken ct) =>
                     bus.InvokeAsync<ImagePage>(new ListUserImages(type, limit, offset) { UserId = caller.UserId }, ct))
             .WithName("ListUserImages")
+            .Example(null, new ImagePage([ApiExamples.Image], ApiExamples.Page(ImagePage.DefaultLimit, 1)))
             .WithSummary("All the caller's images, newest first")
+            .Paged(ImagePage.DefaultLimit, ImagePage.MaxLimit)
+            .Query("type", "Only images of this type.", oneOf: ImageTypes.All)
             .Produces<ImagePage>().ProducesValidationProblem();
 }

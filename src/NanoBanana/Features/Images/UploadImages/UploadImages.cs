@@ -1,3 +1,5 @@
+using NanoBanana.Infrastructure.OpenApi;
+using System.ComponentModel.DataAnnotations;
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Carter;
@@ -39,6 +41,14 @@ public sealed record UploadImages(string? SessionId, string? Type, IReadOnlyList
 }
 
 /// <summary>The images an upload stored (or, for a retry under its Idempotency-Key, the ones its first request stored, as they are now).</summary>
+/// <summary>The single upload's form, as the OpenAPI document shows it (MultipartUpload reads it).</summary>
+public sealed record UploadImageForm(
+    IFormFile Image, string SessionId, [property: AllowedValues("uploaded", "generated", "edited")] string Type);
+
+/// <summary>The batch upload's form: 1 to 10 files in <c>images</c>.</summary>
+public sealed record UploadImageBatchForm(
+    IReadOnlyList<IFormFile> Images, string SessionId, [property: AllowedValues("uploaded", "generated", "edited")] string Type);
+
 public sealed record UploadedImages(IReadOnlyList<ImageDto> Images);
 
 public sealed record BatchResults(IReadOnlyList<ImageDto> Successful, IReadOnlyList<object> Failed, int Total);
@@ -129,8 +139,9 @@ public sealed class UploadImagesEndpoint : ICarterModule
             })
             .DisableAntiforgery()
             .WithName("UploadImage")
-            .WithSummary("Upload one image (multipart: image, sessionId, type); thumbnails follow; accepts Idempotency-Key")
-            .Accepts<IFormFile>("multipart/form-data")
+            .Example(null, new ImageResponse(ApiExamples.Image with { Status = "processing", Thumbnails = [], ThumbPath = null }))
+            .WithSummary("Upload one image (multipart: image, sessionId, type); thumbnails follow")
+            .Accepts<UploadImageForm>("multipart/form-data")
             .Produces<ImageResponse>(201)
             .ProducesValidationProblem()
             .ProducesProblem(404).ProducesProblem(413).ProducesProblem(415).ProducesProblem(422).ProducesProblem(503);
@@ -147,8 +158,9 @@ public sealed class UploadImagesEndpoint : ICarterModule
             })
             .DisableAntiforgery()
             .WithName("UploadImageBatch")
-            .WithSummary("Upload 1 to 10 images at once, all or nothing; accepts Idempotency-Key")
-            .Accepts<IFormFileCollection>("multipart/form-data")
+            .Example(null, new BatchResponse(new BatchResults([ApiExamples.Image], [], 1)))
+            .WithSummary("Upload 1 to 10 images at once (multipart: images, sessionId, type), all or nothing")
+            .Accepts<UploadImageBatchForm>("multipart/form-data")
             .Produces<BatchResponse>(201)
             .ProducesValidationProblem()
             .ProducesProblem(404).ProducesProblem(413).ProducesProblem(415).ProducesProblem(422).ProducesProblem(503);

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -72,6 +73,7 @@ public sealed class DeleteMessageEndpoint : ICarterModule
         app.MessageRoutes().MapDelete("/{messageId}", async (string messageId, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<MessageResponse>(new DeleteMessage(messageId) { UserId = caller.UserId }, ct)))
             .WithName("DeleteMessage")
+            .Example(null, new MessageResponse("Message deleted."))
             .WithSummary("Delete a message: gone from lists, counts and search; its images released")
             .Produces<MessageResponse>()
             .ProducesValidationProblem()

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Carter;
@@ -10,7 +11,7 @@ using Wolverine;
 namespace NanoBanana.Features.Messages.EditMessage;
 
 /// <summary>PUT <c>{text?, params?, imageIds?}</c>: only what is given changes; a new text keeps the old one as a revision.</summary>
-public sealed record EditMessage(string? Text, JsonNode? Params, string[]? ImageIds) : IChangesUserData
+public sealed record EditMessage(string? Text = null, JsonNode? Params = null, string[]? ImageIds = null) : IChangesUserData
 {
     [JsonIgnore] public string UserId { get; init; } = "";
     [JsonIgnore] public string MessageId { get; init; } = "";
@@ -44,6 +45,7 @@ public sealed class EditMessageEndpoint : ICarterModule
         app.MessageRoutes().MapPut("/{messageId}", async (string messageId, EditMessage body, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(body with { UserId = caller.UserId, MessageId = messageId }, ct)))
             .WithName("EditMessage")
+            .Example(new EditMessage(Text: "Make the sky violet"), new MessageDataResponse(ApiExamples.Message with { Text = "Make the sky violet" }))
             .WithSummary("Edit a message's text, params or images; the previous text stays as a revision")
             .Produces<MessageDataResponse>()
             .ProducesValidationProblem()

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -30,6 +31,7 @@ public sealed class GetMessageEndpoint : ICarterModule
         app.MessageRoutes().MapGet("/{messageId}", async (string messageId, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(new GetMessage(messageId) { UserId = caller.UserId }, ct)))
             .WithName("GetMessage")
+            .Example(null, new MessageDataResponse(ApiExamples.Message))
             .WithSummary("One of the caller's messages")
             .Produces<MessageDataResponse>()
             .ProducesValidationProblem()

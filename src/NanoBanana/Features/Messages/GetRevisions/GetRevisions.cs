@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Globalization;
 using System.Text.Json.Serialization;
 using Carter;
@@ -43,6 +44,7 @@ public sealed class GetRevisionsEndpoint : ICarterModule
         app.MessageRoutes().MapGet("/{messageId}/revisions", async (string messageId, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<RevisionsResponse>(new GetRevisions(messageId) { UserId = caller.UserId }, ct)))
             .WithName("GetMessageRevisions")
+            .Example(null, new RevisionsResponse([new Revision("Make the sky purple", ApiExamples.Message.CreatedAt), new Revision("Make the sky violet", ApiExamples.Message.CreatedAt.AddMinutes(1))]))
             .WithSummary("Every version of a message's text, oldest first, the current one last")
             .Produces<RevisionsResponse>()
             .ProducesValidationProblem()

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -104,7 +105,9 @@ public sealed class ListMessagesEndpoint : ICarterModule
                 return TypedResults.Bytes(answer.Utf8, "application/json; charset=utf-8");
             })
             .CachedPerUserVersion()
+            .Paged(defaultLimit: 50, maxLimit: 100)
             .WithName("ListMessages")
+            .Example(null, new MessagesPage([ApiExamples.Message], ApiExamples.Page(50, 1)))
             .WithSummary("A session's messages, oldest first (chat order)")
             .Produces<MessagesPage>()
             .ProducesValidationProblem()

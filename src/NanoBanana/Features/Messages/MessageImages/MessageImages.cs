@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -81,6 +82,7 @@ public sealed class MessageImagesEndpoints : ICarterModule
         messages.MapGet("/{messageId}/images", async (string messageId, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<MessageImagesResponse>(new ListMessageImages(messageId) { UserId = caller.UserId }, ct)))
             .WithName("ListMessageImages")
+            .Example(null, new MessageImagesResponse([ApiExamples.Image]))
             .WithSummary("The images a message references")
             .Produces<MessageImagesResponse>()
             .ProducesValidationProblem()
@@ -89,6 +91,7 @@ public sealed class MessageImagesEndpoints : ICarterModule
         messages.MapPost("/{messageId}/images", async (string messageId, AttachImage body, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(body with { UserId = caller.UserId, MessageId = messageId }, ct)))
             .WithName("AttachMessageImage")
+            .Example(new AttachImage(ApiExamples.ImageId), new MessageDataResponse(ApiExamples.Message))
             .WithSummary("Attach one of the caller's images to a message (its refCount grows)")
             .Produces<MessageDataResponse>()
             .ProducesValidationProblem()
@@ -97,6 +100,7 @@ public sealed class MessageImagesEndpoints : ICarterModule
         messages.MapDelete("/{messageId}/images/{imageId}", async (string messageId, string imageId, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<MessageDataResponse>(new DetachImage(messageId, imageId) { UserId = caller.UserId }, ct)))
             .WithName("DetachMessageImage")
+            .Example(null, new MessageDataResponse(ApiExamples.Message with { ImageIds = [] }))
             .WithSummary("Detach an image from a message (its refCount shrinks)")
             .Produces<MessageDataResponse>()
             .ProducesValidationProblem()

@@ -1,3 +1,5 @@
+using NanoBanana.Infrastructure.OpenApi;
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Carter;
@@ -13,7 +15,9 @@ using Wolverine;
 
 namespace NanoBanana.Features.Messages.PostMessage;
 
-public sealed record PostMessage(string Role, string? Text, string[]? ImageIds, JsonNode? Params, string? EditedOf) : IChangesUserData
+public sealed record PostMessage(
+    [property: AllowedValues("user", "assistant", "system")] string Role,
+    string? Text = null, string[]? ImageIds = null, JsonNode? Params = null, string? EditedOf = null) : IChangesUserData
 {
     [JsonIgnore] public string UserId { get; init; } = "";
     [JsonIgnore] public string SessionId { get; init; } = "";
@@ -96,7 +100,8 @@ public sealed class PostMessageEndpoint : ICarterModule
                 return TypedResults.Created($"/api/messages/{answer.MessageData.Id}", answer);
             })
             .WithName("PostMessage")
-            .WithSummary("Add a message to a session; accepts Idempotency-Key")
+            .Example(new PostMessage("user", ApiExamples.Message.Text, [ApiExamples.ImageId], ApiExamples.Message.Params), new MessagePostedResponse("Message created.", ApiExamples.Message))
+            .WithSummary("Add a message to a session")
             .Produces<MessagePostedResponse>(201)
             .ProducesValidationProblem()
             .ProducesProblem(401).ProducesProblem(404).ProducesProblem(422);

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -10,7 +11,7 @@ using Wolverine;
 
 namespace NanoBanana.Features.Sessions.CreateSession;
 
-public sealed record CreateSession(string? Title) : IChangesUserData
+public sealed record CreateSession(string? Title = null) : IChangesUserData
 {
     [JsonIgnore] public string UserId { get; init; } = "";
     [JsonIgnore] public string? IdempotencyKey { get; init; }
@@ -65,7 +66,8 @@ public sealed class CreateSessionEndpoint : ICarterModule
             })
             .Accepts<CreateSession>(isOptional: true, "application/json")
             .WithName("CreateSession")
-            .WithSummary("Start a session (title defaults to \"New Chat\"); accepts Idempotency-Key")
+            .Example(new CreateSession("Make the sky purple"), new SessionResponse(ApiExamples.Session with { MessageCount = 0 }))
+            .WithSummary("Start a session (title defaults to \"New Chat\")")
             .Produces<SessionResponse>(201)
             .ProducesValidationProblem()
             .ProducesProblem(401).ProducesProblem(422);

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -54,6 +55,7 @@ public sealed class DeleteSessionEndpoint : ICarterModule
                     ? TypedResults.Ok(new MessageResponse("Session deleted."))
                     : throw ApiProblem.NotFound("session"))
             .WithName("DeleteSession")
+            .Example(null, new MessageResponse("Session deleted."))
             .WithSummary("Delete a session (soft): gone from lists, reads and search; its images released")
             .Produces<MessageResponse>()
             .ProducesValidationProblem()

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -31,6 +32,7 @@ public sealed class GetSessionEndpoint : ICarterModule
                 TypedResults.Ok(await bus.InvokeAsync<SessionResponse>(new GetSession(sessionId) { UserId = caller.UserId }, ct)))
             .CachedPerUserVersion()
             .WithName("GetSession")
+            .Example(null, new SessionResponse(ApiExamples.Session))
             .WithSummary("One of the caller's sessions")
             .Produces<SessionResponse>()
             .ProducesValidationProblem()

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Globalization;
 using System.Text.Json.Serialization;
 using Carter;
@@ -95,7 +96,10 @@ public sealed class ListSessionsEndpoint : ICarterModule
         app.SessionRoutes().MapGet("", async (string? limit, string? offset, string? q, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<ListedSessions>(new ListSessions(limit, offset, q) { UserId = caller.UserId }, ct)))
             .CachedPerUserVersion()
+            .Paged(defaultLimit: 20, maxLimit: 100)
+            .Query("q", "Keep the sessions whose title contains this (case-insensitive, any language).")
             .WithName("ListSessions")
+            .Example(null, new SessionsPage([ApiExamples.Session], ApiExamples.Page(20, 1)))
             .WithSummary("The caller's sessions, most recently updated first; q filters titles (case-insensitive, any language)")
             .Produces<SessionsPage>()
             .ProducesValidationProblem()

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -51,6 +52,7 @@ public sealed class RenameSessionEndpoint : ICarterModule
                     TypedResults.Ok(await bus.InvokeAsync<SessionResponse>(
                         body with { UserId = caller.UserId, SessionId = sessionId }, ct)))
             .WithName("RenameSession")
+            .Example(new RenameSession("Purple sky"), new SessionResponse(ApiExamples.Session with { Title = "Purple sky" }))
             .WithSummary("Rename a session (PUT or PATCH)")
             .Accepts<RenameSession>("application/json")
             .Produces<SessionResponse>()

@@ -1,3 +1,4 @@
+using NanoBanana.Infrastructure.OpenApi;
 using System.Globalization;
 using System.Text.Json.Serialization;
 using Carter;
@@ -58,6 +59,7 @@ public sealed class SessionStatsEndpoint : ICarterModule
         app.SessionRoutes().MapGet("/{sessionId}/stats", async (string sessionId, Caller caller, IMessageBus bus, CancellationToken ct) =>
                 TypedResults.Ok(await bus.InvokeAsync<SessionStatsResponse>(new SessionStats(sessionId) { UserId = caller.UserId }, ct)))
             .WithName("SessionStats")
+            .Example(null, new SessionStatsResponse(new SessionStatsDto(2, 1, 1, 0, ApiExamples.Message.CreatedAt)))
             .WithSummary("Counts of a session: messages, images by type, time of the last message")
             .Produces<SessionStatsResponse>()
             .ProducesValidationProblem()
