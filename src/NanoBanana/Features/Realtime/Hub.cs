@@ -23,11 +23,11 @@ public sealed class HubEndpoint : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapGet("/ws/{sessionId}", Connect)
             .WithName("RealtimeHub").WithTags("Realtime").AllowAnonymous()
+            .WithSummary("Open the realtime WebSocket (see docs/realtime.md for frames and close codes)")
+            .Produces(StatusCodes.Status101SwitchingProtocols).ProducesProblem(400).ProducesProblem(403)
             // A socket's request lasts as long as the socket: it skips the API's authentication, rate limits,
             // authorization and answer cache (it checks its own token), which would each hold state for its lifetime.
-            .ShortCircuit()
-            .WithSummary("Open the realtime WebSocket (see docs/realtime.md for frames and close codes)")
-            .Produces(StatusCodes.Status101SwitchingProtocols).ProducesProblem(400).ProducesProblem(403);
+            .ShortCircuit();
 
     static async Task Connect(HttpContext http, string sessionId, AccessTokens tokens, SignIns signIns, Settings settings,
         IDatabase db, EventLog log, RealtimeHub hub, RealtimeSettings realtime, TimeProvider clock)
