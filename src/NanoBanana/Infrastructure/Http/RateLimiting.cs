@@ -20,6 +20,7 @@ public static class RateLimiting
 
     public static IServiceCollection AddApiRateLimits(this IServiceCollection services, LimitSettings limits)
     {
+        services.AddSingleton<RefusalLog>();
         services.AddRateLimiter(o =>
         {
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
@@ -38,11 +39,39 @@ public static class RateLimiting
             o.OnRejected = async (ctx, _) =>
             {
                 var retry = ctx.Lease.TryGetMetadata(MetadataName.RetryAfter, out var ra) ? ra : TimeSpan.FromSeconds(60);
+                ctx.HttpContext.RequestServices.GetRequiredService<RefusalLog>().Note(ctx.HttpContext);
                 await ProblemHandling.Write(ctx.HttpContext, 429, "rate_limited",
                     "Too many requests. Slow down and try again shortly.", retryAfter: retry);
             };
         });
         return services;
+    }
+}
+
+/// <summary>
+/// A flood of refused requests must not become a flood of log lines (CPU and disk the attacker would spend):
+/// a refused request's own line is logged at Debug, and each caller's first refusal of a minute once, as a warning.
+/// </summary>
+public sealed class RefusalLog(TimeProvider clock, ILogger<RefusalLog> log)
+{
+    public const string Item = "nb.rate-limited";
+
+    readonly Lock _gate = new();
+    readonly HashSet<string> _notedThisMinute = [];
+    long _minute;
+
+    public void Note(HttpContext http)
+    {
+        http.Items[Item] = true;
+        var caller = http.User.Identity?.IsAuthenticated == true ? $"user {http.User.UserId()}" : $"address {ClientAddress.Of(http)}";
+        var minute = clock.GetUtcNow().ToUnixTimeSeconds() / 60;
+        lock (_gate)
+        {
+            if (minute != _minute) { _minute = minute; _notedThisMinute.Clear(); }
+            if (!_notedThisMinute.Add(caller)) return;
+        }
+        log.LogWarning("Requests over the rate limit refused for {Caller} on {Path}; further refusals this minute are not logged",
+            caller, http.Request.Path.Value);
     }
 }
 

@@ -81,7 +81,7 @@ public static class Observability
             o.MessageTemplate = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0} ms";
             o.GetLevel = (http, _, ex) => http.Items.ContainsKey(NanoBanana.Infrastructure.Http.ApiProblem.LoadShedItem) ? LogEventLevel.Warning
                 : ex is not null || http.Response.StatusCode >= 500 ? LogEventLevel.Error
-                : http.Request.Path.StartsWithSegments("/health") ? LogEventLevel.Debug
+                : http.Request.Path.StartsWithSegments("/health") || http.Items.ContainsKey(NanoBanana.Infrastructure.Http.RefusalLog.Item) ? LogEventLevel.Debug
                 : LogEventLevel.Information;
         });
 

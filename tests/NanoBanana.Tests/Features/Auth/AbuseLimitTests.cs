@@ -45,6 +45,23 @@ public sealed class AbuseLimitTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
+    public async Task Refused_requests_are_logged_once_a_minute_per_caller_not_once_each()
+    {
+        var logs = Path.Combine(Path.GetTempPath(), "nanobanana-tests", Guid.NewGuid().ToString("N"), "logs");
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await AppFixture.StartHost(new Dictionary<string, string?> { ["PASSWORD_RATE_PER_ADDRESS"] = "1", ["LOG_DIR"] = logs },
+            services => services.AddSingleton<TimeProvider>(clock));
+        const string flooder = "203.0.113.90";
+        for (var i = 0; i < 21; i++)
+            await Post(host, "/api/auth/login", new { email = "nobody@example.com", password = Password }, flooder);
+
+        await host.Services.GetRequiredService<NanoBanana.Infrastructure.Observability.BackgroundLogWriter>().FlushAsync();
+        var log = Read(Directory.GetFiles(logs, "combined*.log").Single());
+        Assert.DoesNotContain("responded 429", log);
+        Assert.Single(log.Split('\n'), l => l.Contains("Requests over the rate limit refused for address 203.0.113.90 on /api/auth/login"));
+    }
+
+    [Fact]
     public async Task A_flood_of_correct_logins_answers_200_or_503_with_retry_after_and_never_500()
     {
         var logs = Path.Combine(Path.GetTempPath(), "nanobanana-tests", Guid.NewGuid().ToString("N"), "logs");
