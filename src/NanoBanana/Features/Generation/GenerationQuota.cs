@@ -65,7 +65,10 @@ public sealed class GenerationQuota(IDatabase db, Settings settings, TimeProvide
                 $"You have used today's {g.DailyLimit} generations. The count starts again at midnight UTC.") { RetryAfter = now.UtcDateTime.Date.AddDays(1) - now.UtcDateTime };
     }
 
-    public Task Release(string userId, string call) => db.SortedSetRemoveAsync(Keys.GenerationsRunning(userId), call);
+    /// <summary>
+    /// Gives a generation's place back in the commit that ends it: a device that sees it end can start another at once.
+    /// </summary>
+    public static Task Release(IDatabaseAsync tx, string userId, string call) => tx.SortedSetRemoveAsync(Keys.GenerationsRunning(userId), call);
 
     /// <summary>A place among the user's calls under way, given back when disposed.</summary>
     public sealed class Claim(IDatabase db, string running, string call) : IAsyncDisposable

@@ -37,11 +37,3 @@ public static class GenerationRecord
             tx.HashSetAsync(Keys.Generation(g.UserId, g.Id), [new("status", g.Status), new("sessionId", g.SessionId), new("json", JsonOf(g))]),
             tx.SortedSetAddAsync(Keys.SessionGenerations(g.UserId, g.SessionId), g.Id, g.CreatedAt.ToUnixTimeMilliseconds()));
 }
-
-/// <summary>After a generation's end committed: its place among the user's generations under way is free again.</summary>
-public sealed record ReleaseGenerationPlace(string UserId, string GenerationId) : Wolverine.ISideEffect
-{
-    public static readonly ReleaseGenerationPlace None = new("", "");
-
-    public Task ExecuteAsync(GenerationQuota quota) => GenerationId.Length == 0 ? Task.CompletedTask : quota.Release(UserId, GenerationId);
-}

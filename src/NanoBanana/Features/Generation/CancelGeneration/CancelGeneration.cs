@@ -25,7 +25,7 @@ public static class CancelGenerationHandler
     /// back. The run notices (it watches the record) and abandons its provider call; a result that arrives anyway is
     /// discarded, because a generation's outcome commits only while it is running. 409 once it has ended.
     /// </summary>
-    public static async Task<(GenerationResponse, UserChange, ReleaseGenerationPlace)> Handle(CancelGeneration cmd, IDatabase db, TimeProvider clock)
+    public static async Task<(GenerationResponse, UserChange)> Handle(CancelGeneration cmd, IDatabase db, TimeProvider clock)
     {
         var basis = await UserBasis.Read(db, cmd.UserId);
         var generation = await GenerationRecord.Find(db, cmd.UserId, cmd.GenerationId);
@@ -37,8 +37,9 @@ public static class CancelGenerationHandler
         var cancelled = generation with { Status = GenerationStatus.Cancelled, FinishedAt = clock.GetUtcNow() };
         var change = basis.Change()
             .Write(tx => GenerationRecord.Write(tx, cancelled))
+            .Write(tx => GenerationQuota.Release(tx, cmd.UserId, cmd.GenerationId))
             .Raise(new GenerationCancelled(cmd.UserId, cancelled));
-        return (new GenerationResponse(cancelled), change, new ReleaseGenerationPlace(cmd.UserId, cmd.GenerationId));
+        return (new GenerationResponse(cancelled), change);
     }
 }
 

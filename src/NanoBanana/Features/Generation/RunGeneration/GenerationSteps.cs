@@ -29,17 +29,18 @@ public static class StartGenerationHandler
     /// Queued → running with generation_started. A generation running already (its first run died) counts one more
     /// attempt without a second event. One that ended, or whose session was deleted, is not run (the latter is cancelled).
     /// </summary>
-    public static async Task<(StartedGeneration, UserChange?, ReleaseGenerationPlace)> Handle(StartGeneration cmd, IDatabase db, TimeProvider clock)
+    public static async Task<(StartedGeneration, UserChange?)> Handle(StartGeneration cmd, IDatabase db, TimeProvider clock)
     {
         var basis = await UserBasis.Read(db, cmd.UserId);
         var generation = await GenerationRecord.Find(db, cmd.UserId, cmd.GenerationId);
-        if (generation is null || GenerationStatus.Ended(generation.Status)) return (new(null), null, ReleaseGenerationPlace.None);
+        if (generation is null || GenerationStatus.Ended(generation.Status)) return (new(null), null);
 
         var now = clock.GetUtcNow();
         if (!await Sessions.SessionRecord.IsLive(db, cmd.UserId, generation.SessionId))
         {
             var dropped = generation with { Status = GenerationStatus.Cancelled, FinishedAt = now };
-            return (new(null), basis.Change().Write(tx => GenerationRecord.Write(tx, dropped)), new ReleaseGenerationPlace(cmd.UserId, cmd.GenerationId));
+            return (new(null), basis.Change().Write(tx => GenerationRecord.Write(tx, dropped))
+                .Write(tx => GenerationQuota.Release(tx, cmd.UserId, cmd.GenerationId)));
         }
         var running = generation with
         {
@@ -47,7 +48,7 @@ public static class StartGenerationHandler
         };
         var change = basis.Change().Write(tx => GenerationRecord.Write(tx, running));
         if (generation.Status == GenerationStatus.Queued) change.Raise(new GenerationStarted(cmd.UserId, running));
-        return (new(running), change, ReleaseGenerationPlace.None);
+        return (new(running), change);
     }
 }
 
@@ -61,7 +62,7 @@ public static class FinishGenerationHandler
     /// session_updated), then generation_succeeded; on failure generation_failed with the error. A generation
     /// cancelled meanwhile, or finished by another run, keeps its end: the pictures of this run are deleted.
     /// </summary>
-    public static async Task<(UserChange?, DeleteImageBlobs, ReleaseGenerationPlace)> Handle(FinishGeneration cmd,
+    public static async Task<(UserChange?, DeleteImageBlobs)> Handle(FinishGeneration cmd,
         IDatabase db, IObjectStorage storage, TimeProvider clock)
     {
         var userId = cmd.UserId;
@@ -71,11 +72,10 @@ public static class FinishGenerationHandler
         read.Execute();
         var (basis, generation) = (await basisRead, await generationRead);
         var discard = new DeleteImageBlobs([.. cmd.Images.Select(i => i.BlobFolder)]);
-        if (generation is not { Status: GenerationStatus.Running }) return (null, discard, ReleaseGenerationPlace.None);
+        if (generation is not { Status: GenerationStatus.Running }) return (null, discard);
 
         var now = clock.GetUtcNow();
-        var change = basis.Change();
-        var release = new ReleaseGenerationPlace(userId, cmd.GenerationId);
+        var change = basis.Change().Write(tx => GenerationQuota.Release(tx, userId, cmd.GenerationId));
         var newMessage = NewMessage.Read(db, userId, generation.SessionId, now);
         if (cmd.Error is not null || await newMessage.Session is null)
         {
@@ -85,7 +85,7 @@ public static class FinishGenerationHandler
             };
             change.Write(tx => GenerationRecord.Write(tx, failed));
             if (cmd.Error is not null) change.Raise(new GenerationFailed(userId, failed));
-            return (change, discard, release);
+            return (change, discard);
         }
 
         var ids = cmd.Images.Select(i => i.Id).ToList();
@@ -105,6 +105,6 @@ public static class FinishGenerationHandler
             Status = GenerationStatus.Succeeded, Model = cmd.Model, ResultImageIds = ids, MessageId = message.Id, FinishedAt = now,
         };
         change.Write(tx => GenerationRecord.Write(tx, succeeded)).Raise(new GenerationSucceeded(userId, succeeded));
-        return (change, DeleteImageBlobs.None, release);
+        return (change, DeleteImageBlobs.None);
     }
 }
