@@ -152,8 +152,8 @@ if (opts.Out is { } path)
         .AppendLine("## Generation")
         .AppendLine()
         .AppendLine(FormattableString.Invariant(
-            $"{DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores shared with other engineers' builds and tests (1-minute load {load} at the end): ") +
-            "the figures carry that noise. Command: `bash bench/generation.sh` (one app instance, Release, its own Redis, local storage; " +
+            $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, 1-minute load {load} at the end (the bench included). ") +
+            "Command: `bash bench/generation.sh` (one app instance, Release, its own Redis, local storage; " +
             "a fake Gemini API on loopback answers each call after 2 s with a 64x64 PNG).")
         .AppendLine()
         .AppendLine("- " + line + ".")
