@@ -34,7 +34,7 @@ public sealed class GenerationQuota(IDatabase db, Settings settings, TimeProvide
     {
         var call = Guid.CreateVersion7().ToString("N");
         await Acquire(userId, call);
-        return new Claim(db, Keys.GenerationsRunning(userId), call);
+        return new Claim(db, userId, call);
     }
 
     /// <summary>
@@ -71,8 +71,8 @@ public sealed class GenerationQuota(IDatabase db, Settings settings, TimeProvide
     public static Task Release(IDatabaseAsync tx, string userId, string call) => tx.SortedSetRemoveAsync(Keys.GenerationsRunning(userId), call);
 
     /// <summary>A place among the user's calls under way, given back when disposed.</summary>
-    public sealed class Claim(IDatabase db, string running, string call) : IAsyncDisposable
+    public sealed class Claim(IDatabase db, string userId, string call) : IAsyncDisposable
     {
-        public async ValueTask DisposeAsync() => await db.SortedSetRemoveAsync(running, call);
+        public async ValueTask DisposeAsync() => await Release(db, userId, call);
     }
 }
