@@ -39,4 +39,4 @@ env ${BENCH_APP_ENV:-} ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="bench-secre
   dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >"$work/e2e/app.log" 2>&1 &
 app=$!
 wait_for_http "http://127.0.0.1:$PORT/health" "$app" "$work/e2e/app.log" 200
-dotnet "$bench" --url "http://127.0.0.1:$PORT"
+dotnet "$bench" --url "http://127.0.0.1:$PORT" --pid "$app"

@@ -16,7 +16,7 @@ static class EndToEnd
 {
     const int Photos = 20;
 
-    public static async Task Run(string root, string url)
+    public static async Task Run(string root, string url, int appPid)
     {
         var photos = Path.Combine(root, "bench", "results", "photos-e2e");
         MakePhotos(photos);
@@ -42,20 +42,25 @@ static class EndToEnd
 
         var ours = new Dictionary<int, List<double>> { [1] = [], [2] = [] };
         var sharp = new Dictionary<int, List<double>> { [1] = [], [2] = [] };
+        var oursCpu = new List<double>();
+        var sharpCpu = new List<double>();
         JsonNode? versions = null;
         for (var trial = 0; trial < trials; trial++)
         foreach (var uploaders in new[] { 1, 2 })
         {
+            var cpu = CpuMs(appPid);
             ours[uploaders].Add(await Upload(http, watch, sessionId, inputs, uploaders));
+            oursCpu.Add((CpuMs(appPid) - cpu) / inputs.Length);
             var result = JsonNode.Parse(Exec("node", $"{Path.Combine(root, "bench", "sharp", "thumbnails.mjs")} {photos} {uploaders} 1 clone")
                 .Trim().Split('\n').Last())!;
             sharp[uploaders].Add(result["perSecond"]!.GetValue<double>());
+            sharpCpu.Add(result["cpuMsPerImage"]!.GetValue<double>());
             versions = result["sharp"];
             Console.WriteLine(FormattableString.Invariant(
-                $"trial {trial + 1}, {uploaders} at a time: ours {ours[uploaders][^1]:0.00} images/s, sharp {sharp[uploaders][^1]:0.00}"));
+                $"trial {trial + 1}, {uploaders} at a time: images/s (CPU ms/image) ours {ours[uploaders][^1]:0.00} ({oursCpu[^1]:0}), sharp {sharp[uploaders][^1]:0.00} ({sharpCpu[^1]:0})"));
         }
         if (watch.Failed.Count > 0) throw new InvalidOperationException($"{watch.Failed.Count} images failed: {watch.Failed.First()}");
-        WriteReport(root, inputs, trials, ours, sharp, versions?["sharp"]?.ToString() ?? "?", versions?["vips"]?.ToString() ?? "?");
+        WriteReport(root, inputs, trials, ours, sharp, oursCpu.Min(), sharpCpu.Min(), versions?["sharp"]?.ToString() ?? "?", versions?["vips"]?.ToString() ?? "?");
     }
 
     /// <summary>Uploads every input with <paramref name="uploaders"/> clients, each sending its next upload when its previous answer came; images/s to the last image_ready.</summary>
@@ -157,6 +162,14 @@ static class EndToEnd
         }
     }
 
+    /// <summary>The process's CPU time so far (user + system), from /proc.</summary>
+    static double CpuMs(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10.0; // 100 ticks a second
+    }
+
     static string Exec(string file, string args)
     {
         var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -169,7 +182,7 @@ static class EndToEnd
     }
 
     static void WriteReport(string root, byte[][] inputs, int trials, Dictionary<int, List<double>> ours, Dictionary<int, List<double>> sharp,
-        string sharpVersion, string vips)
+        double oursCpu, double sharpCpu, string sharpVersion, string vips)
     {
         var inv = CultureInfo.InvariantCulture;
         var load = File.ReadAllText("/proc/loadavg").Split(' ')[..3];
@@ -195,6 +208,9 @@ static class EndToEnd
         };
         foreach (var k in new[] { 1, 2 })
             lines.Add(string.Format(inv, "| {0} | {1:0.00} | {2:0.00} | **{3:0.00}x** |", k, ours[k].Max(), sharp[k].Max(), ours[k].Max() / sharp[k].Max()));
+        lines.Add("");
+        lines.Add(string.Format(inv, "CPU per image (user + system, every thread; lowest trial): ours {0:0} ms, the whole app process from the upload's", oursCpu));
+        lines.Add(string.Format(inv, "first byte to image_ready (HTTP, judging the bytes, store, Redis, queue, thumbnails, WebSocket); sharp {0:0} ms, the node process.", sharpCpu));
         lines.Add("");
         lines.Add("Every trial (images/s, ours / sharp): " + string.Join("; ", new[] { 1, 2 }.Select(k =>
             $"{k} at a time " + string.Join(", ", ours[k].Zip(sharp[k]).Select(p => string.Format(inv, "{0:0.00}/{1:0.00}", p.First, p.Second))))) + ".");

@@ -12,9 +12,14 @@ using NanoBanana.Infrastructure.Imaging;
 using NetVips;
 
 var root = FindRoot();
-if (args is ["--url", var appUrl])
+if (args is ["--profile"])
 {
-    await EndToEnd.Run(root, appUrl);
+    Profile.Run(root);
+    return;
+}
+if (args is ["--url", var appUrl, "--pid", var appPid])
+{
+    await EndToEnd.Run(root, appUrl, int.Parse(appPid, CultureInfo.InvariantCulture));
     return;
 }
 var photos = Path.Combine(root, "bench", "results", "photos");
