@@ -14,7 +14,8 @@ work=bench/results
 mkdir -p "$work"
 (cd bench/sharp && { [ -d node_modules/sharp ] || npm ci --no-audit --no-fund --loglevel=error; })
 if [ "${BENCH_SKIP_BUILD:-}" != 1 ]; then
-  dotnet build src/NanoBanana/NanoBanana.csproj -c Release -v q -nologo >/dev/null
+  # The app as the Dockerfile publishes it (linux-x64, ReadyToRun).
+  dotnet publish src/NanoBanana/NanoBanana.csproj -c Release -r linux-x64 --self-contained false -o "$work/e2e-app" --nologo -v q >/dev/null
   dotnet build bench/ThumbnailBench/ThumbnailBench.csproj -c Release -v q -nologo >/dev/null
 fi
 bench=bench/ThumbnailBench/bin/Release/net10.0/ThumbnailBench.dll
@@ -33,10 +34,11 @@ if [ "${1:-}" = --function ]; then
 fi
 
 rm -rf "$work/e2e" && mkdir -p "$work/e2e"
-env ${BENCH_APP_ENV:-} ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="bench-secret-bench-secret-bench-secret-0123456789" \
+# The Dockerfile's runtime settings (MALLOC_ARENA_MAX=2), then the bench's own.
+env MALLOC_ARENA_MAX=2 ${BENCH_APP_ENV:-} ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="bench-secret-bench-secret-bench-secret-0123456789" \
   PASSWORD_HASH_ITERATIONS=1000 PORT="$PORT" REDIS_URL="127.0.0.1:$BENCH_REDIS_PORT" LOG_DIR="$work/e2e/logs" API_DOCS=false \
   LOCAL_STORAGE_PATH="$work/e2e/uploads" UPLOAD_TEMP_PATH="$work/e2e/spool" \
-  dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >"$work/e2e/app.log" 2>&1 &
+  dotnet "$work/e2e-app/NanoBanana.dll" >"$work/e2e/app.log" 2>&1 &
 app=$!
 wait_for_http "http://127.0.0.1:$PORT/health" "$app" "$work/e2e/app.log" 200
 dotnet "$bench" --url "http://127.0.0.1:$PORT" --pid "$app"
