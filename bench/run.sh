@@ -3,7 +3,8 @@
 # (Release, Production) on their own ports, then bench/SearchBench posts one user's sessions of 10 and of N messages
 # (default 100,000) through the API and times pages, searches and the large session's deletion. Writes
 # "## Sessions, messages and search" into docs/BENCHMARKS.md. Usage: bash bench/run.sh [messages] [--in-flight 64]
-# Ports: BENCH_APP_PORT (3419), BENCH_REDIS_PORT (6419); both must be free.
+# Ports: BENCH_APP_PORT (3419), BENCH_REDIS_PORT (6419); both must be free. BENCH_SKIP_BUILD=1 runs what an earlier
+# run published and built (build at low priority first, then measure on a quiet machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -27,10 +28,12 @@ app=""
 cleanup() { stop_process "$app"; stop_redis "$work/redis"; }
 trap cleanup EXIT
 
-# As the Dockerfile publishes: for linux-x64, so ReadyToRun. Into .data/bench-app, kept between runs.
-dotnet publish src/NanoBanana/NanoBanana.csproj -c Release -r linux-x64 --self-contained false -o .data/bench-app --nologo -v q \
-  >"$work/publish.log" 2>&1 || { tail -30 "$work/publish.log"; exit 1; }
-dotnet build bench/SearchBench/SearchBench.csproj -c Release -v q -nologo >/dev/null
+if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
+  # As the Dockerfile publishes: for linux-x64, so ReadyToRun. Into .data/bench-app, kept between runs.
+  dotnet publish src/NanoBanana/NanoBanana.csproj -c Release -r linux-x64 --self-contained false -o .data/bench-app --nologo -v q \
+    >"$work/publish.log" 2>&1 || { tail -30 "$work/publish.log"; exit 1; }
+  dotnet build bench/SearchBench/SearchBench.csproj -c Release -v q -nologo >/dev/null
+fi
 
 start_redis "$REDIS_PORT" "$work/redis"
 # Rate limits lifted so that the figures are the work, not 429s; a cheap password hash for the one registration.
