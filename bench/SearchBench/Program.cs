@@ -69,9 +69,11 @@ var postsPerSecond = o.Messages / seeding.Elapsed.TotalSeconds;
 Console.WriteLine($"  {N(postsPerSecond)} posts/s; Redis used_memory grew {(memoryAfter - memoryBefore) / 1048576.0:F1} MiB");
 
 var rows = new List<string>();
+var medians = new List<double>();
 void Report(string what, double[] ms)
 {
     Array.Sort(ms);
+    medians.Add(ms[ms.Length / 2]);
     var row = $"| {what} | {Ms(ms[ms.Length / 2])} | {Ms(ms[(int)(ms.Length * 0.95)])} | {Ms(ms[^1])} |";
     rows.Add(row);
     Console.WriteLine(row);
@@ -95,6 +97,7 @@ async Task<double[]> Time(int runs, string path)
     return ms;
 }
 
+await Settle();
 await SignIn();
 string Page(string session, int offset) => $"/api/sessions/{session}/messages?limit=10&offset={offset}";
 Report("page of 10, session of 10 messages", await Time(500, Page(small, 0)));
@@ -125,6 +128,7 @@ foreach (var (label, q) in queries)
 
 // Deleting the large session: the answer comes after the first batch; the rest is purged on a local queue.
 // The purge is done when the last message's word has left the index (the search total the user sees).
+await Settle();
 await SignIn();
 var sunsetBefore = await SearchTotal("sunset");
 var deleting = Stopwatch.StartNew();
@@ -143,6 +147,7 @@ var purgedField = (long)(await redis.GetDatabase().HashGetAsync($"nb:{{u:{userId
 if (purgedField != o.Messages) throw new InvalidOperationException($"the session's purge counter says {purgedField}, not {o.Messages}");
 Console.WriteLine($"delete: answered after {Ms(answeredMs)} ms, purge done after {purgedSeconds:F1} s; 'sunset' hits {N(sunsetBefore)} -> {N(sunsetAfter)}");
 
+var seedMinutes = seeding.Elapsed.TotalMinutes;
 var section = new StringBuilder()
     .AppendLine("## Sessions, messages and search")
     .AppendLine()
@@ -151,7 +156,8 @@ var section = new StringBuilder()
         "in Production on its own port, with the rate limits lifted (`RATE_LIMIT_PER_USER` and `RATE_LIMIT_PER_ADDRESS` = 1,000,000,000) and " +
         "`PASSWORD_HASH_ITERATIONS=1000`; the bench, the app and Redis share the same cores. Everything goes through HTTP on loopback: " +
         $"one user, a session of 10 messages and one of {N(o.Messages)} (chat-like prompts: 85 % English with a long tail of rare words, " +
-        "10 % Chinese, 5 % Japanese), posted through the API.")
+        $"10 % Chinese, 5 % Japanese), posted through the API, which took {seedMinutes:F1} minutes here" +
+        (seedMinutes > 5 ? $" (a smaller N, say `bash bench/run.sh 20000`, gives the same table's shape in a fraction of the time)." : "."))
     .AppendLine()
     .AppendLine("| operation | median ms | p95 ms | max ms |")
     .AppendLine("| --- | --- | --- | --- |");
@@ -159,23 +165,30 @@ foreach (var row in rows) section.AppendLine(row);
 section.AppendLine()
     .AppendLine("| other figure | value |")
     .AppendLine("| --- | --- |")
-    .AppendLine($"| delete the session of {N(o.Messages)} messages | answered after {Ms(answeredMs)} ms; purge done (its last message gone from search) after " +
-        $"{purgedSeconds:F1} s, in {N(Math.Ceiling(o.Messages / 200.0))} batches of 200 messages; `sunset` hits {N(sunsetBefore)} before, {N(sunsetAfter)} after |")
-    .AppendLine($"| posts, {o.InFlight} in flight from one client | {N(postsPerSecond)}/s ({N(o.Messages)} in {seeding.Elapsed.TotalSeconds:F0} s; " +
-        $"per post {(app1 - app0) * 1000 / o.Messages:F2} ms of app CPU and {(redis1 - redis0) * 1000 / o.Messages:F2} ms of Redis CPU) |")
+    .AppendLine($"| delete the session of {N(o.Messages)} messages | answered after {Ms(answeredMs)} ms (the answer includes the purge of the first 200 messages); " +
+        $"purge done (its last message gone from search) after {purgedSeconds:F1} s, in {N(Math.Ceiling(o.Messages / 200.0))} batches of 200; " +
+        $"`sunset` hits {N(sunsetBefore)} before, {N(sunsetAfter)} after |")
+    .AppendLine($"| posts by one user, {o.InFlight} in flight | {N(postsPerSecond)}/s ({N(o.Messages)} in {seeding.Elapsed.TotalSeconds:F0} s); " +
+        $"per post {(app1 - app0) * 1000 / o.Messages:F2} ms of app CPU and {(redis1 - redis0) * 1000 / o.Messages:F2} ms of Redis CPU |")
     .AppendLine($"| Redis used_memory for the {N(o.Messages)} messages | {(memoryAfter - memoryBefore) / 1048576.0:F0} MiB ({(memoryAfter - memoryBefore) / 1024.0 / o.Messages:F1} KiB a message), " +
-        $"of which {eventLog / 1048576.0:F0} MiB the user's event log (each post's message_created and session_updated, kept `REALTIME_RETENTION_HOURS`, 7 days); the rest is the records, the page JSON and the search index |")
+        $"of which {eventLog / 1048576.0:F0} MiB the user's event log (each post's message_created and session_updated, kept `REALTIME_RETENTION_HOURS`, 7 days); " +
+        "the rest is the records, the page JSON and the search index |")
     .AppendLine()
     .AppendLine("How to read it:")
     .AppendLine("- Times are the client's: from sending the request to the last byte of the answer, on one kept-alive connection, through the whole " +
-        "stack (auth, rate limiter, request log, Wolverine, validation). Each row: 20 warm-up calls, then 500 (pages) or 200 (searches) sequential calls.")
+        "stack (auth, rate limiter, request log, Wolverine, validation). Each row: 20 warm-up calls, then 500 (pages) or 200 (searches) " +
+        "sequential calls. Medians are the work; p95 and max also hold this shared machine's scheduling (see the load average).")
     .AppendLine("- No row is answered from the read cache (docs/decisions.md, \"Read cache\"): each page request carries a query parameter of its own, so " +
         "every page is read from Redis, as the first read after a change is (a repeated request is a cache hit; see \"Load\"). Search has no cache.")
-    .AppendLine($"- A page costs about the same in a session of 10 and of {N(o.Messages)}. Every search answers the exact total and the first 20 results, " +
-        "newest first, with highlights; a one-term search is one range whatever the hits; several parts cost their intersection, and CJK runs longer " +
-        "than two characters are verified against each candidate's text, so they cost in proportion to the candidates.")
-    .AppendLine("- The delete answers once the session is gone from lists, reads and search; its messages' index entries are then purged in batches " +
-        "on a local queue, one batch a change, while other requests go on.");
+    .AppendLine($"- Pages: median {Ms(medians[0])} ms in the session of 10, {Ms(medians.Skip(1).Take(3).Min())}-{Ms(medians.Skip(1).Take(3).Max())} ms in the session of " +
+        $"{N(o.Messages)}, wherever the page is (a range by rank). Every search answers the exact total and the first 20 results, newest first, with " +
+        "highlights; a one-term search (a word, a prefix, a bigram) is one range whatever the hits; several parts cost their intersection, and CJK runs " +
+        "longer than two characters are verified against each candidate's text, so they cost in proportion to the candidates.")
+    .AppendLine("- Posts: one user's changes are decided and committed one at a time per instance (docs/decisions.md, \"One change path\"), so the " +
+        "posts/s of one user is one over that turn (basis read, decision, commit: a few Redis round trips), not the machine's capacity; the CPU per post " +
+        "is what each post costs. Many users posting at once: \"Load\".")
+    .AppendLine("- The delete answers once the session is gone from lists, reads and search; its other messages' index entries are then purged in " +
+        "batches on a local queue, one batch a change, so the user's other requests take their turns in between.");
 Console.WriteLine();
 Console.WriteLine(section);
 if (o.Out is { } outPath) BenchShared.BenchmarksDoc.WriteSection(outPath, "## Sessions, messages and search", section.ToString());
@@ -207,6 +220,18 @@ async Task<long> SearchTotal(string q) =>
 
 async Task<long> UsedMemory() =>
     long.Parse((await server.InfoAsync("memory")).SelectMany(g => g).First(kv => kv.Key == "used_memory").Value, inv);
+
+// Waits (at most 30 s) until the app is idle: what the posts left to do after their answers drains before the timings.
+async Task Settle()
+{
+    var waiting = Stopwatch.StartNew();
+    while (waiting.Elapsed < TimeSpan.FromSeconds(30))
+    {
+        var before = CpuSeconds(o.AppPid);
+        await Task.Delay(500);
+        if ((CpuSeconds(o.AppPid) - before) / 0.5 < 0.05) return;
+    }
+}
 
 static double CpuSeconds(int pid)
 {
