@@ -17,12 +17,14 @@ static class Profile
         {
             ("read the file (page cache)", f => File.ReadAllBytes(f)),
             ("SHA-256 of the bytes", f => SHA256.HashData(File.ReadAllBytes(f))),
-            ("copy to another file (local store put)", f => File.Copy(f, Path.Combine(temp, "copy"), overwrite: true)),
+            ("copy to another file by File.Copy (the local store put)", f => File.Copy(f, Path.Combine(temp, "copy"), overwrite: true)),
             ("inspect (sniff, find loader, header, truncation check)", f => inspector.Inspect(f)),
             ("  of which: decode at 1/2 scale (avg)", f => { using var i = NetVips.Image.NewFromBuffer(File.ReadAllBytes(f), access: NetVips.Enums.Access.Sequential, kwargs: new NetVips.VOption { { "shrink", 2 } }); i.Avg(); }),
             ("  of which: decode at 1/8 scale (avg)", f => { using var i = NetVips.Image.NewFromBuffer(File.ReadAllBytes(f), access: NetVips.Enums.Access.Sequential, kwargs: new NetVips.VOption { { "shrink", 8 } }); i.Avg(); }),
             ("  of which: WebP 1024x768 + 256x192 encode", f => { using var i = NetVips.Image.NewFromBuffer(File.ReadAllBytes(f), kwargs: new NetVips.VOption { { "shrink", 2 } }).ThumbnailImage(1024).CopyMemory(); i.WebpsaveBuffer(q: 80); i.ThumbnailImage(256).WebpsaveBuffer(q: 80); }),
-            ("thumbnails 1024 + 256 from the bytes", f => Thumbnailer.Make(File.ReadAllBytes(f), [256, 1024])),
+            ("thumbnails 1024 + 256 from the bytes read into a new array", f => Thumbnailer.Make(File.ReadAllBytes(f), [256, 1024])),
+            ("thumbnails 1024 + 256 from the open file (the local store)", f => { using var file = File.OpenRead(f); Thumbnailer.Make(file, [256, 1024]); }),
+            ("copy to another file through an 80 KiB buffer (before)", f => { using (var from = File.OpenRead(f)) using (var to = File.Create(Path.Combine(temp, "copy"))) from.CopyTo(to, 81920); }),
         };
         foreach (var f in files.Take(2)) foreach (var (_, step) in steps) step(f); // warm-up
         foreach (var (name, step) in steps)

@@ -17,6 +17,24 @@ public static class Thumbnailer
     public static IReadOnlyList<Thumbnail> Make(byte[] original, IReadOnlyList<int> sizes)
     {
         Vips.EnsureInitialized();
+        using var source = Source.NewFromMemory(original);
+        return Make(source, sizes);
+    }
+
+    /// <summary>
+    /// The same from an open file: libvips reads it through a small buffer of its own, so no array of the whole
+    /// original is made (megabytes a picture, fresh pages each time).
+    /// </summary>
+    public static IReadOnlyList<Thumbnail> Make(FileStream original, IReadOnlyList<int> sizes)
+    {
+        Vips.EnsureInitialized();
+        using var source = Source.NewFromDescriptor((int)original.SafeFileHandle.DangerousGetHandle());
+        return Make(source, sizes);
+    }
+
+    /// <summary>From a source libvips can rewind (memory or a file): it is read once for the header, then to decode.</summary>
+    static IReadOnlyList<Thumbnail> Make(Source original, IReadOnlyList<int> sizes)
+    {
         var ordered = sizes.OrderByDescending(s => s).ToArray();
         var result = new List<Thumbnail>(ordered.Length);
 
@@ -39,22 +57,22 @@ public static class Thumbnailer
     /// at least as big as the target. libvips' own thumbnail keeps a further factor of two in reserve, so a
     /// 12 MP photo going to 1024 px would be decoded at full size: four times the pixels for the same result.
     /// </summary>
-    static Image Largest(byte[] original, int size)
+    static Image Largest(Source original, int size)
     {
-        using var header = Image.NewFromBuffer(original, access: Enums.Access.Sequential);
+        using var header = Image.NewFromSource(original, access: Enums.Access.Sequential);
         // An embedded profile (Display P3, Adobe RGB, CMYK) is converted to sRGB; without one the pixels already are.
         var profile = header.Contains("icc-profile-data") ? "srgb" : null;
         var loader = header.Contains("vips-loader") ? header.Get("vips-loader") as string : null;
         var ratio = Math.Max(header.Width, header.Height) / (double)size;
         var shrink = ratio >= 8 ? 8 : ratio >= 4 ? 4 : ratio >= 2 ? 2 : 1;
-        if (loader is not "jpegload_buffer" || shrink == 1)
-            return Image.ThumbnailBuffer(original, size, height: size, size: Enums.Size.Down,
+        if (loader is not "jpegload_source" || shrink == 1)
+            return Image.ThumbnailSource(original, size, height: size, size: Enums.Size.Down,
                 outputProfile: profile, failOn: Enums.FailOn.Truncated);
 
         // Decoded as a stream and shrunk before it is turned upright: the rotation then reads 1024 px held in memory,
         // not the whole decoded picture (which it would need in memory to read in any order).
         var upright = !header.Contains("orientation") || header.Get("orientation") is 1;
-        using var shrunk = Image.NewFromBuffer(original, access: Enums.Access.Sequential, failOn: Enums.FailOn.Truncated,
+        using var shrunk = Image.NewFromSource(original, access: Enums.Access.Sequential, failOn: Enums.FailOn.Truncated,
             kwargs: new VOption { { "shrink", shrink } });
         var resized = shrunk.ThumbnailImage(size, height: size, size: Enums.Size.Down, outputProfile: profile,
             failOn: Enums.FailOn.Truncated, noRotate: true);

@@ -38,4 +38,35 @@ public sealed class ThumbnailerTests
         var jpeg = TestImages.NoisyJpeg(2400, 1800);
         Assert.ThrowsAny<VipsException>(() => Thumbnailer.Make(jpeg[..(jpeg.Length / 2)], [256, 1024]));
     }
+
+    [Fact]
+    public void From_an_open_file_the_thumbnails_are_those_of_the_same_bytes_in_memory()
+    {
+        var original = TestImages.JpegWithOrientation6AndGps(4000, 3000);
+        var path = Path.Combine(Path.GetTempPath(), $"nb-thumb-{Guid.NewGuid():N}.jpg");
+        File.WriteAllBytes(path, original);
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true);
+            var fromFile = Thumbnailer.Make(file, [256, 1024]);
+            var fromBytes = Thumbnailer.Make(original, [256, 1024]);
+            Assert.Equal(fromBytes.Select(t => (t.Size, t.Width, t.Height, Convert.ToHexString(t.Webp))),
+                fromFile.Select(t => (t.Size, t.Width, t.Height, Convert.ToHexString(t.Webp))));
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void A_truncated_jpeg_file_fails_with_a_vips_error()
+    {
+        var jpeg = TestImages.NoisyJpeg(2400, 1800);
+        var path = Path.Combine(Path.GetTempPath(), $"nb-thumb-{Guid.NewGuid():N}.jpg");
+        File.WriteAllBytes(path, jpeg[..(jpeg.Length / 2)]);
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read);
+            Assert.ThrowsAny<VipsException>(() => Thumbnailer.Make(file, [256, 1024]));
+        }
+        finally { File.Delete(path); }
+    }
 }

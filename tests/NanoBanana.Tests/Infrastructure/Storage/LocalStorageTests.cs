@@ -37,4 +37,24 @@ public sealed class LocalStorageTests(AppFixture app) : ObjectStorageContract
         Assert.Equal(404, (await Fetch(good.Replace("original.png", "other.png"))).Status);
         Assert.Equal(200, (await Fetch(good)).Status);
     }
+
+    [Fact]
+    public async Task A_blob_put_from_a_file_is_that_file_whole()
+    {
+        var key = $"users/u1/sessions/s1/{Guid.NewGuid():N}/original.jpg";
+        var bytes = new byte[300_000];
+        Random.Shared.NextBytes(bytes);
+        var path = Path.Combine(Path.GetTempPath(), $"nb-put-{Guid.NewGuid():N}");
+        await File.WriteAllBytesAsync(path, bytes);
+        try
+        {
+            await using (var file = File.OpenRead(path)) await Storage.PutAsync(key, file, "image/jpeg");
+            await using var stored = await Storage.GetAsync(key);
+            using var copy = new MemoryStream();
+            await stored!.CopyToAsync(copy);
+            Assert.Equal(bytes, copy.ToArray());
+            Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(((LocalStorage)Storage).FileOf(key))!, "*.tmp"));
+        }
+        finally { File.Delete(path); }
+    }
 }

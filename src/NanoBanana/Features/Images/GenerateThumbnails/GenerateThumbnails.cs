@@ -83,25 +83,20 @@ public static class GenerateThumbnailsHandler
 
     static async Task<List<StoredThumbnail>> Make(ImageRecord image, IObjectStorage storage, CancellationToken ct)
     {
-        byte[] original;
+        IReadOnlyList<Thumbnail> made;
         await using (var stream = await storage.GetAsync(image.Path, ct) ?? throw new OriginalMissingException())
         {
-            if (stream is MemoryStream { Position: 0 } memory && memory.TryGetBuffer(out var whole) && whole.Offset == 0 && whole.Count == whole.Array!.Length)
-                original = whole.Array; // the S3 store's copy, exactly sized: no second copy
-            else if (stream.CanSeek)
-            {
-                // Filled whole by the read: not zeroed first (megabytes a picture).
-                original = GC.AllocateUninitializedArray<byte>((int)(stream.Length - stream.Position));
-                await stream.ReadExactlyAsync(original, ct);
-            }
+            if (stream is FileStream file)
+                made = Thumbnailer.Make(file, ImageBlobs.ThumbnailSizes); // the local store: libvips reads the file itself
+            else if (stream is MemoryStream { Position: 0 } memory && memory.TryGetBuffer(out var whole) && whole.Offset == 0 && whole.Count == whole.Array!.Length)
+                made = Thumbnailer.Make(whole.Array, ImageBlobs.ThumbnailSizes); // the S3 store's copy, exactly sized: no second copy
             else
             {
                 using var buffer = new MemoryStream();
                 await stream.CopyToAsync(buffer, ct);
-                original = buffer.ToArray();
+                made = Thumbnailer.Make(buffer.ToArray(), ImageBlobs.ThumbnailSizes);
             }
         }
-        var made = Thumbnailer.Make(original, ImageBlobs.ThumbnailSizes);
         var stored = new List<StoredThumbnail>(made.Count);
         foreach (var t in made)
         {
