@@ -19,7 +19,7 @@ public sealed record UploadedFile(string FileName, string TempPath, long Length,
 
 /// <summary>
 /// A multipart/form-data request read part by part with <see cref="MultipartReader"/>: each file is
-/// streamed to a temp file in 80 KiB chunks (never the whole request in memory), its size checked as
+/// streamed to a temp file in chunks of up to 64 KiB (never the whole request in memory), its size checked as
 /// it arrives (413 the moment it passes the limit), and the temp files are deleted on dispose.
 /// A body that sends nothing for <see cref="ImageSettings.UploadIdleSeconds"/> is dropped: Kestrel's
 /// minimum data rate averages over the whole body, so a client that sent 10 MB fast and then vanished
@@ -51,7 +51,9 @@ public sealed class MultipartUpload : IAsyncDisposable
         var body = new IdleTimeoutStream(request.Body, TimeSpan.FromSeconds(limits.UploadIdleSeconds), clock, http.Abort);
         try
         {
-            var reader = new MultipartReader(boundary, body) { HeadersLengthLimit = 16 * 1024 };
+            // A part's read returns at most what the reader holds: with its default 4 KiB a 3 MiB file took about 800
+            // reads, each a hash call, a file write and a timer; 64 KiB (pooled) takes about 50.
+            var reader = new MultipartReader(boundary, body, 64 * 1024) { HeadersLengthLimit = 16 * 1024 };
             while (await reader.ReadNextSectionAsync(ct) is { } section)
             {
                 if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
