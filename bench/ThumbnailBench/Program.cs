@@ -1,7 +1,8 @@
-// Thumbnail benchmark: our pipeline (NanoBanana.Infrastructure.Imaging.Thumbnailer, the code the
+// Thumbnail benchmark. With --url: end to end against a running app (EndToEnd.cs, "## Images"). Otherwise the function alone:
+// our pipeline (NanoBanana.Infrastructure.Imaging.Thumbnailer, the code the
 // thumbnail job runs) and sharp (bench/sharp/thumbnails.mjs) on the same generated photos, same
 // sizes and format; then the server's peak memory for a 20 MiB upload and a 10-file batch.
-// Writes the figures to docs/BENCHMARKS.md under "## Images". Run: bash bench/thumbnails.sh
+// Writes the figures to docs/BENCHMARKS.md under "## Thumbnail function". Run: bash bench/thumbnails.sh [--function]
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
@@ -11,6 +12,16 @@ using NanoBanana.Infrastructure.Imaging;
 using NetVips;
 
 var root = FindRoot();
+if (args is ["--profile"])
+{
+    Profile.Run(root);
+    return;
+}
+if (args is ["--url", var appUrl, "--pid", var appPid])
+{
+    await EndToEnd.Run(root, appUrl, int.Parse(appPid, CultureInfo.InvariantCulture));
+    return;
+}
 var photos = Path.Combine(root, "bench", "results", "photos");
 var concurrency = int.Parse(Environment.GetEnvironmentVariable("BENCH_CONCURRENCY") ?? "2", CultureInfo.InvariantCulture);
 var rounds = int.Parse(Environment.GetEnvironmentVariable("BENCH_ROUNDS") ?? "3", CultureInfo.InvariantCulture);
@@ -200,9 +211,9 @@ static void WriteReport(string root, int count, long bytes, int concurrency, int
     var trials = Environment.GetEnvironmentVariable("BENCH_TRIALS") ?? "3";
     var lines = new List<string>
     {
-        "## Images",
+        "## Thumbnail function",
         "",
-        $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on this project's machine ({Environment.ProcessorCount} cores) by `bash bench/thumbnails.sh`",
+        $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on this project's machine ({Environment.ProcessorCount} cores) by `bash bench/thumbnails.sh --function`",
         "(bench/ThumbnailBench + bench/sharp/thumbnails.mjs). Photo set, made by the benchmark: 12 JPEGs of 4000x3000 (12 MP,",
         $"EXIF orientation 6 or 8, quality 90) and 4 PNGs of 2000x1500 with alpha; {bytes / 1048576.0:0.0} MiB in all. Each image gives",
         "a 1024 px and a 256 px WebP (long side, never upscaled, EXIF orientation applied, metadata stripped, sRGB, quality 80).",
@@ -229,7 +240,7 @@ static void WriteReport(string root, int count, long bytes, int concurrency, int
     };
     lines.AddRange(memory.Select(m => string.Format(inv, "| {0} | {1:0} MiB | {2:0} MiB | {3:0} MiB | {4:0.00} s |",
         m.What, m.BaselineKb / 1024.0, m.PeakKb / 1024.0, m.PeakThumbsKb / 1024.0, m.Seconds)));
-    BenchShared.BenchmarksDoc.WriteSection(docs, "## Images", string.Join('\n', lines) + "\n");
+    BenchShared.BenchmarksDoc.WriteSection(docs, "## Thumbnail function", string.Join('\n', lines) + "\n");
     Console.WriteLine($"Wrote {docs}");
 }
 

@@ -233,8 +233,11 @@ public sealed class ImageSettings
     public long MaxFileBytes { get; init; } = 20 * 1024 * 1024;
     public int MaxBatchFiles { get; init; } = 10;
     public int MaxMegapixels { get; init; } = 50;
-    /// <summary>Thumbnail jobs run at once on one instance (the local queue's parallelism).</summary>
-    public int ThumbnailParallelism { get; init; } = Math.Max(1, Environment.ProcessorCount / 2);
+    /// <summary>
+    /// Thumbnail jobs run at once on one instance (the local queue's parallelism): one per core, each on one libvips thread,
+    /// as a JPEG decodes on one thread whatever libvips is given (docs/decisions.md, "Thumbnail throughput").
+    /// </summary>
+    public int ThumbnailParallelism { get; init; } = Environment.ProcessorCount;
     /// <summary>How long, from the upload, a thumbnail job keeps retrying while the store is unreachable before the image is marked failed.</summary>
     public int ThumbnailRetryHours { get; init; } = 24;
     /// <summary>Age an unreferenced image must reach before the garbage collector removes it.</summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using NetVips;
 
@@ -106,22 +107,15 @@ public sealed class ImageInspector(long maxPixels)
     }
 
     /// <summary>
-    /// Cheap structural checks for a cut-off file. JPEG: a decode at 1/8 scale (the DCT is scaled,
-    /// so it costs a few ms even for 12 MP) that fails on a truncated entropy stream; the others: their trailer.
+    /// Cheap structural checks for a cut-off file, without decoding a pixel. JPEG: its markers walked to the end of the
+    /// last scan (<see cref="JpegReachesEnd"/>); the others: their trailer.
     /// </summary>
     static bool IsComplete(string format, string path, long length)
     {
         switch (format)
         {
             case "jpeg":
-                try
-                {
-                    using var scaled = Image.NewFromFile(path, access: Enums.Access.Sequential, failOn: Enums.FailOn.Truncated,
-                        kwargs: new VOption { { "shrink", 8 } });
-                    scaled.Avg();
-                    return true;
-                }
-                catch (VipsException) { return false; }
+                return JpegReachesEnd(path, length);
             case "png":
                 return ContainsIend(path);
             case "gif":
@@ -158,6 +152,61 @@ public sealed class ImageInspector(long maxPixels)
                 throw new ImageRejectedException(ImageRejection.Unsupported,
                     "HEIC pictures compressed with HEVC cannot be read by this server; send JPEG, PNG, WebP or AVIF.");
             throw new ImageRejectedException(ImageRejection.Corrupt, $"This {format.ToUpperInvariant()} image is truncated or corrupt.");
+        }
+    }
+
+    /// <summary>
+    /// Whether the JPEG's scans run to its end-of-image marker: segments are skipped by their lengths, entropy-coded
+    /// data is scanned for its next marker (a 0xFF in the data is always stuffed with 0x00, restart markers sit inside
+    /// it), and the file must reach EOI after at least one scan. A file cut anywhere before EOI fails, as libjpeg's
+    /// "premature end" does, at the cost of a memory scan instead of a decode (which took a third of a thumbnail's time).
+    /// </summary>
+    public static bool JpegReachesEnd(string path, long length)
+    {
+        if (length > int.MaxValue) return false;
+        var buffer = ArrayPool<byte>.Shared.Rent((int)length);
+        try
+        {
+            using (var file = File.OpenHandle(path))
+                if (RandomAccess.Read(file, buffer.AsSpan(0, (int)length), 0) != length) return false;
+            return JpegReachesEnd(buffer.AsSpan(0, (int)length));
+        }
+        finally { ArrayPool<byte>.Shared.Return(buffer); }
+    }
+
+    public static bool JpegReachesEnd(ReadOnlySpan<byte> jpeg)
+    {
+        if (jpeg.Length < 4 || jpeg[0] != 0xFF || jpeg[1] != 0xD8) return false;
+        var i = 2;
+        var scanned = false;
+        while (true)
+        {
+            if (i >= jpeg.Length || jpeg[i] != 0xFF) return false;
+            while (i < jpeg.Length && jpeg[i] == 0xFF) i++; // fill bytes
+            if (i >= jpeg.Length) return false;
+            var marker = jpeg[i++];
+            if (marker == 0xD9) return scanned; // EOI
+            if (marker is 0x01 or >= 0xD0 and <= 0xD7) continue; // no length
+            if (i + 2 > jpeg.Length) return false;
+            var segment = BinaryPrimitives.ReadUInt16BigEndian(jpeg[i..]);
+            if (segment < 2) return false;
+            i += segment;
+            if (marker != 0xDA) continue;
+            // SOS: the entropy-coded data runs to the next marker that is neither stuffing (FF 00) nor a restart (FF D0-D7).
+            scanned = true;
+            while (true)
+            {
+                if (i >= jpeg.Length) return false;
+                var ff = jpeg[i..].IndexOf((byte)0xFF);
+                if (ff < 0) return false;
+                i += ff;
+                var next = i + 1;
+                while (next < jpeg.Length && jpeg[next] == 0xFF) next++;
+                if (next >= jpeg.Length) return false;
+                if (jpeg[next] is 0x00 or >= 0xD0 and <= 0xD7) { i = next + 1; continue; }
+                i = next - 1; // the marker's 0xFF: the walk goes on from there
+                break;
+            }
         }
     }
 

@@ -51,13 +51,17 @@ public static class Thumbnailer
             return Image.ThumbnailBuffer(original, size, height: size, size: Enums.Size.Down,
                 outputProfile: profile, failOn: Enums.FailOn.Truncated);
 
-        // A picture to rotate is decoded once into memory (a quarter of its pixels at most), so that the
-        // rotation can read it in any order; an upright one streams through.
+        // Decoded as a stream and shrunk before it is turned upright: the rotation then reads 1024 px held in memory,
+        // not the whole decoded picture (which it would need in memory to read in any order).
         var upright = !header.Contains("orientation") || header.Get("orientation") is 1;
-        using var shrunk = Image.NewFromBuffer(original, access: upright ? Enums.Access.Sequential : Enums.Access.Random,
-            failOn: Enums.FailOn.Truncated,
+        using var shrunk = Image.NewFromBuffer(original, access: Enums.Access.Sequential, failOn: Enums.FailOn.Truncated,
             kwargs: new VOption { { "shrink", shrink } });
-        return shrunk.ThumbnailImage(size, height: size, size: Enums.Size.Down, outputProfile: profile, failOn: Enums.FailOn.Truncated);
+        var resized = shrunk.ThumbnailImage(size, height: size, size: Enums.Size.Down, outputProfile: profile,
+            failOn: Enums.FailOn.Truncated, noRotate: true);
+        if (upright) return resized;
+        using (resized)
+        using (var held = resized.CopyMemory())
+            return held.Autorot();
     }
 
     static Image ToSrgb(Image image) =>

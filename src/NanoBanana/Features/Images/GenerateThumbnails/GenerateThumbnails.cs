@@ -90,7 +90,8 @@ public static class GenerateThumbnailsHandler
                 original = whole.Array; // the S3 store's copy, exactly sized: no second copy
             else if (stream.CanSeek)
             {
-                original = new byte[stream.Length - stream.Position];
+                // Filled whole by the read: not zeroed first (megabytes a picture).
+                original = GC.AllocateUninitializedArray<byte>((int)(stream.Length - stream.Position));
                 await stream.ReadExactlyAsync(original, ct);
             }
             else

@@ -1,0 +1,58 @@
+using NanoBanana.Infrastructure.Imaging;
+using NanoBanana.Tests.Features.Images;
+using NetVips;
+
+namespace NanoBanana.Tests.Infrastructure.Imaging;
+
+/// <summary>The upload's truncation check of a JPEG: a walk of its markers to EOI, no decode.</summary>
+public sealed class JpegStructureTests
+{
+    static byte[] Progressive()
+    {
+        using var noise = Image.Gaussnoise(640, 480, mean: 128, sigma: 50);
+        using var rgb = noise.Bandjoin(noise, noise).Cast(Enums.BandFormat.Uchar).Copy(interpretation: Enums.Interpretation.Srgb);
+        return rgb.JpegsaveBuffer(q: 90, interlace: true);
+    }
+
+    static byte[] WithRestartMarkers()
+    {
+        using var noise = Image.Gaussnoise(640, 480, mean: 128, sigma: 50);
+        using var rgb = noise.Bandjoin(noise, noise).Cast(Enums.BandFormat.Uchar).Copy(interpretation: Enums.Interpretation.Srgb);
+        return rgb.JpegsaveBuffer(q: 90, restartInterval: 4);
+    }
+
+    [Fact]
+    public void Whole_baseline_progressive_and_restart_jpegs_reach_their_end()
+    {
+        Assert.True(ImageInspector.JpegReachesEnd(TestImages.NoisyJpeg()));
+        Assert.True(ImageInspector.JpegReachesEnd(TestImages.JpegWithOrientation6AndGps()));
+        Assert.True(ImageInspector.JpegReachesEnd(Progressive()));
+        Assert.True(ImageInspector.JpegReachesEnd(WithRestartMarkers()));
+    }
+
+    [Fact]
+    public void Bytes_after_the_end_of_image_are_accepted()
+    {
+        Assert.True(ImageInspector.JpegReachesEnd([.. TestImages.NoisyJpeg(), .. "trailer written by a camera"u8]));
+    }
+
+    [Fact]
+    public void A_jpeg_cut_anywhere_before_its_end_of_image_is_refused()
+    {
+        foreach (var jpeg in new[] { TestImages.NoisyJpeg(), Progressive(), WithRestartMarkers(), TestImages.JpegWithOrientation6AndGps() })
+        {
+            // Every cut: in the headers, in each scan, between progressive scans, and one byte short of EOI.
+            for (var length = 0; length < jpeg.Length - 1; length += 1 + length / 64)
+                Assert.False(ImageInspector.JpegReachesEnd(jpeg.AsSpan(0, length)), $"cut at {length} of {jpeg.Length}");
+            Assert.False(ImageInspector.JpegReachesEnd(jpeg.AsSpan(0, jpeg.Length - 1)));
+        }
+    }
+
+    [Fact]
+    public void A_jpeg_whose_end_of_image_comes_before_any_scan_is_refused()
+    {
+        var jpeg = TestImages.NoisyJpeg();
+        var sos = jpeg.AsSpan().IndexOf([(byte)0xFF, (byte)0xDA]);
+        Assert.False(ImageInspector.JpegReachesEnd([.. jpeg.AsSpan(0, sos), 0xFF, 0xD9]));
+    }
+}
