@@ -1,0 +1,26 @@
+using NanoBanana.Infrastructure.Security;
+
+namespace NanoBanana.Tests.Infrastructure.Security;
+
+/// <summary>The hasher's decoy (checked for unknown users) costs nothing to make and never verifies.</summary>
+public sealed class PasswordHasherTests
+{
+    [Fact]
+    public async Task Making_a_hasher_does_not_hash_so_start_up_pays_nothing_for_its_decoy()
+    {
+        // At this cost one hash would take hours: a hasher that hashed its decoy when made would not be ready in time.
+        var made = Task.Run(() => new PasswordHasher(iterations: int.MaxValue));
+        var hasher = await made.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(int.MaxValue, hasher.Iterations);
+    }
+
+    [Fact]
+    public void An_unknown_users_check_runs_against_the_decoy_and_fails_whatever_the_password()
+    {
+        var hasher = new PasswordHasher(iterations: 1000);
+        Assert.False(hasher.Verify("any password", null));
+        Assert.False(hasher.Verify("", null));
+        Assert.False(hasher.Verify("any password", "not a stored hash"));
+        Assert.True(hasher.Verify("any password", hasher.Hash("any password"))); // the control: a real hash verifies
+    }
+}
