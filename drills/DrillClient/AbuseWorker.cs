@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using StackExchange.Redis;
 
 namespace DrillClient;
@@ -21,9 +22,9 @@ sealed class Phase
     /// <summary>The attacker's process (the drill's own), measured around the phase.</summary>
     public double AttackerCores { get; set; }
 
-    public double P99 => Stats.Percentile(Outcomes.Select(r => r.Ms).ToList(), 0.99);
-    public List<double> ServerMs { get; } = [];
-    public double ServerP99 => Stats.Percentile(ServerMs, 0.99);
+    [JsonIgnore] public double P99 => Stats.Percentile(Outcomes.Select(r => r.Ms).ToList(), 0.99);
+    [JsonIgnore] public List<double> ServerMs { get; } = [];
+    [JsonIgnore] public double ServerP99 => Stats.Percentile(ServerMs, 0.99);
 
     public override string ToString() =>
         $"{Name}: worker {Outcomes.Count} requests, p50 {Report.Ms(Stats.Percentile(Outcomes.Select(r => r.Ms).ToList(), 0.5))}, " +
@@ -40,7 +41,7 @@ sealed class Phase
 static class AbuseWorker
 {
     public const string WorkerAddress = "127.0.0.10";
-    static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+    static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     public static async Task<int> Run(Options o)
     {
@@ -114,7 +115,7 @@ static class AbuseWorker
 /// <summary>The drill's side of the worker process: starts it, hands it each phase and reads back what it saw.</summary>
 sealed class WorkerProcess : IAsyncDisposable
 {
-    static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+    static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
     readonly Process _process;
 
     WorkerProcess(Process process) => _process = process;
@@ -137,8 +138,11 @@ sealed class WorkerProcess : IAsyncDisposable
         var wallFrom = Clock.Ms;
         await _process.StandardInput.WriteLineAsync(FormattableString.Invariant($"{name} {seconds}"));
         await _process.StandardInput.FlushAsync();
-        var line = await _process.StandardOutput.ReadLineAsync()
-                   ?? throw new InvalidOperationException($"the worker process ended (exit {(_process.HasExited ? _process.ExitCode : -1)})");
+        string? line;
+        var other = new List<string>();
+        while ((line = await _process.StandardOutput.ReadLineAsync()) is not null && !line.StartsWith('{')) other.Add(line);
+        if (line is null)
+            throw new InvalidOperationException($"the worker process ended: {string.Join(" ", other).Trim()}");
         var phase = JsonSerializer.Deserialize<Phase>(line, JsonOptions)!;
         phase.AttackerCores = (Environment.CpuUsage.TotalTime.TotalSeconds - cpuFrom) / ((Clock.Ms - wallFrom) / 1000);
         return phase;
