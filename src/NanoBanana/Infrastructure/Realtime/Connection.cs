@@ -60,6 +60,12 @@ public sealed class Connection
     int _dropped;
     long _dropWindowAt = Stopwatch.GetTimestamp();
 
+    // A client that sends back to back makes every read complete at once, and a read loop that never awaits
+    // anything pending keeps its pool thread: 32 flooding sockets held every thread while requests queued for
+    // seconds. Every few reads the loop gives the thread back (Task.Yield queues it behind waiting work).
+    const int ReadsBetweenYields = 16;
+    int _reads;
+
     /// <param name="sessionId">The session of the URL, joined from the start (the open catch-up covers it).</param>
     public Connection(WebSocket socket, string userId, string deviceId, string sessionId, EventLog log, RealtimeSettings settings, TimeProvider clock)
     {
@@ -448,6 +454,7 @@ public sealed class Connection
                 // A zero-byte read waits for the next frame without holding a buffer: an idle socket keeps none.
                 // No cancellation token: Abort (a dead peer, the close timeout) fails the read, registering nothing per socket.
                 var result = await _socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+                await YieldEveryFewReads();
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     RequestClose(WebSocketCloseStatus.NormalClosure, "");
@@ -511,6 +518,7 @@ public sealed class Connection
             while (true)
             {
                 var result = await _socket.ReceiveAsync(chunk.AsMemory(), CancellationToken.None);
+                await YieldEveryFewReads();
                 if (result.MessageType == WebSocketMessageType.Close) return (default, false, true);
                 if (!tooBig && message.WrittenCount + result.Count <= _settings.MaxClientFrameBytes)
                     message.Write(chunk.AsSpan(0, result.Count));
@@ -523,6 +531,16 @@ public sealed class Connection
         {
             ArrayPool<byte>.Shared.Return(chunk);
         }
+    }
+
+    /// <summary>Gives the thread back every <see cref="ReadsBetweenYields"/> reads (only the read loop calls it).</summary>
+    ValueTask YieldEveryFewReads()
+    {
+        if (++_reads < ReadsBetweenYields) return ValueTask.CompletedTask;
+        _reads = 0;
+        return Yield();
+
+        static async ValueTask Yield() => await Task.Yield();
     }
 
     /// <summary>Counts a dropped client frame; true (and the socket closing with 4008) when it keeps flooding.</summary>
