@@ -145,7 +145,7 @@ public sealed class LimitSettings
     /// <summary>How long a rate-limited request waits for its 429 (0: at once), and how many such answers wait at once at most.</summary>
     public TimeSpan RefusalDelay { get; init; } = TimeSpan.FromSeconds(1);
     public int RefusalsHeld { get; init; } = 2000;
-    /// <summary>Password hashes computed at once on one instance; 0: one per core.</summary>
+    /// <summary>Password hashes computed at once on one instance; 0: half the cores (at least one).</summary>
     public int PasswordHashConcurrency { get; init; }
     /// <summary>PBKDF2 iterations of a new hash (a stored hash keeps its own count); lowered only where many accounts are made at once (benchmarks).</summary>
     public int PasswordHashIterations { get; init; } = 600_000;
