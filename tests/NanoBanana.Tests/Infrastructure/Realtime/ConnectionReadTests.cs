@@ -75,4 +75,34 @@ public sealed class ConnectionReadTests(AppFixture app) : IntegrationContext(app
         Assert.True(run.IsCompletedSuccessfully, "the read loop did not finish");
         Assert.Equal(bytes.Length, client.Consumed);
     }
+
+    [Fact]
+    public async Task Frames_past_the_budget_and_after_the_close_are_skipped_without_a_buffer_each()
+    {
+        const int frames = 20_000;
+        var typing = ClientFrame(0x1, """{"type":"typing","payload":{"sessionId":"s","isTyping":true}}"""u8.ToArray());
+        var bytes = Enumerable.Repeat(typing, frames).SelectMany(f => f).Concat(ClientFrame(0x8, [0x03, 0xE8])).ToArray();
+        var client = new ReadyClient(bytes);
+        using var socket = WebSocket.CreateFromStream(client, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        var connection = new Connection(socket, "u", "d", "s", Host.Services.GetRequiredService<EventLog>(),
+            Host.Services.GetRequiredService<RealtimeSettings>(), TimeProvider.System);
+        var handled = 0;
+
+        // Everything the read loop does runs on this thread (the held work is run here), so this thread's count is the loop's.
+        var held = new HeldWork();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var previous = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(held);
+        Task run;
+        try { run = connection.Run(_ => { handled++; return Task.CompletedTask; }); }
+        finally { SynchronizationContext.SetSynchronizationContext(previous); }
+        held.RunUntil(run, TimeSpan.FromSeconds(30));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(run.IsCompletedSuccessfully, "the read loop did not finish");
+        // The burst is handled, the rest dropped until the socket closes 4008, then read until the client's close.
+        Assert.InRange(handled, new RealtimeSettings().FrameBurst, frames / 100);
+        Assert.Equal(CloseCodes.SlowConsumer, (WebSocketCloseStatus?)connection.CloseRequested?.Status);
+        Assert.True(allocated < frames * 100L, $"{allocated / frames} bytes allocated per frame read");
+    }
 }
