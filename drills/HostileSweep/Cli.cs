@@ -46,13 +46,13 @@ public static class Cli
                     throw;
                 }
             },
-            // Thumbnails run in the background: wait until the app's pending set is empty.
+            // Thumbnails run in the background, as leased work: wait until no scope holds work.
             Settle = async action =>
             {
                 await action();
                 if (db is null) return;
                 var waited = Stopwatch.StartNew();
-                while (await db.SetLengthAsync("nb:images:pending") > 0 && waited.Elapsed < TimeSpan.FromSeconds(90))
+                while (await WorkLeft(db) && waited.Elapsed < TimeSpan.FromSeconds(90))
                     await Task.Delay(200);
             },
             Log = line => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"),
@@ -70,5 +70,13 @@ public static class Cli
         if (Get("--trace") is { } trace) await File.WriteAllLinesAsync(trace, report.Trace);
         if (redis is not null) await redis.DisposeAsync();
         return report.Violations.Count == 0 ? 0 : 1;
+    }
+
+    /// <summary>Background work held or due in any scope listed in the app's lease store (Infrastructure/Work).</summary>
+    static async Task<bool> WorkLeft(StackExchange.Redis.IDatabase db)
+    {
+        foreach (var scope in await db.SortedSetRangeByRankAsync("nb:work:scopes"))
+            if (await db.SortedSetLengthAsync($"nb:{{{scope}}}:work") > 0) return true;
+        return false;
     }
 }

@@ -77,7 +77,7 @@ public sealed class Snapshot
             }
             foreach (var claim in new[] { $"nb:email:{p.Email.ToLowerInvariant()}", $"nb:username:{p.Username.ToLowerInvariant()}" })
                 s.Entries[$"redis {claim}"] = (string?)await redis.StringGetAsync(claim) ?? "(none)";
-            foreach (var index in new[] { "nb:images:blobs", "nb:images:pending" })
+            foreach (var index in new[] { "nb:images:blobs" })
             {
                 var type = await redis.KeyTypeAsync(index);
                 var members = type == RedisType.SortedSet

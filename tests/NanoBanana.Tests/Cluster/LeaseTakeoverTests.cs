@@ -28,10 +28,10 @@ public sealed class LeaseTakeoverTests(AppFixture app) : ImageTestContext(app)
 {
     static readonly TimeSpan Lease = TimeSpan.FromSeconds(2);
 
-    static Dictionary<string, string?> Instance(OwnRedis redis, string storage) => new()
+    static Dictionary<string, string?> Instance(OwnRedis redis, string storage, TimeSpan? lease = null) => new()
     {
         ["REDIS_URL"] = redis.Endpoint, ["LOCAL_STORAGE_PATH"] = storage,
-        ["WORK_LEASE_SECONDS"] = Lease.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["WORK_LEASE_SECONDS"] = (lease ?? Lease).TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["THUMBNAIL_PARALLELISM"] = "1",
     };
 
@@ -95,6 +95,60 @@ public sealed class LeaseTakeoverTests(AppFixture app) : ImageTestContext(app)
         var logged = (await db.StreamRangeAsync(Keys.EventLog(user.Id))).Where(e => e["t"] == "image_ready")
             .Select(e => JsonNode.Parse(e["p"].ToString())!["image"]!["id"]!.GetValue<string>()).ToList();
         Assert.Equal(ids.Order(), logged.Order()); // one image_ready per image
+        Assert.Equal(0, await db.SortedSetLengthAsync(Keys.WorkLeases(WorkScope.OfUser(user.Id))));
+    }
+
+    [Fact]
+    public async Task An_instance_stopping_gracefully_hands_back_the_work_it_has_not_started_long_before_its_lease_lapses()
+    {
+        var lease = TimeSpan.FromSeconds(60);
+        await using var redis = await OwnRedis.Start();
+        var storage = Path.Combine(Path.GetTempPath(), "nanobanana-tests", Guid.NewGuid().ToString("N"), "uploads");
+        await using var survivor = await AppFixture.StartHost(Instance(redis, storage, lease));
+        var stopping = await AppFixture.StartHost(Instance(redis, storage, lease));
+        await using var watcher = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
+        var db = watcher.GetDatabase();
+
+        var user = await RegisterUser(host: stopping);
+        var session = await CreateSession(stopping, user);
+        var ready = new HashSet<string>();
+        List<string> ids = [];
+        var allReady = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await watcher.GetSubscriber().SubscribeAsync(RedisChannel.Literal(Keys.EventChannel(user.Id)), (_, message) =>
+        {
+            if (EventLog.ParseLive((string)message!) is not { Type: "image_ready" } e) return;
+            lock (ready)
+            {
+                ready.Add(JsonNode.Parse(e.Payload)!["image"]!["id"]!.GetValue<string>());
+                if (ids.Count > 0 && ids.All(ready.Contains)) allReady.TrySetResult();
+            }
+        });
+        var files = Enumerable.Range(0, 6).Select(i => ($"p{i}.jpg", TestImages.NoisyJpeg(1600, 1200), "image/jpeg")).ToArray();
+        var uploaded = await Json(await stopping.Scenario(s =>
+        {
+            s.Post.MultipartFormData(Form(session, "uploaded", "images", files)).ToUrl("/api/images/upload/batch");
+            s.As(user);
+            s.StatusCodeShouldBe(201);
+        }));
+        var stoppedAt = Stopwatch.StartNew();
+        await stopping.StopAsync();
+        await stopping.DisposeAsync();
+        lock (ready)
+        {
+            ids = [.. uploaded["results"]!["successful"]!.AsArray().Select(i => i!["id"]!.GetValue<string>())];
+            if (ids.All(ready.Contains)) allReady.TrySetResult();
+        }
+        var left = 0;
+        foreach (var id in ids)
+            if (await db.HashGetAsync(Keys.Image(user.Id, id), "status") == "processing") left++;
+        Assert.True(left >= 2, $"the instance stopped with {left} of {ids.Count} images processing: nothing to hand back");
+
+        // Handed back, the work is due at once: the survivor's next sweep (a tenth of the lease) takes it, not the lapse.
+        await allReady.Task.WaitAsync(lease / 10 + TimeSpan.FromSeconds(4 * left));
+        Assert.True(stoppedAt.Elapsed < lease / 2);
+        var logged = (await db.StreamRangeAsync(Keys.EventLog(user.Id))).Where(e => e["t"] == "image_ready")
+            .Select(e => JsonNode.Parse(e["p"].ToString())!["image"]!["id"]!.GetValue<string>()).ToList();
+        Assert.Equal(ids.Order(), logged.Order());
         Assert.Equal(0, await db.SortedSetLengthAsync(Keys.WorkLeases(WorkScope.OfUser(user.Id))));
     }
 

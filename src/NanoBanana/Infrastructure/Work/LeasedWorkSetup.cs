@@ -75,7 +75,7 @@ public static class LeasedWorkSetup
 /// <summary>
 /// Every instance, every tenth of a lease: renews the leases it holds, then takes over the due work of every scope
 /// (a dead instance's, or postponed work due again) and runs it on its local queues. Its first sweep, at start-up,
-/// is the recovery of the work a stopped process left.
+/// is the recovery of the work a stopped process left. On a graceful stop it hands back the work it has not started.
 /// </summary>
 public sealed class WorkSweeper(WorkLeases leases, IServiceProvider services, IHostApplicationLifetime lifetime,
     ILogger<WorkSweeper> log) : BackgroundService
@@ -92,6 +92,16 @@ public sealed class WorkSweeper(WorkLeases leases, IServiceProvider services, IH
             while (await timer.WaitForNextTickAsync(stop));
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        try { await leases.HandBack().WaitAsync(TimeSpan.FromSeconds(5), cancellationToken); }
+        catch (Exception e) // Redis away or already closed, or out of time: nothing is lost, the leases lapse
+        {
+            log.LogWarning(e, "Work not started here could not be handed back on the way out: its leases lapse instead");
+        }
     }
 
     async Task Round(CancellationToken stop)

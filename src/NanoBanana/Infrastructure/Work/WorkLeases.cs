@@ -20,6 +20,8 @@ public sealed class WorkLeases(IDatabase db, Settings settings, TimeProvider clo
     const int SweepBatch = 100;
 
     readonly ConcurrentDictionary<(string Scope, string Id), ILeasedWork> _held = new();
+    readonly ConcurrentDictionary<(string Scope, string Id), byte> _running = new();
+    volatile bool _stopping;
 
     /// <summary>This process, as the holder of its leases.</summary>
     public string Owner { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
@@ -61,6 +63,7 @@ public sealed class WorkLeases(IDatabase db, Settings settings, TimeProvider clo
     /// <summary>Takes the lease to run the work now: false when a live instance holds it (the work runs there).</summary>
     public async Task<bool> Take(ILeasedWork work)
     {
+        if (_stopping) return false; // handed back: another instance runs it
         await Index(work);
         var taken = (int)await db.ScriptEvaluateAsync(TakeScript, new
         {
@@ -68,7 +71,11 @@ public sealed class WorkLeases(IDatabase db, Settings settings, TimeProvider clo
             messages = (RedisKey)Keys.WorkMessages(work.LeaseScope), id = work.LeaseId, owner = Owner,
             now = Now, deadline = Deadline, message = Serialize(work),
         }) == 1;
-        if (taken) Hold(work);
+        if (taken)
+        {
+            Hold(work);
+            _running[(work.LeaseScope, work.LeaseId)] = 0;
+        }
         return taken;
     }
 
@@ -109,7 +116,39 @@ public sealed class WorkLeases(IDatabase db, Settings settings, TimeProvider clo
     }
 
     /// <summary>No longer renewed here (its run failed): the lease lapses and the sweep hands the work out again.</summary>
-    public void Release(ILeasedWork work) => _held.TryRemove((work.LeaseScope, work.LeaseId), out _);
+    public void Release(ILeasedWork work)
+    {
+        _held.TryRemove((work.LeaseScope, work.LeaseId), out _);
+        _running.TryRemove((work.LeaseScope, work.LeaseId), out _);
+    }
+
+    // Due now and held by nobody; the takeover the sweep will count is not a failure, so it is counted back first.
+    static readonly LuaScript HandBackScript = LuaScript.Prepare("""
+        if redis.call('HGET', @owners, @id) ~= @owner then return 0 end
+        redis.call('ZADD', @leases, 'XX', @now, @id)
+        redis.call('HDEL', @owners, @id)
+        redis.call('HINCRBY', @takeovers, @id, -1)
+        return 1
+        """);
+
+    /// <summary>
+    /// This instance is stopping: work it holds but has not started runs nowhere here any more and is handed back,
+    /// due at once, so another instance's next sweep takes it instead of waiting for the lease to lapse.
+    /// Work already running here finishes (or its lease lapses) as before.
+    /// </summary>
+    public async Task HandBack()
+    {
+        _stopping = true;
+        var waiting = _held.Where(h => !_running.ContainsKey(h.Key)).ToArray();
+        var now = Now;
+        await Task.WhenAll(waiting.Select(h => db.ScriptEvaluateAsync(HandBackScript, new
+        {
+            leases = (RedisKey)Keys.WorkLeases(h.Key.Scope), owners = (RedisKey)Keys.WorkOwners(h.Key.Scope),
+            takeovers = (RedisKey)Keys.WorkTakeovers(h.Key.Scope), id = h.Key.Id, owner = Owner, now,
+        })));
+        foreach (var h in waiting) _held.TryRemove(h.Key, out _);
+        if (waiting.Length > 0) log.LogInformation("Handed back {Count} pieces of work not started here (stopping)", waiting.Length);
+    }
 
     static readonly LuaScript RenewScript = LuaScript.Prepare("""
         if redis.call('HGET', @owners, @id) ~= @owner then return 0 end
