@@ -292,7 +292,10 @@ static class Bench
         {
             var socket = new ClientWebSocket();
             var ws = url.Replace("http://", "ws://", StringComparison.Ordinal);
-            await socket.ConnectAsync(new Uri($"{ws}/ws/{user.SessionId}?token={Uri.EscapeDataString(user.Token)}&userId={user.Id}"), CancellationToken.None);
+            // As the web page does: the token in the first frame, not in the address (which the server keeps per socket).
+            await socket.ConnectAsync(new Uri($"{ws}/ws/{user.SessionId}"), CancellationToken.None);
+            await socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(new { type = "auth", payload = new { token = user.Token } }),
+                WebSocketMessageType.Text, true, CancellationToken.None);
             var device = new Device(socket);
             _ = device.ReadLoop();
             return device;

@@ -448,7 +448,7 @@ static class Program
                 "afresh, as the first read after a change is (each wrk run draws its queries under a prefix of its own: wrk's Lua repeats its random " +
                 "numbers from run to run, and a repeated query is a second read the cache admits): the message page reads the stored JSON of 50 " +
                 "messages (about 18 KB) in one script through Wolverine and validation; the session list that of 20 sessions (one script). A post loads what it decides on and commits the " +
-                "message with its two events (message_created, session_updated) in one transaction before answering.")
+                "message with its two events (message_created, session_updated) in one script before answering.")
             .AppendLine("- Login is slow on purpose: PBKDF2-SHA256 with 600,000 iterations per password check (about a third of a second of one core here) makes " +
                 $"guessing expensive. It is CPU-bound, so it runs with {o.LoginConnections} connections (one per core) and is not a hot read route; " +
                 "its requests/s is the number of password checks these cores can do.")

@@ -4,7 +4,6 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using StackExchange.Redis;
 
 namespace DrillClient;
 
@@ -16,17 +15,15 @@ namespace DrillClient;
 /// </summary>
 static partial class AbuseDrill
 {
-    const string AttackerAddress = "127.0.0.66", WorkerAddress = "127.0.0.10", OwnerAddress = "127.0.0.20";
+    const string AttackerAddress = "127.0.0.66", WorkerAddress = AbuseWorker.WorkerAddress, OwnerAddress = "127.0.0.20";
     const int Flooders = 250, Sockets = 300;
     const double P99Budget = 50;
 
     public static async Task<int> Run(Options o)
     {
-        AppPid = o.AppPid;
         var attacker = new Api(o.Url, TimeSpan.FromSeconds(30), AttackerAddress);
         var worker = new Api(o.Url, TimeSpan.FromSeconds(30), WorkerAddress);
         var owner = new Api(o.Url, TimeSpan.FromSeconds(30), OwnerAddress);
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(o.Redis);
 
         var work = await worker.Register("worker");
         var workSession = await worker.CreateSession(work);
@@ -39,10 +36,13 @@ static partial class AbuseDrill
         using var workerSocket = await Open(worker, work, workSession);
         var heard = new ConcurrentDictionary<string, int>();
         var workerReader = Read(workerSocket, type => heard.AddOrUpdate(type, 1, (_, n) => n + 1));
-        var posts = 0;
 
+        // The worker runs in a process of its own: the attacker's loops in this one cannot starve its client.
+        await using var workerProcess = WorkerProcess.Start(o, work, workSession);
+        var warmUp = await workerProcess.Run("warm-up", 3);
+        Report.Line($"warm-up (not judged): {warmUp}");
         Report.Line($"quiet: the worker alone for {o.Before:F0} s");
-        var phases = new List<Phase> { await Working("quiet", worker, work, workSession, o.Before, redis, () => posts++) };
+        var phases = new List<Phase> { await workerProcess.Run("quiet", o.Before) };
 
         // Wrong passwords for the owner's account from the attacker's address, then the flood.
         var wrong = new List<Outcome>();
@@ -54,17 +54,18 @@ static partial class AbuseDrill
         using var stopFlood = new CancellationTokenSource();
         var flood = Flood(attacker, bad, stopFlood.Token);
         var ownerSignIn = SignInMidway(owner, victim, o.Down);
-        phases.Add(await Working("flood", worker, work, workSession, o.Down, redis, () => posts++));
+        phases.Add(await workerProcess.Run("flood", o.Down));
         await stopFlood.CancelAsync();
         var flooded = await flood;
         var signedIn = await ownerSignIn;
 
         Report.Line($"sockets: {Sockets} sockets of the attacker's user, then a typing flood on those let in, for {o.After:F0} s");
         var sockets = SocketFlood(attacker, bad, badSession, o.After);
-        phases.Add(await Working("sockets", worker, work, workSession, o.After, redis, () => posts++));
+        phases.Add(await workerProcess.Run("sockets", o.After));
         var (opened, closes, typingHeard) = await sockets;
 
         // The worker's socket hears its own posts (each a message_created) and no typing of anyone's.
+        var posts = warmUp.Posted + phases.Sum(p => p.Posted);
         var until = Clock.Ms + 5000;
         while (heard.GetValueOrDefault("message_created") < posts && Clock.Ms < until) await Task.Delay(50);
         await workerSocket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
@@ -104,59 +105,6 @@ static partial class AbuseDrill
             $"worker p99 {Report.Ms(phases[0].P99)} quiet, {Report.Ms(flood99.P99)} under the flood (server {Report.Ms(flood99.ServerP99)}), " +
             $"{Report.Ms(phases[2].P99)} under the sockets; flood {Counts(flooded)}; owner {signedIn.Status}; " +
             $"sockets {opened} in, {closes.GetValueOrDefault("refused 4429")} refused 4429");
-    }
-
-    /// <summary>What the worker saw in one phase, with Redis's PING time as the machine's yardstick.</summary>
-    sealed class Phase(string name, List<Outcome> outcomes, List<double> pings, DateTimeOffset from, DateTimeOffset to, double appCores, double drillCores, double load)
-    {
-        public string Name => name;
-        public List<Outcome> Outcomes => outcomes;
-        public DateTimeOffset From => from;
-        public DateTimeOffset To => to;
-        public double P99 => Stats.Percentile(outcomes.Select(r => r.Ms).ToList(), 0.99);
-        public List<double> ServerMs { get; } = [];
-        public double ServerP99 => Stats.Percentile(ServerMs, 0.99);
-
-        public override string ToString() =>
-            $"{name}: worker {outcomes.Count} requests, p50 {Report.Ms(Stats.Percentile(outcomes.Select(r => r.Ms).ToList(), 0.5))}, " +
-            $"p99 {Report.Ms(P99)}, max {Report.Ms(outcomes.Max(r => r.Ms))}; in the app (request log) p99 {ServerP99:F1} ms of {ServerMs.Count}; " +
-            $"Redis PING from the drill p99 {Stats.Percentile(pings, 0.99):F1} ms; the app used {appCores:F2} cores, the drill {drillCores:F2}; load average {load:F1}";
-    }
-
-    /// <summary>The worker's day: list, read a page, post, read the profile, a request every 100 ms.</summary>
-    static async Task<Phase> Working(string name, Api api, Account a, string sessionId, double seconds, ConnectionMultiplexer redis, Action posted)
-    {
-        var from = DateTimeOffset.UtcNow;
-        var (cpuFrom, wallFrom, ownFrom) = (AppCpuSeconds(), Clock.Ms, Environment.CpuUsage.TotalTime.TotalSeconds);
-        var until = Clock.Ms + seconds * 1000;
-        var pings = new List<double>();
-        var pinging = Task.Run(async () =>
-        {
-            var db = redis.GetDatabase();
-            while (Clock.Ms < until)
-            {
-                pings.Add((await db.PingAsync()).TotalMilliseconds);
-                await Task.Delay(50);
-            }
-        });
-        var outcomes = new List<Outcome>();
-        for (var i = 0; Clock.Ms < until; i++)
-        {
-            var r = (i % 4) switch
-            {
-                0 => await api.Get("/api/sessions", a.Token),
-                1 => await api.Get($"/api/sessions/{sessionId}/messages?limit=50", a.Token, "GET messages"),
-                2 => await api.Post($"/api/sessions/{sessionId}/messages", a.Token, new { role = "user", text = $"note {i}", imageIds = Array.Empty<string>() }, "POST message"),
-                _ => await api.Get("/api/auth/me", a.Token),
-            };
-            if (i % 4 == 2 && r.Status == 201) posted();
-            outcomes.Add(r);
-            await Task.Delay(100);
-        }
-        await pinging;
-        var wall = (Clock.Ms - wallFrom) / 1000;
-        return new Phase(name, outcomes, pings, from, DateTimeOffset.UtcNow, (AppCpuSeconds() - cpuFrom) / wall,
-            (Environment.CpuUsage.TotalTime.TotalSeconds - ownFrom) / wall, LoadAverage());
     }
 
     /// <summary>Flooders each sending, back to back: sign-in to its own account or register, with or without its token.</summary>
@@ -290,22 +238,6 @@ static partial class AbuseDrill
         }
         catch (Exception e) when (e is WebSocketException or IOException or System.Text.Json.JsonException) { }
     }
-
-    /// <summary>The app's CPU time so far (user + system, from /proc), 0 when its pid is not known.</summary>
-    static double AppCpuSeconds()
-    {
-        if (AppPid is not { } pid || !File.Exists($"/proc/{pid}/stat")) return 0;
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        // utime and stime are fields 14 and 15 of the line (11 and 12 after the command name), in clock ticks of 1/100 s.
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
-    }
-
-    static int? AppPid;
-
-    /// <summary>The machine's one-minute load average (runnable threads; this machine has 2 cores).</summary>
-    static double LoadAverage() => File.Exists("/proc/loadavg")
-        ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture) : double.NaN;
 
     [GeneratedRegex("""^(?<at>\S+) \[\w+\] \S+: HTTP (?<method>[A-Z]+) (?<path>\S+) responded (?<status>\d+) in (?<ms>[\d.]+) ms""")]
     private static partial Regex RequestLine();

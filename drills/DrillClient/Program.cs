@@ -24,6 +24,7 @@ sealed class Options
     public string AppLogDir = "";
     public int WsCap = 32;
     public int? AppPid;
+    public string Token = "", Session = "";
 
     public static Options Parse(string[] args)
     {
@@ -49,6 +50,8 @@ sealed class Options
                 case "--gc-grace": o.GcGraceSeconds = int.Parse(v, CultureInfo.InvariantCulture); break;
                 case "--app-logs": o.AppLogDir = v; break;
                 case "--app-pid": o.AppPid = int.Parse(v, CultureInfo.InvariantCulture); break;
+                case "--token": o.Token = v; break;
+                case "--session": o.Session = v; break;
                 case "--ws-cap": o.WsCap = int.Parse(v, CultureInfo.InvariantCulture); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
@@ -71,6 +74,7 @@ static class Program
                 "appkill" => await AppKillDrill.Run(o),
                 "orphan" => await OrphanDrill.Run(o),
                 "abuse" => await AbuseDrill.Run(o),
+                "abuse-worker" => await AbuseWorker.Run(o),
                 _ => Usage(),
             };
         }

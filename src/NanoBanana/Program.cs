@@ -82,8 +82,9 @@ var app = builder.Build();
 if (settings.KnownProxies.Length > 0) app.UseForwardedHeaders(ClientAddress.ForwardedFrom(settings.KnownProxies));
 app.UseRequestBookkeeping();
 app.UseRequestLogging(); // outside the error handling: logs the status the client really got
-app.UseExceptionHandler();
-app.UseStatusCodePages();
+// Not for a WebSocket's request, which lasts as long as its socket: the hub answers its own refusals, and an
+// awaiting middleware would hold its state for the socket's lifetime.
+app.UseWhen(http => !HttpPipeline.IsUpgrade(http), answers => answers.UseExceptionHandler().UseStatusCodePages());
 app.UseWebPage(settings); // static files answer before the API's body limits, auth and read cache
 app.UseJsonBodyLimit(settings.Limits.JsonBodyBytes,
     path => NanoBanana.Features.Generation.Compatibility.CompatibilityRoutes.Handles(path) ? settings.Generation.MaxBodyBytes : null);

@@ -50,6 +50,7 @@ public sealed class AppFixture : IAsyncLifetime
             ["JWT_SECRET"] = JwtSecret,
             ["KNOWN_PROXIES"] = "127.0.0.1", // the in-process host has no peer address: its X-Forwarded-For is taken
             ["PASSWORD_RATE_PER_ADDRESS"] = "1000000", // every test registers from one address; RateLimitTests lower it
+            ["RATE_LIMIT_REFUSAL_DELAY_MS"] = "0", // refusals answer at once (stopped clocks in the limit tests); TarpitTests hold them
             ["LOG_DIR"] = Path.Combine(Path.GetTempPath(), "nanobanana-tests", Guid.NewGuid().ToString("N"), "logs"),
             ["LOCAL_STORAGE_PATH"] = Path.Combine(Path.GetTempPath(), "nanobanana-tests", Guid.NewGuid().ToString("N"), "uploads"),
         };

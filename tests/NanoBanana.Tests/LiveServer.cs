@@ -20,6 +20,7 @@ public class LiveServer : WebApplicationFactory<Program>
         ["REDIS_URL"] = AppFixture.RedisEndpoint,
         ["JWT_SECRET"] = AppFixture.JwtSecret,
         ["PASSWORD_RATE_PER_ADDRESS"] = "1000000", // every test registers from one address; RateLimitTests lower it
+        ["RATE_LIMIT_REFUSAL_DELAY_MS"] = "0", // refusals answer at once (stopped clocks in the limit tests); TarpitTests hold them
         ["LOG_DIR"] = Path.Combine(Path.GetTempPath(), "nanobanana-tests", Guid.NewGuid().ToString("N"), "logs"),
         ["urls"] = "http://127.0.0.1:0",
     };

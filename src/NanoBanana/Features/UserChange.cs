@@ -25,21 +25,21 @@ public readonly record struct UserBasis(string UserId, long Version, long LastSe
 /// <summary>
 /// A slice's decision about one user's data: the writes and the events they raise. The handler returns
 /// it with its response; the realtime edge commits the writes and appends the events in one Redis
-/// transaction (all keys in the user's slot), conditioned on the user's version being the basis's.
+/// script (all keys in the user's slot), conditioned on the user's version being the basis's.
 /// </summary>
 public sealed class UserChange(UserBasis basis)
 {
-    readonly List<Func<IDatabaseAsync, Task>> _writes = [];
+    readonly List<Action<RedisWrites>> _writes = [];
     readonly List<IUserEvent> _events = [];
     readonly List<IUserWork> _work = [];
 
     public UserBasis Basis => basis;
-    public IReadOnlyList<Func<IDatabaseAsync, Task>> Writes => _writes;
+    public IReadOnlyList<Action<RedisWrites>> Writes => _writes;
     public IReadOnlyList<IUserEvent> Events => _events;
     public IReadOnlyList<IUserWork> Work => _work;
 
-    /// <summary>A write of the change, queued on the commit's transaction (e.g. <c>tx => tx.HashSetAsync(...)</c>).</summary>
-    public UserChange Write(Func<IDatabaseAsync, Task> write)
+    /// <summary>A write of the change, recorded among the commit's writes (e.g. <c>tx => tx.HashSet(...)</c>).</summary>
+    public UserChange Write(Action<RedisWrites> write)
     {
         _writes.Add(write);
         return this;

@@ -68,11 +68,11 @@ public sealed class GenerationQuota(IDatabase db, Settings settings, TimeProvide
     /// <summary>
     /// Gives a generation's place back in the commit that ends it: a device that sees it end can start another at once.
     /// </summary>
-    public static Task Release(IDatabaseAsync tx, string userId, string call) => tx.SortedSetRemoveAsync(Keys.GenerationsRunning(userId), call);
+    public static void Release(RedisWrites tx, string userId, string call) => tx.SortedSetRemove(Keys.GenerationsRunning(userId), call);
 
     /// <summary>A place among the user's calls under way, given back when disposed.</summary>
     public sealed class Claim(IDatabase db, string userId, string call) : IAsyncDisposable
     {
-        public async ValueTask DisposeAsync() => await Release(db, userId, call);
+        public async ValueTask DisposeAsync() => await db.SortedSetRemoveAsync(Keys.GenerationsRunning(userId), call);
     }
 }

@@ -32,8 +32,9 @@ public static class GenerationRecord
     public static string JsonOf(GenerationDto g) => JsonSerializer.Serialize(g, Json.Api);
 
     /// <summary>Writes the whole record; a new one is listed in its session.</summary>
-    public static Task Write(IDatabaseAsync tx, GenerationDto g) =>
-        Task.WhenAll(
-            tx.HashSetAsync(Keys.Generation(g.UserId, g.Id), [new("status", g.Status), new("sessionId", g.SessionId), new("json", JsonOf(g))]),
-            tx.SortedSetAddAsync(Keys.SessionGenerations(g.UserId, g.SessionId), g.Id, g.CreatedAt.ToUnixTimeMilliseconds()));
+    public static void Write(RedisWrites tx, GenerationDto g)
+    {
+        tx.HashSet(Keys.Generation(g.UserId, g.Id), [new("status", g.Status), new("sessionId", g.SessionId), new("json", JsonOf(g))]);
+        tx.SortedSetAdd(Keys.SessionGenerations(g.UserId, g.SessionId), g.Id, g.CreatedAt.ToUnixTimeMilliseconds());
+    }
 }

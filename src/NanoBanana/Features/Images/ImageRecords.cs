@@ -125,16 +125,17 @@ public static class ImageStore
     }
 
     /// <summary>A new record, listed in its session's and its user's index and counted by type.</summary>
-    public static Task WriteNew(IDatabaseAsync tx, ImageRecord r) =>
-        Task.WhenAll(
-            tx.HashSetAsync(Keys.Image(r.UserId, r.Id), r.ToHash()),
-            tx.SortedSetAddAsync(Keys.SessionImages(r.UserId, r.SessionId), r.Id, r.CreatedAt),
-            tx.SortedSetAddAsync(Keys.UserImages(r.UserId), r.Id, r.CreatedAt),
-            tx.HashIncrementAsync(Keys.SessionImageCounts(r.UserId, r.SessionId), r.Type));
+    public static void WriteNew(RedisWrites tx, ImageRecord r)
+    {
+        tx.HashSet(Keys.Image(r.UserId, r.Id), r.ToHash());
+        tx.SortedSetAdd(Keys.SessionImages(r.UserId, r.SessionId), r.Id, r.CreatedAt);
+        tx.SortedSetAdd(Keys.UserImages(r.UserId), r.Id, r.CreatedAt);
+        tx.HashIncrement(Keys.SessionImageCounts(r.UserId, r.SessionId), r.Type);
+    }
 
     /// <summary>The end of the thumbnail work: status, thumbnails, reason and updatedAt (refCount stays the messages slice's).</summary>
-    public static Task WriteOutcome(IDatabaseAsync tx, ImageRecord done) =>
-        tx.HashSetAsync(Keys.Image(done.UserId, done.Id),
+    public static void WriteOutcome(RedisWrites tx, ImageRecord done) =>
+        tx.HashSet(Keys.Image(done.UserId, done.Id),
         [
             new("status", done.Status), new("updatedAt", done.UpdatedAt),
             new("thumbs", JsonSerializer.Serialize(done.Thumbnails, Json.Storage)), new("reason", done.Reason ?? ""),
@@ -144,24 +145,21 @@ public static class ImageStore
     /// Removes <paramref name="images"/> (all of one user) with their index entries and counts; a count that
     /// reaches 0 is dropped. <paramref name="counts"/>: the sessions' counts by type as loaded with the decision.
     /// </summary>
-    public static Task Remove(IDatabaseAsync tx, IReadOnlyCollection<ImageRecord> images, ImageCounts counts)
+    public static void Remove(RedisWrites tx, IReadOnlyCollection<ImageRecord> images, ImageCounts counts)
     {
-        var writes = new List<Task>();
         foreach (var r in images)
         {
-            writes.Add(tx.KeyDeleteAsync(Keys.Image(r.UserId, r.Id)));
-            writes.Add(tx.SortedSetRemoveAsync(Keys.SessionImages(r.UserId, r.SessionId), r.Id));
-            writes.Add(tx.SortedSetRemoveAsync(Keys.UserImages(r.UserId), r.Id));
+            tx.KeyDelete(Keys.Image(r.UserId, r.Id));
+            tx.SortedSetRemove(Keys.SessionImages(r.UserId, r.SessionId), r.Id);
+            tx.SortedSetRemove(Keys.UserImages(r.UserId), r.Id);
         }
         foreach (var group in images.GroupBy(r => (r.UserId, r.SessionId, r.Type)))
         {
             var (userId, sessionId, type) = group.Key;
             var key = Keys.SessionImageCounts(userId, sessionId);
-            writes.Add(counts.Of(sessionId, type) <= group.Count()
-                ? tx.HashDeleteAsync(key, type)
-                : tx.HashIncrementAsync(key, type, -group.Count()));
+            if (counts.Of(sessionId, type) <= group.Count()) tx.HashDelete(key, type);
+            else tx.HashIncrement(key, type, -group.Count());
         }
-        return Task.WhenAll(writes);
     }
 
     /// <summary>The counts by type of the sessions <paramref name="images"/> are in, for <see cref="Remove"/>.</summary>

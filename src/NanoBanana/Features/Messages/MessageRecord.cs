@@ -76,25 +76,25 @@ public static class MessageRecord
     }
 
     /// <summary>Writes the whole record and its ready-made JSON.</summary>
-    public static Task Write(IDatabaseAsync tx, string userId, StoredMessage s)
+    public static void Write(RedisWrites tx, string userId, StoredMessage s)
     {
         var m = s.Message;
-        return Task.WhenAll(
-            tx.HashSetAsync(Keys.Message(userId, m.Id),
+        tx.HashSet(Keys.Message(userId, m.Id),
             [
                 new("id", m.Id), new("sessionId", m.SessionId), new("role", m.Role), new("text", m.Text),
                 new("params", m.Params?.ToJsonString() ?? ""), new("imageIds", string.Join(',', m.ImageIds)),
                 new("createdAt", Ms(m.CreatedAt)), new("updatedAt", Ms(m.UpdatedAt)), new("textAt", Ms(s.TextAt)),
                 new("editedOf", m.EditedOf ?? ""), new("terms", s.Terms), new("seq", s.Seq), new("n", s.Number),
-            ]),
-            tx.HashSetAsync(Keys.SessionMessagesJson(userId, m.SessionId), m.Id, JsonBytes(m)));
+            ]);
+        tx.HashSet(Keys.SessionMessagesJson(userId, m.SessionId), m.Id, JsonBytes(m));
     }
 
     /// <summary>Removes the record, its revisions and its JSON.</summary>
-    public static Task Delete(IDatabaseAsync tx, string userId, string sessionId, string messageId) =>
-        Task.WhenAll(
-            tx.KeyDeleteAsync([Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId)]),
-            tx.HashDeleteAsync(Keys.SessionMessagesJson(userId, sessionId), messageId));
+    public static void Delete(RedisWrites tx, string userId, string sessionId, string messageId)
+    {
+        tx.KeyDelete([Keys.Message(userId, messageId), Keys.MessageRevisions(userId, messageId)]);
+        tx.HashDelete(Keys.SessionMessagesJson(userId, sessionId), messageId);
+    }
 
     /// <summary>The message as the API writes it (UTF-8).</summary>
     public static byte[] JsonBytes(MessageDto m) => JsonSerializer.SerializeToUtf8Bytes(m, ApiJson);

@@ -98,17 +98,17 @@ public static class MessageUpdates
         {
             var index = await indexRead!;
             // the text being replaced becomes a revision: (when it was written, what it said)
-            change.Write(tx => tx.ListRightPushAsync(Keys.MessageRevisions(userId, messageId),
+            change.Write(tx => tx.ListRightPush(Keys.MessageRevisions(userId, messageId),
                 [before.TextAt.ToUnixTimeMilliseconds(), old.Text]));
             change.Write(tx => SearchIndex.Replace(tx, userId, index, terms));
         }
         foreach (var image in added)
-            change.Write(tx => tx.HashIncrementAsync(Keys.Image(userId, image), "refCount", 1));
+            change.Write(tx => tx.HashIncrement(Keys.Image(userId, image), "refCount", 1));
         for (var i = 0; i < removed.Count; i++)
             if (await removedExist[i])
             {
                 var image = removed[i];
-                change.Write(tx => tx.HashDecrementAsync(Keys.Image(userId, image), "refCount", 1));
+                change.Write(tx => tx.HashDecrement(Keys.Image(userId, image), "refCount", 1));
             }
         return (new MessageDataResponse(message), change);
     }

@@ -42,12 +42,12 @@ public static class NewMessage
 
         change.Write(tx => SessionRecord.Write(tx, new StoredSession(session, before.Titled || autoTitle.Length > 0, stored.Seq)))
             .Write(tx => MessageRecord.Write(tx, userId, stored))
-            .Write(tx => tx.SortedSetAddAsync(Keys.SessionMessages(userId, sessionId), message.Id, stored.Seq))
+            .Write(tx => tx.SortedSetAdd(Keys.SessionMessages(userId, sessionId), message.Id, stored.Seq))
             .Write(tx => SearchIndex.Add(tx, userId, message.Id, number, terms))
             .Raise(new MessageCreated(userId, message))
             .Raise(new SessionUpdated(userId, session));
         foreach (var image in imageIds)
-            change.Write(tx => tx.HashIncrementAsync(Keys.Image(userId, image), "refCount", 1));
+            change.Write(tx => tx.HashIncrement(Keys.Image(userId, image), "refCount", 1));
         return (message, session);
     }
 }

@@ -16,7 +16,7 @@ namespace NanoBanana.Features.Realtime;
 
 /// <summary>
 /// The one place where a user's data changes: the <see cref="UserChange"/> a handler returns is committed
-/// here, with its events, before the handler's caller is answered. One Redis transaction (every key in the
+/// here, with its events, before the handler's caller is answered. One Redis script (every key in the
 /// user's slot) runs the change's writes, moves the user's version and appends the events with the next
 /// seqs, on condition that the version and the last seq are still those the change was decided on. So:
 /// <list type="bullet">
@@ -42,9 +42,9 @@ public static class CommitChanges
 
     /// <summary>
     /// As <see cref="Commit(UserChange?, IDatabase, EventLog, TimeProvider, WorkLeases?, IMessageContext?)"/> for a command
-    /// decided in its user's turn (<see cref="OneChangeAtATime"/>): the turn ends as soon as the transaction is sent, not
+    /// decided in its user's turn (<see cref="OneChangeAtATime"/>): the turn ends as soon as the commit is sent, not
     /// when its reply comes. One connection carries every command in order, so the next change's reads run after this
-    /// EXEC and see it; were they to run before it, the conditions would still refuse the stale decision.
+    /// commit and see it; were they to run before it, the conditions would still refuse the stale decision.
     /// </summary>
     public static Task CommitInTurn(UserChange? change, IDatabase db, EventLog log, TimeProvider clock, WorkLeases? leases,
         IMessageContext? messages, UserGates.Turn turn) =>
@@ -59,21 +59,18 @@ public static class CommitChanges
         var (userId, version, lastSeq) = change.Basis;
         // Listed before the work exists, so the sweep of every instance finds it should this one die.
         if (change.Work.Count > 0) await leases!.Index(change.Work[0]);
-        var tx = db.CreateTransaction();
-        tx.AddCondition(Unchanged(Keys.UserVersion(userId), version));
-        // The events take the next seqs: nothing may have appended since the basis was read either.
-        tx.AddCondition(Unchanged(Keys.EventSeq(userId), lastSeq));
-        var writes = new List<Task> { tx.StringIncrementAsync(Keys.UserVersion(userId)) };
-        foreach (var write in change.Writes) writes.Add(write(tx));
+        var writes = new RedisWrites();
+        writes.StringIncrement(Keys.UserVersion(userId));
+        foreach (var write in change.Writes) write(writes);
         var at = clock.GetUtcNow();
-        writes.AddRange(log.Append(tx, userId, lastSeq, at, change.Events.Select(e => (TypeOf(e), e.SessionScope, PayloadOf(e)))));
+        log.Append(writes, userId, lastSeq, at, change.Events.Select(e => (TypeOf(e), e.SessionScope, PayloadOf(e))));
         var seq = lastSeq + change.Events.Count;
-        foreach (var work in change.Work) writes.AddRange(leases!.Enqueue(tx, work));
+        foreach (var work in change.Work) leases!.Enqueue(writes, work);
 
-        var executed = tx.ExecuteAsync();
+        var committed = db.ScriptEvaluateAsync(CommitScript,
+            [Keys.UserVersion(userId), Keys.EventSeq(userId), .. writes.KeyList], [version, lastSeq, .. writes.Arguments]);
         turn?.Dispose();
-        if (!await executed) throw new UserDataMoved(userId);
-        await Task.WhenAll(writes); // a write Redis refused inside EXEC surfaces here, not as an unobserved task
+        if ((long)await committed == 0) throw new UserDataMoved(userId);
         foreach (var work in change.Work)
         {
             leases!.Hold(work);
@@ -90,8 +87,26 @@ public static class CommitChanges
         catch (Exception e) when (RedisFailures.IsUnavailable(e)) { }
     }
 
-    static Condition Unchanged(RedisKey counter, long value) =>
-        value == 0 ? Condition.KeyNotExists(counter) : Condition.StringEqual(counter, value);
+    // The version and the last seq (KEYS 1 and 2) still those the change was decided on (ARGV 1 and 2; 0: no key yet):
+    // then the recorded writes (RedisWrites) run, each as its name, key count, argument count and arguments. Checked
+    // in the script rather than by WATCH: one round trip, and the connection is never held while conditions are read.
+    // Its parameters are lists, not names: LuaScript's @names take one value each.
+    const string CommitScript = """
+        local function unchanged(key, value)
+          return (tonumber(redis.call('GET', key)) or 0) == tonumber(value)
+        end
+        if not (unchanged(KEYS[1], ARGV[1]) and unchanged(KEYS[2], ARGV[2])) then return 0 end
+        local k, a = 3, 3
+        while a <= #ARGV do
+          local keys, args = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+          local call = {ARGV[a]}
+          for i = 0, keys - 1 do call[#call + 1] = KEYS[k + i] end
+          for i = 1, args do call[#call + 1] = ARGV[a + 2 + i] end
+          redis.call(unpack(call))
+          k, a = k + keys, a + 3 + args
+        end
+        return 1
+        """;
 
     public static string TypeOf(IUserEvent e) => e switch
     {

@@ -46,7 +46,11 @@ public sealed class HubEndpoint : ICarterModule
             return;
         }
 
-        var (userId, deviceId, authorized) = await Caller(http.Request.Query, tokens);
+        // Without a token in the address the client sends it as its first frame, auth {token}: the address (which
+        // Kestrel keeps for the socket's lifetime, and proxies log) then holds no token.
+        var tokenInQuery = http.Request.Query.ContainsKey("token");
+        var (userId, deviceId, authorized) = tokenInQuery ? await Caller(http.Request.Query["token"].ToString(), http.Request.Query["userId"].ToString(), tokens) : default;
+        var claimedUserId = tokenInQuery ? null : http.Request.Query["userId"].ToString();
         var (since, badSince) = Since(http.Request.Query);
         ForgetQuery(http);
 
@@ -55,6 +59,8 @@ public sealed class HubEndpoint : ICarterModule
         long lastSeq;
         try
         {
+            if (!tokenInQuery)
+                (userId, deviceId, authorized) = await Caller(await FirstFrameToken(socket, realtime, http.RequestAborted), claimedUserId!, tokens);
             if (!authorized || !await signIns.IsSignedIn(userId!, deviceId!))
             {
                 await Refuse(socket, CloseCodes.Unauthorized, "unauthorized", realtime, http.RequestAborted);
@@ -111,12 +117,63 @@ public sealed class HubEndpoint : ICarterModule
     }
 
     // Kept out of Connect so the token and its claims are not held for the socket's lifetime.
-    static async Task<(string? UserId, string? DeviceId, bool Authorized)> Caller(IQueryCollection query, AccessTokens tokens)
+    static async Task<(string? UserId, string? DeviceId, bool Authorized)> Caller(string? token, string claimed, AccessTokens tokens)
     {
-        var caller = await tokens.Validate(query["token"].ToString());
+        var caller = token is { Length: > 0 } ? await tokens.Validate(token) : null;
         var userId = caller?.UserId();
-        var claimed = query["userId"].ToString();
         return (userId, caller?.DeviceId(), userId is not null && (claimed.Length == 0 || claimed == userId));
+    }
+
+    /// <summary>
+    /// The token of the client's first frame, <c>{"type":"auth","payload":{"token":"..."}}</c>; null when that frame
+    /// is something else, too big, or does not come within <see cref="RealtimeSettings.AuthTimeout"/> (then 4401).
+    /// </summary>
+    static async Task<string?> FirstFrameToken(WebSocket socket, RealtimeSettings realtime, CancellationToken aborted)
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(AuthFrameMaxBytes);
+        var read = ReadFirstFrame(socket, buffer);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+            timeout.CancelAfter(realtime.AuthTimeout);
+            // Only the wait is cancelled, not the read (that would abort the socket): a late client is closed with 4401.
+            try { await read.WaitAsync(timeout.Token); }
+            catch (OperationCanceledException) { return null; }
+            if (read.Result is not { } length) return null;
+            using var frame = JsonDocument.Parse(buffer.AsMemory(0, length));
+            var root = frame.RootElement;
+            return root.ValueKind == JsonValueKind.Object
+                && root.TryGetProperty("type", out var type) && type.ValueEquals("auth")
+                && root.TryGetProperty("payload", out var payload) && payload.ValueKind == JsonValueKind.Object
+                && payload.TryGetProperty("token", out var token) && token.ValueKind == JsonValueKind.String
+                ? token.GetString() : null;
+        }
+        catch (JsonException) { return null; }
+        finally
+        {
+            // A read still pending may yet write into the buffer: then it is left to the collector.
+            if (read.IsCompleted) System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    const int AuthFrameMaxBytes = 8 * 1024;
+
+    /// <summary>Reads one text message into <paramref name="buffer"/>; its length, or null for anything else (or one too big).</summary>
+    static async Task<int?> ReadFirstFrame(WebSocket socket, byte[] buffer)
+    {
+        var length = 0;
+        try
+        {
+            while (length < AuthFrameMaxBytes)
+            {
+                var result = await socket.ReceiveAsync(buffer.AsMemory(length, AuthFrameMaxBytes - length), CancellationToken.None);
+                if (result.MessageType != WebSocketMessageType.Text) return null;
+                length += result.Count;
+                if (result.EndOfMessage) return length;
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException) { }
+        return null;
     }
 
     /// <summary>

@@ -55,52 +55,47 @@ public static class SearchIndex
     }
 
     /// <summary>Enters a new message (its number becomes the counter's value).</summary>
-    public static Task Add(IDatabaseAsync tx, string userId, string messageId, long number, string terms) =>
-        Task.WhenAll(
-        [
-            tx.HashSetAsync(Keys.SearchNumbers(userId), [new("next", number), new(number, messageId)]),
-            .. AddTerms(tx, userId, number, Split(terms).Distinct()),
-        ]);
+    public static void Add(RedisWrites tx, string userId, string messageId, long number, string terms)
+    {
+        tx.HashSet(Keys.SearchNumbers(userId), [new("next", number), new(number, messageId)]);
+        AddTerms(tx, userId, number, Split(terms).Distinct());
+    }
 
     /// <summary>Re-indexes an edited text: the terms it lost go, the new ones come.</summary>
-    public static Task Replace(IDatabaseAsync tx, string userId, IndexEntry old, string terms)
+    public static void Replace(RedisWrites tx, string userId, IndexEntry old, string terms)
     {
         var now = Split(terms).Distinct().ToHashSet(StringComparer.Ordinal);
-        return Task.WhenAll(
-        [
-            .. RemoveTerms(tx, userId, old, old.Terms.Where(t => !now.Contains(t))),
-            .. AddTerms(tx, userId, old.Number, now.Where(t => !old.Terms.Contains(t))),
-        ]);
+        RemoveTerms(tx, userId, old, old.Terms.Where(t => !now.Contains(t)));
+        AddTerms(tx, userId, old.Number, now.Where(t => !old.Terms.Contains(t)));
     }
 
     /// <summary>Takes a message out of the index.</summary>
-    public static Task Remove(IDatabaseAsync tx, string userId, IndexEntry old) =>
-        Task.WhenAll(
-        [
-            tx.HashDeleteAsync(Keys.SearchNumbers(userId), old.Number),
-            .. RemoveTerms(tx, userId, old, old.Terms),
-        ]);
+    public static void Remove(RedisWrites tx, string userId, IndexEntry old)
+    {
+        tx.HashDelete(Keys.SearchNumbers(userId), old.Number);
+        RemoveTerms(tx, userId, old, old.Terms);
+    }
 
-    // The vocabulary's members go in one command per change (a post's words are a dozen commands otherwise).
-    static IEnumerable<Task> AddTerms(IDatabaseAsync tx, string userId, long number, IEnumerable<string> terms)
+    // Each term is a key of its own (one command each); the vocabulary's members go in one command per change.
+    static void AddTerms(RedisWrites tx, string userId, long number, IEnumerable<string> terms)
     {
         var words = new List<SortedSetEntry>();
         foreach (var t in terms)
         {
-            yield return tx.SortedSetAddAsync(Keys.SearchTerm(userId, t), number, number);
+            tx.SortedSetAdd(Keys.SearchTerm(userId, t), number, number);
             if (InVocabulary(t)) words.Add(new SortedSetEntry(t, 0));
         }
-        if (words.Count > 0) yield return tx.SortedSetAddAsync(Keys.SearchVocabulary(userId), [.. words]);
+        tx.SortedSetAdd(Keys.SearchVocabulary(userId), [.. words]);
     }
 
-    static IEnumerable<Task> RemoveTerms(IDatabaseAsync tx, string userId, IndexEntry old, IEnumerable<string> terms)
+    static void RemoveTerms(RedisWrites tx, string userId, IndexEntry old, IEnumerable<string> terms)
     {
         var words = new List<RedisValue>();
         foreach (var t in terms)
         {
-            yield return tx.SortedSetRemoveAsync(Keys.SearchTerm(userId, t), old.Number);
+            tx.SortedSetRemove(Keys.SearchTerm(userId, t), old.Number);
             if (old.OnlyHere.Contains(t)) words.Add(t);
         }
-        if (words.Count > 0) yield return tx.SortedSetRemoveAsync(Keys.SearchVocabulary(userId), [.. words]);
+        tx.SortedSetRemove(Keys.SearchVocabulary(userId), [.. words]);
     }
 }

@@ -42,30 +42,30 @@ public static class SessionRecord
     }
 
     /// <summary>Writes the whole record and its place in the list (a live session).</summary>
-    public static Task Write(IDatabaseAsync tx, StoredSession s)
+    public static void Write(RedisWrites tx, StoredSession s)
     {
         var (session, userId) = (s.Session, s.Session.UserId);
-        return Task.WhenAll(
-            tx.HashSetAsync(Keys.Session(userId, session.Id),
+        tx.HashSet(Keys.Session(userId, session.Id),
             [
                 new("id", session.Id), new("title", session.Title), new("createdAt", Ms(session.CreatedAt)),
                 new("updatedAt", Ms(session.UpdatedAt)), new("messageCount", session.MessageCount),
                 new("seq", s.MessageSeq), new("titled", s.Titled ? "1" : "0"),
-            ]),
-            tx.HashSetAsync(Keys.SessionsJson(userId), session.Id, JsonOf(session)),
-            tx.SortedSetAddAsync(Keys.Sessions(userId), session.Id, Ms(session.UpdatedAt)));
+            ]);
+        tx.HashSet(Keys.SessionsJson(userId), session.Id, JsonOf(session));
+        tx.SortedSetAdd(Keys.Sessions(userId), session.Id, Ms(session.UpdatedAt));
     }
 
     /// <summary>
     /// Marks the session deleted (soft) and takes it off the list; its messages are purged after (<see cref="Keys.Session"/>'s
     /// <c>purged</c>). The stored JSON of the session and of its messages goes now: no route reads a deleted session.
     /// </summary>
-    public static Task WriteDeleted(IDatabaseAsync tx, string userId, string sessionId, DateTimeOffset at) =>
-        Task.WhenAll(
-            tx.HashSetAsync(Keys.Session(userId, sessionId), [new("deletedAt", Ms(at)), new("purged", 0)]),
-            tx.SortedSetRemoveAsync(Keys.Sessions(userId), sessionId),
-            tx.HashDeleteAsync(Keys.SessionsJson(userId), sessionId),
-            tx.KeyDeleteAsync(Keys.SessionMessagesJson(userId, sessionId)));
+    public static void WriteDeleted(RedisWrites tx, string userId, string sessionId, DateTimeOffset at)
+    {
+        tx.HashSet(Keys.Session(userId, sessionId), [new("deletedAt", Ms(at)), new("purged", 0)]);
+        tx.SortedSetRemove(Keys.Sessions(userId), sessionId);
+        tx.HashDelete(Keys.SessionsJson(userId), sessionId);
+        tx.KeyDelete(Keys.SessionMessagesJson(userId, sessionId));
+    }
 
     /// <summary>The fields a listed session is read from (<see cref="Listed"/>), in this order.</summary>
     public static readonly RedisValue[] ListedFields = ["id", "deletedAt", "json", "jsonAt", "updatedAt", "title", "createdAt", "messageCount"];

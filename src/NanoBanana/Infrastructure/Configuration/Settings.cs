@@ -79,6 +79,8 @@ public sealed class Settings
                 RequestsPerMinutePerAddress = Int("RATE_LIMIT_PER_ADDRESS", "Limits:RequestsPerMinutePerAddress", 2400),
                 JsonBodyBytes = Int("MAX_JSON_BODY_BYTES", "Limits:JsonBodyBytes", 256 * 1024),
                 PasswordRoutesPerMinutePerAddress = Int("PASSWORD_RATE_PER_ADDRESS", "Limits:PasswordRoutesPerMinutePerAddress", 30),
+                RefusalDelay = TimeSpan.FromMilliseconds(Math.Max(0, Int("RATE_LIMIT_REFUSAL_DELAY_MS", "Limits:RefusalDelayMs", 1000))),
+                RefusalsHeld = Int("RATE_LIMIT_REFUSALS_HELD", "Limits:RefusalsHeld", 2000),
                 PasswordHashConcurrency = Int("PASSWORD_HASH_CONCURRENCY", "Limits:PasswordHashConcurrency", 0),
                 PasswordHashIterations = Math.Max(1000, Int("PASSWORD_HASH_ITERATIONS", "Limits:PasswordHashIterations", 600_000)),
             },
@@ -140,7 +142,10 @@ public sealed class LimitSettings
     public int JsonBodyBytes { get; init; } = 256 * 1024;
     /// <summary>Requests per minute one address may make to the routes that hash a password (register, login, password change, account deletion).</summary>
     public int PasswordRoutesPerMinutePerAddress { get; init; } = 30;
-    /// <summary>Password hashes computed at once on one instance; 0: one per core.</summary>
+    /// <summary>How long a rate-limited request waits for its 429 (0: at once), and how many such answers wait at once at most.</summary>
+    public TimeSpan RefusalDelay { get; init; } = TimeSpan.FromSeconds(1);
+    public int RefusalsHeld { get; init; } = 2000;
+    /// <summary>Password hashes computed at once on one instance; 0: half the cores (at least one).</summary>
     public int PasswordHashConcurrency { get; init; }
     /// <summary>PBKDF2 iterations of a new hash (a stored hash keeps its own count); lowered only where many accounts are made at once (benchmarks).</summary>
     public int PasswordHashIterations { get; init; } = 600_000;

@@ -21,6 +21,7 @@ public static class RateLimiting
     public static IServiceCollection AddApiRateLimits(this IServiceCollection services, LimitSettings limits)
     {
         services.AddSingleton<RefusalLog>();
+        services.AddSingleton(sp => new RefusalTarpit(limits.RefusalDelay, limits.RefusalsHeld, sp.GetRequiredService<TimeProvider>()));
         services.AddRateLimiter(o =>
         {
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
@@ -40,11 +41,50 @@ public static class RateLimiting
             {
                 var retry = ctx.Lease.TryGetMetadata(MetadataName.RetryAfter, out var ra) ? ra : TimeSpan.FromSeconds(60);
                 ctx.HttpContext.RequestServices.GetRequiredService<RefusalLog>().Note(ctx.HttpContext);
+                if (!await ctx.HttpContext.RequestServices.GetRequiredService<RefusalTarpit>().Hold(ctx.HttpContext.RequestAborted)) return;
                 await ProblemHandling.Write(ctx.HttpContext, 429, "rate_limited",
                     "Too many requests. Slow down and try again shortly.", retryAfter: retry);
             };
         });
         return services;
+    }
+}
+
+/// <summary>
+/// Holds a refused request's 429 for <c>delay</c> before it is written (a timer, no thread): a flood client that
+/// waits for its answers then sends one request per connection per delay instead of as fast as the app can refuse,
+/// which left other callers queued behind the refusals. At most <c>capacity</c> answers are held at once; past
+/// that a refusal is answered at once, so the held requests' memory stays bounded.
+/// </summary>
+public sealed class RefusalTarpit(TimeSpan delay, int capacity, TimeProvider clock)
+{
+    int _held;
+
+    /// <summary>Refusals being held right now.</summary>
+    public int Held => Volatile.Read(ref _held);
+
+    /// <summary>Waits out the delay (or not, when full); false when the caller went away meanwhile.</summary>
+    public async Task<bool> Hold(CancellationToken aborted)
+    {
+        if (delay <= TimeSpan.Zero) return true;
+        if (Interlocked.Increment(ref _held) > capacity)
+        {
+            Interlocked.Decrement(ref _held);
+            return true;
+        }
+        try
+        {
+            await Task.Delay(delay, clock, aborted);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _held);
+        }
     }
 }
 

@@ -21,19 +21,38 @@ public static class HttpPipeline
     public static IApplicationBuilder UseRequestBookkeeping(this IApplicationBuilder app)
     {
         var metrics = app.ApplicationServices.GetRequiredService<RequestMetrics>();
-        return app.Use(async (http, next) =>
+        return app.Use((http, next) =>
         {
             http.Response.OnStarting(SetSecurityHeaders, http.Response);
-            try
-            {
-                await next(http);
-            }
-            finally
+            if (!IsUpgrade(http)) return Counted(http, next, metrics);
+            // A WebSocket's request lasts as long as its socket: it is counted when its answer starts, not awaited.
+            http.Response.OnStarting(() =>
             {
                 metrics.Record(http.Response.StatusCode);
-            }
+                return Task.CompletedTask;
+            });
+            return next(http);
         });
     }
+
+    static async Task Counted(HttpContext http, RequestDelegate next, RequestMetrics metrics)
+    {
+        try
+        {
+            await next(http);
+        }
+        finally
+        {
+            metrics.Record(http.Response.StatusCode);
+        }
+    }
+
+    /// <summary>
+    /// A request asking to switch protocols (a WebSocket): it runs for the socket's lifetime, so middleware
+    /// that would await its end (and hold its state for as long) hands it on instead.
+    /// </summary>
+    public static bool IsUpgrade(HttpContext http) =>
+        http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>()?.IsUpgradableRequest == true;
 
     static readonly Func<object, Task> SetSecurityHeaders = state =>
     {

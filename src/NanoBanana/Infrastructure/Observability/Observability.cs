@@ -74,16 +74,40 @@ public static class Observability
     /// One line per request: method, path (never the query string, which may carry a WebSocket
     /// token), status and time. Headers and bodies are never logged.
     /// </summary>
-    public static IApplicationBuilder UseRequestLogging(this IApplicationBuilder app) =>
-        app.UseSerilogRequestLogging(o =>
+    /// <remarks>
+    /// A WebSocket's request lasts as long as its socket: its line is written when the answer (101, or a
+    /// refusal) starts, without awaiting the request, which would hold the logger's state for the socket's lifetime.
+    /// </remarks>
+    public static IApplicationBuilder UseRequestLogging(this IApplicationBuilder app)
+    {
+        var logger = app.ApplicationServices.GetRequiredService<Serilog.ILogger>();
+        app.Use((http, next) =>
         {
-            o.Logger = app.ApplicationServices.GetRequiredService<Serilog.ILogger>();
-            o.MessageTemplate = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0} ms";
-            o.GetLevel = (http, _, ex) => http.Items.ContainsKey(NanoBanana.Infrastructure.Http.ApiProblem.LoadShedItem) ? LogEventLevel.Warning
-                : ex is not null || http.Response.StatusCode >= 500 ? LogEventLevel.Error
-                : http.Request.Path.StartsWithSegments("/health") || http.Items.ContainsKey(NanoBanana.Infrastructure.Http.RefusalLog.Item) ? LogEventLevel.Debug
-                : LogEventLevel.Information;
+            if (!NanoBanana.Infrastructure.Http.HttpPipeline.IsUpgrade(http)) return next(http);
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            http.Response.OnStarting(() =>
+            {
+                logger.Write(Level(http, null), RequestTemplate, http.Request.Method, http.Request.Path.Value,
+                    http.Response.StatusCode, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                return Task.CompletedTask;
+            });
+            return next(http);
         });
+        return app.UseWhen(http => !NanoBanana.Infrastructure.Http.HttpPipeline.IsUpgrade(http), answers => answers.UseSerilogRequestLogging(o =>
+        {
+            o.Logger = logger;
+            o.MessageTemplate = RequestTemplate;
+            o.GetLevel = (http, _, ex) => Level(http, ex);
+        }));
+    }
+
+    const string RequestTemplate = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0} ms";
+
+    static LogEventLevel Level(HttpContext http, Exception? ex) =>
+        http.Items.ContainsKey(NanoBanana.Infrastructure.Http.ApiProblem.LoadShedItem) ? LogEventLevel.Warning
+        : ex is not null || http.Response.StatusCode >= 500 ? LogEventLevel.Error
+        : http.Request.Path.StartsWithSegments("/health") || http.Items.ContainsKey(NanoBanana.Infrastructure.Http.RefusalLog.Item) ? LogEventLevel.Debug
+        : LogEventLevel.Information;
 
     /// <summary>
     /// Traces and metrics through OpenTelemetry, exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.

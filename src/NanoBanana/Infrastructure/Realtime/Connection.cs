@@ -60,6 +60,12 @@ public sealed class Connection
     int _dropped;
     long _dropWindowAt = Stopwatch.GetTimestamp();
 
+    // A client that sends back to back makes every read complete at once, and a read loop that never awaits
+    // anything pending keeps its pool thread: 32 flooding sockets held every thread while requests queued for
+    // seconds. Every few reads the loop gives the thread back (Task.Yield queues it behind waiting work).
+    const int ReadsBetweenYields = 16;
+    int _reads;
+
     /// <param name="sessionId">The session of the URL, joined from the start (the open catch-up covers it).</param>
     public Connection(WebSocket socket, string userId, string deviceId, string sessionId, EventLog log, RealtimeSettings settings, TimeProvider clock)
     {
@@ -448,37 +454,50 @@ public sealed class Connection
                 // A zero-byte read waits for the next frame without holding a buffer: an idle socket keeps none.
                 // No cancellation token: Abort (a dead peer, the close timeout) fails the read, registering nothing per socket.
                 var result = await _socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+                await YieldEveryFewReads();
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     RequestClose(WebSocketCloseStatus.NormalClosure, "");
                     break;
                 }
-                var (message, tooBig, closed) = result.EndOfMessage ? (ReadOnlyMemory<byte>.Empty, false, false) : await ReadMessage();
-                if (closed)
+                // Budget first: a frame of a closing socket or past the budget is skipped as it is read, not kept
+                // (a flood's every frame once cost a buffer, hundreds of MB a second of garbage).
+                var closing = CloseRequested is not null;
+                var withinBudget = !closing && TakeToken();
+                var (rented, length, tooBig, closed) = result.EndOfMessage ? (null, 0, false, false) : await ReadMessage(keep: withinBudget);
+                try
                 {
-                    RequestClose(WebSocketCloseStatus.NormalClosure, "");
-                    break;
-                }
-
-                // A closing socket reads on until the peer answers the close (aborting now could drop the close frame).
-                if (CloseRequested is not null) continue;
-                if (!TakeToken())
-                {
-                    if (Dropped()) continue;
-                    // One notice per second at most, so a flood cannot fill our own queue with errors.
-                    var now = Stopwatch.GetTimestamp();
-                    if (Stopwatch.GetElapsedTime(_rateErrorAt, now) >= TimeSpan.FromSeconds(1))
+                    if (closed)
                     {
-                        _rateErrorAt = now;
-                        Send(Frames.Error("rate_limited", $"Too many frames: at most {_settings.FramesPerSecond} per second. This frame was ignored.", Now));
+                        RequestClose(WebSocketCloseStatus.NormalClosure, "");
+                        break;
                     }
+
+                    // A closing socket reads on until the peer answers the close (aborting now could drop the close frame).
+                    if (closing) continue;
+                    if (!withinBudget)
+                    {
+                        if (Dropped()) continue;
+                        // One notice per second at most, so a flood cannot fill our own queue with errors.
+                        var now = Stopwatch.GetTimestamp();
+                        if (Stopwatch.GetElapsedTime(_rateErrorAt, now) >= TimeSpan.FromSeconds(1))
+                        {
+                            _rateErrorAt = now;
+                            Send(Frames.Error("rate_limited", $"Too many frames: at most {_settings.FramesPerSecond} per second. This frame was ignored.", Now));
+                        }
+                    }
+                    else if (tooBig)
+                        Send(Frames.Error("frame_too_large", $"A frame may hold at most {_settings.MaxClientFrameBytes} bytes.", Now));
+                    else if (result.MessageType == WebSocketMessageType.Binary)
+                        Send(Frames.Error("unsupported_frame", "Frames are JSON text: {\"type\": \"...\", \"payload\": {...}}.", Now));
+                    else
+                        await onMessage(rented is null ? ReadOnlyMemory<byte>.Empty : rented.AsMemory(0, length));
                 }
-                else if (tooBig)
-                    Send(Frames.Error("frame_too_large", $"A frame may hold at most {_settings.MaxClientFrameBytes} bytes.", Now));
-                else if (result.MessageType == WebSocketMessageType.Binary)
-                    Send(Frames.Error("unsupported_frame", "Frames are JSON text: {\"type\": \"...\", \"payload\": {...}}.", Now));
-                else
-                    await onMessage(message);
+                finally
+                {
+                    // The handler is done with the frame: it keeps nothing of it past its own await.
+                    if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+                }
             }
         }
         catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
@@ -500,29 +519,58 @@ public sealed class Connection
         _socket.Dispose();
     }
 
-    /// <summary>Reads the rest of the current message, keeping at most the frame limit (the rest is skipped).</summary>
-    async Task<(ReadOnlyMemory<byte> Message, bool TooBig, bool Closed)> ReadMessage()
+    /// <summary>
+    /// Reads the rest of the current message. Kept: into a rented buffer (the caller returns it), up to the frame
+    /// limit, past which it is only skipped (too big). Not kept: skipped through a small rented buffer.
+    /// </summary>
+    async ValueTask<(byte[]? Rented, int Length, bool TooBig, bool Closed)> ReadMessage(bool keep)
     {
-        var chunk = ArrayPool<byte>.Shared.Rent(4096);
+        var limit = _settings.MaxClientFrameBytes;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(4096, limit + 1));
+        var length = 0;
+        var tooBig = false;
         try
         {
-            var message = new ArrayBufferWriter<byte>(1024);
-            var tooBig = false;
             while (true)
             {
-                var result = await _socket.ReceiveAsync(chunk.AsMemory(), CancellationToken.None);
-                if (result.MessageType == WebSocketMessageType.Close) return (default, false, true);
-                if (!tooBig && message.WrittenCount + result.Count <= _settings.MaxClientFrameBytes)
-                    message.Write(chunk.AsSpan(0, result.Count));
-                else
-                    tooBig = true;
-                if (result.EndOfMessage) return (message.WrittenMemory, tooBig, false);
+                var kept = keep && !tooBig;
+                if (kept && length == buffer.Length)
+                {
+                    // Grows up to one byte past the limit: a message that fills that much is too big.
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, limit + 1));
+                    buffer.AsSpan(0, length).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+                var result = await _socket.ReceiveAsync(kept ? buffer.AsMemory(length, Math.Min(buffer.Length, limit + 1) - length) : buffer.AsMemory(), CancellationToken.None);
+                await YieldEveryFewReads();
+                if (result.MessageType == WebSocketMessageType.Close) return (null, 0, false, true);
+                if (kept)
+                {
+                    length += result.Count;
+                    tooBig = length > limit;
+                }
+                if (!result.EndOfMessage) continue;
+                if (!keep || tooBig) return (null, 0, tooBig, false);
+                var message = buffer;
+                buffer = null!; // handed to the caller
+                return (message, length, false, false);
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(chunk);
+            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>Gives the thread back every <see cref="ReadsBetweenYields"/> reads (only the read loop calls it).</summary>
+    ValueTask YieldEveryFewReads()
+    {
+        if (++_reads < ReadsBetweenYields) return ValueTask.CompletedTask;
+        _reads = 0;
+        return Yield();
+
+        static async ValueTask Yield() => await Task.Yield();
     }
 
     /// <summary>Counts a dropped client frame; true (and the socket closing with 4008) when it keeps flooding.</summary>

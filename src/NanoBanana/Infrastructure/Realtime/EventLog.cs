@@ -21,13 +21,13 @@ public sealed record LogRead(IReadOnlyList<LoggedEvent> Events, long LastSeq, bo
 public sealed class EventLog(IDatabase db, RealtimeSettings settings)
 {
     /// <summary>
-    /// Queues the append of <paramref name="events"/> (type, session scope, payload JSON) with the seqs after
-    /// <paramref name="lastSeq"/> on a transaction that also writes the change raising them: each entry (id
+    /// Records the append of <paramref name="events"/> (type, session scope, payload JSON) with the seqs after
+    /// <paramref name="lastSeq"/> among the writes of the change raising them: each entry (id
     /// <c>&lt;seq&gt;-&lt;unix ms&gt;</c>, so a catch-up is one XRANGE from since+1) and its live message, then the
-    /// counter and the log's lifetime once, by the same EXEC as the change, or not at all. The caller guarantees
-    /// <paramref name="lastSeq"/> is the user's last seq (its transaction is conditioned on that).
+    /// counter and the log's lifetime once, by the same script as the change, or not at all. The caller guarantees
+    /// <paramref name="lastSeq"/> is the user's last seq (its commit is conditioned on that).
     /// </summary>
-    public IEnumerable<Task> Append(IDatabaseAsync tx, string userId, long lastSeq, DateTimeOffset at,
+    public void Append(RedisWrites tx, string userId, long lastSeq, DateTimeOffset at,
         IEnumerable<(string Type, string? Scope, string Payload)> events)
     {
         var ms = at.ToUnixTimeMilliseconds();
@@ -35,15 +35,15 @@ public sealed class EventLog(IDatabase db, RealtimeSettings settings)
         foreach (var (type, scope, payloadJson) in events)
         {
             seq++;
-            yield return tx.StreamAddAsync(Keys.EventLog(userId),
+            tx.StreamAdd(Keys.EventLog(userId),
                 [new NameValueEntry("t", type), new NameValueEntry("s", scope ?? ""), new NameValueEntry("p", payloadJson)],
                 messageId: $"{seq}-{ms}");
-            yield return tx.PublishAsync(RedisChannel.Literal(Keys.EventChannel(userId)),
+            tx.Publish(RedisChannel.Literal(Keys.EventChannel(userId)),
                 string.Create(CultureInfo.InvariantCulture, $"e\n{seq}\n{ms}\n{type}\n{scope}\n{payloadJson}"));
         }
-        if (seq == lastSeq) yield break;
-        yield return tx.StringSetAsync(Keys.EventSeq(userId), seq);
-        yield return tx.KeyExpireAsync(Keys.EventLog(userId), settings.Retention);
+        if (seq == lastSeq) return;
+        tx.StringSet(Keys.EventSeq(userId), seq);
+        tx.KeyExpire(Keys.EventLog(userId), settings.Retention);
     }
 
     // Drops the entries older than the retention: only once the oldest is past retention + 1/64 of it, then a

@@ -41,6 +41,9 @@ public sealed class RealtimeSettings
     /// </summary>
     public TimeSpan RefusalDelay { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>A socket opened without a token in its address must send <c>auth {token}</c> first, within this time (WS_AUTH_TIMEOUT_SECONDS, default 10); else 4401.</summary>
+    public TimeSpan AuthTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The largest client frame read; a bigger one answers an error frame and is dropped.</summary>
     public int MaxClientFrameBytes { get; init; } = 16 * 1024;
 
@@ -73,6 +76,7 @@ public sealed class RealtimeSettings
             TypingPerSecond = Int("REALTIME_TYPING_PER_SECOND", "Realtime:TypingPerSecond", 3),
             FloodDropLimit = Int("REALTIME_FLOOD_DROP_LIMIT", "Realtime:FloodDropLimit", 200),
             MaxConnectionsPerUser = Int("WS_MAX_CONNECTIONS_PER_USER", "Realtime:MaxConnectionsPerUser", 32),
+            AuthTimeout = TimeSpan.FromSeconds(Num("WS_AUTH_TIMEOUT_SECONDS", "Realtime:AuthTimeoutSeconds", 10)),
             RefusalDelay = TimeSpan.FromMilliseconds(int.TryParse(Get("WS_REFUSAL_DELAY_MS", "Realtime:RefusalDelayMs"), out var delay) && delay >= 0 ? delay : 1000),
         };
     }

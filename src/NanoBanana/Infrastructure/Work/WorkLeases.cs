@@ -35,14 +35,14 @@ public sealed class WorkLeases(IDatabase db, Settings settings, TimeProvider clo
     /// <summary>Lists the work's scope for the sweep; done before the work is written (an entry younger than a lease is never unlisted).</summary>
     public Task Index(ILeasedWork work) => db.SortedSetAddAsync(Keys.WorkScopes, work.LeaseScope, Now, SortedSetWhen.GreaterThan);
 
-    /// <summary>Queues the work's lease, held by this instance, on the transaction of the change that creates it.</summary>
-    public IEnumerable<Task> Enqueue(IDatabaseAsync tx, ILeasedWork work) =>
-    [
-        tx.SortedSetAddAsync(Keys.WorkLeases(work.LeaseScope), work.LeaseId, Deadline),
-        tx.HashSetAsync(Keys.WorkMessages(work.LeaseScope), work.LeaseId, Serialize(work)),
-        tx.HashSetAsync(Keys.WorkOwners(work.LeaseScope), work.LeaseId, Owner),
-        tx.HashDeleteAsync(Keys.WorkTakeovers(work.LeaseScope), work.LeaseId),
-    ];
+    /// <summary>Records the work's lease, held by this instance, among the writes of the change that creates it.</summary>
+    public void Enqueue(RedisWrites tx, ILeasedWork work)
+    {
+        tx.SortedSetAdd(Keys.WorkLeases(work.LeaseScope), work.LeaseId, Deadline);
+        tx.HashSet(Keys.WorkMessages(work.LeaseScope), work.LeaseId, Serialize(work));
+        tx.HashSet(Keys.WorkOwners(work.LeaseScope), work.LeaseId, Owner);
+        tx.HashDelete(Keys.WorkTakeovers(work.LeaseScope), work.LeaseId);
+    }
 
     /// <summary>After the enqueuing transaction committed: this instance holds (and renews) the work until it runs.</summary>
     public void Hold(ILeasedWork work) => _held[(work.LeaseScope, work.LeaseId)] = work;

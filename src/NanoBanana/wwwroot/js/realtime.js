@@ -40,10 +40,11 @@ export class Realtime {
     if (!auth.token) return;
     this.onState(this.attempt === 0 ? 'connecting' : 'reconnecting');
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const query = new URLSearchParams({ token: auth.token });
-    if (this.lastSeq !== null) query.set('since', String(this.lastSeq));
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/${encodeURIComponent(this.sessionId)}?${query}`);
+    const since = this.lastSeq !== null ? `?since=${this.lastSeq}` : '';
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/${encodeURIComponent(this.sessionId)}${since}`);
     this.socket = socket;
+    // The token goes in the first frame, not the address: addresses end up in logs.
+    socket.onopen = () => socket.send(JSON.stringify({ type: 'auth', payload: { token: auth.token } }));
     socket.onmessage = (e) => this.#receive(JSON.parse(e.data));
     socket.onclose = (e) => {
       if (this.socket !== socket) return;

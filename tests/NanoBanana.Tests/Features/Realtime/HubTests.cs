@@ -37,9 +37,63 @@ public sealed class HubTests(AppFixture app, LiveServer server) : RealtimeContex
     {
         var user = await RegisterUser();
         var session = await NewSession(user);
-        await AssertClosedBeforeAnyData(Device.PathFor(session, null), 4401);
+        await AssertClosedBeforeAnyData(Device.PathFor(session, ""), 4401);
         await AssertClosedBeforeAnyData(Device.PathFor(session, "not-a-token"), 4401);
         await AssertClosedBeforeAnyData(Device.PathFor(session, user.Token[..^4] + "AAAA"), 4401);
+    }
+
+    [Fact]
+    public async Task A_token_sent_as_the_first_frame_opens_the_socket_as_one_in_the_address_does()
+    {
+        var user = await RegisterUser();
+        var session = await NewSession(user);
+        await using var device = await Device.Open(Server, Device.PathFor(session, null, userId: user.Id));
+        await device.Send(new { type = "auth", payload = new { token = user.Token } });
+        var connected = await device.Receive();
+        Assert.Equal("connected", connected["type"]!.GetValue<string>());
+        Assert.Equal(session, connected["sessionId"]!.GetValue<string>());
+        Assert.Equal(user.Id, connected["userId"]!.GetValue<string>());
+
+        // A live socket: its session's events reach it.
+        await Calls(user).PostMessage(session, "hello");
+        Assert.Equal("message_created", Type(await device.ReceiveEvent()));
+    }
+
+    [Fact]
+    public async Task Without_a_token_in_the_address_a_first_frame_other_than_a_valid_auth_closes_4401_before_any_data()
+    {
+        var user = await RegisterUser();
+        var other = await RegisterUser();
+        var session = await NewSession(user);
+        async Task FirstFrameRefused(object frame, string? userId = null)
+        {
+            await using var device = await Device.Open(Server, Device.PathFor(session, null, userId: userId));
+            await device.Send(frame);
+            var (code, frames) = await device.ReceiveUntilClosed();
+            Assert.Equal(4401, code);
+            Assert.Empty(frames);
+        }
+        await FirstFrameRefused(new { type = "ping" });
+        await FirstFrameRefused(new { type = "auth", payload = new { token = "not-a-token" } });
+        await FirstFrameRefused(new { type = "auth", payload = new { token = user.Token } }, userId: other.Id);
+        // The same session with the token in the first frame: refused as foreign, not as unauthenticated.
+        await using var intruder = await Device.Open(Server, Device.PathFor(session, null));
+        await intruder.Send(new { type = "auth", payload = new { token = other.Token } });
+        Assert.Equal(4404, (await intruder.ReceiveUntilClosed()).Code);
+    }
+
+    [Fact]
+    public async Task Without_a_token_in_the_address_a_socket_that_sends_nothing_is_closed_4401_after_the_auth_timeout()
+    {
+        var user = await RegisterUser();
+        var session = await NewSession(user);
+        using var quick = LiveServer.Start(new Dictionary<string, string?> { ["WS_AUTH_TIMEOUT_SECONDS"] = "0.5", ["WS_REFUSAL_DELAY_MS"] = "0" });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await using var silent = await Device.Open(quick, Device.PathFor(session, null));
+        var (code, frames) = await silent.ReceiveUntilClosed();
+        Assert.Equal(4401, code);
+        Assert.Empty(frames);
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(0.5), $"closed after {clock.Elapsed}, before the timeout");
     }
 
     [Fact]

@@ -29,7 +29,9 @@ public sealed class ReadCacheTests(AppFixture app) : IntegrationContext(app)
     async Task ChangeTextWithoutAnEvent(TestUser user, string messageId, string text)
     {
         var stored = (await MessageRecord.Read(Redis, user.Id, messageId))!;
-        await MessageRecord.Write(Redis, user.Id, stored with { Message = stored.Message with { Text = text } });
+        var changed = stored.Message with { Text = text };
+        await Redis.HashSetAsync(Keys.Message(user.Id, messageId), "text", text);
+        await Redis.HashSetAsync(Keys.SessionMessagesJson(user.Id, changed.SessionId), messageId, MessageRecord.JsonBytes(changed));
     }
 
     static string[] Texts(JsonObject page) => page["messages"]!.AsArray().Select(m => m!["text"]!.GetValue<string>()).ToArray();

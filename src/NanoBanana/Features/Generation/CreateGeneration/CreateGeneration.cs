@@ -108,7 +108,7 @@ public static class CreateGenerationHandler
         change.Write(tx => GenerationRecord.Write(tx, generation)).Raise(new GenerationQueued(userId, generation))
             .Enqueue(new RunGeneration.RunGeneration(userId, generation.Id));
         if (cmd.IdempotencyKey is { } key)
-            change.Write(tx => tx.StringSetAsync(Keys.Idempotency(userId, "generation", key),
+            change.Write(tx => tx.StringSet(Keys.Idempotency(userId, "generation", key),
                 Idempotency.Record(fingerprint!, generation.Id), Idempotency.Lifetime));
         return (new GenerationResponse(generation), change);
     }

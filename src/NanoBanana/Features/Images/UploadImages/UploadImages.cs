@@ -83,7 +83,7 @@ public static class UploadImagesHandler
             change.Write(tx => ImageStore.WriteNew(tx, record)).Raise(new ImageUploaded(cmd.UserId, dto))
                 .Enqueue(new GenerateThumbnails.GenerateThumbnails(cmd.UserId, record.Id));
         if (idempotency is not null)
-            change.Write(tx => tx.StringSetAsync(idempotency.Key, idempotency.RecordOf(records), Idempotency.Lifetime));
+            change.Write(tx => tx.StringSet(idempotency.Key, idempotency.RecordOf(records), Idempotency.Lifetime));
         return (new UploadedImages(created), change, DeleteImageBlobs.None);
     }
 

@@ -52,7 +52,7 @@ public static class DeleteMessageHandler
 
         var change = basis.Change()
             .Write(tx => MessageRecord.Delete(tx, userId, sessionId, messageId))
-            .Write(tx => tx.SortedSetRemoveAsync(Keys.SessionMessages(userId, sessionId), messageId))
+            .Write(tx => tx.SortedSetRemove(Keys.SessionMessages(userId, sessionId), messageId))
             .Write(tx => SearchIndex.Remove(tx, userId, index))
             .Write(tx => SessionRecord.Write(tx, before with { Session = session }))
             .Raise(new MessageDeleted(userId, sessionId, messageId))
@@ -61,7 +61,7 @@ public static class DeleteMessageHandler
             if (await imagesExist[i])
             {
                 var image = message.Message.ImageIds[i];
-                change.Write(tx => tx.HashDecrementAsync(Keys.Image(userId, image), "refCount", 1));
+                change.Write(tx => tx.HashDecrement(Keys.Image(userId, image), "refCount", 1));
             }
         return (new MessageResponse("Message deleted."), change);
     }

@@ -83,7 +83,7 @@ public static class PostMessageHandler
         var (message, _) = NewMessage.Add(change, before, await newMessage.At, await newMessage.Number,
             cmd.Role, cmd.Text ?? "", images, cmd.Params as JsonObject, cmd.EditedOf);
         if (cmd.IdempotencyKey is { } key)
-            change.Write(tx => tx.StringSetAsync(Keys.Idempotency(userId, "message", key),
+            change.Write(tx => tx.StringSet(Keys.Idempotency(userId, "message", key),
                 Idempotency.Record(fingerprint!, message.Id), Idempotency.Lifetime));
         return (new MessagePostedResponse("Message created.", message), change);
     }

@@ -48,7 +48,7 @@ public static class CreateSessionHandler
             .Write(tx => SessionRecord.Write(tx, new StoredSession(session, Titled: false, MessageSeq: 0)))
             .Raise(new SessionCreated(cmd.UserId, session));
         if (cmd.IdempotencyKey is { } key)
-            change.Write(tx => tx.StringSetAsync(Keys.Idempotency(cmd.UserId, "session", key),
+            change.Write(tx => tx.StringSet(Keys.Idempotency(cmd.UserId, "session", key),
                 Idempotency.Record(fingerprint!, session.Id), Idempotency.Lifetime));
         return (new SessionResponse(session), change);
     }

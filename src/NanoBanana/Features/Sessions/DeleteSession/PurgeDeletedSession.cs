@@ -80,9 +80,9 @@ public static class SessionPurge
             if (await existsTask) released.Add((id, references.Count(r => r == id)));
 
         var purged = state.Purged + ids.Length;
-        change.Write(tx => tx.HashSetAsync(Keys.Session(userId, sessionId), "purged", purged));
+        change.Write(tx => tx.HashSet(Keys.Session(userId, sessionId), "purged", purged));
         foreach (var (id, count) in released)
-            change.Write(tx => tx.HashIncrementAsync(Keys.Image(userId, id), "refCount", -count));
+            change.Write(tx => tx.HashIncrement(Keys.Image(userId, id), "refCount", -count));
         foreach (var entry in unindex) change.Write(tx => SearchIndex.Remove(tx, userId, entry));
         return Math.Max(0, state.Total - purged);
     }

@@ -1,0 +1,79 @@
+using Alba;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using NanoBanana.Infrastructure.Http;
+
+namespace NanoBanana.Tests.Infrastructure.Http;
+
+/// <summary>A rate-limited request gets its 429 only after the refusal delay, with a bound on how many wait at once.</summary>
+public sealed class TarpitTests(AppFixture app) : IntegrationContext(app)
+{
+    /// <summary>Stopped at the start of a minute: the limit's window cannot turn while the test advances the clock by the delay.</summary>
+    static FakeTimeProvider StoppedClock()
+    {
+        var now = DateTimeOffset.UtcNow;
+        return new FakeTimeProvider(new DateTimeOffset(now.Ticks - now.Ticks % TimeSpan.TicksPerMinute, TimeSpan.Zero));
+    }
+
+    static Task<IScenarioResult> Anonymous(IAlbaHost host) => host.Scenario(s =>
+    {
+        s.Get.Url("/api/auth/me");
+        s.WithRequestHeader("X-Forwarded-For", "198.51.100.90");
+        s.IgnoreStatusCode();
+    });
+
+    /// <summary>Polls (no event tells it) until <paramref name="count"/> refusals are held, with a deadline.</summary>
+    static async Task HeldReaches(RefusalTarpit tarpit, int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (tarpit.Held < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{tarpit.Held} refusals held, expected {count}");
+            await Task.Delay(5);
+        }
+    }
+
+    [Fact]
+    public async Task A_refused_request_is_answered_429_with_retry_after_only_once_the_refusal_delay_has_passed()
+    {
+        var clock = StoppedClock();
+        await using var host = await AppFixture.StartHost(
+            new Dictionary<string, string?> { ["RATE_LIMIT_PER_ADDRESS"] = "1", ["RATE_LIMIT_REFUSAL_DELAY_MS"] = "1000" },
+            services => services.AddSingleton<TimeProvider>(clock));
+        var tarpit = host.Services.GetRequiredService<RefusalTarpit>();
+        Assert.Equal(401, (await Anonymous(host)).Context.Response.StatusCode);
+
+        var refused = Anonymous(host);
+        await HeldReaches(tarpit, 1);
+        clock.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.False(refused.IsCompleted);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        var answer = await refused.WaitAsync(TimeSpan.FromSeconds(10));
+        await ShouldBeProblem(answer, 429, "rate_limited");
+        Assert.Equal("60", answer.Context.Response.Headers.RetryAfter.ToString());
+        Assert.Equal(0, tarpit.Held);
+    }
+
+    [Fact]
+    public async Task Past_the_bound_of_held_refusals_a_refusal_is_answered_at_once()
+    {
+        var clock = StoppedClock();
+        await using var host = await AppFixture.StartHost(
+            new Dictionary<string, string?>
+            {
+                ["RATE_LIMIT_PER_ADDRESS"] = "1", ["RATE_LIMIT_REFUSAL_DELAY_MS"] = "1000", ["RATE_LIMIT_REFUSALS_HELD"] = "1",
+            },
+            services => services.AddSingleton<TimeProvider>(clock));
+        var tarpit = host.Services.GetRequiredService<RefusalTarpit>();
+        Assert.Equal(401, (await Anonymous(host)).Context.Response.StatusCode);
+
+        var held = Anonymous(host);
+        await HeldReaches(tarpit, 1);
+        // The clock stands still: only a refusal that is not held can be answered.
+        await ShouldBeProblem(await Anonymous(host).WaitAsync(TimeSpan.FromSeconds(10)), 429, "rate_limited");
+        Assert.False(held.IsCompleted);
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await ShouldBeProblem(await held.WaitAsync(TimeSpan.FromSeconds(10)), 429, "rate_limited");
+    }
+}

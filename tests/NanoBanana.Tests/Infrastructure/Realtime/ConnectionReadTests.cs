@@ -1,0 +1,108 @@
+using System.Net.WebSockets;
+using Microsoft.Extensions.DependencyInjection;
+using NanoBanana.Infrastructure.Realtime;
+
+namespace NanoBanana.Tests.Infrastructure.Realtime;
+
+/// <summary>A socket's read loop against a client whose frames are always there to read (a flood over a fast link).</summary>
+public sealed class ConnectionReadTests(AppFixture app) : IntegrationContext(app)
+{
+    /// <summary>Reads a client's bytes prepared in advance (every read completes at once) and keeps what the server writes.</summary>
+    sealed class ReadyClient(byte[] fromClient) : Stream
+    {
+        readonly MemoryStream _in = new(fromClient);
+        public long Consumed => _in.Position;
+        public override int Read(byte[] buffer, int offset, int count) => _in.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) => ValueTask.FromResult(_in.Read(buffer.Span));
+        public override void Write(byte[] buffer, int offset, int count) { }
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default) => ValueTask.CompletedTask;
+        public override void Flush() { }
+        public override bool CanRead => true;
+        public override bool CanWrite => true;
+        public override bool CanSeek => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+
+    /// <summary>Keeps what is posted to it until the test runs it: nothing the read loop queued runs behind the test's back.</summary>
+    sealed class HeldWork : SynchronizationContext
+    {
+        readonly System.Collections.Concurrent.BlockingCollection<(SendOrPostCallback Callback, object? State)> _posted = [];
+        public override void Post(SendOrPostCallback d, object? state) => _posted.Add((d, state));
+
+        /// <summary>Runs what was posted (and what that posts) here until <paramref name="done"/> completes.</summary>
+        public void RunUntil(Task done, TimeSpan within)
+        {
+            var deadline = DateTime.UtcNow + within;
+            var previous = Current;
+            SetSynchronizationContext(this);
+            try
+            {
+                while (!done.IsCompleted && DateTime.UtcNow < deadline)
+                    if (_posted.TryTake(out var work, TimeSpan.FromMilliseconds(50))) work.Callback(work.State);
+            }
+            finally { SetSynchronizationContext(previous); }
+        }
+    }
+
+    /// <summary>A client frame (masked, with a zero key so the payload stays as it is), RFC 6455 section 5.2.</summary>
+    static byte[] ClientFrame(byte opcode, byte[] payload) => [(byte)(0x80 | opcode), (byte)(0x80 | payload.Length), 0, 0, 0, 0, .. payload];
+
+    [Fact]
+    public async Task A_flooding_client_whose_frames_are_always_ready_does_not_keep_the_read_loop_on_its_thread()
+    {
+        const int frames = 20_000;
+        var typing = ClientFrame(0x1, """{"type":"typing","payload":{"sessionId":"s","isTyping":true}}"""u8.ToArray());
+        var bytes = Enumerable.Repeat(typing, frames).SelectMany(f => f).Concat(ClientFrame(0x8, [0x03, 0xE8])).ToArray();
+        var client = new ReadyClient(bytes);
+        using var socket = WebSocket.CreateFromStream(client, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        var connection = new Connection(socket, "u", "d", "s", Host.Services.GetRequiredService<EventLog>(),
+            Host.Services.GetRequiredService<RealtimeSettings>(), TimeProvider.System);
+
+        var held = new HeldWork();
+        var previous = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(held);
+        Task run;
+        try { run = connection.Run(_ => Task.CompletedTask); }
+        finally { SynchronizationContext.SetSynchronizationContext(previous); }
+
+        // The call comes back after a few frames; the rest are read from the queue (here the test's), behind other work.
+        var consumed = client.Consumed;
+        Assert.True(consumed < bytes.Length / 100, $"{consumed} of {bytes.Length} bytes read before the loop gave its thread back");
+        held.RunUntil(run, TimeSpan.FromSeconds(30));
+        Assert.True(run.IsCompletedSuccessfully, "the read loop did not finish");
+        Assert.Equal(bytes.Length, client.Consumed);
+    }
+
+    [Fact]
+    public async Task Frames_past_the_budget_and_after_the_close_are_skipped_without_a_buffer_each()
+    {
+        const int frames = 20_000;
+        var typing = ClientFrame(0x1, """{"type":"typing","payload":{"sessionId":"s","isTyping":true}}"""u8.ToArray());
+        var bytes = Enumerable.Repeat(typing, frames).SelectMany(f => f).Concat(ClientFrame(0x8, [0x03, 0xE8])).ToArray();
+        var client = new ReadyClient(bytes);
+        using var socket = WebSocket.CreateFromStream(client, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        var connection = new Connection(socket, "u", "d", "s", Host.Services.GetRequiredService<EventLog>(),
+            Host.Services.GetRequiredService<RealtimeSettings>(), TimeProvider.System);
+        var handled = 0;
+
+        // Everything the read loop does runs on this thread (the held work is run here), so this thread's count is the loop's.
+        var held = new HeldWork();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var previous = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(held);
+        Task run;
+        try { run = connection.Run(_ => { handled++; return Task.CompletedTask; }); }
+        finally { SynchronizationContext.SetSynchronizationContext(previous); }
+        held.RunUntil(run, TimeSpan.FromSeconds(30));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(run.IsCompletedSuccessfully, "the read loop did not finish");
+        // The burst is handled, the rest dropped until the socket closes 4008, then read until the client's close.
+        Assert.InRange(handled, new RealtimeSettings().FrameBurst, frames / 100);
+        Assert.Equal(CloseCodes.SlowConsumer, (WebSocketCloseStatus?)connection.CloseRequested?.Status);
+        Assert.True(allocated < frames * 100L, $"{allocated / frames} bytes allocated per frame read");
+    }
+}
