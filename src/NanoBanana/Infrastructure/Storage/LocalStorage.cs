@@ -51,11 +51,8 @@ public sealed class LocalStorage : IObjectStorage
             var temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
             try
             {
-                if (content is FileStream { CanSeek: true, Position: 0 } source)
-                    File.Copy(source.Name, temp); // copied by the kernel (reflink or sendfile), not through our buffers
-                else
-                    await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
-                        await content.CopyToAsync(file, ct);
+                await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+                    await content.CopyToAsync(file, ct);
                 File.Move(temp, path, overwrite: true);
             }
             finally
