@@ -8,11 +8,28 @@ namespace NanoBanana.Tests.Infrastructure.Http;
 /// <summary>A rate-limited request gets its 429 only after the refusal delay, with a bound on how many wait at once.</summary>
 public sealed class TarpitTests(AppFixture app) : IntegrationContext(app)
 {
-    /// <summary>Stopped at the start of a minute: the limit's window cannot turn while the test advances the clock by the delay.</summary>
-    static FakeTimeProvider StoppedClock()
+    static readonly TimeSpan Delay = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Stopped at the start of a minute (the limit's window cannot turn while the test advances it by the delay), and
+    /// signalling each timer of the refusal delay: a refusal starts its timer once it is counted as held.
+    /// </summary>
+    sealed class StoppedClock() : FakeTimeProvider(StartOfMinute())
     {
-        var now = DateTimeOffset.UtcNow;
-        return new FakeTimeProvider(new DateTimeOffset(now.Ticks - now.Ticks % TimeSpan.TicksPerMinute, TimeSpan.Zero));
+        public SemaphoreSlim RefusalsHeld { get; } = new(0);
+
+        static DateTimeOffset StartOfMinute()
+        {
+            var now = DateTimeOffset.UtcNow;
+            return new DateTimeOffset(now.Ticks - now.Ticks % TimeSpan.TicksPerMinute, TimeSpan.Zero);
+        }
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = base.CreateTimer(callback, state, dueTime, period);
+            if (dueTime == Delay) RefusalsHeld.Release();
+            return timer;
+        }
     }
 
     static Task<IScenarioResult> Anonymous(IAlbaHost host) => host.Scenario(s =>
@@ -22,21 +39,16 @@ public sealed class TarpitTests(AppFixture app) : IntegrationContext(app)
         s.IgnoreStatusCode();
     });
 
-    /// <summary>Polls (no event tells it) until <paramref name="count"/> refusals are held, with a deadline.</summary>
-    static async Task HeldReaches(RefusalTarpit tarpit, int count)
+    static async Task HeldReaches(StoppedClock clock, RefusalTarpit tarpit, int count)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (tarpit.Held < count)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"{tarpit.Held} refusals held, expected {count}");
-            await Task.Delay(5);
-        }
+        for (var i = 0; i < count; i++) Assert.True(await clock.RefusalsHeld.WaitAsync(TimeSpan.FromSeconds(10)), "no refusal held");
+        Assert.Equal(count, tarpit.Held);
     }
 
     [Fact]
     public async Task A_refused_request_is_answered_429_with_retry_after_only_once_the_refusal_delay_has_passed()
     {
-        var clock = StoppedClock();
+        var clock = new StoppedClock();
         await using var host = await AppFixture.StartHost(
             new Dictionary<string, string?> { ["RATE_LIMIT_PER_ADDRESS"] = "1", ["RATE_LIMIT_REFUSAL_DELAY_MS"] = "1000" },
             services => services.AddSingleton<TimeProvider>(clock));
@@ -44,7 +56,7 @@ public sealed class TarpitTests(AppFixture app) : IntegrationContext(app)
         Assert.Equal(401, (await Anonymous(host)).Context.Response.StatusCode);
 
         var refused = Anonymous(host);
-        await HeldReaches(tarpit, 1);
+        await HeldReaches(clock, tarpit, 1);
         clock.Advance(TimeSpan.FromMilliseconds(999));
         Assert.False(refused.IsCompleted);
         clock.Advance(TimeSpan.FromMilliseconds(1));
@@ -57,7 +69,7 @@ public sealed class TarpitTests(AppFixture app) : IntegrationContext(app)
     [Fact]
     public async Task Past_the_bound_of_held_refusals_a_refusal_is_answered_at_once()
     {
-        var clock = StoppedClock();
+        var clock = new StoppedClock();
         await using var host = await AppFixture.StartHost(
             new Dictionary<string, string?>
             {
@@ -68,7 +80,7 @@ public sealed class TarpitTests(AppFixture app) : IntegrationContext(app)
         Assert.Equal(401, (await Anonymous(host)).Context.Response.StatusCode);
 
         var held = Anonymous(host);
-        await HeldReaches(tarpit, 1);
+        await HeldReaches(clock, tarpit, 1);
         // The clock stands still: only a refusal that is not held can be answered.
         await ShouldBeProblem(await Anonymous(host).WaitAsync(TimeSpan.FromSeconds(10)), 429, "rate_limited");
         Assert.False(held.IsCompleted);
