@@ -144,9 +144,8 @@ public sealed class HubEndpoint : ICarterModule
             var root = frame.RootElement;
             return root.ValueKind == JsonValueKind.Object
                 && root.TryGetProperty("type", out var type) && type.ValueEquals("auth")
-                && root.TryGetProperty("payload", out var payload) && payload.ValueKind == JsonValueKind.Object
-                && payload.TryGetProperty("token", out var token) && token.ValueKind == JsonValueKind.String
-                ? token.GetString() : null;
+                && root.TryGetProperty("payload", out var payload)
+                ? TokenOf(payload) : null;
         }
         catch (JsonException) { return null; }
         finally
@@ -157,6 +156,11 @@ public sealed class HubEndpoint : ICarterModule
     }
 
     const int AuthFrameMaxBytes = 8 * 1024;
+
+    /// <summary>The token of an <c>auth</c> frame's payload, <c>{"token":"..."}</c>; null when it has none.</summary>
+    internal static string? TokenOf(JsonElement payload) =>
+        payload.ValueKind == JsonValueKind.Object && payload.TryGetProperty("token", out var token) && token.ValueKind == JsonValueKind.String
+            ? token.GetString() : null;
 
     /// <summary>Reads one text message into <paramref name="buffer"/>; its length, or null for anything else (or one too big).</summary>
     static async Task<int?> ReadFirstFrame(WebSocket socket, byte[] buffer)
@@ -313,8 +317,7 @@ sealed class HubProtocol(Connection connection, IDatabase db, RealtimeHub hub, R
     /// </summary>
     async Task Authenticate(JsonElement payload)
     {
-        var token = payload.ValueKind == JsonValueKind.Object && payload.TryGetProperty("token", out var t) && t.ValueKind == JsonValueKind.String
-            ? t.GetString() : null;
+        var token = HubEndpoint.TokenOf(payload);
         var caller = token is { Length: > 0 and <= 4096 } ? await tokens.Validate(token) : null;
         var deviceId = caller?.DeviceId() ?? "";
         if (caller is null || caller.UserId() != connection.UserId || !await signIns.IsSignedIn(connection.UserId, deviceId, fresh: true))
