@@ -19,8 +19,6 @@ public sealed class RedisWrites
     /// <summary>Each command as name, key count, argument count and arguments, one after the other.</summary>
     public IReadOnlyList<RedisValue> Arguments => _arguments;
 
-    public int Count { get; private set; }
-
     public void StringSet(RedisKey key, RedisValue value, TimeSpan? expiry = null)
     {
         if (expiry is { } e) Command("SET", key, value, "PX", (long)e.TotalMilliseconds);
@@ -123,6 +121,5 @@ public sealed class RedisWrites
         _arguments.Add(name);
         _arguments.Add(keys);
         _arguments.Add(arguments);
-        Count++;
     }
 }
