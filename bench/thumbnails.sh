@@ -38,7 +38,7 @@ rm -rf "$work/e2e" && mkdir -p "$work/e2e"
 env MALLOC_ARENA_MAX=2 ${BENCH_APP_ENV:-} ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="bench-secret-bench-secret-bench-secret-0123456789" \
   PASSWORD_HASH_ITERATIONS=1000 PORT="$PORT" REDIS_URL="127.0.0.1:$BENCH_REDIS_PORT" LOG_DIR="$work/e2e/logs" API_DOCS=false \
   LOCAL_STORAGE_PATH="$work/e2e/uploads" UPLOAD_TEMP_PATH="$work/e2e/spool" \
-  dotnet "$work/e2e-app/NanoBanana.dll" >"$work/e2e/app.log" 2>&1 &
+  ${BENCH_APP_WRAP:-} dotnet "$work/e2e-app/NanoBanana.dll" >"$work/e2e/app.log" 2>&1 &
 app=$!
 wait_for_http "http://127.0.0.1:$PORT/health" "$app" "$work/e2e/app.log" 200
 dotnet "$bench" --url "http://127.0.0.1:$PORT" --pid "$app"

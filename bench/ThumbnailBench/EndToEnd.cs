@@ -51,8 +51,11 @@ static class EndToEnd
         foreach (var uploaders in new[] { 1, 2 })
         {
             var cpu = CpuMs(appPid);
+            var where = CpuSplit.Start(appPid);
             ours[uploaders].Add(await Upload(http, watch, sessionId, inputs, uploaders));
             oursCpu.Add((CpuMs(appPid) - cpu) / inputs.Length);
+            Console.WriteLine($"  {uploaders} at a time, ours: {where.Stop(inputs.Length)}");
+            if (Environment.GetEnvironmentVariable("BENCH_OURS_ONLY") == "1") continue; // profiling the app: no sharp, no report
             var result = JsonNode.Parse(Exec("node", $"{Path.Combine(root, "bench", "sharp", "thumbnails.mjs")} {photos} {uploaders} 1 clone")
                 .Trim().Split('\n').Last())!;
             sharp[uploaders].Add(result["perSecond"]!.GetValue<double>());
@@ -61,6 +64,7 @@ static class EndToEnd
             Console.WriteLine(FormattableString.Invariant(
                 $"trial {trial + 1}, {uploaders} at a time: images/s (CPU ms/image) ours {ours[uploaders][^1]:0.00} ({oursCpu[^1]:0}), sharp {sharp[uploaders][^1]:0.00} ({sharpCpu[^1]:0})"));
         }
+        if (Environment.GetEnvironmentVariable("BENCH_OURS_ONLY") == "1") return;
         if (watch.Failed.Count > 0) throw new InvalidOperationException($"{watch.Failed.Count} images failed: {watch.Failed.First()}");
         WriteReport(root, inputs, trials, ours, sharp, oursCpu.Min(), sharpCpu.Min(), versions?["sharp"]?.ToString() ?? "?", versions?["vips"]?.ToString() ?? "?");
     }
@@ -161,6 +165,77 @@ static class EndToEnd
             using var rgb = r.Bandjoin(g, b).Cast(Enums.BandFormat.Uchar).Copy(interpretation: Enums.Interpretation.Srgb);
             using var tagged = i % 2 == 1 ? rgb.Mutate(m => m.Set(GValue.GIntType, "orientation", i % 4 == 1 ? 6 : 8)) : rgb.Copy();
             tagged.Jpegsave(Path.Combine(dir, $"photo{i:00}.jpg"), q: 90);
+        }
+    }
+
+    /// <summary>
+    /// Where a phase's CPU went: the machine's idle share of its cores, the bench client's own CPU, Redis's (its pid file
+    /// under bench/results/redis), and the app's by thread name (libvips workers, the .NET thread pool, Kestrel...), per image.
+    /// </summary>
+    sealed class CpuSplit
+    {
+        int _pid;
+        long _idle, _total;
+        double _client, _redis, _app;
+        Dictionary<string, double> _threads = [];
+        readonly Stopwatch _clock = Stopwatch.StartNew();
+
+        public static CpuSplit Start(int appPid)
+        {
+            var s = new CpuSplit { _pid = appPid };
+            (s._idle, s._total) = Machine();
+            s._client = Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+            s._redis = RedisPid() is { } redis ? CpuMs(redis) : 0;
+            s._threads = Threads(appPid);
+            s._app = CpuMs(appPid);
+            return s;
+        }
+
+        public string Stop(int images)
+        {
+            var (idle, total) = Machine();
+            var client = Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds - _client;
+            var redis = (RedisPid() is { } r ? CpuMs(r) : 0) - _redis;
+            var threads = Threads(_pid);
+            var app = CpuMs(_pid) - _app;
+            // Threads that ended during the phase: in the process's total, not in any thread's.
+            threads["(ended)"] = app - threads.Sum(t => t.Value - _threads.GetValueOrDefault(t.Key));
+            var byName = threads.Select(t => (t.Key, Ms: t.Value - _threads.GetValueOrDefault(t.Key))).Where(t => t.Ms >= images)
+                .OrderByDescending(t => t.Ms).Select(t => FormattableString.Invariant($"{t.Key} {t.Ms / images:0.#}"));
+            return FormattableString.Invariant(
+                $"wall {_clock.Elapsed.TotalMilliseconds / images:0.#} ms/image, machine idle {100.0 * (idle - _idle) / Math.Max(1, total - _total):0.#} %, CPU ms/image: client {client / images:0.#}, redis {redis / images:0.#}, app {app / images:0.#}: ")
+                + string.Join(", ", byName);
+        }
+
+        static (long Idle, long Total) Machine()
+        {
+            var cpu = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..].Select(long.Parse).ToArray();
+            return (cpu[3] + cpu[4], cpu.Take(8).Sum());
+        }
+
+        static int? RedisPid()
+        {
+            var file = Path.Combine("bench", "results", "redis", "redis.pid");
+            return File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), out var pid) ? pid : null;
+        }
+
+        // Thread names with their digits dropped ("vips-worker", ".NET TP Worker"): a kind of thread, summed.
+        static Dictionary<string, double> Threads(int pid)
+        {
+            var sums = new Dictionary<string, double>();
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                try
+                {
+                    var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                    var name = new string(stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')].Where(c => !char.IsDigit(c)).ToArray()).Trim();
+                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                    var ms = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10.0;
+                    sums[name] = sums.GetValueOrDefault(name) + ms;
+                }
+                catch (IOException) { } // the thread ended meanwhile
+            }
+            return sums;
         }
     }
 
