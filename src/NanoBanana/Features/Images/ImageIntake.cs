@@ -54,8 +54,7 @@ public static class ImageIntake
             {
                 if (listed[i] is not null && await storage.ExistsAsync(records[i].Path, ct)) continue;
                 sent.Add(records[i]);
-                await using var content = File.OpenRead(files[i].File.TempPath);
-                await storage.PutAsync(records[i].Path, content, records[i].Mime, ct);
+                await storage.PutFileAsync(records[i].Path, files[i].File.TempPath, records[i].Mime, ct);
             }
         }
         catch (Exception e)

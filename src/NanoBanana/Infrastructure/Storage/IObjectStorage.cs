@@ -10,6 +10,16 @@ public interface IObjectStorage
     /// <summary>Stores <paramref name="content"/> (read from its current position to its end) under <paramref name="key"/>, replacing any blob there.</summary>
     Task PutAsync(string key, Stream content, string contentType, CancellationToken ct = default);
 
+    /// <summary>
+    /// Stores the file at <paramref name="path"/>, which the caller never changes afterwards (a spooled upload): a store
+    /// may take the file itself rather than a copy of its bytes.
+    /// </summary>
+    async Task PutFileAsync(string key, string path, string contentType, CancellationToken ct = default)
+    {
+        await using var content = File.OpenRead(path);
+        await PutAsync(key, content, contentType, ct);
+    }
+
     /// <summary>The blob's bytes, or null when there is none.</summary>
     Task<Stream?> GetAsync(string key, CancellationToken ct = default);
 

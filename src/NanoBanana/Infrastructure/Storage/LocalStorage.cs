@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using NanoBanana.Infrastructure.Configuration;
@@ -69,6 +70,37 @@ public sealed class LocalStorage : IObjectStorage
             throw new StorageUnavailableException("The local store could not write the blob.", e);
         }
     }
+
+    /// <summary>
+    /// A second name for the file (a hard link) when it lies on the store's file system: no bytes read or written.
+    /// Anywhere else (another file system, or links refused) its bytes are copied as <see cref="PutAsync"/> does.
+    /// </summary>
+    public async Task PutFileAsync(string key, string path, string contentType, CancellationToken ct = default)
+    {
+        var target = PathOf(key);
+        if (!OperatingSystem.IsWindows())
+        {
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                // Linked aside, then renamed over the key: the same replace-in-one-step as a put.
+                var temp = target + "." + Guid.NewGuid().ToString("N") + ".tmp";
+                if (Link(path, temp) == 0)
+                {
+                    try { File.Move(temp, target, overwrite: true); }
+                    finally { if (File.Exists(temp)) File.Delete(temp); }
+                    return;
+                }
+            }
+            catch (IOException e) { throw new StorageUnavailableException("The local store could not write the blob.", e); }
+            catch (UnauthorizedAccessException e) { throw new StorageUnavailableException("The local store could not write the blob.", e); }
+        }
+        await using var content = File.OpenRead(path);
+        await PutAsync(key, content, contentType, ct);
+    }
+
+    [DllImport("libc", EntryPoint = "link", SetLastError = true)]
+    static extern int Link(string existing, string created);
 
     public Task<Stream?> GetAsync(string key, CancellationToken ct = default)
     {

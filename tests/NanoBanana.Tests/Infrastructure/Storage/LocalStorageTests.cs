@@ -57,4 +57,40 @@ public sealed class LocalStorageTests(AppFixture app) : ObjectStorageContract
         }
         finally { File.Delete(path); }
     }
+
+    [Fact]
+    public async Task A_spooled_file_on_the_stores_file_system_is_taken_as_it_is_not_copied()
+    {
+        var key = $"users/u1/sessions/s1/{Guid.NewGuid():N}/original.jpg";
+        var path = Path.Combine(Path.GetDirectoryName(((LocalStorage)Storage).Root)!, $"nb-spool-{Guid.NewGuid():N}");
+        await File.WriteAllBytesAsync(path, [1, 2, 3]);
+        try
+        {
+            await Storage.PutFileAsync(key, path, "image/jpeg");
+            // The same file under a second name: a write to the spooled one shows in the stored one (a copy would not).
+            await using (var spooled = new FileStream(path, FileMode.Open, FileAccess.Write)) spooled.Write([9]);
+            Assert.Equal([9, 2, 3], await File.ReadAllBytesAsync(((LocalStorage)Storage).FileOf(key)));
+            File.Delete(path);
+            Assert.Equal([9, 2, 3], await File.ReadAllBytesAsync(((LocalStorage)Storage).FileOf(key)));
+            Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(((LocalStorage)Storage).FileOf(key))!, "*.tmp"));
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public async Task A_file_on_another_file_system_is_copied()
+    {
+        Assert.True(Directory.Exists("/dev/shm"), "the test needs a second file system (tmpfs at /dev/shm)");
+        Assert.False(((LocalStorage)Storage).Root.StartsWith("/dev/shm", StringComparison.Ordinal));
+        var key = $"users/u1/sessions/s1/{Guid.NewGuid():N}/original.jpg";
+        var path = Path.Combine("/dev/shm", $"nb-spool-{Guid.NewGuid():N}");
+        await File.WriteAllBytesAsync(path, [1, 2, 3]);
+        try
+        {
+            await Storage.PutFileAsync(key, path, "image/jpeg");
+            await using (var spooled = new FileStream(path, FileMode.Open, FileAccess.Write)) spooled.Write([9]);
+            Assert.Equal([1, 2, 3], await File.ReadAllBytesAsync(((LocalStorage)Storage).FileOf(key)));
+        }
+        finally { File.Delete(path); }
+    }
 }

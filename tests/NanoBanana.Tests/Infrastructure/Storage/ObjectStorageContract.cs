@@ -33,6 +33,24 @@ public abstract class ObjectStorageContract
     }
 
     [Fact]
+    public async Task A_file_put_then_get_returns_its_bytes()
+    {
+        var key = NewKey();
+        var bytes = RandomBytes(300_000);
+        var path = Path.Combine(Path.GetTempPath(), $"nb-put-file-{Guid.NewGuid():N}");
+        await File.WriteAllBytesAsync(path, bytes);
+        try
+        {
+            await Storage.PutFileAsync(key, path, "image/jpeg");
+            await using var stream = await Storage.GetAsync(key);
+            using var copy = new MemoryStream();
+            await stream!.CopyToAsync(copy);
+            Assert.Equal(bytes, copy.ToArray());
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public async Task Put_replaces_an_existing_blob()
     {
         var key = NewKey();
