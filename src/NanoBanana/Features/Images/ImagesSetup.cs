@@ -14,8 +14,8 @@ public static class ImagesSetup
     {
         var images = settings.Images;
         services.AddObjectStorage(settings);
-        // libvips threads per image: the queue's parallelism times this stays near the core count.
-        Vips.EnsureInitialized(images.VipsConcurrency > 0 ? images.VipsConcurrency : Math.Max(1, Environment.ProcessorCount / images.ThumbnailParallelism));
+        // libvips threads per image: fixed if set, else each thumbnail job takes the cores shared among the jobs running.
+        Vips.EnsureInitialized(images.VipsConcurrency > 0 ? images.VipsConcurrency : null);
         services.AddSingleton(new ImageInspector((long)images.MaxMegapixels * 1_000_000));
         services.AddHostedService<ImageWorkStarter>();
         services.AddSingleton<Messages.MessageImages.IImageDescriptions, MessageImageDescriptions>();

@@ -248,7 +248,7 @@ public sealed class ImageSettings
     /// <summary>Age an unreferenced image must reach before the garbage collector removes it.</summary>
     public int GcGraceSeconds { get; init; } = 24 * 3600;
     public int GcIntervalSeconds { get; init; } = 3600;
-    /// <summary>libvips worker threads per image; 0: cores divided by the thumbnail parallelism.</summary>
+    /// <summary>libvips worker threads per image; 0: each thumbnail job takes the cores divided by the jobs running when it starts.</summary>
     public int VipsConcurrency { get; init; }
     /// <summary>An upload whose body sends nothing for this long is dropped (its connection aborted, its temp files deleted).</summary>
     public int UploadIdleSeconds { get; init; } = 30;

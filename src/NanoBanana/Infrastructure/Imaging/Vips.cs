@@ -16,6 +16,12 @@ public static class Vips
     public static readonly string[] AllowedLoaders =
         ["VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadWebp", "VipsForeignLoadNsgif", "VipsForeignLoadHeif"];
 
+    static int? _threadsPerImage;
+
+    /// <summary>
+    /// <paramref name="concurrency"/>: libvips threads per image, fixed. Without it a thumbnail job takes the cores shared
+    /// among the jobs running when it starts (<see cref="ThreadsFor"/>).
+    /// </summary>
     public static void EnsureInitialized(int? concurrency = null)
     {
         lock (Gate)
@@ -29,8 +35,21 @@ public static class Vips
             Cache.Max = 0;
             Cache.MaxFiles = 0;
             Cache.MaxMem = 0;
-            if (concurrency is > 0) NetVips.NetVips.Concurrency = concurrency.Value;
+            if (concurrency is > 0)
+            {
+                NetVips.NetVips.Concurrency = concurrency.Value;
+                _threadsPerImage = concurrency.Value;
+            }
             _initialized = true;
         }
     }
+
+    /// <summary>
+    /// libvips threads for an image job that starts while <paramref name="jobsRunning"/> (itself included) run: the cores
+    /// shared among them, so two jobs on two cores take one thread each and a job alone takes both (the last of a burst
+    /// does not leave a core idle). A fixed concurrency wins.
+    /// </summary>
+    public static int ThreadsFor(int jobsRunning, int cores) => _threadsPerImage ?? ThreadsFor(jobsRunning, cores, null);
+
+    public static int ThreadsFor(int jobsRunning, int cores, int? fixedThreads) => fixedThreads ?? Math.Max(1, cores / Math.Max(1, jobsRunning));
 }

@@ -9,7 +9,7 @@ public sealed class ImageSettingsTests
     {
         var settings = ImageSettings.From((_, _) => null);
         Assert.Equal(Environment.ProcessorCount, settings.ThumbnailParallelism);
-        Assert.Equal(0, settings.VipsConcurrency); // 0: cores / parallelism, one thread per job
+        Assert.Equal(0, settings.VipsConcurrency); // 0: cores / jobs running
     }
 
     [Fact]

@@ -23,6 +23,15 @@ public sealed class ThumbnailerTests
         }
     }
 
+    [Theory]
+    [InlineData(1, 2, null, 2)] // alone on two cores: both
+    [InlineData(2, 2, null, 1)] // two jobs on two cores: one each
+    [InlineData(3, 2, null, 1)]
+    [InlineData(2, 8, null, 4)]
+    [InlineData(1, 2, 3, 3)]    // VIPS_CONCURRENCY set: fixed
+    public void A_job_takes_the_cores_shared_among_the_jobs_running(int running, int cores, int? fixedThreads, int threads) =>
+        Assert.Equal(threads, Vips.ThreadsFor(running, cores, fixedThreads));
+
     [Fact]
     public void An_upright_big_jpeg_keeps_its_landscape_shape()
     {
