@@ -23,7 +23,9 @@ ENV ASPNETCORE_ENVIRONMENT=Production \
     PORT=3001 \
     LISTEN_ADDRESS=0.0.0.0 \
     LOG_DIR=/app/logs \
-    LOCAL_STORAGE_PATH=/app/data/uploads
+    LOCAL_STORAGE_PATH=/app/data/uploads \
+    UPLOAD_TEMP_PATH=/app/data/spool
+# The spool beside the local store (one file system, also on a volume at /app/data): an original is stored as a link, not a copy.
 # glibc's malloc keeps up to 8 arenas per core for libvips' threads; two bound the idle resident memory.
 ENV MALLOC_ARENA_MAX=2
 EXPOSE 3001
