@@ -18,6 +18,7 @@ COPY --from=build /out ./
 RUN mkdir -p /app/logs /app/data/uploads && chown -R "$APP_UID" /app/logs /app/data
 USER $APP_UID
 # The app listens on PORT (UseUrls); clear the base image's 8080 default so nothing else is bound.
+# The spool beside the local store (one file system, also on a volume at /app/data): an original is stored as a link, not a copy.
 ENV ASPNETCORE_ENVIRONMENT=Production \
     ASPNETCORE_HTTP_PORTS="" \
     PORT=3001 \
@@ -25,7 +26,6 @@ ENV ASPNETCORE_ENVIRONMENT=Production \
     LOG_DIR=/app/logs \
     LOCAL_STORAGE_PATH=/app/data/uploads \
     UPLOAD_TEMP_PATH=/app/data/spool
-# The spool beside the local store (one file system, also on a volume at /app/data): an original is stored as a link, not a copy.
 # glibc's malloc keeps up to 8 arenas per core for libvips' threads; two bound the idle resident memory.
 ENV MALLOC_ARENA_MAX=2
 EXPOSE 3001
