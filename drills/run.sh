@@ -125,10 +125,15 @@ case "$drill" in
   s3) args+=(--down "${DRILL_DOWN:-25}") ;;
   abuse) args+=(--before "${DRILL_BEFORE:-10}" --down "${DRILL_DOWN:-20}" --after "${DRILL_AFTER:-10}" --app-logs "$work/logs" --app-pid "$(cat "$work/app.pid")" --ws-cap 32) ;;
 esac
+# The kernel's listen-queue counters (the whole machine): a SYN dropped on a full accept queue costs its client a 1 s retransmit.
+listen_counters() { nstat -asz TcpExtListenOverflows TcpExtListenDrops TcpExtSyncookiesSent 2>/dev/null | awk 'NR>1 {printf "%s %s  ", $1, $2}'; }
+listen_before=$(listen_counters)
 set +e
 dotnet drills/DrillClient/bin/Release/net10.0/DrillClient.dll "$drill" "${args[@]}" 2>&1 | tee "$work/drill.log"
 status=${PIPESTATUS[0]}
 set -e
+echo "listen queues before: $listen_before" | tee -a "$work/drill.log"
+echo "listen queues after:  $(listen_counters)" | tee -a "$work/drill.log"
 errors=0; [ -f "$work/logs/error.log" ] && errors=$(wc -l <"$work/logs/error.log")
 echo "app error log: $errors lines ($work/logs/error.log; errors are expected while a dependency is away)"
 exit "$status"
