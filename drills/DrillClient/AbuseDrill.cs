@@ -39,8 +39,14 @@ static partial class AbuseDrill
 
         // The worker runs in a process of its own: the attacker's loops in this one cannot starve its client.
         await using var workerProcess = WorkerProcess.Start(o, work, workSession);
-        var warmUp = await workerProcess.Run("warm-up", 3);
-        Report.Line($"warm-up (not judged): {warmUp}");
+        // The attacker's socket burst once while the worker warms up: a fresh process compiles the code of the
+        // handshake, the refusal and the typing flood at first use (Tier-0 and Tier-1 JIT, about 1 s of CPU on its
+        // own); the judged burst later measures what an attacker can do again and again to a running service.
+        var coldSockets = SocketFlood(attacker, bad, badSession, 3);
+        var warmUp = await workerProcess.Run("warm-up", 6);
+        var (coldOpened, coldCloses, _) = await coldSockets;
+        Report.Line($"warm-up (not judged), with the attacker's socket burst on the fresh process: {warmUp}; " +
+                    $"{coldOpened} sockets in, {string.Join(", ", coldCloses.OrderBy(c => c.Key).Select(c => $"{c.Key}: {c.Value}"))}");
         Report.Line($"quiet: the worker alone for {o.Before:F0} s");
         var phases = new List<Phase> { await workerProcess.Run("quiet", o.Before) };
 
