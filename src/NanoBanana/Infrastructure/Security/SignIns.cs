@@ -30,7 +30,7 @@ public sealed class SignIns : IHostedService
 
     readonly ConcurrentDictionary<string, ConcurrentDictionary<string, Answer>> _byUser = new(StringComparer.Ordinal);
     // About how many users _byUser holds: its Count takes every lock of the dictionary, which cost 3 % of the app's
-    // CPU under the realtime bench (a sign-in check per post: the answers of 2,500 users outlive their second).
+    // CPU under the realtime bench (a sign-in check per post there: a kept answer lasts a second, a user posts every two).
     int _users;
     readonly IConnectionMultiplexer _redis;
     readonly TimeProvider _clock;
