@@ -11,7 +11,7 @@ namespace NanoBanana.Infrastructure.Realtime;
 /// sockets every <see cref="RenewEvery"/>; a dead instance's sockets stop counting once their leases lapse
 /// (<c>WORK_LEASE_SECONDS</c>, as the work leases).
 /// </summary>
-public sealed class SocketLeases(IDatabase db, Settings settings, TimeProvider clock)
+public sealed class SocketLeases(IDatabase db, Settings settings, TimeProvider clock, ILogger<SocketLeases> log)
 {
     TimeSpan Lease => settings.WorkLease;
     /// <summary>A third of the lease: a lease survives two missed renewals.</summary>
@@ -44,8 +44,14 @@ public sealed class SocketLeases(IDatabase db, Settings settings, TimeProvider c
     /// The socket closed. Sent without waiting, in order behind any renewal already sent (the hub issues both under
     /// the user's gate), so a renewal never brings a closed socket back.
     /// </summary>
-    public void Forget(Connection connection) =>
-        db.SortedSetRemove(Keys.UserSockets(connection.UserId), Member(connection), CommandFlags.FireAndForget);
+    public void Forget(Connection connection)
+    {
+        try { db.SortedSetRemove(Keys.UserSockets(connection.UserId), Member(connection), CommandFlags.FireAndForget); }
+        catch (Exception e) when (e is RedisException or ObjectDisposedException)
+        {
+            log.LogDebug(e, "A closed socket was not taken out of its user's count: its lease lapses instead");
+        }
+    }
 
     /// <summary>
     /// Renews the leases of one user's sockets here: two commands, sent without waiting. A socket whose lease lapsed
