@@ -1,6 +1,4 @@
 using NanoBanana.Infrastructure.OpenApi;
-using System.Buffers;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -34,31 +32,34 @@ public static class ListMessagesHandler
 {
     /// <summary>
     /// One consistent page in one round trip: O(log n + page) by rank in the session's message ZSET (scored by chat
-    /// order), then the page's stored JSON in one HMGET. A message written before that copy existed comes as its
-    /// record's older JSON copy, or as its fields.
+    /// order), then the page's stored JSON in one HMGET, answered as one string (the items joined with commas).
+    /// A message written before that copy existed comes as its record's older JSON copy, or as its fields: then
+    /// the page comes item by item.
     /// </summary>
     static readonly LuaScript PageScript = LuaScript.Prepare($$"""
         local s = redis.call('HMGET', @session, 'id', 'deletedAt')
         if not s[1] or s[2] then return false end
         local first = tonumber(@offset)
-        local out = {redis.call('ZCARD', @messages)}
+        local total = redis.call('ZCARD', @messages)
         local ids = redis.call('ZRANGE', @messages, first, first + tonumber(@limit) - 1)
-        if #ids == 0 then return out end
+        if #ids == 0 then return {total, ''} end
         local stored = redis.call('HMGET', @json, unpack(ids))
+        local items, whole = {}, true
         for i, id in ipairs(ids) do
           local json = stored[i]
-          if json then out[#out+1] = json
+          if json then items[#items+1] = json
           else
             local key = @scope .. 'm:' .. id
             json = redis.call('HGET', key, 'json')
-            if json then out[#out+1] = json
+            if json then items[#items+1] = json
             else
               local m = redis.call('HMGET', key, {{string.Join(", ", MessageRecord.DtoFields.Select(f => $"'{f}'"))}})
-              if m[1] then out[#out+1] = m end
+              if m[1] then items[#items+1] = m; whole = false end
             end
           end
         end
-        return out
+        if whole then return {total, table.concat(items, ',')} end
+        return {total, items}
         """);
 
     public static async Task<MessagesPageJson> Handle(ListMessages query, IDatabase db)
@@ -74,24 +75,18 @@ public static class ListMessagesHandler
             limit,
         });
         if (r.IsNull) throw ApiProblem.NotFound("session");
-        var items = (RedisResult[])r!;
+        var answer = (RedisResult[])r!;
+        var pagination = Pagination.Of(limit, offset, (long)answer[0]);
+        if (answer[1].Resp2Type == ResultType.BulkString)
+            return new MessagesPageJson(PageAnswer.Compose(Open, ((ReadOnlyMemory<byte>)(RedisValue)answer[1]).Span, pagination));
 
-        var body = new ArrayBufferWriter<byte>(16 * 1024);
-        using (var json = new Utf8JsonWriter(body, new JsonWriterOptions { Encoder = MessageRecord.ApiJson.Encoder, SkipValidation = true }))
-        {
-            json.WriteStartObject();
-            json.WriteStartArray("messages");
-            for (var i = 1; i < items.Length; i++)
-                json.WriteRawValue(items[i].Resp2Type == ResultType.Array
-                    ? MessageRecord.JsonBytes(MessageRecord.FromValues((RedisResult[])items[i]!))
-                    : (byte[])items[i]!, skipInputValidation: true);
-            json.WriteEndArray();
-            json.WritePropertyName("pagination");
-            JsonSerializer.Serialize(json, Pagination.Of(limit, offset, (long)items[0]), MessageRecord.ApiJson);
-            json.WriteEndObject();
-        }
-        return new MessagesPageJson(body.WrittenSpan.ToArray());
+        var items = (RedisResult[])answer[1]!;
+        return new MessagesPageJson(PageAnswer.Compose(Open, items.Select(item => item.Resp2Type == ResultType.Array
+            ? MessageRecord.JsonBytes(MessageRecord.FromValues((RedisResult[])item!))
+            : (byte[])item!).ToList(), pagination));
     }
+
+    static ReadOnlySpan<byte> Open => "{\"messages\":["u8;
 }
 
 public sealed class ListMessagesEndpoint : ICarterModule

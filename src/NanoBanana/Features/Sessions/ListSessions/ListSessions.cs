@@ -1,5 +1,6 @@
 using NanoBanana.Infrastructure.OpenApi;
 using System.Globalization;
+using System.Text;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -26,26 +27,33 @@ public sealed record ListSessions(string? Limit, string? Offset, string? Q) : IP
     }
 }
 
-/// <summary><c>{sessions, pagination}</c> (<see cref="SessionsPage"/>'s shape) with each session as its record's stored JSON.</summary>
-public sealed record ListedSessions(IReadOnlyList<RawJson> Sessions, Pagination Pagination);
+/// <summary>A page of sessions as the API writes it (UTF-8 JSON <c>{sessions, pagination}</c>, <see cref="SessionsPage"/>'s shape): the stored sessions put together.</summary>
+public sealed record SessionsPageJson(byte[] Utf8);
 
 public static class ListSessionsHandler
 {
     const CompareOptions TitleMatch = CompareOptions.IgnoreCase | CompareOptions.IgnoreNonSpace | CompareOptions.IgnoreWidth;
 
-    // One round trip: the total and the page's stored JSON in one HMGET; a session without it as SessionRecord.ListedFields.
+    // One round trip: the total and the page's stored JSON in one HMGET, answered as one string (joined with commas);
+    // item by item when a session lacks that copy (then as SessionRecord.ListedFields).
     static readonly LuaScript PageScript = LuaScript.Prepare("""
-        local out = {redis.call('ZCARD', @sessions)}
+        local total = redis.call('ZCARD', @sessions)
         local ids = redis.call('ZREVRANGE', @sessions, @offset, @last)
-        if #ids == 0 then return out end
+        if #ids == 0 then return {total, ''} end
         local stored = redis.call('HMGET', @json, unpack(ids))
+        local items, whole = {}, true
         for i, id in ipairs(ids) do
-          out[#out + 1] = stored[i] or redis.call('HMGET', @prefix .. id, 'id', 'deletedAt', 'json', 'jsonAt', 'updatedAt', 'title', 'createdAt', 'messageCount')
+          if stored[i] then items[i] = stored[i]
+          else
+            whole = false
+            items[i] = redis.call('HMGET', @prefix .. id, 'id', 'deletedAt', 'json', 'jsonAt', 'updatedAt', 'title', 'createdAt', 'messageCount')
+          end
         end
-        return out
+        if whole then return {total, table.concat(items, ',')} end
+        return {total, items}
         """);
 
-    public static async Task<ListedSessions> Handle(ListSessions query, IDatabase db)
+    public static async Task<SessionsPageJson> Handle(ListSessions query, IDatabase db)
     {
         var userId = query.UserId;
         var (limit, offset) = query.PageOf(defaultLimit: 20);
@@ -60,11 +68,14 @@ public static class ListSessionsHandler
                 offset,
                 last = offset + limit - 1,
             }))!;
-            var page = new List<RawJson>(r.Length - 1);
-            for (var i = 1; i < r.Length; i++)
-                if (r[i].Resp2Type == ResultType.BulkString) page.Add(new RawJson((string)r[i]!));
-                else if (SessionRecord.Listed(userId, (RedisValue[])r[i]!) is { } json) page.Add(new RawJson(json));
-            return new ListedSessions(page, Pagination.Of(limit, offset, (long)r[0]));
+            var pagination = Pagination.Of(limit, offset, (long)r[0]);
+            if (r[1].Resp2Type == ResultType.BulkString)
+                return new SessionsPageJson(PageAnswer.Compose(Open, ((ReadOnlyMemory<byte>)(RedisValue)r[1]).Span, pagination));
+            var page = new List<byte[]>();
+            foreach (var item in (RedisResult[])r[1]!)
+                if (item.Resp2Type == ResultType.BulkString) page.Add((byte[])item!);
+                else if (SessionRecord.Listed(userId, (RedisValue[])item!) is { } json) page.Add(Encoding.UTF8.GetBytes(json));
+            return new SessionsPageJson(PageAnswer.Compose(Open, page, pagination));
         }
 
         // A title filter reads every live title of the user: a person has hundreds of sessions, not millions.
@@ -83,18 +94,23 @@ public static class ListSessionsHandler
         var records = matching.Skip(offset).Take(limit)
             .Select(id => batch.HashGetAsync(Keys.Session(userId, id), SessionRecord.ListedFields)).ToList();
         batch.Execute();
-        var listed = new List<RawJson>(records.Count);
+        var listed = new List<byte[]>(records.Count);
         foreach (var record in records)
-            if (SessionRecord.Listed(userId, await record) is { } json) listed.Add(new RawJson(json));
-        return new ListedSessions(listed, Pagination.Of(limit, offset, matching.Count));
+            if (SessionRecord.Listed(userId, await record) is { } json) listed.Add(Encoding.UTF8.GetBytes(json));
+        return new SessionsPageJson(PageAnswer.Compose(Open, listed, Pagination.Of(limit, offset, matching.Count)));
     }
+
+    static ReadOnlySpan<byte> Open => "{\"sessions\":["u8;
 }
 
 public sealed class ListSessionsEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.SessionRoutes().MapGet("", async (string? limit, string? offset, string? q, Caller caller, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<ListedSessions>(new ListSessions(limit, offset, q) { UserId = caller.UserId }, ct)))
+            {
+                var answer = await bus.InvokeAsync<SessionsPageJson>(new ListSessions(limit, offset, q) { UserId = caller.UserId }, ct);
+                return TypedResults.Bytes(answer.Utf8, "application/json; charset=utf-8");
+            })
             .CachedPerUserVersion()
             .Paged(defaultLimit: 20, maxLimit: 100)
             .Query("q", "Keep the sessions whose title contains this (case-insensitive, any language).")
