@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using FluentValidation;
@@ -40,37 +39,36 @@ public static class Paging
 }
 
 /// <summary>
-/// A page answer, <c>{"&lt;items&gt;":[...],"pagination":{...}}</c>, put together from its items' stored API JSON: the
-/// items are copied once into the answer's bytes, never decoded or re-encoded.
+/// A page answer, <c>{"&lt;items&gt;":[...],"pagination":{...}}</c>, put together from its items' stored API JSON: each
+/// item is copied once into the answer's bytes, never decoded or re-encoded.
 /// </summary>
 public static class PageAnswer
 {
     /// <param name="open">The answer up to its first item, e.g. <c>{"messages":[</c>.</param>
-    /// <param name="items">The items' JSON joined with commas (a Redis script's <c>table.concat</c>).</param>
-    public static byte[] Compose(ReadOnlySpan<byte> open, ReadOnlySpan<byte> items, Pagination pagination)
+    public static byte[] Compose(ReadOnlySpan<byte> open, IReadOnlyList<ReadOnlyMemory<byte>> items, Pagination pagination)
     {
         ReadOnlySpan<byte> between = "],\"pagination\":"u8;
         var tail = JsonSerializer.SerializeToUtf8Bytes(pagination, Json.Api);
+        var length = open.Length + Math.Max(0, items.Count - 1) + between.Length + tail.Length + 1;
+        foreach (var item in items) length += item.Length;
         // Every byte is written below: no need to clear the array first.
-        var answer = GC.AllocateUninitializedArray<byte>(open.Length + items.Length + between.Length + tail.Length + 1);
+        var answer = GC.AllocateUninitializedArray<byte>(length);
         var rest = answer.AsSpan();
-        open.CopyTo(rest); rest = rest[open.Length..];
-        items.CopyTo(rest); rest = rest[items.Length..];
-        between.CopyTo(rest); rest = rest[between.Length..];
-        tail.CopyTo(rest);
-        answer[^1] = (byte)'}';
+        Put(open, ref rest);
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (i > 0) Put(","u8, ref rest);
+            Put(items[i].Span, ref rest);
+        }
+        Put(between, ref rest);
+        Put(tail, ref rest);
+        rest[0] = (byte)'}';
         return answer;
     }
 
-    /// <summary>The same from items one by one (records read without their stored JSON).</summary>
-    public static byte[] Compose(ReadOnlySpan<byte> open, IReadOnlyList<byte[]> items, Pagination pagination)
+    static void Put(ReadOnlySpan<byte> bytes, ref Span<byte> rest)
     {
-        var joined = new ArrayBufferWriter<byte>(Math.Max(1, items.Sum(i => i.Length + 1)));
-        for (var i = 0; i < items.Count; i++)
-        {
-            if (i > 0) joined.Write(","u8);
-            joined.Write(items[i]);
-        }
-        return Compose(open, joined.WrittenSpan, pagination);
+        bytes.CopyTo(rest);
+        rest = rest[bytes.Length..];
     }
 }

@@ -31,41 +31,81 @@ public sealed record MessagesPageJson(byte[] Utf8);
 public static class ListMessagesHandler
 {
     /// <summary>
-    /// One consistent page in one round trip: O(log n + page) by rank in the session's message ZSET (scored by chat
-    /// order), then the page's stored JSON in one HMGET, answered as one string (the items joined with commas).
-    /// A message written before that copy existed comes as its record's older JSON copy, or as its fields: then
-    /// the page comes item by item.
+    /// The page's ids by rank in the session's message ZSET (scored by chat order), O(log n + page), with the total
+    /// and the user's change version. The messages' JSON does not pass through Lua: Redis hashes every byte of a
+    /// string that enters a script (docs/decisions.md, "Page reads").
     /// </summary>
-    static readonly LuaScript PageScript = LuaScript.Prepare($$"""
+    static readonly LuaScript IdsScript = LuaScript.Prepare("""
         local s = redis.call('HMGET', @session, 'id', 'deletedAt')
         if not s[1] or s[2] then return false end
         local first = tonumber(@offset)
-        local total = redis.call('ZCARD', @messages)
+        return {tonumber(redis.call('GET', @version) or 0), redis.call('ZCARD', @messages),
+                redis.call('ZRANGE', @messages, first, first + tonumber(@limit) - 1)}
+        """);
+
+    /// <summary>
+    /// The whole page in one script, item by item: for a message written before its stored JSON existed (it comes as
+    /// its record's older JSON copy, or as its fields), or when a change committed between the ids and their JSON.
+    /// </summary>
+    static readonly LuaScript ItemsScript = LuaScript.Prepare($$"""
+        local s = redis.call('HMGET', @session, 'id', 'deletedAt')
+        if not s[1] or s[2] then return false end
+        local first = tonumber(@offset)
+        local out = {redis.call('ZCARD', @messages)}
         local ids = redis.call('ZRANGE', @messages, first, first + tonumber(@limit) - 1)
-        if #ids == 0 then return {total, ''} end
+        if #ids == 0 then return out end
         local stored = redis.call('HMGET', @json, unpack(ids))
-        local items, whole = {}, true
         for i, id in ipairs(ids) do
           local json = stored[i]
-          if json then items[#items+1] = json
+          if json then out[#out+1] = json
           else
             local key = @scope .. 'm:' .. id
             json = redis.call('HGET', key, 'json')
-            if json then items[#items+1] = json
+            if json then out[#out+1] = json
             else
               local m = redis.call('HMGET', key, {{string.Join(", ", MessageRecord.DtoFields.Select(f => $"'{f}'"))}})
-              if m[1] then items[#items+1] = m; whole = false end
+              if m[1] then out[#out+1] = m end
             end
           end
         end
-        if whole then return {total, table.concat(items, ',')} end
-        return {total, items}
+        return out
         """);
 
+    /// <summary>
+    /// One consistent page: the ids, then their stored JSON (one HMGET) and the user's change version again. Every
+    /// committed change moves that version, so an unchanged version means both reads saw the same data.
+    /// </summary>
     public static async Task<MessagesPageJson> Handle(ListMessages query, IDatabase db)
     {
         var (limit, offset) = query.PageOf(defaultLimit: 50);
-        var r = await db.ScriptEvaluateAsync(PageScript, new
+        var version = Keys.UserVersion(query.UserId);
+        var json = Keys.SessionMessagesJson(query.UserId, query.SessionId);
+        var r = await db.ScriptEvaluateAsync(IdsScript, new
+        {
+            session = (RedisKey)Keys.Session(query.UserId, query.SessionId),
+            messages = (RedisKey)Keys.SessionMessages(query.UserId, query.SessionId),
+            version = (RedisKey)version,
+            offset,
+            limit,
+        });
+        if (r.IsNull) throw ApiProblem.NotFound("session");
+        var page = (RedisResult[])r!;
+        var ids = (RedisValue[])page[2]!;
+        var pagination = Pagination.Of(limit, offset, (long)page[1]);
+        if (ids.Length == 0) return new MessagesPageJson(PageAnswer.Compose(Open, [], pagination));
+
+        // Sent together: the HMGET runs before the GET.
+        var storedTask = db.HashGetAsync(json, ids);
+        var versionTask = db.StringGetAsync(version);
+        var stored = await storedTask;
+        if (((long?)await versionTask ?? 0) == (long)page[0] && Array.TrueForAll(stored, v => !v.IsNull))
+            return new MessagesPageJson(PageAnswer.Compose(Open, Array.ConvertAll(stored, v => (ReadOnlyMemory<byte>)v), pagination));
+        return await ItemByItem(query, db, limit, offset);
+    }
+
+    static async Task<MessagesPageJson> ItemByItem(ListMessages query, IDatabase db, int limit, int offset)
+    {
+        var r = await db.ScriptEvaluateAsync(ItemsScript, new
         {
             session = (RedisKey)Keys.Session(query.UserId, query.SessionId),
             messages = (RedisKey)Keys.SessionMessages(query.UserId, query.SessionId),
@@ -75,15 +115,13 @@ public static class ListMessagesHandler
             limit,
         });
         if (r.IsNull) throw ApiProblem.NotFound("session");
-        var answer = (RedisResult[])r!;
-        var pagination = Pagination.Of(limit, offset, (long)answer[0]);
-        if (answer[1].Resp2Type == ResultType.BulkString)
-            return new MessagesPageJson(PageAnswer.Compose(Open, ((ReadOnlyMemory<byte>)(RedisValue)answer[1]).Span, pagination));
-
-        var items = (RedisResult[])answer[1]!;
-        return new MessagesPageJson(PageAnswer.Compose(Open, items.Select(item => item.Resp2Type == ResultType.Array
-            ? MessageRecord.JsonBytes(MessageRecord.FromValues((RedisResult[])item!))
-            : (byte[])item!).ToList(), pagination));
+        var items = (RedisResult[])r!;
+        var messages = new List<ReadOnlyMemory<byte>>(items.Length - 1);
+        for (var i = 1; i < items.Length; i++)
+            messages.Add(items[i].Resp2Type == ResultType.Array
+                ? MessageRecord.JsonBytes(MessageRecord.FromValues((RedisResult[])items[i]!))
+                : (byte[])items[i]!);
+        return new MessagesPageJson(PageAnswer.Compose(Open, messages, Pagination.Of(limit, offset, (long)items[0])));
     }
 
     static ReadOnlySpan<byte> Open => "{\"messages\":["u8;

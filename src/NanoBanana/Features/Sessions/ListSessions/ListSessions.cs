@@ -34,23 +34,24 @@ public static class ListSessionsHandler
 {
     const CompareOptions TitleMatch = CompareOptions.IgnoreCase | CompareOptions.IgnoreNonSpace | CompareOptions.IgnoreWidth;
 
-    // One round trip: the total and the page's stored JSON in one HMGET, answered as one string (joined with commas);
-    // item by item when a session lacks that copy (then as SessionRecord.ListedFields).
-    static readonly LuaScript PageScript = LuaScript.Prepare("""
-        local total = redis.call('ZCARD', @sessions)
+    // The page's ids with the total and the user's change version; their stored JSON is read outside Lua (Redis
+    // hashes every byte of a string that enters a script: docs/decisions.md, "Page reads").
+    static readonly LuaScript IdsScript = LuaScript.Prepare("""
+        return {tonumber(redis.call('GET', @version) or 0), redis.call('ZCARD', @sessions),
+                redis.call('ZREVRANGE', @sessions, @offset, @last)}
+        """);
+
+    // The whole page in one script, for a session without its stored JSON (then as SessionRecord.ListedFields), or
+    // when a change committed between the ids and their JSON.
+    static readonly LuaScript ItemsScript = LuaScript.Prepare("""
+        local out = {redis.call('ZCARD', @sessions)}
         local ids = redis.call('ZREVRANGE', @sessions, @offset, @last)
-        if #ids == 0 then return {total, ''} end
+        if #ids == 0 then return out end
         local stored = redis.call('HMGET', @json, unpack(ids))
-        local items, whole = {}, true
         for i, id in ipairs(ids) do
-          if stored[i] then items[i] = stored[i]
-          else
-            whole = false
-            items[i] = redis.call('HMGET', @prefix .. id, 'id', 'deletedAt', 'json', 'jsonAt', 'updatedAt', 'title', 'createdAt', 'messageCount')
-          end
+          out[#out + 1] = stored[i] or redis.call('HMGET', @prefix .. id, 'id', 'deletedAt', 'json', 'jsonAt', 'updatedAt', 'title', 'createdAt', 'messageCount')
         end
-        if whole then return {total, table.concat(items, ',')} end
-        return {total, items}
+        return out
         """);
 
     public static async Task<SessionsPageJson> Handle(ListSessions query, IDatabase db)
@@ -60,7 +61,25 @@ public static class ListSessionsHandler
         var q = query.Q?.Trim();
         if (string.IsNullOrEmpty(q))
         {
-            var r = (RedisResult[])(await db.ScriptEvaluateAsync(PageScript, new
+            // One consistent page: the ids, then their stored JSON and the version again (every committed change moves it).
+            var version = Keys.UserVersion(userId);
+            var page = (RedisResult[])(await db.ScriptEvaluateAsync(IdsScript, new
+            {
+                sessions = (RedisKey)Keys.Sessions(userId),
+                version = (RedisKey)version,
+                offset,
+                last = offset + limit - 1,
+            }))!;
+            var ids = (RedisValue[])page[2]!;
+            var pagination = Pagination.Of(limit, offset, (long)page[1]);
+            if (ids.Length == 0) return new SessionsPageJson(PageAnswer.Compose(Open, [], pagination));
+            var storedTask = db.HashGetAsync(Keys.SessionsJson(userId), ids); // sent together: the HMGET runs first
+            var versionTask = db.StringGetAsync(version);
+            var stored = await storedTask;
+            if (((long?)await versionTask ?? 0) == (long)page[0] && Array.TrueForAll(stored, v => !v.IsNull))
+                return new SessionsPageJson(PageAnswer.Compose(Open, Array.ConvertAll(stored, v => (ReadOnlyMemory<byte>)v), pagination));
+
+            var r = (RedisResult[])(await db.ScriptEvaluateAsync(ItemsScript, new
             {
                 sessions = (RedisKey)Keys.Sessions(userId),
                 json = (RedisKey)Keys.SessionsJson(userId),
@@ -68,14 +87,11 @@ public static class ListSessionsHandler
                 offset,
                 last = offset + limit - 1,
             }))!;
-            var pagination = Pagination.Of(limit, offset, (long)r[0]);
-            if (r[1].Resp2Type == ResultType.BulkString)
-                return new SessionsPageJson(PageAnswer.Compose(Open, ((ReadOnlyMemory<byte>)(RedisValue)r[1]).Span, pagination));
-            var page = new List<byte[]>();
-            foreach (var item in (RedisResult[])r[1]!)
-                if (item.Resp2Type == ResultType.BulkString) page.Add((byte[])item!);
-                else if (SessionRecord.Listed(userId, (RedisValue[])item!) is { } json) page.Add(Encoding.UTF8.GetBytes(json));
-            return new SessionsPageJson(PageAnswer.Compose(Open, page, pagination));
+            var listed = new List<ReadOnlyMemory<byte>>(r.Length - 1);
+            for (var i = 1; i < r.Length; i++)
+                if (r[i].Resp2Type == ResultType.BulkString) listed.Add((byte[])r[i]!);
+                else if (SessionRecord.Listed(userId, (RedisValue[])r[i]!) is { } json) listed.Add(Encoding.UTF8.GetBytes(json));
+            return new SessionsPageJson(PageAnswer.Compose(Open, listed, Pagination.Of(limit, offset, (long)r[0])));
         }
 
         // A title filter reads every live title of the user: a person has hundreds of sessions, not millions.
@@ -94,10 +110,10 @@ public static class ListSessionsHandler
         var records = matching.Skip(offset).Take(limit)
             .Select(id => batch.HashGetAsync(Keys.Session(userId, id), SessionRecord.ListedFields)).ToList();
         batch.Execute();
-        var listed = new List<byte[]>(records.Count);
+        var found = new List<ReadOnlyMemory<byte>>(records.Count);
         foreach (var record in records)
-            if (SessionRecord.Listed(userId, await record) is { } json) listed.Add(Encoding.UTF8.GetBytes(json));
-        return new SessionsPageJson(PageAnswer.Compose(Open, listed, Pagination.Of(limit, offset, matching.Count)));
+            if (SessionRecord.Listed(userId, await record) is { } json) found.Add(Encoding.UTF8.GetBytes(json));
+        return new SessionsPageJson(PageAnswer.Compose(Open, found, Pagination.Of(limit, offset, matching.Count)));
     }
 
     static ReadOnlySpan<byte> Open => "{\"sessions\":["u8;
