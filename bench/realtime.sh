@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Realtime fan-out benchmark: starts a Redis and the app (Release) on their own ports, runs
 # bench/FanOutBench against them and writes the figures into docs/BENCHMARKS.md ("## Realtime").
-# Options are passed to the bench: --users 250 --devices 4 --rate 500 --seconds 20 --mode log|http
+# Options are passed to the bench: --users 250 --devices 4 --rate 500 --seconds 20 --mode http|log
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh

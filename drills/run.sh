@@ -60,7 +60,7 @@ start_app() { # start_app [2]: the second instance (orphan drill) on app port + 
   fi
   env ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="drill-secret-drill-secret-drill-secret-0123456789" \
     PORT="$port" REDIS_URL="127.0.0.1:$REDIS_PORT" LOG_DIR="$work/logs$i" API_DOCS=false \
-    "${limits[@]}" WORK_LEASE_SECONDS="$WORK_LEASE" \
+    "${limits[@]}" WORK_LEASE_SECONDS="$WORK_LEASE" ${DRILL_APP_ENV:-} \
     IMAGE_GC_GRACE_SECONDS="$GC_GRACE" IMAGE_GC_INTERVAL_SECONDS=5 "${storage[@]}" \
     dotnet "$APP_DIR/NanoBanana.dll" >>"$work/app$i.log" 2>&1 &
   echo $! >"$work/app$i.pid"
@@ -125,10 +125,22 @@ case "$drill" in
   s3) args+=(--down "${DRILL_DOWN:-25}") ;;
   abuse) args+=(--before "${DRILL_BEFORE:-10}" --down "${DRILL_DOWN:-20}" --after "${DRILL_AFTER:-10}" --app-logs "$work/logs" --app-pid "$(cat "$work/app.pid")" --ws-cap 32) ;;
 esac
+# The kernel's listen-queue counters (the whole machine): a SYN dropped on a full accept queue costs its client a 1 s retransmit.
+listen_counters() { nstat -asz TcpExtListenOverflows TcpExtListenDrops TcpExtSyncookiesSent 2>/dev/null | awk 'NR>1 {printf "%s %s  ", $1, $2}'; }
+listen_before=$(listen_counters)
+# DRILL_COUNTERS=1: the app's runtime and Kestrel counters each second (dotnet-counters) into $work/counters.csv.
+if [ "${DRILL_COUNTERS:-0}" = 1 ] && [ -f "$work/app.pid" ]; then
+  "${DOTNET_COUNTERS:-$HOME/.dotnet/tools/dotnet-counters}" collect --process-id "$(cat "$work/app.pid")" --refresh-interval 1 --format csv \
+    -o "$work/counters.csv" --counters System.Runtime,Microsoft.AspNetCore.Server.Kestrel >"$work/counters.log" 2>&1 &
+  counters_pid=$!
+fi
 set +e
 dotnet drills/DrillClient/bin/Release/net10.0/DrillClient.dll "$drill" "${args[@]}" 2>&1 | tee "$work/drill.log"
 status=${PIPESTATUS[0]}
 set -e
+[ -n "${counters_pid:-}" ] && { kill "$counters_pid" 2>/dev/null; wait "$counters_pid" 2>/dev/null || true; }
+echo "listen queues before: $listen_before" | tee -a "$work/drill.log"
+echo "listen queues after:  $(listen_counters)" | tee -a "$work/drill.log"
 errors=0; [ -f "$work/logs/error.log" ] && errors=$(wc -l <"$work/logs/error.log")
 echo "app error log: $errors lines ($work/logs/error.log; errors are expected while a dependency is away)"
 exit "$status"

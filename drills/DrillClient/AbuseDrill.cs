@@ -39,8 +39,14 @@ static partial class AbuseDrill
 
         // The worker runs in a process of its own: the attacker's loops in this one cannot starve its client.
         await using var workerProcess = WorkerProcess.Start(o, work, workSession);
-        var warmUp = await workerProcess.Run("warm-up", 3);
-        Report.Line($"warm-up (not judged): {warmUp}");
+        // The attacker's socket burst once while the worker warms up: a fresh process compiles the code of the
+        // handshake, the refusal and the typing flood at first use (Tier-0 and Tier-1 JIT, about 1 s of CPU on its
+        // own); the judged burst later measures what an attacker can do again and again to a running service.
+        var coldSockets = SocketFlood(attacker, bad, badSession, 3);
+        var warmUp = await workerProcess.Run("warm-up", 6);
+        var (coldOpened, coldCloses, _) = await coldSockets;
+        Report.Line($"warm-up (not judged), with the attacker's socket burst on the fresh process: {warmUp}; " +
+                    $"{coldOpened} sockets in, {string.Join(", ", coldCloses.OrderBy(c => c.Key).Select(c => $"{c.Key}: {c.Value}"))}");
         Report.Line($"quiet: the worker alone for {o.Before:F0} s");
         var phases = new List<Phase> { await workerProcess.Run("quiet", o.Before) };
 
@@ -71,8 +77,12 @@ static partial class AbuseDrill
         await workerSocket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
         await workerReader;
 
-        ServerTimes(o.AppLogDir, phases, workSession);
-        foreach (var p in phases) Report.Line(p.ToString());
+        var appRequests = ServerTimes(o.AppLogDir, phases, workSession);
+        foreach (var p in phases)
+        {
+            Report.Line(p.ToString());
+            SlowRequests(p, appRequests, 5);
+        }
 
         var errorLines = ErrorLines(o.AppLogDir);
         var all = flooded.Concat(wrong).Append(signedIn).Concat(phases.SelectMany(p => p.Outcomes)).ToList();
@@ -154,6 +164,9 @@ static partial class AbuseDrill
             ["type"] = "typing", ["payload"] = new JsonObject { ["sessionId"] = sessionId, ["isTyping"] = true },
         }.ToJsonString());
         var letIn = new TaskCompletionSource();
+        // When each step happened (wall clock), to set the worker's slow requests beside them.
+        var timeline = new ConcurrentBag<(string Step, DateTimeOffset At)>();
+        var startedAt = DateTimeOffset.UtcNow;
         var all = Enumerable.Range(0, Sockets).Select(_ => Task.Run(async () =>
         {
             string end;
@@ -161,8 +174,10 @@ static partial class AbuseDrill
             try
             {
                 await ws.ConnectAsync(SocketUri(api, a, sessionId), new HttpMessageInvoker(api.Handler, disposeHandler: false), CancellationToken.None);
+                timeline.Add(("handshake", DateTimeOffset.UtcNow));
                 var buffer = new byte[16384];
                 var first = await ws.ReceiveAsync(buffer, CancellationToken.None);
+                timeline.Add((first.MessageType == WebSocketMessageType.Close ? "refusal" : "connected", DateTimeOffset.UtcNow));
                 if (first.MessageType == WebSocketMessageType.Close)
                     end = $"refused {(int?)ws.CloseStatus}";
                 else
@@ -202,7 +217,13 @@ static partial class AbuseDrill
             letIn.TrySetResult();
         });
         await refusalsDone;
+        timeline.Add(("typing", DateTimeOffset.UtcNow));
         await Task.WhenAll(all);
+        Report.Line($"sockets' timeline: opening from {startedAt:HH:mm:ss.fff}; " + string.Join("; ", timeline.GroupBy(t => t.Step).Select(g =>
+        {
+            var at = g.Select(t => t.At).Order().ToList();
+            return $"{g.Key} ×{at.Count} {at[0]:HH:mm:ss.fff}, half by {at[(at.Count - 1) / 2]:HH:mm:ss.fff}, last {at[^1]:HH:mm:ss.fff}";
+        })));
         return (opened, new Dictionary<string, int>(closes), typingHeard);
     }
 
@@ -242,14 +263,18 @@ static partial class AbuseDrill
     [GeneratedRegex("""^(?<at>\S+) \[\w+\] \S+: HTTP (?<method>[A-Z]+) (?<path>\S+) responded (?<status>\d+) in (?<ms>[\d.]+) ms""")]
     private static partial Regex RequestLine();
 
+    /// <summary>One request of the worker's routes as the app's request log saw it: when it ended, and its time inside the app.</summary>
+    sealed record AppRequest(DateTimeOffset At, string Method, string Path, double Ms);
+
     /// <summary>
     /// The worker's requests as the app timed them (the request log of combined.log): in the flood only the
     /// worker calls these routes, so the time they took inside the app sets apart the service and the machine.
     /// </summary>
-    static void ServerTimes(string logDir, List<Phase> phases, string workSession)
+    static List<AppRequest> ServerTimes(string logDir, List<Phase> phases, string workSession)
     {
+        var all = new List<AppRequest>();
         var path = Path.Combine(logDir, "combined.log");
-        if (!File.Exists(path)) return;
+        if (!File.Exists(path)) return all;
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         using var reader = new StreamReader(stream);
         while (reader.ReadLine() is { } line)
@@ -260,7 +285,28 @@ static partial class AbuseDrill
             if (p != "/api/sessions" && p != "/api/auth/me" && !p.StartsWith($"/api/sessions/{workSession}/messages", StringComparison.Ordinal)) continue;
             var at = DateTimeOffset.Parse(m.Groups["at"].Value, CultureInfo.InvariantCulture);
             var ms = double.Parse(m.Groups["ms"].Value, CultureInfo.InvariantCulture);
+            all.Add(new AppRequest(at, m.Groups["method"].Value, p, ms));
             phases.FirstOrDefault(ph => at >= ph.From && at <= ph.To)?.ServerMs.Add(ms);
+        }
+        return all;
+    }
+
+    /// <summary>
+    /// The phase's slowest worker requests beside the app's line for each: the time before the app's middleware
+    /// started (connect, kernel queues, the app's threads busy), inside it, and after it logged (the answer's way
+    /// back and the worker's own scheduling).
+    /// </summary>
+    static void SlowRequests(Phase phase, List<AppRequest> app, int count)
+    {
+        foreach (var r in phase.Outcomes.OrderByDescending(r => r.Ms).Take(count).OrderBy(r => r.At))
+        {
+            var end = r.At.AddMilliseconds(r.Ms);
+            var method = r.Route.Split(' ')[0];
+            var line = app.Where(a => a.Method == method && a.At >= r.At && a.At <= end.AddMilliseconds(5)).MinBy(a => a.At);
+            var inApp = line is null ? "no app line"
+                : FormattableString.Invariant($"before the app {(line.At - r.At).TotalMilliseconds - line.Ms:F1} ms, in the app {line.Ms:F1} ms, after {(end - line.At).TotalMilliseconds:F1} ms");
+            Report.Line(FormattableString.Invariant(
+                $"  slow {phase.Name}: {r.At:HH:mm:ss.fff} {r.Route} {r.Ms:F1} ms{(r.ConnectMs is { } c ? $" (new connection, connect {c:F1} ms)" : "")}; {inApp}"));
         }
     }
 

@@ -45,7 +45,8 @@ static class AbuseWorker
 
     public static async Task<int> Run(Options o)
     {
-        var api = new Api(o.Url, TimeSpan.FromSeconds(30), WorkerAddress);
+        // Its connection is kept as a browser keeps one: opened in the warm-up, never recycled during the drill.
+        var api = new Api(o.Url, TimeSpan.FromSeconds(30), WorkerAddress, connectionLifetime: Timeout.InfiniteTimeSpan);
         await using var redis = await ConnectionMultiplexer.ConnectAsync(o.Redis);
         while (await Console.In.ReadLineAsync() is { } line && line.Split(' ') is [var name, var seconds])
         {

@@ -10,6 +10,10 @@ namespace DrillClient;
 sealed record Outcome(string Route, int Status, string? Code, bool IsProblem, double StartedMs, double EndedMs, JsonObject? Body, string? Error)
 {
     public string? RetryAfter { get; init; }
+    /// <summary>When the request started (wall clock), to set it beside the app's request log.</summary>
+    public DateTimeOffset At { get; init; }
+    /// <summary>The time spent opening a new connection for this request (a client that sends one request at a time), else null.</summary>
+    public double? ConnectMs { get; init; }
     public double Ms => EndedMs - StartedMs;
     public bool Ok => Status is >= 200 and < 300;
     public override string ToString() =>
@@ -32,16 +36,20 @@ sealed class Api
 
     readonly HttpClient _http;
 
-    public Api(string baseUrl, TimeSpan? timeout = null, string? from = null)
+    // Connections opened, and how long the last one took (TCP handshake), for a client that sends one request at a time.
+    int _connects;
+    double _lastConnectMs;
+
+    public Api(string baseUrl, TimeSpan? timeout = null, string? from = null, TimeSpan? connectionLifetime = null)
     {
         BaseUrl = baseUrl.TrimEnd('/');
-        Handler = Bound(from);
+        Handler = Bound(from, connectionLifetime ?? TimeSpan.FromSeconds(30));
         _http = new HttpClient(Handler) { BaseAddress = new Uri(baseUrl), Timeout = timeout ?? TimeSpan.FromSeconds(30) };
     }
 
-    static SocketsHttpHandler Bound(string? from)
+    SocketsHttpHandler Bound(string? from, TimeSpan lifetime)
     {
-        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(30) };
+        var handler = new SocketsHttpHandler { PooledConnectionLifetime = lifetime };
         if (from is null) return handler;
         var local = new System.Net.IPEndPoint(System.Net.IPAddress.Parse(from), 0);
         handler.ConnectCallback = async (context, ct) =>
@@ -50,7 +58,10 @@ sealed class Api
             try
             {
                 socket.Bind(local);
+                var started = Clock.Ms;
                 await socket.ConnectAsync(context.DnsEndPoint, ct);
+                _lastConnectMs = Clock.Ms - started;
+                Interlocked.Increment(ref _connects);
                 return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
             }
             catch
@@ -68,6 +79,8 @@ sealed class Api
         string? route = null)
     {
         route ??= $"{method} {path}";
+        var at = DateTimeOffset.UtcNow;
+        var connects = Volatile.Read(ref _connects);
         var started = Clock.Ms;
         try
         {
@@ -82,7 +95,8 @@ sealed class Api
             var isProblem = response.Content.Headers.ContentType?.MediaType == "application/problem+json";
             return new Outcome(route, (int)response.StatusCode, body?["code"]?.GetValue<string>(), isProblem, started, Clock.Ms, body, null)
             {
-                RetryAfter = response.Headers.RetryAfter?.ToString(),
+                RetryAfter = response.Headers.RetryAfter?.ToString(), At = at,
+                ConnectMs = Volatile.Read(ref _connects) != connects ? _lastConnectMs : null,
             };
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)

@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Text.Json;
 using FluentValidation;
+using NanoBanana.Infrastructure.Http;
 
 namespace NanoBanana.Features;
 
@@ -34,4 +36,39 @@ public static class Paging
     static long? Whole(string? text) =>
         long.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite,
             CultureInfo.InvariantCulture, out var n) ? n : null;
+}
+
+/// <summary>
+/// A page answer, <c>{"&lt;items&gt;":[...],"pagination":{...}}</c>, put together from its items' stored API JSON: each
+/// item is copied once into the answer's bytes, never decoded or re-encoded.
+/// </summary>
+public static class PageAnswer
+{
+    /// <param name="open">The answer up to its first item, e.g. <c>{"messages":[</c>.</param>
+    public static byte[] Compose(ReadOnlySpan<byte> open, IReadOnlyList<ReadOnlyMemory<byte>> items, Pagination pagination)
+    {
+        ReadOnlySpan<byte> between = "],\"pagination\":"u8;
+        var tail = JsonSerializer.SerializeToUtf8Bytes(pagination, Json.Api);
+        var length = open.Length + Math.Max(0, items.Count - 1) + between.Length + tail.Length + 1;
+        foreach (var item in items) length += item.Length;
+        // Every byte is written below: no need to clear the array first.
+        var answer = GC.AllocateUninitializedArray<byte>(length);
+        var rest = answer.AsSpan();
+        Put(open, ref rest);
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (i > 0) Put(","u8, ref rest);
+            Put(items[i].Span, ref rest);
+        }
+        Put(between, ref rest);
+        Put(tail, ref rest);
+        rest[0] = (byte)'}';
+        return answer;
+    }
+
+    static void Put(ReadOnlySpan<byte> bytes, ref Span<byte> rest)
+    {
+        bytes.CopyTo(rest);
+        rest = rest[bytes.Length..];
+    }
 }

@@ -193,12 +193,13 @@ public sealed class HubEndpoint : ICarterModule
     /// <summary>
     /// Refuses a handshake after <see cref="RealtimeSettings.RefusalDelay"/>: a client that reconnects at once
     /// after every refusal (the seed's socket class after a 4401) then loops at that pace. Good sockets never wait.
+    /// A client gone meanwhile is dropped; neither ends by an exception (a burst of refusals would pay for each).
     /// </summary>
     static async Task Refuse(WebSocket socket, WebSocketCloseStatus code, string reason, RealtimeSettings realtime, CancellationToken ct)
     {
-        try { await Task.Delay(realtime.RefusalDelay, ct); }
-        catch (OperationCanceledException) { socket.Abort(); return; }
-        await CloseAtOnce(socket, code, reason, realtime);
+        await Task.Delay(realtime.RefusalDelay, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (ct.IsCancellationRequested) socket.Abort();
+        else await CloseAtOnce(socket, code, reason, realtime);
     }
 
     /// <summary>The service's own web page (served at /) connects from the origin it was loaded from.</summary>
@@ -212,10 +213,15 @@ public sealed class HubEndpoint : ICarterModule
         return long.TryParse(raw.ToString(), out var since) && since >= 0 ? (since, false) : (null, true);
     }
 
+    /// <summary>
+    /// Sends the close frame and ends the request (Kestrel then closes the connection) without waiting for the
+    /// client's answer: a refused client often goes without one, and waiting for it read the end of the stream
+    /// as an error, one exception per refused socket.
+    /// </summary>
     static async Task CloseAtOnce(WebSocket socket, WebSocketCloseStatus code, string reason, RealtimeSettings realtime)
     {
         using var timeout = new CancellationTokenSource(realtime.SendTimeout);
-        try { await socket.CloseAsync(code, reason, timeout.Token); }
+        try { await socket.CloseOutputAsync(code, reason, timeout.Token); }
         catch (Exception e) when (e is OperationCanceledException or WebSocketException or IOException) { socket.Abort(); }
     }
 }

@@ -62,7 +62,9 @@ public sealed class Connection
 
     // A client that sends back to back makes every read complete at once, and a read loop that never awaits
     // anything pending keeps its pool thread: 32 flooding sockets held every thread while requests queued for
-    // seconds. Every few reads the loop gives the thread back (Task.Yield queues it behind waiting work).
+    // seconds. Every few reads the loop gives the thread back (Task.Yield queues it behind waiting work); after a
+    // frame it skipped (past the budget, or closing) at once, so a request queued behind flooders waits for one
+    // frame of each, not sixteen.
     const int ReadsBetweenYields = 16;
     int _reads;
 
@@ -449,12 +451,13 @@ public sealed class Connection
     {
         try
         {
+            var skipped = false;
             while (true)
             {
                 // A zero-byte read waits for the next frame without holding a buffer: an idle socket keeps none.
                 // No cancellation token: Abort (a dead peer, the close timeout) fails the read, registering nothing per socket.
                 var result = await _socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
-                await YieldEveryFewReads();
+                if (YieldDue(now: skipped)) await Task.Yield();
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     RequestClose(WebSocketCloseStatus.NormalClosure, "");
@@ -464,6 +467,7 @@ public sealed class Connection
                 // (a flood's every frame once cost a buffer, hundreds of MB a second of garbage).
                 var closing = CloseRequested is not null;
                 var withinBudget = !closing && TakeToken();
+                skipped = !withinBudget;
                 var (rented, length, tooBig, closed) = result.EndOfMessage ? (null, 0, false, false) : await ReadMessage(keep: withinBudget);
                 try
                 {
@@ -543,7 +547,7 @@ public sealed class Connection
                     buffer = bigger;
                 }
                 var result = await _socket.ReceiveAsync(kept ? buffer.AsMemory(length, Math.Min(buffer.Length, limit + 1) - length) : buffer.AsMemory(), CancellationToken.None);
-                await YieldEveryFewReads();
+                if (YieldDue()) await Task.Yield();
                 if (result.MessageType == WebSocketMessageType.Close) return (null, 0, false, true);
                 if (kept)
                 {
@@ -563,14 +567,15 @@ public sealed class Connection
         }
     }
 
-    /// <summary>Gives the thread back every <see cref="ReadsBetweenYields"/> reads (only the read loop calls it).</summary>
-    ValueTask YieldEveryFewReads()
+    /// <summary>
+    /// Whether the read loop gives its thread back now: every <see cref="ReadsBetweenYields"/> reads, or <paramref name="now"/>.
+    /// The caller awaits <see cref="Task.Yield"/> itself: a helper awaiting it would allocate a state machine per yield.
+    /// </summary>
+    bool YieldDue(bool now = false)
     {
-        if (++_reads < ReadsBetweenYields) return ValueTask.CompletedTask;
+        if (!now && ++_reads < ReadsBetweenYields) return false;
         _reads = 0;
-        return Yield();
-
-        static async ValueTask Yield() => await Task.Yield();
+        return true;
     }
 
     /// <summary>Counts a dropped client frame; true (and the socket closing with 4008) when it keeps flooding.</summary>

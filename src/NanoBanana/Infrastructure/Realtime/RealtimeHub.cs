@@ -29,16 +29,18 @@ public sealed class RealtimeHub
     readonly TimeProvider _clock;
     readonly ILogger<RealtimeHub> _log;
     readonly SignIns _signIns;
+    readonly SocketLeases _leases;
     readonly int _maxPerUser;
 
     public RealtimeHub(IConnectionMultiplexer redis, RealtimeStats stats, TimeProvider clock, ILogger<RealtimeHub> log,
-        IHostApplicationLifetime lifetime, SignIns signIns, RealtimeSettings settings)
+        IHostApplicationLifetime lifetime, SignIns signIns, SocketLeases leases, RealtimeSettings settings)
     {
         _redis = redis;
         _stats = stats;
         _clock = clock;
         _log = log;
         _signIns = signIns;
+        _leases = leases;
         _maxPerUser = settings.MaxConnectionsPerUser;
         // A socket lives as long as its device sign-in (SPEC section 5).
         signIns.Ended += CloseSignedOut;
@@ -102,7 +104,8 @@ public sealed class RealtimeHub
 
     /// <summary>
     /// Registers a socket. Returns once this instance is subscribed to the user's channel, so every event
-    /// published afterwards reaches it; false (nothing registered) when the user already holds the most sockets allowed here.
+    /// published afterwards reaches it; false (nothing registered) when the user already holds the most sockets
+    /// allowed, counted on every instance (<see cref="SocketLeases"/>; this instance's own count is the cheap first check).
     /// </summary>
     public async Task<bool> Add(Connection connection)
     {
@@ -113,13 +116,21 @@ public sealed class RealtimeHub
             try
             {
                 if (user.Retired) continue; // removed while we waited: take the fresh entry
-                if (user.Connections.Length >= _maxPerUser) return false;
+                if (user.Connections.Length >= _maxPerUser || !await _leases.Admit(connection, _maxPerUser)) return false;
                 if (user.Subscription is null)
                 {
-                    var queue = await _redis.GetSubscriber().SubscribeAsync(Channel(connection.UserId));
-                    // ChannelMessageQueue hands messages over one at a time, in publication (= seq) order.
-                    queue.OnMessage(m => Dispatch(user, m.Message));
-                    user.Subscription = queue;
+                    try
+                    {
+                        var queue = await _redis.GetSubscriber().SubscribeAsync(Channel(connection.UserId));
+                        // ChannelMessageQueue hands messages over one at a time, in publication (= seq) order.
+                        queue.OnMessage(m => Dispatch(user, m.Message));
+                        user.Subscription = queue;
+                    }
+                    catch
+                    {
+                        _leases.Forget(connection);
+                        throw;
+                    }
                 }
                 user.Connections = user.Connections.Add(connection);
                 _stats.Opened();
@@ -141,6 +152,7 @@ public sealed class RealtimeHub
             var before = user.Connections;
             user.Connections = before.Remove(connection);
             if (user.Connections.Length == before.Length) return;
+            _leases.Forget(connection);
             _stats.Closed();
             if (!user.Connections.IsEmpty) return;
             user.Retired = true;
@@ -157,6 +169,23 @@ public sealed class RealtimeHub
         finally
         {
             user.Gate.Release();
+        }
+    }
+
+    /// <summary>Renews the socket leases of every user with sockets here (<see cref="SocketLeases.Renew"/>), one user at a time under its gate.</summary>
+    public async Task RenewSocketLeases()
+    {
+        foreach (var (userId, user) in _users)
+        {
+            await user.Gate.WaitAsync();
+            try
+            {
+                if (!user.Retired) _leases.Renew(userId, user.Connections);
+            }
+            finally
+            {
+                user.Gate.Release();
+            }
         }
     }
 

@@ -32,7 +32,7 @@ public sealed class RealtimeSettings
     public int FloodDropLimit { get; init; } = 200;
     public TimeSpan FloodWindow { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Sockets one user may hold on one instance; one more is refused with 4429.</summary>
+    /// <summary>Sockets one user may hold across all instances (<see cref="SocketLeases"/>); one more is refused with 4429.</summary>
     public int MaxConnectionsPerUser { get; init; } = 32;
 
     /// <summary>

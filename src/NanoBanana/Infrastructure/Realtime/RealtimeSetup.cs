@@ -5,14 +5,16 @@ namespace NanoBanana.Infrastructure.Realtime;
 
 public static class RealtimeSetup
 {
-    /// <summary>The event log, the socket hub and the WebSocket protocol options (server pings, dead-peer timeout).</summary>
+    /// <summary>The event log, the socket hub, its socket leases and the WebSocket protocol options (server pings, dead-peer timeout).</summary>
     public static IServiceCollection AddRealtime(this IServiceCollection services, IConfiguration configuration)
     {
         var settings = RealtimeSettings.From(configuration);
         services.AddSingleton(settings);
         services.TryAddSingleton<RealtimeStats>();
         services.AddSingleton<EventLog>();
+        services.AddSingleton<SocketLeases>();
         services.AddSingleton<RealtimeHub>();
+        services.AddHostedService<SocketLeaseRenewal>();
         services.AddWebSockets(o =>
         {
             o.KeepAliveInterval = settings.KeepAliveInterval;

@@ -79,6 +79,8 @@ public static class Keys
     public static string EventLog(string userId) => User(userId, "ev:log");
     /// <summary>Pub/sub channel carrying the user's live events and typing to every instance holding one of the user's sockets.</summary>
     public static string EventChannel(string userId) => User(userId, "ev:live");
+    /// <summary>ZSET of the user's open sockets on every instance (connection ids), scored by when their lease lapses (unix ms); the socket cap counts it.</summary>
+    public static string UserSockets(string userId) => User(userId, "ws");
 
     // --- global claims (SET NX), values are user ids ---
     public static string EmailClaim(string normalizedEmail) => $"{Prefix}:email:{normalizedEmail}";

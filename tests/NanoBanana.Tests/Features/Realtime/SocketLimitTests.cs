@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Net.WebSockets;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace NanoBanana.Tests.Features.Realtime;
 
@@ -31,6 +33,36 @@ public sealed class SocketLimitTests(AppFixture app, LiveServer server) : Realti
             Assert.Equal("pong", (await d.ReceiveType("pong"))["type"]!.GetValue<string>());
             await d.DisposeAsync();
         }
+    }
+
+    [Fact]
+    public async Task A_refused_socket_ends_without_an_exception_in_the_app_when_its_client_leaves_without_answering_or_before_the_refusal()
+    {
+        using var watch = new RequestWatch();
+        using var small = LiveServer.Start(new Dictionary<string, string?> { ["WS_MAX_CONNECTIONS_PER_USER"] = "1", ["WS_REFUSAL_DELAY_MS"] = "200" },
+            services => services.AddSingleton<IStartupFilter>(watch));
+        var user = await RegisterUser();
+        var session = await NewSession(user);
+        var (kept, _) = await Device.Connect(small, session, user);
+        await using var _k = kept;
+
+        // Refused, and gone without answering the close frame (as the abuse drill's 268 refused sockets).
+        for (var i = 0; i < 3; i++)
+        {
+            await using var refused = await Device.Open(small, Device.PathFor(session, user.Token));
+            Assert.Equal(4429, (await refused.ReceiveUntilClosed()).Code);
+        }
+        // Gone during the refusal delay.
+        for (var i = 0; i < 3; i++)
+        {
+            var gone = await Device.Open(small, Device.PathFor(session, user.Token));
+            gone.Socket.Abort();
+            gone.Socket.Dispose();
+        }
+        await watch.WhenEnded(6).WaitAsync(Device.Timeout);
+
+        // Each exception is thrown, caught and thrown again along its awaits: a burst of refusals paid for every one.
+        Assert.True(watch.Thrown.Count == 0, string.Join("; ", watch.Thrown.GroupBy(e => $"{e.GetType().Name}: {e.Message}").Select(g => $"{g.Count()} × {g.Key}")));
     }
 
     [Fact]

@@ -32,6 +32,9 @@ public sealed class ConnectionReadTests(AppFixture app) : IntegrationContext(app
         readonly System.Collections.Concurrent.BlockingCollection<(SendOrPostCallback Callback, object? State)> _posted = [];
         public override void Post(SendOrPostCallback d, object? state) => _posted.Add((d, state));
 
+        /// <summary>How many posted callbacks ran: each is one turn of the queue.</summary>
+        public int Ran { get; private set; }
+
         /// <summary>Runs what was posted (and what that posts) here until <paramref name="done"/> completes.</summary>
         public void RunUntil(Task done, TimeSpan within)
         {
@@ -41,7 +44,11 @@ public sealed class ConnectionReadTests(AppFixture app) : IntegrationContext(app
             try
             {
                 while (!done.IsCompleted && DateTime.UtcNow < deadline)
-                    if (_posted.TryTake(out var work, TimeSpan.FromMilliseconds(50))) work.Callback(work.State);
+                    if (_posted.TryTake(out var work, TimeSpan.FromMilliseconds(50)))
+                    {
+                        Ran++;
+                        work.Callback(work.State);
+                    }
             }
             finally { SetSynchronizationContext(previous); }
         }
@@ -74,6 +81,31 @@ public sealed class ConnectionReadTests(AppFixture app) : IntegrationContext(app
         held.RunUntil(run, TimeSpan.FromSeconds(30));
         Assert.True(run.IsCompletedSuccessfully, "the read loop did not finish");
         Assert.Equal(bytes.Length, client.Consumed);
+    }
+
+    [Fact]
+    public async Task A_flooder_past_its_budget_gives_the_thread_back_after_each_frame_it_skips()
+    {
+        const int frames = 2_000;
+        var typing = ClientFrame(0x1, """{"type":"typing","payload":{"sessionId":"s","isTyping":true}}"""u8.ToArray());
+        var bytes = Enumerable.Repeat(typing, frames).SelectMany(f => f).Concat(ClientFrame(0x8, [0x03, 0xE8])).ToArray();
+        var client = new ReadyClient(bytes);
+        using var socket = WebSocket.CreateFromStream(client, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        var connection = new Connection(socket, "u", "d", "s", Host.Services.GetRequiredService<EventLog>(),
+            Host.Services.GetRequiredService<RealtimeSettings>(), TimeProvider.System);
+
+        var held = new HeldWork();
+        var previous = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(held);
+        Task run;
+        try { run = connection.Run(_ => Task.CompletedTask); }
+        finally { SynchronizationContext.SetSynchronizationContext(previous); }
+        held.RunUntil(run, TimeSpan.FromSeconds(30));
+
+        Assert.True(run.IsCompletedSuccessfully, "the read loop did not finish");
+        // Past the burst every frame is skipped (dropped, then read on after the 4008 until the client's close): each
+        // waits its turn behind other work, so a request queued behind 32 flooders waits for one frame of each.
+        Assert.True(held.Ran >= frames - new RealtimeSettings().FrameBurst, $"{held.Ran} turns of the queue for {frames} frames");
     }
 
     [Fact]

@@ -1,6 +1,4 @@
 using NanoBanana.Infrastructure.OpenApi;
-using System.Buffers;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -33,11 +31,23 @@ public sealed record MessagesPageJson(byte[] Utf8);
 public static class ListMessagesHandler
 {
     /// <summary>
-    /// One consistent page in one round trip: O(log n + page) by rank in the session's message ZSET (scored by chat
-    /// order), then the page's stored JSON in one HMGET. A message written before that copy existed comes as its
-    /// record's older JSON copy, or as its fields.
+    /// The page's ids by rank in the session's message ZSET (scored by chat order), O(log n + page), with the total
+    /// and the user's change version. The messages' JSON does not pass through Lua: Redis hashes every byte of a
+    /// string that enters a script (docs/decisions.md, "Page reads").
     /// </summary>
-    static readonly LuaScript PageScript = LuaScript.Prepare($$"""
+    static readonly LuaScript IdsScript = LuaScript.Prepare("""
+        local s = redis.call('HMGET', @session, 'id', 'deletedAt')
+        if not s[1] or s[2] then return false end
+        local first = tonumber(@offset)
+        return {tonumber(redis.call('GET', @version) or 0), redis.call('ZCARD', @messages),
+                redis.call('ZRANGE', @messages, first, first + tonumber(@limit) - 1)}
+        """);
+
+    /// <summary>
+    /// The whole page in one script, item by item: for a message written before its stored JSON existed (it comes as
+    /// its record's older JSON copy, or as its fields), or when a change committed between the ids and their JSON.
+    /// </summary>
+    static readonly LuaScript ItemsScript = LuaScript.Prepare($$"""
         local s = redis.call('HMGET', @session, 'id', 'deletedAt')
         if not s[1] or s[2] then return false end
         local first = tonumber(@offset)
@@ -61,10 +71,41 @@ public static class ListMessagesHandler
         return out
         """);
 
+    /// <summary>
+    /// One consistent page: the ids, then their stored JSON (one HMGET) and the user's change version again. Every
+    /// committed change moves that version, so an unchanged version means both reads saw the same data.
+    /// </summary>
     public static async Task<MessagesPageJson> Handle(ListMessages query, IDatabase db)
     {
         var (limit, offset) = query.PageOf(defaultLimit: 50);
-        var r = await db.ScriptEvaluateAsync(PageScript, new
+        var version = Keys.UserVersion(query.UserId);
+        var json = Keys.SessionMessagesJson(query.UserId, query.SessionId);
+        var r = await db.ScriptEvaluateAsync(IdsScript, new
+        {
+            session = (RedisKey)Keys.Session(query.UserId, query.SessionId),
+            messages = (RedisKey)Keys.SessionMessages(query.UserId, query.SessionId),
+            version = (RedisKey)version,
+            offset,
+            limit,
+        });
+        if (r.IsNull) throw ApiProblem.NotFound("session");
+        var page = (RedisResult[])r!;
+        var ids = (RedisValue[])page[2]!;
+        var pagination = Pagination.Of(limit, offset, (long)page[1]);
+        if (ids.Length == 0) return new MessagesPageJson(PageAnswer.Compose(Open, [], pagination));
+
+        // Sent together: the HMGET runs before the GET.
+        var storedTask = db.HashGetAsync(json, ids);
+        var versionTask = db.StringGetAsync(version);
+        var stored = await storedTask;
+        if (((long?)await versionTask ?? 0) == (long)page[0] && Array.TrueForAll(stored, v => !v.IsNull))
+            return new MessagesPageJson(PageAnswer.Compose(Open, Array.ConvertAll(stored, v => (ReadOnlyMemory<byte>)v), pagination));
+        return await ItemByItem(query, db, limit, offset);
+    }
+
+    static async Task<MessagesPageJson> ItemByItem(ListMessages query, IDatabase db, int limit, int offset)
+    {
+        var r = await db.ScriptEvaluateAsync(ItemsScript, new
         {
             session = (RedisKey)Keys.Session(query.UserId, query.SessionId),
             messages = (RedisKey)Keys.SessionMessages(query.UserId, query.SessionId),
@@ -75,23 +116,15 @@ public static class ListMessagesHandler
         });
         if (r.IsNull) throw ApiProblem.NotFound("session");
         var items = (RedisResult[])r!;
-
-        var body = new ArrayBufferWriter<byte>(16 * 1024);
-        using (var json = new Utf8JsonWriter(body, new JsonWriterOptions { Encoder = MessageRecord.ApiJson.Encoder, SkipValidation = true }))
-        {
-            json.WriteStartObject();
-            json.WriteStartArray("messages");
-            for (var i = 1; i < items.Length; i++)
-                json.WriteRawValue(items[i].Resp2Type == ResultType.Array
-                    ? MessageRecord.JsonBytes(MessageRecord.FromValues((RedisResult[])items[i]!))
-                    : (byte[])items[i]!, skipInputValidation: true);
-            json.WriteEndArray();
-            json.WritePropertyName("pagination");
-            JsonSerializer.Serialize(json, Pagination.Of(limit, offset, (long)items[0]), MessageRecord.ApiJson);
-            json.WriteEndObject();
-        }
-        return new MessagesPageJson(body.WrittenSpan.ToArray());
+        var messages = new List<ReadOnlyMemory<byte>>(items.Length - 1);
+        for (var i = 1; i < items.Length; i++)
+            messages.Add(items[i].Resp2Type == ResultType.Array
+                ? MessageRecord.JsonBytes(MessageRecord.FromValues((RedisResult[])items[i]!))
+                : (byte[])items[i]!);
+        return new MessagesPageJson(PageAnswer.Compose(Open, messages, Pagination.Of(limit, offset, (long)items[0])));
     }
+
+    static ReadOnlySpan<byte> Open => "{\"messages\":["u8;
 }
 
 public sealed class ListMessagesEndpoint : ICarterModule

@@ -1,5 +1,6 @@
 using NanoBanana.Infrastructure.OpenApi;
 using System.Globalization;
+using System.Text;
 using System.Text.Json.Serialization;
 using Carter;
 using FluentValidation;
@@ -26,15 +27,23 @@ public sealed record ListSessions(string? Limit, string? Offset, string? Q) : IP
     }
 }
 
-/// <summary><c>{sessions, pagination}</c> (<see cref="SessionsPage"/>'s shape) with each session as its record's stored JSON.</summary>
-public sealed record ListedSessions(IReadOnlyList<RawJson> Sessions, Pagination Pagination);
+/// <summary>A page of sessions as the API writes it (UTF-8 JSON <c>{sessions, pagination}</c>, <see cref="SessionsPage"/>'s shape): the stored sessions put together.</summary>
+public sealed record SessionsPageJson(byte[] Utf8);
 
 public static class ListSessionsHandler
 {
     const CompareOptions TitleMatch = CompareOptions.IgnoreCase | CompareOptions.IgnoreNonSpace | CompareOptions.IgnoreWidth;
 
-    // One round trip: the total and the page's stored JSON in one HMGET; a session without it as SessionRecord.ListedFields.
-    static readonly LuaScript PageScript = LuaScript.Prepare("""
+    // The page's ids with the total and the user's change version; their stored JSON is read outside Lua (Redis
+    // hashes every byte of a string that enters a script: docs/decisions.md, "Page reads").
+    static readonly LuaScript IdsScript = LuaScript.Prepare("""
+        return {tonumber(redis.call('GET', @version) or 0), redis.call('ZCARD', @sessions),
+                redis.call('ZREVRANGE', @sessions, @offset, @last)}
+        """);
+
+    // The whole page in one script, for a session without its stored JSON (then as SessionRecord.ListedFields), or
+    // when a change committed between the ids and their JSON.
+    static readonly LuaScript ItemsScript = LuaScript.Prepare("""
         local out = {redis.call('ZCARD', @sessions)}
         local ids = redis.call('ZREVRANGE', @sessions, @offset, @last)
         if #ids == 0 then return out end
@@ -45,14 +54,32 @@ public static class ListSessionsHandler
         return out
         """);
 
-    public static async Task<ListedSessions> Handle(ListSessions query, IDatabase db)
+    public static async Task<SessionsPageJson> Handle(ListSessions query, IDatabase db)
     {
         var userId = query.UserId;
         var (limit, offset) = query.PageOf(defaultLimit: 20);
         var q = query.Q?.Trim();
         if (string.IsNullOrEmpty(q))
         {
-            var r = (RedisResult[])(await db.ScriptEvaluateAsync(PageScript, new
+            // One consistent page: the ids, then their stored JSON and the version again (every committed change moves it).
+            var version = Keys.UserVersion(userId);
+            var page = (RedisResult[])(await db.ScriptEvaluateAsync(IdsScript, new
+            {
+                sessions = (RedisKey)Keys.Sessions(userId),
+                version = (RedisKey)version,
+                offset,
+                last = offset + limit - 1,
+            }))!;
+            var ids = (RedisValue[])page[2]!;
+            var pagination = Pagination.Of(limit, offset, (long)page[1]);
+            if (ids.Length == 0) return new SessionsPageJson(PageAnswer.Compose(Open, [], pagination));
+            var storedTask = db.HashGetAsync(Keys.SessionsJson(userId), ids); // sent together: the HMGET runs first
+            var versionTask = db.StringGetAsync(version);
+            var stored = await storedTask;
+            if (((long?)await versionTask ?? 0) == (long)page[0] && Array.TrueForAll(stored, v => !v.IsNull))
+                return new SessionsPageJson(PageAnswer.Compose(Open, Array.ConvertAll(stored, v => (ReadOnlyMemory<byte>)v), pagination));
+
+            var r = (RedisResult[])(await db.ScriptEvaluateAsync(ItemsScript, new
             {
                 sessions = (RedisKey)Keys.Sessions(userId),
                 json = (RedisKey)Keys.SessionsJson(userId),
@@ -60,11 +87,11 @@ public static class ListSessionsHandler
                 offset,
                 last = offset + limit - 1,
             }))!;
-            var page = new List<RawJson>(r.Length - 1);
+            var listed = new List<ReadOnlyMemory<byte>>(r.Length - 1);
             for (var i = 1; i < r.Length; i++)
-                if (r[i].Resp2Type == ResultType.BulkString) page.Add(new RawJson((string)r[i]!));
-                else if (SessionRecord.Listed(userId, (RedisValue[])r[i]!) is { } json) page.Add(new RawJson(json));
-            return new ListedSessions(page, Pagination.Of(limit, offset, (long)r[0]));
+                if (r[i].Resp2Type == ResultType.BulkString) listed.Add((byte[])r[i]!);
+                else if (SessionRecord.Listed(userId, (RedisValue[])r[i]!) is { } json) listed.Add(Encoding.UTF8.GetBytes(json));
+            return new SessionsPageJson(PageAnswer.Compose(Open, listed, Pagination.Of(limit, offset, (long)r[0])));
         }
 
         // A title filter reads every live title of the user: a person has hundreds of sessions, not millions.
@@ -83,18 +110,23 @@ public static class ListSessionsHandler
         var records = matching.Skip(offset).Take(limit)
             .Select(id => batch.HashGetAsync(Keys.Session(userId, id), SessionRecord.ListedFields)).ToList();
         batch.Execute();
-        var listed = new List<RawJson>(records.Count);
+        var found = new List<ReadOnlyMemory<byte>>(records.Count);
         foreach (var record in records)
-            if (SessionRecord.Listed(userId, await record) is { } json) listed.Add(new RawJson(json));
-        return new ListedSessions(listed, Pagination.Of(limit, offset, matching.Count));
+            if (SessionRecord.Listed(userId, await record) is { } json) found.Add(Encoding.UTF8.GetBytes(json));
+        return new SessionsPageJson(PageAnswer.Compose(Open, found, Pagination.Of(limit, offset, matching.Count)));
     }
+
+    static ReadOnlySpan<byte> Open => "{\"sessions\":["u8;
 }
 
 public sealed class ListSessionsEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.SessionRoutes().MapGet("", async (string? limit, string? offset, string? q, Caller caller, IMessageBus bus, CancellationToken ct) =>
-                TypedResults.Ok(await bus.InvokeAsync<ListedSessions>(new ListSessions(limit, offset, q) { UserId = caller.UserId }, ct)))
+            {
+                var answer = await bus.InvokeAsync<SessionsPageJson>(new ListSessions(limit, offset, q) { UserId = caller.UserId }, ct);
+                return TypedResults.Bytes(answer.Utf8, "application/json; charset=utf-8");
+            })
             .CachedPerUserVersion()
             .Paged(defaultLimit: 20, maxLimit: 100)
             .Query("q", "Keep the sessions whose title contains this (case-insensitive, any language).")
