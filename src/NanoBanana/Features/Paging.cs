@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using FluentValidation;
 using NanoBanana.Infrastructure.Http;
+using StackExchange.Redis;
 
 namespace NanoBanana.Features;
 
@@ -64,6 +65,20 @@ public static class PageAnswer
         Put(tail, ref rest);
         rest[0] = (byte)'}';
         return answer;
+    }
+
+    /// <summary>
+    /// The stored JSON of a page's <paramref name="ids"/> (one HMGET) if no change committed since the ids were read at
+    /// <paramref name="idsVersion"/>: the user's version is read again after it, and every committed change moves it.
+    /// Null when it moved or an item has no stored JSON (older data): the caller then reads the page item by item.
+    /// </summary>
+    public static async Task<ReadOnlyMemory<byte>[]?> StoredItems(IDatabase db, RedisKey json, RedisKey version, RedisValue[] ids, long idsVersion)
+    {
+        var storedTask = db.HashGetAsync(json, ids); // sent together: the HMGET runs before the GET
+        var versionTask = db.StringGetAsync(version);
+        var stored = await storedTask;
+        if (((long?)await versionTask ?? 0) != idsVersion || !Array.TrueForAll(stored, v => !v.IsNull)) return null;
+        return Array.ConvertAll(stored, v => (ReadOnlyMemory<byte>)v);
     }
 
     static void Put(ReadOnlySpan<byte> bytes, ref Span<byte> rest)

@@ -94,13 +94,9 @@ public static class ListMessagesHandler
         var pagination = Pagination.Of(limit, offset, (long)page[1]);
         if (ids.Length == 0) return new MessagesPageJson(PageAnswer.Compose(Open, [], pagination));
 
-        // Sent together: the HMGET runs before the GET.
-        var storedTask = db.HashGetAsync(json, ids);
-        var versionTask = db.StringGetAsync(version);
-        var stored = await storedTask;
-        if (((long?)await versionTask ?? 0) == (long)page[0] && Array.TrueForAll(stored, v => !v.IsNull))
-            return new MessagesPageJson(PageAnswer.Compose(Open, Array.ConvertAll(stored, v => (ReadOnlyMemory<byte>)v), pagination));
-        return await ItemByItem(query, db, limit, offset);
+        return await PageAnswer.StoredItems(db, json, version, ids, (long)page[0]) is { } stored
+            ? new MessagesPageJson(PageAnswer.Compose(Open, stored, pagination))
+            : await ItemByItem(query, db, limit, offset);
     }
 
     static async Task<MessagesPageJson> ItemByItem(ListMessages query, IDatabase db, int limit, int offset)

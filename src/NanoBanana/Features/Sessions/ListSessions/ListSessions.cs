@@ -73,11 +73,8 @@ public static class ListSessionsHandler
             var ids = (RedisValue[])page[2]!;
             var pagination = Pagination.Of(limit, offset, (long)page[1]);
             if (ids.Length == 0) return new SessionsPageJson(PageAnswer.Compose(Open, [], pagination));
-            var storedTask = db.HashGetAsync(Keys.SessionsJson(userId), ids); // sent together: the HMGET runs first
-            var versionTask = db.StringGetAsync(version);
-            var stored = await storedTask;
-            if (((long?)await versionTask ?? 0) == (long)page[0] && Array.TrueForAll(stored, v => !v.IsNull))
-                return new SessionsPageJson(PageAnswer.Compose(Open, Array.ConvertAll(stored, v => (ReadOnlyMemory<byte>)v), pagination));
+            if (await PageAnswer.StoredItems(db, Keys.SessionsJson(userId), version, ids, (long)page[0]) is { } stored)
+                return new SessionsPageJson(PageAnswer.Compose(Open, stored, pagination));
 
             var r = (RedisResult[])(await db.ScriptEvaluateAsync(ItemsScript, new
             {
