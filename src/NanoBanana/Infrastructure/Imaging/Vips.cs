@@ -49,7 +49,7 @@ public static class Vips
     /// shared among them, so two jobs on two cores take one thread each and a job alone takes both (the last of a burst
     /// does not leave a core idle). A fixed concurrency wins.
     /// </summary>
-    public static int ThreadsFor(int jobsRunning, int cores) => _threadsPerImage ?? ThreadsFor(jobsRunning, cores, null);
+    public static int ThreadsFor(int jobsRunning, int cores) => ThreadsFor(jobsRunning, cores, _threadsPerImage);
 
     public static int ThreadsFor(int jobsRunning, int cores, int? fixedThreads) => fixedThreads ?? Math.Max(1, cores / Math.Max(1, jobsRunning));
 }
