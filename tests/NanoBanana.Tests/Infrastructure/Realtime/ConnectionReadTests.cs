@@ -57,23 +57,35 @@ public sealed class ConnectionReadTests(AppFixture app) : IntegrationContext(app
     /// <summary>A client frame (masked, with a zero key so the payload stays as it is), RFC 6455 section 5.2.</summary>
     static byte[] ClientFrame(byte opcode, byte[] payload) => [(byte)(0x80 | opcode), (byte)(0x80 | payload.Length), 0, 0, 0, 0, .. payload];
 
-    [Fact]
-    public async Task A_flooding_client_whose_frames_are_always_ready_does_not_keep_the_read_loop_on_its_thread()
+    /// <summary>A socket whose client sends <paramref name="frames"/> typing frames then a close, all ready at once; its
+    /// read loop started on a queue the test runs (<see cref="HeldWork"/>), so what it leaves for later can be counted.</summary>
+    sealed record TypingFlood(Task Run, ReadyClient Client, HeldWork Held, byte[] Bytes, WebSocket Socket) : IDisposable
     {
-        const int frames = 20_000;
+        public void Dispose() => Socket.Dispose();
+    }
+
+    TypingFlood StartTypingFlood(int frames)
+    {
         var typing = ClientFrame(0x1, """{"type":"typing","payload":{"sessionId":"s","isTyping":true}}"""u8.ToArray());
         var bytes = Enumerable.Repeat(typing, frames).SelectMany(f => f).Concat(ClientFrame(0x8, [0x03, 0xE8])).ToArray();
         var client = new ReadyClient(bytes);
-        using var socket = WebSocket.CreateFromStream(client, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        var socket = WebSocket.CreateFromStream(client, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
         var connection = new Connection(socket, "u", "d", "s", Host.Services.GetRequiredService<EventLog>(),
             Host.Services.GetRequiredService<RealtimeSettings>(), TimeProvider.System);
 
         var held = new HeldWork();
         var previous = SynchronizationContext.Current;
         SynchronizationContext.SetSynchronizationContext(held);
-        Task run;
-        try { run = connection.Run(_ => Task.CompletedTask); }
+        try { return new TypingFlood(connection.Run(_ => Task.CompletedTask), client, held, bytes, socket); }
         finally { SynchronizationContext.SetSynchronizationContext(previous); }
+    }
+
+    [Fact]
+    public async Task A_flooding_client_whose_frames_are_always_ready_does_not_keep_the_read_loop_on_its_thread()
+    {
+        const int frames = 20_000;
+        using var flood = StartTypingFlood(frames);
+        var (run, client, held, bytes) = (flood.Run, flood.Client, flood.Held, flood.Bytes);
 
         // The call comes back after a few frames; the rest are read from the queue (here the test's), behind other work.
         var consumed = client.Consumed;
@@ -87,19 +99,8 @@ public sealed class ConnectionReadTests(AppFixture app) : IntegrationContext(app
     public async Task A_flooder_past_its_budget_gives_the_thread_back_after_each_frame_it_skips()
     {
         const int frames = 2_000;
-        var typing = ClientFrame(0x1, """{"type":"typing","payload":{"sessionId":"s","isTyping":true}}"""u8.ToArray());
-        var bytes = Enumerable.Repeat(typing, frames).SelectMany(f => f).Concat(ClientFrame(0x8, [0x03, 0xE8])).ToArray();
-        var client = new ReadyClient(bytes);
-        using var socket = WebSocket.CreateFromStream(client, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
-        var connection = new Connection(socket, "u", "d", "s", Host.Services.GetRequiredService<EventLog>(),
-            Host.Services.GetRequiredService<RealtimeSettings>(), TimeProvider.System);
-
-        var held = new HeldWork();
-        var previous = SynchronizationContext.Current;
-        SynchronizationContext.SetSynchronizationContext(held);
-        Task run;
-        try { run = connection.Run(_ => Task.CompletedTask); }
-        finally { SynchronizationContext.SetSynchronizationContext(previous); }
+        using var flood = StartTypingFlood(frames);
+        var (run, held) = (flood.Run, flood.Held);
         held.RunUntil(run, TimeSpan.FromSeconds(30));
 
         Assert.True(run.IsCompletedSuccessfully, "the read loop did not finish");
