@@ -70,12 +70,12 @@ app_us = (app1 - app0) / tck * 1e6 / reads
 # innermost frame that names one.
 parts = [
   ("request log: the line on the request thread", ["RequestLoggingMiddleware::LogCompletion", "RequestLog::", "Serilog.Context", "LogContext", "DiagnosticContext"]),
-  ("request log: the background writer (render, escape, files, console)", ["Serilog.Events", "Serilog.Formatting", "Serilog.Sinks", "Serilog.Core", "Serilog.Parsing", "Serilog.Capturing", "Serilog.Extensions", "BackgroundLogWriter", "DeferredFileFlush", "LogEscaping", "ConsoleLines", "LogLines", "Microsoft.Extensions.Logging"]),
+  ("request log: the background writer (render, escape, files, console)", ["Serilog.Events", "Serilog.Formatting", "Serilog.Sinks", "Serilog.Core", "Serilog.Parsing", "Serilog.Capturing", "Serilog.Extensions", "BackgroundLogWriter", "RequestLine", "Observability.Utf8", "LogFile", "LogEscaping", "Microsoft.Extensions.Logging"]),
   ("rate limiter", ["RateLimit", "SharedWindowLimiter"]),
-  ("auth: JWT, sign-in check, authorization", ["JwtBearer", "Authentication", "Jwt", "IdentityModel", "SignIns", "Caller", "VerifiedTokens", "AccessTokens", "Authorization", "Claims"]),
+  ("auth: JWT, sign-in check, authorization", ["JwtBearer", "Authentication", "Jwt", "IdentityModel", "SignIns", "Caller", "VerifiedTokens", "AccessTokens", "Authorization", "AuthSetup", "Claims"]),
   ("read cache: lookup (the user's seq) and answer", ["UserDataCache", "UserAnswers", "EventLog"]),
   ("Redis client: writing commands, reading replies", ["StackExchange.Redis", "RESPite", "Pipelines.Sockets"]),
-  ("HTTP: Kestrel parsing, routing, headers, answer writing, socket engine", ["Kestrel", "Http1", "AspNetCore.", "HttpPipeline", "RequestMetrics", "System.Net.Sockets", "System.IO.Pipelines"]),
+  ("HTTP: Kestrel parsing, routing, headers, answer writing, socket engine", ["Kestrel", "Http1", "AspNetCore.", "Observability.RequestLog+", "HttpPipeline", "RequestMetrics", "System.Net.Sockets", "System.IO.Pipelines"]),
   ("other app code", ["[NanoBanana]"]),
 ]
 counts = collections.Counter()

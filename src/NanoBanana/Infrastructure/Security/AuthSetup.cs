@@ -78,7 +78,7 @@ public static class AuthSetup
     /// <c>RequireAuthorization()</c>, no policy, role or scheme: a test checks) answers a signed-in caller only;
     /// anyone else gets the bearer challenge, the 401 problem details above. It stands in for ASP.NET Core's
     /// authorization middleware, whose policy evaluation per request cost more than this rule needs
-    /// (docs/decisions.md, "Logs and rate limit").
+    /// (docs/decisions.md, "Tokens and devices").
     /// </summary>
     public static IApplicationBuilder UseSignedInRoutes(this IApplicationBuilder app) =>
         app.Use((http, next) => NeedsSignIn(http.GetEndpoint()) && http.User.Identity?.IsAuthenticated != true
