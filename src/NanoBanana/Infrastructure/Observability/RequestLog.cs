@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Text;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
