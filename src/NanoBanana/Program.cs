@@ -95,7 +95,7 @@ app.UseWebSockets();
 app.UseRouting(); // after the WebSocket upgrade is known: the hub short-circuits from here (Features/Realtime/Hub.cs)
 app.UseAuthentication();
 app.UseRateLimiter();
-app.UseSignedInRoutes();
+app.UseAuthorization();
 app.UseUserDataCache(); // after auth: a kept answer is only ever looked up for its own, signed-in user
 
 if (settings.ApiDocs) app.MapApiDocs();

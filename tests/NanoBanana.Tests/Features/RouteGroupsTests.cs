@@ -33,17 +33,6 @@ public sealed class RouteGroupsTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
-    public void Every_route_asks_for_a_signed_in_caller_only_the_one_rule_the_app_enforces()
-    {
-        // UseSignedInRoutes enforces "signed in" and nothing else: a policy, role or scheme would go unchecked.
-        var rules = Routes().SelectMany(r => r.Metadata.OfType<IAuthorizeData>().Select(a => (Route: r.RoutePattern.RawText, Rule: a))).ToList();
-        Assert.NotEmpty(rules);
-        Assert.All(rules, x => Assert.True(x.Rule.Policy is null && x.Rule.Roles is null && x.Rule.AuthenticationSchemes is null, x.Route));
-        Assert.All(Routes(), r => Assert.Empty(r.Metadata.OfType<AuthorizationPolicy>()));
-        Assert.All(Routes(), r => Assert.Empty(r.Metadata.OfType<IAuthorizationRequirementData>()));
-    }
-
-    [Fact]
     public void Every_route_that_takes_the_caller_needs_a_signed_in_caller()
     {
         var takingCaller = Routes()

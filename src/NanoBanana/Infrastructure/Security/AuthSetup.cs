@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.IdentityModel.JsonWebTokens;
 using NanoBanana.Infrastructure.Configuration;
@@ -68,27 +67,8 @@ public static class AuthSetup
                 };
             });
         services.AddAuthorization();
-        // UseSignedInRoutes enforces the endpoints' authorization metadata in place of UseAuthorization.
-        services.Configure<RouteOptions>(o => o.SuppressCheckForUnhandledSecurityMetadata = true);
         return services;
     }
-
-    /// <summary>
-    /// The API's one authorization rule: a route that requires authorization (its route group's
-    /// <c>RequireAuthorization()</c>, no policy, role or scheme: a test checks) answers a signed-in caller only;
-    /// anyone else gets the bearer challenge, the 401 problem details above. It stands in for ASP.NET Core's
-    /// authorization middleware, whose policy evaluation per request cost more than this rule needs
-    /// (docs/decisions.md, "Tokens and devices").
-    /// </summary>
-    public static IApplicationBuilder UseSignedInRoutes(this IApplicationBuilder app) =>
-        app.Use((http, next) => NeedsSignIn(http.GetEndpoint()) && http.User.Identity?.IsAuthenticated != true
-            ? http.ChallengeAsync()
-            : next(http));
-
-    /// <summary>The endpoint requires authorization and does not allow anonymous callers.</summary>
-    public static bool NeedsSignIn(Endpoint? endpoint) =>
-        endpoint?.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAuthorizeData>() is not null
-        && endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is null;
 
     static Task<bool> StillSignedIn(HttpContext http, ClaimsPrincipal principal) =>
         http.RequestServices.GetRequiredService<SignIns>().IsSignedIn(principal.FindFirstValue(JwtRegisteredClaimNames.Sub) ?? "", principal.DeviceId());
