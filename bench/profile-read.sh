@@ -3,12 +3,20 @@
 # app (Release, perf map on), one user reads the newest page of 50 messages with wrk -c32 as bench/load.sh's read
 # route does (after the first reads, from the read cache), `perf record -g` samples the app, and each sample is put to
 # the nearest frame of the table's parts (leaf first). Prints the table (app CPU µs per read). Needs perf.
-# Options: --seconds 15. Ports: BENCH_APP_PORT (3353), BENCH_REDIS_PORT (6463).
+# Options: --seconds 15; --miss: each read with a query of its own (load.sh's read-miss route: never from the read cache).
+# Ports: BENCH_APP_PORT (3353), BENCH_REDIS_PORT (6463).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 seconds=15
-[ "${1:-}" = "--seconds" ] && seconds=$2
+miss=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    --miss) miss=1; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
 APP_PORT="${BENCH_APP_PORT:-3353}"
 REDIS_PORT="${BENCH_REDIS_PORT:-6463}"
 work=.data/bench-profile-read
@@ -44,27 +52,40 @@ wrk.body = '{"role":"user","text":"a lighthouse on a cliff at sunset, watercolor
 LUA
 # A page of 50 messages of about 360 bytes each (load.sh's page is about 18 KB).
 wrk -t1 -c4 -d2s -s "$work/post.lua" "$url/api/sessions/$session/messages" >/dev/null
+path="/api/sessions/$session/messages?limit=50&offset=0"
 cat >"$work/read.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $token"
 LUA
-path="/api/sessions/$session/messages?limit=50&offset=0"
-wrk -t1 -c32 -d5s -s "$work/read.lua" "$url$path" >/dev/null # warm-up: JIT, pools, the read cache
+if [ -n "$miss" ]; then
+  # A query of its own per request, under the run's prefix (wrk's Lua repeats its random numbers from run to run).
+  cat >>"$work/read.lua" <<LUA
+local n = 0
+local run = ""
+init = function(args) run = args[1] end
+request = function()
+  n = n + 1
+  return wrk.format(nil, "$path&n=" .. run .. "-" .. n)
+end
+LUA
+fi
+wrk -t1 -c32 -d5s -s "$work/read.lua" "$url$path" -- warm >/dev/null # warm-up: JIT, pools, the read cache
 curl -sf -H "authorization: Bearer $token" "$url$path" | wc -c | xargs echo "bytes/answer:"
 
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 app0=$(cpu "$app")
 perf record -F 999 -g -p "$app" -o "$work/perf.data" -- sleep "$((seconds - 1))" >"$work/perf.log" 2>&1 &
 recorder=$!
-wrk -t1 -c32 -d"${seconds}s" -s "$work/read.lua" "$url$path" >"$work/wrk.txt"
+wrk -t1 -c32 -d"${seconds}s" -s "$work/read.lua" "$url$path" -- run >"$work/wrk.txt"
 app1=$(cpu "$app")
 wait "$recorder"
 reads=$(grep -oP '\d+(?= requests in)' "$work/wrk.txt")
 perf script -i "$work/perf.data" -F comm,tid,ip,sym,dso 2>/dev/null >"$work/samples.txt"
 
-python3 - "$work" "$reads" "$seconds" "$app0" "$app1" "$(getconf CLK_TCK)" <<'PY'
+python3 - "$work" "$reads" "$seconds" "$app0" "$app1" "$(getconf CLK_TCK)" "${miss:-0}" <<'PY'
 import sys, collections
 work, reads, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 app0, app1, tck = map(float, sys.argv[4:7])
+miss = sys.argv[7] == "1"
 app_us = (app1 - app0) / tck * 1e6 / reads
 # The table's parts, each with the frames that name it; a sample goes to the first part named by its
 # innermost frame that names one.
@@ -74,6 +95,9 @@ parts = [
   ("rate limiter", ["RateLimit", "SharedWindowLimiter"]),
   ("auth: JWT, sign-in check, authorization", ["JwtBearer", "Authentication", "Jwt", "IdentityModel", "SignIns", "Caller", "VerifiedTokens", "AccessTokens", "Authorization", "AuthSetup", "Claims"]),
   ("read cache: lookup (the user's seq) and answer", ["UserDataCache", "UserAnswers", "EventLog"]),
+  ("validation (FluentValidation)", ["FluentValidation", "Validator", "Validation"]),
+  ("page read: handler, PageAnswer, the Lua script's arguments", ["ListMessages", "PageAnswer", "Paging", "LuaScript", "ScriptParameter"]),
+  ("Wolverine pipeline (InvokeAsync, executor, context)", ["Wolverine", "JasperFx", "Lamar"]),
   ("Redis client: writing commands, reading replies", ["StackExchange.Redis", "RESPite", "Pipelines.Sockets"]),
   ("HTTP: Kestrel parsing, routing, headers, answer writing, socket engine", ["Kestrel", "Http1", "AspNetCore.", "Observability.RequestLog+", "HttpPipeline", "RequestMetrics", "System.Net.Sockets", "System.IO.Pipelines"]),
   ("other app code", ["[NanoBanana]"]),
@@ -96,7 +120,7 @@ for line in open(f"{work}/samples.txt", errors="replace"):
 count(sample)
 total = sum(counts.values())
 print(f"{reads} reads in {seconds:.0f} s ({reads / seconds:.0f}/s), {total} samples")
-print("| app CPU per cached read, µs | |\n| --- | --- |")
+print(f"| app CPU per {'cache-miss' if miss else 'cached'} read, µs | |\n| --- | --- |")
 for name, n in counts.most_common():
     print(f"| {name} | {app_us * n / total:.0f} |")
 print(f"| **in all** | **{app_us:.0f}** |")

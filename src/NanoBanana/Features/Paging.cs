@@ -68,16 +68,18 @@ public static class PageAnswer
     }
 
     /// <summary>
-    /// The stored JSON of a page's <paramref name="ids"/> (one HMGET) if no change committed since the ids were read at
-    /// <paramref name="idsVersion"/>: the user's version is read again after it, and every committed change moves it.
-    /// Null when it moved or an item has no stored JSON (older data): the caller then reads the page item by item.
+    /// The stored JSON of a page's <paramref name="ids"/> (one HMGET) if no change committed since the user's version
+    /// was read as <paramref name="before"/>, ahead of the ids: the version is read again after the HMGET, and every
+    /// committed change moves it, so an unchanged version brackets reads that all saw the same data. Null when it moved
+    /// or an item has no stored JSON (older data): the caller then reads the page item by item in one script.
     /// </summary>
-    public static async Task<ReadOnlyMemory<byte>[]?> StoredItems(IDatabase db, RedisKey json, RedisKey version, RedisValue[] ids, long idsVersion)
+    public static async Task<ReadOnlyMemory<byte>[]?> StoredItems(IDatabase db, RedisKey json, RedisKey version, RedisValue[] ids, Task<RedisValue> before)
     {
-        var storedTask = db.HashGetAsync(json, ids); // sent together: the HMGET runs before the GET
-        var versionTask = db.StringGetAsync(version);
-        var stored = await storedTask;
-        if (((long?)await versionTask ?? 0) != idsVersion || !Array.TrueForAll(stored, v => !v.IsNull)) return null;
+        // Sent together, in order: the HMGET runs before the second GET.
+        var storedTask = ids.Length == 0 ? null : db.HashGetAsync(json, ids);
+        var after = db.StringGetAsync(version);
+        var stored = storedTask is null ? [] : await storedTask;
+        if ((long?)await before != (long?)await after || !Array.TrueForAll(stored, v => !v.IsNull)) return null;
         return Array.ConvertAll(stored, v => (ReadOnlyMemory<byte>)v);
     }
 

@@ -31,19 +31,6 @@ public sealed record MessagesPageJson(byte[] Utf8);
 public static class ListMessagesHandler
 {
     /// <summary>
-    /// The page's ids by rank in the session's message ZSET (scored by chat order), O(log n + page), with the total
-    /// and the user's change version. The messages' JSON does not pass through Lua: Redis hashes every byte of a
-    /// string that enters a script (docs/decisions.md, "Page reads").
-    /// </summary>
-    static readonly LuaScript IdsScript = LuaScript.Prepare("""
-        local s = redis.call('HMGET', @session, 'id', 'deletedAt')
-        if not s[1] or s[2] then return false end
-        local first = tonumber(@offset)
-        return {tonumber(redis.call('GET', @version) or 0), redis.call('ZCARD', @messages),
-                redis.call('ZRANGE', @messages, first, first + tonumber(@limit) - 1)}
-        """);
-
-    /// <summary>
     /// The whole page in one script, item by item: for a message written before its stored JSON existed (it comes as
     /// its record's older JSON copy, or as its fields), or when a change committed between the ids and their JSON.
     /// </summary>
@@ -72,32 +59,31 @@ public static class ListMessagesHandler
         """);
 
     /// <summary>
-    /// One consistent page: the ids, then their stored JSON (one HMGET) and the user's change version again. Every
-    /// committed change moves that version, so an unchanged version means both reads saw the same data.
+    /// One consistent page without a script: the user's change version, the session's state, the total and the page's
+    /// ids by rank (ZSET scored by chat order, O(log n + page)), sent together; then the ids' stored JSON (one HMGET) and
+    /// the version again. Every committed change moves the version, so an unchanged one means all reads saw the same
+    /// data (docs/decisions.md, "Page reads").
     /// </summary>
     public static async Task<MessagesPageJson> Handle(ListMessages query, IDatabase db)
     {
         var (limit, offset) = query.PageOf(defaultLimit: 50);
         var version = Keys.UserVersion(query.UserId);
-        var json = Keys.SessionMessagesJson(query.UserId, query.SessionId);
-        var r = await db.ScriptEvaluateAsync(IdsScript, new
-        {
-            session = (RedisKey)Keys.Session(query.UserId, query.SessionId),
-            messages = (RedisKey)Keys.SessionMessages(query.UserId, query.SessionId),
-            version = (RedisKey)version,
-            offset,
-            limit,
-        });
-        if (r.IsNull) throw ApiProblem.NotFound("session");
-        var page = (RedisResult[])r!;
-        var ids = (RedisValue[])page[2]!;
-        var pagination = Pagination.Of(limit, offset, (long)page[1]);
-        if (ids.Length == 0) return new MessagesPageJson(PageAnswer.Compose(Open, [], pagination));
+        var messages = Keys.SessionMessages(query.UserId, query.SessionId);
+        var before = db.StringGetAsync(version);
+        var sessionTask = db.HashGetAsync(Keys.Session(query.UserId, query.SessionId), SessionState);
+        var totalTask = db.SortedSetLengthAsync(messages);
+        var idsTask = db.SortedSetRangeByRankAsync(messages, offset, offset + limit - 1);
+        var session = await sessionTask;
+        var total = await totalTask;
+        var ids = await idsTask;
+        if (session[0].IsNull || !session[1].IsNull) throw ApiProblem.NotFound("session");
 
-        return await PageAnswer.StoredItems(db, json, version, ids, (long)page[0]) is { } stored
-            ? new MessagesPageJson(PageAnswer.Compose(Open, stored, pagination))
+        return await PageAnswer.StoredItems(db, Keys.SessionMessagesJson(query.UserId, query.SessionId), version, ids, before) is { } stored
+            ? new MessagesPageJson(PageAnswer.Compose(Open, stored, Pagination.Of(limit, offset, total)))
             : await ItemByItem(query, db, limit, offset);
     }
+
+    static readonly RedisValue[] SessionState = ["id", "deletedAt"];
 
     static async Task<MessagesPageJson> ItemByItem(ListMessages query, IDatabase db, int limit, int offset)
     {

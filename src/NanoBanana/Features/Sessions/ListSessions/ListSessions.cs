@@ -34,13 +34,6 @@ public static class ListSessionsHandler
 {
     const CompareOptions TitleMatch = CompareOptions.IgnoreCase | CompareOptions.IgnoreNonSpace | CompareOptions.IgnoreWidth;
 
-    // The page's ids with the total and the user's change version; their stored JSON is read outside Lua (Redis
-    // hashes every byte of a string that enters a script: docs/decisions.md, "Page reads").
-    static readonly LuaScript IdsScript = LuaScript.Prepare("""
-        return {tonumber(redis.call('GET', @version) or 0), redis.call('ZCARD', @sessions),
-                redis.call('ZREVRANGE', @sessions, @offset, @last)}
-        """);
-
     // The whole page in one script, for a session without its stored JSON (then as SessionRecord.ListedFields), or
     // when a change committed between the ids and their JSON.
     static readonly LuaScript ItemsScript = LuaScript.Prepare("""
@@ -61,20 +54,16 @@ public static class ListSessionsHandler
         var q = query.Q?.Trim();
         if (string.IsNullOrEmpty(q))
         {
-            // One consistent page: the ids, then their stored JSON and the version again (every committed change moves it).
+            // One consistent page without a script: the version, the total and the ids sent together, then their stored
+            // JSON and the version again (every committed change moves it: docs/decisions.md, "Page reads").
             var version = Keys.UserVersion(userId);
-            var page = (RedisResult[])(await db.ScriptEvaluateAsync(IdsScript, new
-            {
-                sessions = (RedisKey)Keys.Sessions(userId),
-                version = (RedisKey)version,
-                offset,
-                last = offset + limit - 1,
-            }))!;
-            var ids = (RedisValue[])page[2]!;
-            var pagination = Pagination.Of(limit, offset, (long)page[1]);
-            if (ids.Length == 0) return new SessionsPageJson(PageAnswer.Compose(Open, [], pagination));
-            if (await PageAnswer.StoredItems(db, Keys.SessionsJson(userId), version, ids, (long)page[0]) is { } stored)
-                return new SessionsPageJson(PageAnswer.Compose(Open, stored, pagination));
+            var before = db.StringGetAsync(version);
+            var totalTask = db.SortedSetLengthAsync(Keys.Sessions(userId));
+            var idsTask = db.SortedSetRangeByRankAsync(Keys.Sessions(userId), offset, offset + limit - 1, Order.Descending);
+            var total = await totalTask;
+            var ids = await idsTask;
+            if (await PageAnswer.StoredItems(db, Keys.SessionsJson(userId), version, ids, before) is { } stored)
+                return new SessionsPageJson(PageAnswer.Compose(Open, stored, Pagination.Of(limit, offset, total)));
 
             var r = (RedisResult[])(await db.ScriptEvaluateAsync(ItemsScript, new
             {
