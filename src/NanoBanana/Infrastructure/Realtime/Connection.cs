@@ -68,6 +68,12 @@ public sealed class Connection
     const int ReadsBetweenYields = 16;
     int _reads;
 
+    // A peer that answers our close sends at most the frames it had in flight; one that sends on is not closing
+    // (a flooder kept the loop reading its flood, and itself sending, until the send timeout): past this many
+    // frames after our close the request ends once the close frame is out, and the server closes the connection.
+    public const int FramesReadAfterClose = 64;
+    int _readAfterClose;
+
     /// <param name="sessionId">The session of the URL, joined from the start (the open catch-up covers it).</param>
     public Connection(WebSocket socket, string userId, string deviceId, string sessionId, EventLog log, RealtimeSettings settings, TimeProvider clock)
     {
@@ -449,6 +455,7 @@ public sealed class Connection
     /// </summary>
     public async Task Run(Func<ReadOnlyMemory<byte>, Task> onMessage)
     {
+        var sendsOn = false;
         try
         {
             var skipped = false;
@@ -477,8 +484,17 @@ public sealed class Connection
                         break;
                     }
 
-                    // A closing socket reads on until the peer answers the close (aborting now could drop the close frame).
-                    if (closing) continue;
+                    // A closing socket reads on until the peer answers the close (aborting now could drop the close frame),
+                    // for a few frames: then it waits for the close frame to be written and drops the connection.
+                    if (closing)
+                    {
+                        if (++_readAfterClose > FramesReadAfterClose)
+                        {
+                            sendsOn = true;
+                            break;
+                        }
+                        continue;
+                    }
                     if (!withinBudget)
                     {
                         if (Dropped()) continue;
@@ -519,7 +535,9 @@ public sealed class Connection
             await sender;
         }
         lock (_gate) _dropTimer?.Dispose();
-        if (_socket.State != WebSocketState.Closed) _socket.Abort();
+        // Abort drops what is not yet written (it aborts the request): a peer that sends on past our close is left
+        // its close frame, and the connection ends as the request does.
+        if (_socket.State != WebSocketState.Closed && !(sendsOn && _socket.State == WebSocketState.CloseSent)) _socket.Abort();
         _socket.Dispose();
     }
 
