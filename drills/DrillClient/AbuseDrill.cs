@@ -200,6 +200,7 @@ static partial class AbuseDrill
                     await letIn.Task;
                     var reading = Read(ws, type => { if (type == "typing") Interlocked.Increment(ref typingHeard); });
                     var sent = 0;
+                    var sendFailed = false;
                     try
                     {
                         // On until the server closes it (a loaded machine may take past the phase), with a bound.
@@ -209,10 +210,11 @@ static partial class AbuseDrill
                             sent++;
                         }
                     }
-                    catch (Exception e) when (e is WebSocketException or IOException) { }
+                    // The server ended the connection while we sent: what it wrote before (its close frame) is still to be read.
+                    catch (Exception e) when (e is WebSocketException or IOException) { sendFailed = true; }
                     timeline.Add(("sending stopped", DateTimeOffset.UtcNow));
                     sentCounts.Add(sent);
-                    if (ws.State == WebSocketState.Open) await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+                    if (!sendFailed && ws.State == WebSocketState.Open) await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
                     await reading.WaitAsync(TimeSpan.FromSeconds(10));
                     timeline.Add(("ended", DateTimeOffset.UtcNow));
                     end = ws.CloseStatus is { } status ? $"closed {(int)status}" : $"ended {ws.State}";
