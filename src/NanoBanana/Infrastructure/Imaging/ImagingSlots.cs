@@ -8,8 +8,6 @@ public sealed class ImagingSlots(int slots)
 {
     readonly SemaphoreSlim _free = new(slots, slots);
 
-    public int Count => slots;
-
     /// <summary>Waits for a free slot; disposing the answer frees it.</summary>
     public async ValueTask<Slot> Enter(CancellationToken ct)
     {
