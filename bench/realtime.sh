@@ -20,9 +20,13 @@ trap cleanup EXIT
 dotnet build src/NanoBanana/NanoBanana.csproj -c Release -v q -nologo >/dev/null
 dotnet build bench/FanOutBench/FanOutBench.csproj -c Release -v q -nologo >/dev/null
 
+# The app runs with the variables the Dockerfile sets for the runtime (read from it, as bench/footprint.sh does).
+runtime_env=()
+while read -r kv; do runtime_env+=("$kv"); done < <(sed -n 's/^ENV \(MALLOC_[A-Z_]*=[^ ]*\|DOTNET_[A-Za-z_]*=[^ ]*\).*/\1/p' Dockerfile)
+
 # The bench registers its users from one address: the per-address limits (general and password routes) are lifted,
 # and their hashes are cheap (thousands of 600,000-iteration hashes would take the run's first half hour on 2 cores).
-env ${BENCH_APP_ENV:-} PASSWORD_RATE_PER_ADDRESS=1000000000 RATE_LIMIT_PER_ADDRESS=1000000000 PASSWORD_HASH_ITERATIONS=1000 ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="bench-secret-bench-secret-bench-secret-0123456789" \
+env "${runtime_env[@]}" ${BENCH_APP_ENV:-} PASSWORD_RATE_PER_ADDRESS=1000000000 RATE_LIMIT_PER_ADDRESS=1000000000 PASSWORD_HASH_ITERATIONS=1000 ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="bench-secret-bench-secret-bench-secret-0123456789" \
   PORT="$PORT" REDIS_URL="127.0.0.1:$REDIS_PORT" LOG_DIR="$work/logs" API_DOCS=false \
   dotnet src/NanoBanana/bin/Release/net10.0/NanoBanana.dll >"$work/app.log" 2>&1 &
 app=$!
