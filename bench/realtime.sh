@@ -22,7 +22,8 @@ dotnet build bench/FanOutBench/FanOutBench.csproj -c Release -v q -nologo >/dev/
 
 # The app runs with the variables the Dockerfile sets for the runtime (read from it, as bench/footprint.sh does).
 runtime_env=()
-while read -r kv; do runtime_env+=("$kv"); done < <(sed -n 's/^ENV \(MALLOC_[A-Z_]*=[^ ]*\|DOTNET_[A-Za-z_]*=[^ ]*\).*/\1/p' Dockerfile)
+while read -r kv; do runtime_env+=("$kv"); done < <(sed -n 's/^ENV \(MALLOC_[A-Z_]*=[^ ]*\|DOTNET_[A-Za-z0-9_]*=[^ ]*\).*/\1/p' Dockerfile)
+echo "app runtime env (from the Dockerfile): ${runtime_env[*]}"
 
 # The bench registers its users from one address: the per-address limits (general and password routes) are lifted,
 # and their hashes are cheap (thousands of 600,000-iteration hashes would take the run's first half hour on 2 cores).
