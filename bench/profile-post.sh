@@ -74,10 +74,10 @@ parts = [
   ("load: the one read batch, parsing its replies", ["PostMessageHandler", "UserBasis", "SessionRecord", "NewMessage::Read", "SessionOrder", "SearchIndex::NextNumber"]),
   ("request body: object check and JSON binding", ["ReadFromJsonAsync", "JsonObjectBodies", "HttpRequestJsonExtensions", "JsonBodyLimit", "GeneratedRouteBuilderExtensions", "PostMessageEndpoint"]),
   ("Wolverine pipeline (InvokeAsync, handler chain)", ["Wolverine", "JasperFx"]),
-  ("request log line (Serilog, background writer)", ["RequestLoggingMiddleware::LogCompletion", "Serilog.Events", "Serilog.Formatting", "Serilog.Sinks", "Serilog.Core", "Serilog.Parsing", "Serilog.Capturing", "BackgroundLogWriter", "DeferredFileFlush", "LogEscaping", "ConsoleLines", "Microsoft.Extensions.Logging"]),
-  ("auth (JWT, sign-in check) and rate limiter", ["JwtBearer", "Authentication", "Jwt", "SignIns", "Caller", "VerifiedTokens", "AccessTokens", "Authorization", "RateLimit", "SharedWindowLimiter"]),
+  ("request log line (Serilog, background writer)", ["RequestLoggingMiddleware::LogCompletion", "Serilog.Events", "Serilog.Formatting", "Serilog.Sinks", "Serilog.Core", "Serilog.Parsing", "Serilog.Capturing", "BackgroundLogWriter", "Observability.RequestLog::", "RequestLine", "Observability.Utf8", "LogFile", "LogEscaping", "Microsoft.Extensions.Logging"]),
+  ("auth (JWT, sign-in check) and rate limiter", ["JwtBearer", "Authentication", "Jwt", "SignIns", "Caller", "VerifiedTokens", "AccessTokens", "Authorization", "AuthSetup", "RateLimit", "SharedWindowLimiter"]),
   ("Redis client: writing commands, reading replies", ["StackExchange.Redis", "RESPite", "Pipelines.Sockets"]),
-  ("HTTP: Kestrel parsing, routing, answer writing, socket engine", ["Kestrel", "Http1", "AspNetCore.", "Carter", "RequestLoggingMiddleware", "HttpPipeline", "UserDataCache", "RequestMetrics", "System.Net.Sockets"]),
+  ("HTTP: Kestrel parsing, routing, answer writing, socket engine", ["Kestrel", "Http1", "AspNetCore.", "Carter", "RequestLoggingMiddleware", "Observability.RequestLog+", "HttpPipeline", "UserDataCache", "RequestMetrics", "System.Net.Sockets"]),
   ("other app code", ["[NanoBanana]"]),
 ]
 counts = collections.Counter()

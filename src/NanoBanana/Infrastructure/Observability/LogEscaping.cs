@@ -27,7 +27,7 @@ public sealed class LogEscaping(string outputTemplate) : ITextFormatter
 
     static bool IsControl(char c) => char.IsControl(c) || c is '\u2028' or '\u2029';
 
-    static bool NeedsEscape(string s)
+    public static bool NeedsEscape(string s)
     {
         foreach (var c in s)
             if (IsControl(c)) return true;

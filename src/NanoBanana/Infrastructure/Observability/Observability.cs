@@ -24,17 +24,11 @@ public static class Observability
     {
         var dir = settings.LogDirectory;
         const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj} {Exception}";
-        var files = new DeferredFileFlush();
-        var sinks = new LoggerConfiguration().MinimumLevel.Verbose()
-            .WriteTo.File(new LogEscaping(FileTemplate), Path.Combine(dir, "combined.log"), rollingInterval: RollingInterval.Infinite,
-                fileSizeLimitBytes: 50 * 1024 * 1024, rollOnFileSizeLimit: true, retainedFileCountLimit: 5, hooks: files);
-        // A terminal gets the console sink (a write per line, no colours: they would bypass the escaping);
-        // a pipe or a file gets lines in batches.
-        var console = Console.IsOutputRedirected ? new ConsoleLines(new LogEscaping(ConsoleTemplate)) : null;
-        if (console is null) sinks.WriteTo.Console(new LogEscaping(ConsoleTemplate));
-        else sinks.WriteTo.Sink(console);
-        var background = new BackgroundLogWriter(sinks.CreateLogger(), files.Flush, console is null ? () => { } : console.Flush);
+        // No colours on a terminal: they would bypass the escaping.
+        var background = new BackgroundLogWriter(new LogFile(Path.Combine(dir, "combined.log")), Console.OpenStandardOutput(),
+            new LogEscaping(FileTemplate), new LogEscaping(ConsoleTemplate));
         builder.Services.AddSingleton(background);
+        builder.Services.AddSingleton<RequestLog>();
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSerilog((services, cfg) => cfg
             .ReadFrom.Configuration(builder.Configuration)
@@ -70,44 +64,12 @@ public static class Observability
         _ => false,
     };
 
-    /// <summary>
-    /// One line per request: method, path (never the query string, which may carry a WebSocket
-    /// token), status and time. Headers and bodies are never logged.
-    /// </summary>
-    /// <remarks>
-    /// A WebSocket's request lasts as long as its socket: its line is written when the answer (101, or a
-    /// refusal) starts, without awaiting the request, which would hold the logger's state for the socket's lifetime.
-    /// </remarks>
+    /// <summary>One line per request (<see cref="RequestLog"/>).</summary>
     public static IApplicationBuilder UseRequestLogging(this IApplicationBuilder app)
     {
-        var logger = app.ApplicationServices.GetRequiredService<Serilog.ILogger>();
-        app.Use((http, next) =>
-        {
-            if (!NanoBanana.Infrastructure.Http.HttpPipeline.IsUpgrade(http)) return next(http);
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            http.Response.OnStarting(() =>
-            {
-                logger.Write(Level(http, null), RequestTemplate, http.Request.Method, http.Request.Path.Value,
-                    http.Response.StatusCode, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                return Task.CompletedTask;
-            });
-            return next(http);
-        });
-        return app.UseWhen(http => !NanoBanana.Infrastructure.Http.HttpPipeline.IsUpgrade(http), answers => answers.UseSerilogRequestLogging(o =>
-        {
-            o.Logger = logger;
-            o.MessageTemplate = RequestTemplate;
-            o.GetLevel = (http, _, ex) => Level(http, ex);
-        }));
+        var log = app.ApplicationServices.GetRequiredService<RequestLog>();
+        return app.Use(log.Invoke);
     }
-
-    const string RequestTemplate = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0} ms";
-
-    static LogEventLevel Level(HttpContext http, Exception? ex) =>
-        http.Items.ContainsKey(NanoBanana.Infrastructure.Http.ApiProblem.LoadShedItem) ? LogEventLevel.Warning
-        : ex is not null || http.Response.StatusCode >= 500 ? LogEventLevel.Error
-        : http.Request.Path.StartsWithSegments("/health") || http.Items.ContainsKey(NanoBanana.Infrastructure.Http.RefusalLog.Item) ? LogEventLevel.Debug
-        : LogEventLevel.Information;
 
     /// <summary>
     /// Traces and metrics through OpenTelemetry, exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.

@@ -57,6 +57,22 @@ public sealed class LogTests(AppFixture app) : IntegrationContext(app)
     }
 
     [Fact]
+    public async Task Each_request_has_one_line_with_method_path_status_and_time_but_never_its_query_and_health_checks_none()
+    {
+        var marker = Guid.NewGuid().ToString("N");
+        await Host.Scenario(s => { s.Get.Url($"/api/sessions/{marker}?token=secret-{marker}"); s.StatusCodeShouldBe(401); });
+        await Host.Scenario(s => { s.Get.Url($"/health?probe={marker}"); s.IgnoreStatusCode(); });
+
+        await Host.Services.GetRequiredService<BackgroundLogWriter>().FlushAsync();
+        var combined = Read(Directory.GetFiles(App.LogDirectory, "combined*.log").Single());
+        var line = Assert.Single(combined.Split('\n'), l => l.Contains(marker));
+        Assert.Matches(@"^20\d\d-\d\d-\d\dT[\d:.]+[+-]\d\d:\d\d \[INF\] Serilog\.AspNetCore\.RequestLoggingMiddleware: HTTP GET /api/sessions/"
+            + marker + @" responded 401 in \d+\.\d ms \{""RequestId"":""[^""]+"",""ConnectionId"":(""[^""]*""|null)\} $", line);
+        Assert.DoesNotContain("secret-", combined);
+        Assert.DoesNotContain(combined.Split('\n'), l => l.Contains("HTTP GET /health"));
+    }
+
+    [Fact]
     public void A_cancellation_logged_after_the_client_went_away_is_not_an_error_line()
     {
         // A client that hangs up while its request runs cancels the request's token down to the handler,
