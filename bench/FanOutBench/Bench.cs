@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
+using System.Runtime;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -64,14 +65,21 @@ static class Bench
         var rssAfter = Rss(o.Pid);
         Console.WriteLine($"{devices.Count} sockets open; app RSS {rssBefore / 1024} KiB -> {rssAfter / 1024} KiB over the last {measured}");
 
-        var committedAt = new ConcurrentDictionary<string, long>();
-        var committedWall = new ConcurrentDictionary<string, double>(); // unix ms, for the breakdown against the frame's timestamp
+        // Per message: when its response was read (Stopwatch), and the same in unix ms for the breakdown against the frame's timestamp.
+        var committed = new ConcurrentDictionary<Guid, (long At, double Wall)>();
         var log = new NanoBanana.Infrastructure.Realtime.EventLog(db, new RealtimeSettings());
         var sent = 0L;
+        var postTimes = new ConcurrentBag<double>(); // request sent -> response read, ms
         var failures = 0L;
         var cpuBefore = (App: CpuSeconds(o.Pid), Redis: CpuSeconds(o.RedisPid), Bench: Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds);
+        // The setup's garbage (registration, 10,000 handshakes) is collected before the clock starts, and no blocking
+        // full collection pauses the reads while it runs (a background one still may).
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GCSettings.LatencyMode = GCLatencyMode.SustainedLowLatency;
+        var gcBefore = (Pause: GC.GetTotalPauseDuration(), Gen0: GC.CollectionCount(0), Gen1: GC.CollectionCount(1), Gen2: GC.CollectionCount(2));
         var clock = Stopwatch.StartNew();
         var start = Stopwatch.GetTimestamp();
+        using var diagnostics = new Diagnostics(o.Pid, o.RedisPid, start);
         using (var inflight = new SemaphoreSlim(256))
         {
             var pending = new List<Task>();
@@ -89,6 +97,8 @@ static class Bench
             await Task.WhenAll(pending);
         }
         var sendSeconds = clock.Elapsed.TotalSeconds;
+        diagnostics.Stop();
+        var gcAfter = (Pause: GC.GetTotalPauseDuration(), Gen0: GC.CollectionCount(0), Gen1: GC.CollectionCount(1), Gen2: GC.CollectionCount(2));
         var cpu = (App: CpuSeconds(o.Pid) - cpuBefore.App, Redis: CpuSeconds(o.RedisPid) - cpuBefore.Redis,
             Bench: Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpuBefore.Bench);
         var expected = (sent - failures) * o.Devices;
@@ -102,16 +112,17 @@ static class Bench
         var early = 0;
         long lastArrival = start;
         foreach (var d in devices)
-        foreach (var (id, at, appendedMs, readWall) in d.Arrivals)
+        foreach (var (id, at, appendedMs, readWall) in d.ArrivalsSoFar())
         {
-            if (!committedAt.TryGetValue(id, out var committed)) continue;
-            if (committedWall.TryGetValue(id, out var responseWall))
+            if (!committed.TryGetValue(id, out var response)) continue;
+            if (o.Mode == "http")
             {
-                toAppend.Add(appendedMs - responseWall);
+                toAppend.Add(appendedMs - response.Wall);
                 fromAppend.Add(readWall - appendedMs);
             }
-            var ms = Stopwatch.GetElapsedTime(committed, at).TotalMilliseconds;
-            if (at < committed) { early++; ms = 0; }
+            var ms = Stopwatch.GetElapsedTime(response.At, at).TotalMilliseconds;
+            if (at < response.At) { early++; ms = 0; }
+            if (ms >= 50) diagnostics.Late(at);
             latencies.Add(ms);
             lastArrival = Math.Max(lastArrival, at);
         }
@@ -125,6 +136,8 @@ static class Bench
         var closed = devices.Count(d => d.ClosedWith is not null);
 
         var loadAfter = LoadAverage();
+        var posts = postTimes.Order().ToList();
+        var benchGc = (Ms: (gcAfter.Pause - gcBefore.Pause).TotalMilliseconds, Count: gcAfter.Gen0 - gcBefore.Gen0);
         var report = new StringBuilder()
             .AppendLine("## Realtime")
             .AppendLine()
@@ -141,15 +154,23 @@ static class Bench
             .AppendLine($"| frames per second delivered | {framesPerSecond:F0} |")
             .AppendLine(toAppend.Count > 0 ? $"| of which: response -> append (p50 / p99 / max) | {Q(toAppend, 0.5):F0} / {Q(toAppend, 0.99):F0} / {toAppend[^1]:F0} ms (negative: appended before the bench read its response; ms clock) |" : "| of which: response -> append | not measured in log mode |")
             .AppendLine(fromAppend.Count > 0 ? $"| of which: append -> frame read (p50 / p99 / max) | {Q(fromAppend, 0.5):F0} / {Q(fromAppend, 0.99):F0} / {fromAppend[^1]:F0} ms |" : "| of which: append -> frame read | not measured in log mode |")
+            .AppendLine(posts.Count > 0 ? $"| post: request sent -> response read (p50 / p99) | {Q(posts, 0.5):F1} / {Q(posts, 0.99):F1} ms |" : "| post | not measured in log mode |")
+            .AppendLine($"| bench client: GC pauses while sending | {benchGc.Ms:F0} ms in {benchGc.Count} collections |")
             .AppendLine($"| CPU while sending (share of one core) | app {cpu.App / sendSeconds:P0}, Redis {(o.RedisPid > 0 ? (cpu.Redis / sendSeconds).ToString("P0", CultureInfo.InvariantCulture) : "not measured")}, bench {cpu.Bench / sendSeconds:P0}, of {Environment.ProcessorCount} cores |")
             .AppendLine($"| app memory per idle connection | {(rssAfter - rssBefore) / (double)Math.Max(1, measured) / 1024:F1} KiB (app RSS growth while {measured} more idle sockets opened, divided by {measured}) |")
             .AppendLine()
             .AppendLine(o.Mode == "http"
-                ? "Latency: from the HTTP response of `POST /api/sessions/:id/messages` to each device's `message_created` frame."
+                ? "Latency: from the HTTP response of `POST /api/sessions/:id/messages` to each device's `message_created` frame, "
+                  + "both timed as their reads complete. The bench client takes no part in the figure: it reads on the socket engine's "
+                  + "threads (inline completions, no thread-pool queue) with a 256 MiB young generation. The app runs with the Dockerfile's "
+                  + "runtime settings (a 32 MiB young generation: docs/decisions.md, \"Young generation for latency\")."
                 : "Latency: from the start of the fan-out's append (the seq + log + publish script the fan-out handler runs once a use case's handler has returned its event) to each device's `message_created` frame: Redis round trip, pub/sub, the app's dispatch and the socket write. The HTTP request and Wolverine's local-queue hop before it are not included; `--mode http` measures them once the messages routes exist.")
             .AppendLine(early > 0 ? $"{early} frames arrived before the sender had read its own response (counted as 0 ms)." : "")
             .ToString();
         Console.WriteLine();
+        Console.WriteLine($"post: request -> response read p50 {Q(posts, 0.5):F2} ms, p99 {Q(posts, 0.99):F2} ms, max {(posts.Count > 0 ? posts[^1] : 0):F2} ms");
+        Console.WriteLine($"bench GC while sending: {(gcAfter.Pause - gcBefore.Pause).TotalMilliseconds:F0} ms paused; collections gen0 {gcAfter.Gen0 - gcBefore.Gen0}, gen1 {gcAfter.Gen1 - gcBefore.Gen1}, gen2 {gcAfter.Gen2 - gcBefore.Gen2}");
+        Console.WriteLine(diagnostics.Report(sendSeconds));
         Console.WriteLine(report);
         if (o.Out is { } path) BenchShared.BenchmarksDoc.WriteSection(path, "## Realtime", report);
 
@@ -168,21 +189,21 @@ static class Bench
                         Content = JsonContent.Create(new { role = "user", text = $"bench message {n}", imageIds = Array.Empty<string>() }),
                     };
                     request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", user.Token);
+                    var sentAt = Stopwatch.GetTimestamp();
                     using var response = await http.SendAsync(request);
-                    var body = await response.Content.ReadFromJsonAsync<JsonObject>();
+                    var body = await response.Content.ReadAsByteArrayAsync();
                     var at = Stopwatch.GetTimestamp();
+                    postTimes.Add(Stopwatch.GetElapsedTime(sentAt, at).TotalMilliseconds);
                     var wall = UnixMs();
-                    if (!response.IsSuccessStatusCode) { Interlocked.Increment(ref failures); return; }
-                    var messageId = body!["messageData"]!["id"]!.GetValue<string>();
-                    committedWall[messageId] = wall;
-                    committedAt[messageId] = at;
+                    if (!response.IsSuccessStatusCode || MessageId(body) is not { } messageId) { Interlocked.Increment(ref failures); return; }
+                    committed[messageId] = (at, wall);
                 }
                 else
                 {
-                    var id = $"b{n}";
+                    var id = Guid.CreateVersion7();
                     var now = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-                    var message = new MessageDto(id, user.SessionId, "user", $"bench message {n}", null, [], now, now, null);
-                    committedAt[id] = Stopwatch.GetTimestamp();
+                    var message = new MessageDto(id.ToString("N"), user.SessionId, "user", $"bench message {n}", null, [], now, now, null);
+                    committed[id] = (Stopwatch.GetTimestamp(), UnixMs());
                     await CommitAlone(db, log, new MessageCreated(user.Id, message));
                 }
             }
@@ -252,6 +273,24 @@ static class Bench
         return sessionId;
     }
 
+    /// <summary>The id of the message a post answered (<c>messageData.id</c>), read in one pass.</summary>
+    static Guid? MessageId(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        var inMessageData = false;
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1)
+                inMessageData = reader.ValueTextEquals("messageData");
+            else if (inMessageData && reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 2 && reader.ValueTextEquals("id"))
+            {
+                reader.Read();
+                return Guid.TryParse(reader.ValueSpan, out var id) ? id : null;
+            }
+        }
+        return null;
+    }
+
     static double UnixMs() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalMilliseconds;
 
     /// <summary>User + system CPU seconds of a process so far (from /proc; 0 when not given).</summary>
@@ -281,7 +320,10 @@ static class Bench
     sealed class Device : IDisposable
     {
         readonly ClientWebSocket _socket;
-        public ConcurrentQueue<(string Id, long At, double AppendedMs, double ReadWall)> Arrivals { get; } = new();
+        /// <summary>Its message_created frames: when each was read, and the event's own timestamp.</summary>
+        List<(Guid Id, long At, long AppendedMs, double ReadWall)> Arrivals { get; } = new(16);
+
+        public (Guid Id, long At, long AppendedMs, double ReadWall)[] ArrivalsSoFar() { lock (Arrivals) return [.. Arrivals]; }
         int _messageFrames;
         public int MessageFrames => Volatile.Read(ref _messageFrames);
         public WebSocketCloseStatus? ClosedWith { get; private set; }
@@ -303,23 +345,26 @@ static class Bench
 
         async Task ReadLoop()
         {
-            var buffer = new byte[16 * 1024];
+            // A frame fits the buffer; a longer one (none of the bench's) is put together in a stream.
+            var buffer = new byte[4096];
             var message = new MemoryStream();
             try
             {
                 while (true)
                 {
-                    var result = await _socket.ReceiveAsync(buffer, CancellationToken.None);
-                    if (result.MessageType == WebSocketMessageType.Close) { ClosedWith = _socket.CloseStatus; return; }
-                    message.Write(buffer, 0, result.Count);
-                    if (!result.EndOfMessage) continue;
+                    var result = await _socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None);
                     var at = Stopwatch.GetTimestamp();
                     var readWall = UnixMs();
-                    var frame = MessageCreated(message.GetBuffer().AsSpan(0, (int)message.Length));
+                    if (result.MessageType == WebSocketMessageType.Close) { ClosedWith = _socket.CloseStatus; return; }
+                    if (!result.EndOfMessage || message.Length > 0)
+                    {
+                        message.Write(buffer, 0, result.Count);
+                        if (!result.EndOfMessage) continue;
+                    }
+                    var frame = MessageCreated(message.Length > 0 ? message.GetBuffer().AsSpan(0, (int)message.Length) : buffer.AsSpan(0, result.Count));
                     message.SetLength(0);
-                    if (frame is not var (id, timestamp)) continue;
-                    var appended = DateTimeOffset.Parse(timestamp, CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
-                    Arrivals.Enqueue((id, at, appended, readWall));
+                    if (frame is not var (id, appended)) continue;
+                    lock (Arrivals) Arrivals.Add((id, at, appended, readWall));
                     Interlocked.Increment(ref _messageFrames);
                 }
             }
@@ -333,10 +378,11 @@ static class Bench
 
         // The bench shares the app's 2 cores: a frame is read with one forward pass for what the figures need
         // (its type, the message id, the timestamp), not into a DOM (that cost the bench more CPU than the app's fan-out).
-        static (string Id, string Timestamp)? MessageCreated(ReadOnlySpan<byte> json)
+        static (Guid Id, long AppendedMs)? MessageCreated(ReadOnlySpan<byte> json)
         {
             var reader = new Utf8JsonReader(json);
-            string? id = null, timestamp = null;
+            Guid? id = null;
+            DateTimeOffset? timestamp = null;
             var depth = 0;
             var inMessageData = false;
             while (reader.Read())
@@ -356,18 +402,18 @@ static class Bench
                         break;
                     case JsonTokenType.PropertyName when depth == 1 && reader.ValueTextEquals("timestamp"):
                         reader.Read();
-                        timestamp = reader.GetString();
+                        timestamp = reader.GetDateTimeOffset();
                         break;
                     case JsonTokenType.PropertyName when depth == 2 && reader.ValueTextEquals("messageData"):
                         inMessageData = true;
                         break;
                     case JsonTokenType.PropertyName when depth == 3 && inMessageData && reader.ValueTextEquals("id"):
                         reader.Read();
-                        id = reader.GetString();
+                        id = Guid.TryParse(reader.ValueSpan, out var g) ? g : null;
                         break;
                 }
             }
-            return id is not null && timestamp is not null ? (id, timestamp) : null;
+            return id is { } i && timestamp is { } t ? (i, t.ToUnixTimeMilliseconds()) : null;
         }
     }
 

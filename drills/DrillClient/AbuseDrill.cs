@@ -66,9 +66,15 @@ static partial class AbuseDrill
         var signedIn = await ownerSignIn;
 
         Report.Line($"sockets: {Sockets} sockets of the attacker's user, then a typing flood on those let in, for {o.After:F0} s");
+        var sampler = new CpuSampler(o.AppPid, workerProcess.Pid, TimeSpan.FromMilliseconds(100));
+        using var stopSampling = new CancellationTokenSource();
+        var sampling = sampler.Run(stopSampling.Token);
         var sockets = SocketFlood(attacker, bad, badSession, o.After);
         phases.Add(await workerProcess.Run("sockets", o.After));
         var (opened, closes, typingHeard, typingFrom) = await sockets;
+        await stopSampling.CancelAsync();
+        await sampling;
+        Report.Line(sampler.Table(phases[^1].From, typingFrom.AddSeconds(3)));
 
         // The worker's socket hears its own posts (each a message_created) and no typing of anyone's.
         var posts = warmUp.Posted + phases.Sum(p => p.Posted);
@@ -172,6 +178,7 @@ static partial class AbuseDrill
         var letIn = new TaskCompletionSource();
         // When each step happened (wall clock), to set the worker's slow requests beside them.
         var timeline = new ConcurrentBag<(string Step, DateTimeOffset At)>();
+        var sentCounts = new ConcurrentBag<int>();
         var startedAt = DateTimeOffset.UtcNow;
         var all = Enumerable.Range(0, Sockets).Select(_ => Task.Run(async () =>
         {
@@ -192,15 +199,24 @@ static partial class AbuseDrill
                     // Every socket let in is open before the typing starts, so the refusals are counted against a full cap.
                     await letIn.Task;
                     var reading = Read(ws, type => { if (type == "typing") Interlocked.Increment(ref typingHeard); });
+                    var sent = 0;
+                    var sendFailed = false;
                     try
                     {
                         // On until the server closes it (a loaded machine may take past the phase), with a bound.
                         while (Clock.Ms < until + 15_000 && ws.State == WebSocketState.Open)
+                        {
                             await ws.SendAsync(typing, WebSocketMessageType.Text, true, CancellationToken.None);
+                            sent++;
+                        }
                     }
-                    catch (Exception e) when (e is WebSocketException or IOException) { }
-                    if (ws.State == WebSocketState.Open) await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+                    // The server ended the connection while we sent: what it wrote before (its close frame) is still to be read.
+                    catch (Exception e) when (e is WebSocketException or IOException) { sendFailed = true; }
+                    timeline.Add(("sending stopped", DateTimeOffset.UtcNow));
+                    sentCounts.Add(sent);
+                    if (!sendFailed && ws.State == WebSocketState.Open) await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
                     await reading.WaitAsync(TimeSpan.FromSeconds(10));
+                    timeline.Add(("ended", DateTimeOffset.UtcNow));
                     end = ws.CloseStatus is { } status ? $"closed {(int)status}" : $"ended {ws.State}";
                 }
             }
@@ -231,6 +247,11 @@ static partial class AbuseDrill
             var at = g.Select(t => t.At).Order().ToList();
             return $"{g.Key} ×{at.Count} {at[0]:HH:mm:ss.fff}, half by {at[(at.Count - 1) / 2]:HH:mm:ss.fff}, last {at[^1]:HH:mm:ss.fff}";
         })));
+        if (!sentCounts.IsEmpty)
+        {
+            var n = sentCounts.Order().ToList();
+            Report.Line($"typing frames each flooder sent before its socket closed: min {n[0]}, median {n[(n.Count - 1) / 2]}, max {n[^1]}, total {n.Sum()}");
+        }
         return (opened, new Dictionary<string, int>(closes), typingHeard, typingFrom);
     }
 

@@ -121,6 +121,8 @@ sealed class WorkerProcess : IAsyncDisposable
 
     WorkerProcess(Process process) => _process = process;
 
+    public int Pid => _process.Id;
+
     public static WorkerProcess Start(Options o, Account a, string sessionId)
     {
         // `dotnet DrillClient.dll` or the apphost: the worker is started the same way as this process.

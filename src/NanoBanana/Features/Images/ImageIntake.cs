@@ -82,23 +82,4 @@ public static class ImageIntake
         }
         return records;
     }
-
-    /// <summary>
-    /// The folders an earlier run of this upload listed (its files' image ids are fixed), when another request with
-    /// the same Idempotency-Key committed first: they go again, as they never became images.
-    /// </summary>
-    public static async Task<List<string>> StagedBefore(IDatabase db, ImageInspector inspector, string userId, string sessionId,
-        IReadOnlyList<UploadedFile> files)
-    {
-        var folders = new List<string>();
-        foreach (var file in files)
-        {
-            string ext;
-            try { ext = inspector.Inspect(file.TempPath).Extension; }
-            catch (ImageRejectedException) { continue; } // never staged
-            var folder = ImageBlobs.Folder(userId, sessionId, file.ImageId, ext);
-            if (await db.SortedSetScoreAsync(Keys.ImageBlobIndex, folder) is not null) folders.Add(folder);
-        }
-        return folders;
-    }
 }

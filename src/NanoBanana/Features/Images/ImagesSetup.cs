@@ -17,11 +17,13 @@ public static class ImagesSetup
         // libvips threads per image: fixed if set, else each thumbnail job takes the cores shared among the jobs running.
         Vips.EnsureInitialized(images.VipsConcurrency > 0 ? images.VipsConcurrency : null);
         services.AddSingleton(new ImageInspector((long)images.MaxMegapixels * 1_000_000));
+        services.AddSingleton(new ImagingSlots(images.ThumbnailParallelism));
         services.AddHostedService<ImageWorkStarter>();
         services.AddSingleton<Messages.MessageImages.IImageDescriptions, MessageImageDescriptions>();
         services.ConfigureWolverine(opts =>
         {
-            opts.LocalQueue(GenerateThumbnailsHandler.Queue).MaximumParallelMessages(images.ThumbnailParallelism);
+            // Twice the jobs the slots take: while one job's store writes and Redis round trips are in flight, the next one's pixels run.
+            opts.LocalQueue(GenerateThumbnailsHandler.Queue).MaximumParallelMessages(2 * images.ThumbnailParallelism);
             opts.PublishMessage<GenerateThumbnails.GenerateThumbnails>().ToLocalQueue(GenerateThumbnailsHandler.Queue);
             opts.LocalQueue(CollectGarbageHandler.Queue).Sequential();
             opts.PublishMessage<CollectGarbage.CollectGarbage>().ToLocalQueue(CollectGarbageHandler.Queue);

@@ -30,7 +30,7 @@ public sealed class HubEndpoint : ICarterModule
             .ShortCircuit();
 
     static async Task Connect(HttpContext http, string sessionId, AccessTokens tokens, SignIns signIns, Settings settings,
-        IDatabase db, EventLog log, RealtimeHub hub, RealtimeSettings realtime, TimeProvider clock)
+        IDatabase db, EventLog log, RealtimeHub hub, RealtimeSettings realtime, TimeProvider clock, HandshakeGate gate)
     {
         if (!http.WebSockets.IsWebSocketRequest)
         {
@@ -46,6 +46,10 @@ public sealed class HubEndpoint : ICarterModule
             return;
         }
 
+        // The handshake's work (token, Redis checks, catch-up) waits for its turn: a burst of sockets queues here.
+        using var turn = gate.NewTurn();
+        if (!await turn.Take(http.RequestAborted)) return; // the client left while it waited
+
         // Without a token in the address the client sends it as its first frame, auth {token}: the address (which
         // Kestrel keeps for the socket's lifetime, and proxies log) then holds no token.
         var tokenInQuery = http.Request.Query.ContainsKey("token");
@@ -60,14 +64,23 @@ public sealed class HubEndpoint : ICarterModule
         try
         {
             if (!tokenInQuery)
-                (userId, deviceId, authorized) = await Caller(await FirstFrameToken(socket, realtime, http.RequestAborted), claimedUserId!, tokens);
+            {
+                if (await CallerOfFirstFrame(socket, claimedUserId!, turn, tokens, realtime, http.RequestAborted) is not { } caller)
+                {
+                    socket.Abort();
+                    return;
+                }
+                (userId, deviceId, authorized) = caller;
+            }
             if (!authorized || !await signIns.IsSignedIn(userId!, deviceId!))
             {
+                turn.Leave();
                 await Refuse(socket, CloseCodes.Unauthorized, "unauthorized", realtime, http.RequestAborted);
                 return;
             }
             if (!Ids.IsValid(sessionId) || !await NanoBanana.Features.Sessions.SessionRecord.IsLive(db, userId!, sessionId))
             {
+                turn.Leave();
                 await Refuse(socket, CloseCodes.SessionNotFound, "session not found", realtime, http.RequestAborted);
                 return;
             }
@@ -75,12 +88,14 @@ public sealed class HubEndpoint : ICarterModule
             // From here every live event of the user is buffered for this socket.
             if (!await hub.Add(connection))
             {
+                turn.Leave();
                 await Refuse(socket, CloseCodes.TooManyConnections, "too many connections", realtime, http.RequestAborted);
                 return;
             }
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
+            turn.Leave();
             await CloseAtOnce(socket, WebSocketCloseStatus.InternalServerError, "service unavailable, retry", realtime);
             return;
         }
@@ -91,6 +106,7 @@ public sealed class HubEndpoint : ICarterModule
                 // A sign-out that ran between the check above and Add found no socket to close.
                 if (!await signIns.IsSignedIn(userId!, deviceId!, fresh: true))
                 {
+                    turn.Leave();
                     await Refuse(socket, CloseCodes.Unauthorized, "unauthorized", realtime, http.RequestAborted);
                     return;
                 }
@@ -98,9 +114,12 @@ public sealed class HubEndpoint : ICarterModule
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
+                turn.Leave();
                 await CloseAtOnce(socket, WebSocketCloseStatus.InternalServerError, "service unavailable, retry", realtime);
                 return;
             }
+            // The catch-up waits on the client (room in its queue): out of the gate.
+            turn.Leave();
             await connection.SendInOrder(Frames.Connected(sessionId, userId!, lastSeq, clock.GetUtcNow()));
             if (badSince)
                 connection.Send(Frames.Error("invalid_since", "since must be a whole number >= 0; no catch-up was done.", clock.GetUtcNow()));
@@ -122,6 +141,16 @@ public sealed class HubEndpoint : ICarterModule
         var caller = token is { Length: > 0 } ? await tokens.Validate(token) : null;
         var userId = caller?.UserId();
         return (userId, caller?.DeviceId(), userId is not null && (claimed.Length == 0 || claimed == userId));
+    }
+
+    /// <summary>The caller of the first frame's token, read out of the handshake's turn; null when the client left meanwhile.</summary>
+    static async Task<(string? UserId, string? DeviceId, bool Authorized)?> CallerOfFirstFrame(WebSocket socket, string claimed,
+        HandshakeGate.Turn turn, AccessTokens tokens, RealtimeSettings realtime, CancellationToken aborted)
+    {
+        turn.Leave();
+        var token = await FirstFrameToken(socket, realtime, aborted);
+        if (!await turn.Take(aborted)) return null;
+        return await Caller(token, claimed, tokens);
     }
 
     /// <summary>

@@ -239,8 +239,8 @@ public sealed class ImageSettings
     public int MaxBatchFiles { get; init; } = 10;
     public int MaxMegapixels { get; init; } = 50;
     /// <summary>
-    /// Thumbnail jobs run at once on one instance (the local queue's parallelism): one per core, as a JPEG decodes on one
-    /// thread whatever libvips is given (docs/images.md).
+    /// Thumbnails libvips makes at once on one instance (<c>ImagingSlots</c>): one per core, as a JPEG decodes on one
+    /// thread whatever libvips is given; the local queue runs twice as many jobs, whose I/O overlaps (docs/images.md).
     /// </summary>
     public int ThumbnailParallelism { get; init; } = Environment.ProcessorCount;
     /// <summary>How long, from the upload, a thumbnail job keeps retrying while the store is unreachable before the image is marked failed.</summary>

@@ -43,7 +43,8 @@ public sealed class Connection
 
     // Guarded by _gate.
     Queue<ReadOnlyMemory<byte>>? _pending; // frames not yet written; null when none
-    Task? _sender;                         // drains _pending; null while there is nothing to send
+    bool _sending;                         // a sender drains _pending (or writes the close frame); false while there is nothing to send
+    TaskCompletionSource? _closeWritten;   // made when a close is requested; done once the last sender has written (or given up on) it
     TaskCompletionSource? _room;           // a catch-up waiting for room in a full queue
     CancellationTokenSource? _dropTimer;   // armed once our close frame is out: the peer answers or is dropped
     List<EventFrame>? _buffer;          // not null while catching up: live events wait here
@@ -67,6 +68,12 @@ public sealed class Connection
     // frame of each, not sixteen.
     const int ReadsBetweenYields = 16;
     int _reads;
+
+    // A peer that answers our close sends at most the frames it had in flight; one that sends on is not closing
+    // (a flooder kept the loop reading its flood, and itself sending, until the send timeout): past this many
+    // frames after our close the request ends once the close frame is out, and the server closes the connection.
+    public const int FramesReadAfterClose = 64;
+    int _readAfterClose;
 
     /// <param name="sessionId">The session of the URL, joined from the start (the open catch-up covers it).</param>
     public Connection(WebSocket socket, string userId, string deviceId, string sessionId, EventLog log, RealtimeSettings settings, TimeProvider clock)
@@ -147,10 +154,10 @@ public sealed class Connection
                 // A live burst bigger than a few queues while catching up: this client cannot keep up.
                 if (_buffer.Count >= _settings.SendQueueCapacity * 4) RequestCloseLocked(CloseCodes.SlowConsumer, "slow consumer");
                 else _buffer.Add(e);
-                return;
             }
-            DeliverLocked(e);
+            else DeliverLocked(e);
         }
+        StartSender();
     }
 
     /// <summary>A frame without seq (typing, pong, error, notices). A full queue closes the socket.</summary>
@@ -161,6 +168,7 @@ public sealed class Connection
             if (_close is not null) return;
             EnqueueLocked(frame);
         }
+        StartSender();
     }
 
     void DeliverLocked(EventFrame e)
@@ -179,7 +187,6 @@ public sealed class Connection
             return;
         }
         _pending.Enqueue(frame);
-        _sender ??= SendPending();
     }
 
     // --- catch-up: buffer live events, replay the log, then flush the buffer skipping what was replayed ---
@@ -324,9 +331,14 @@ public sealed class Connection
                 if (_pending is null || _pending.Count < _settings.SendQueueCapacity)
                 {
                     EnqueueLocked(frame);
-                    return true;
+                    room = Task.CompletedTask;
                 }
-                room = (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                else room = (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+            if (room.IsCompleted)
+            {
+                StartSender();
+                return true;
             }
             await room;
         }
@@ -347,9 +359,10 @@ public sealed class Connection
             }
             var buffered = _buffer ?? [];
             _buffer = null;
-            if (_close is not null) return;
-            foreach (var e in buffered) DeliverLocked(e);
+            if (_close is null)
+                foreach (var e in buffered) DeliverLocked(e);
         }
+        StartSender();
     }
 
     // --- closing ---
@@ -357,15 +370,17 @@ public sealed class Connection
     public void RequestClose(WebSocketCloseStatus status, string reason)
     {
         lock (_gate) RequestCloseLocked(status, reason);
+        StartSender(); // the sender writes the close frame
     }
 
+    /// <summary>Callers start the sender once they have left the lock (<see cref="StartSender"/>).</summary>
     void RequestCloseLocked(WebSocketCloseStatus status, string reason)
     {
         if (_close is not null) return;
         _close = (status, reason);
+        _closeWritten = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending = null; // a closing socket skips its backlog: it will resume
         WakeRoomLocked();
-        _sender ??= SendPending(); // the sender writes the close frame
     }
 
     void WakeRoomLocked()
@@ -383,14 +398,28 @@ public sealed class Connection
     }
 
     /// <summary>
+    /// Starts the sender when something waits to be written and none runs. Called after the lock is left: the first
+    /// writes usually complete at once (into the connection's output buffer), so the caller (often the pub/sub loop
+    /// of the user's sockets) writes them itself, with no thread-pool hop per socket; a socket that pushes back
+    /// leaves the rest to the sender, asynchronously.
+    /// </summary>
+    void StartSender()
+    {
+        lock (_gate)
+        {
+            if (_sending || (_close is null && _pending is not { Count: > 0 })) return;
+            _sending = true;
+        }
+        _ = SendPending();
+    }
+
+    /// <summary>
     /// Writes the queued frames, then ends; once a close is requested it writes the close frame instead
-    /// and stays the socket's last sender. Started under the lock by whoever queued the first frame.
+    /// and stays the socket's last sender (no other starts after it).
     /// </summary>
     async Task SendPending()
     {
-        // The caller holds the lock, and may be the pub/sub loop that serves every socket of the user.
-        await Task.Yield();
-        using var timeout = new CancellationTokenSource();
+        CancellationTokenSource? timeout = null;
         try
         {
             while (true)
@@ -405,7 +434,7 @@ public sealed class Connection
                         if (_pending is not { Count: > 0 } pending)
                         {
                             _pending = null;
-                            _sender = null;
+                            _sending = false;
                             return;
                         }
                         frame = pending.Dequeue();
@@ -413,11 +442,12 @@ public sealed class Connection
                     }
                 }
 
-                timeout.CancelAfter(_settings.SendTimeout);
+                timeout ??= new CancellationTokenSource();
                 if (close is { } c)
                 {
                     if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
                     {
+                        timeout.CancelAfter(_settings.SendTimeout);
                         await _socket.CloseOutputAsync(c.Status, c.Reason, timeout.Token);
                         // The peer answers our close frame or is dropped: the read loop is not left waiting.
                         lock (_gate)
@@ -428,15 +458,29 @@ public sealed class Connection
                     }
                     return;
                 }
-                await _socket.SendAsync(frame, WebSocketMessageType.Text, true, timeout.Token);
+                var send = _socket.SendAsync(frame, WebSocketMessageType.Text, true, timeout.Token);
+                if (send.IsCompletedSuccessfully)
+                {
+                    send.GetAwaiter().GetResult(); // releases a pooled operation behind the ValueTask
+                    continue;
+                }
+                // Only a write the peer holds up arms the send timeout (no timer per frame).
+                timeout.CancelAfter(_settings.SendTimeout);
+                await send;
                 if (!timeout.TryReset()) throw new OperationCanceledException();
             }
         }
         catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
         {
-            // A stuck or vanished peer: nothing more can be written to it.
-            RequestClose(WebSocketCloseStatus.EndpointUnavailable, "going away");
+            // A stuck or vanished peer: nothing more can be written to it. This sender stays the last one.
+            lock (_gate) RequestCloseLocked(WebSocketCloseStatus.EndpointUnavailable, "going away");
             _socket.Abort();
+        }
+        finally
+        {
+            timeout?.Dispose();
+            lock (_gate)
+                if (_close is not null) _closeWritten!.TrySetResult();
         }
     }
 
@@ -449,6 +493,7 @@ public sealed class Connection
     /// </summary>
     public async Task Run(Func<ReadOnlyMemory<byte>, Task> onMessage)
     {
+        var sendsOn = false;
         try
         {
             var skipped = false;
@@ -477,8 +522,17 @@ public sealed class Connection
                         break;
                     }
 
-                    // A closing socket reads on until the peer answers the close (aborting now could drop the close frame).
-                    if (closing) continue;
+                    // A closing socket reads on until the peer answers the close (aborting now could drop the close frame),
+                    // for a few frames: then it waits for the close frame to be written and drops the connection.
+                    if (closing)
+                    {
+                        if (++_readAfterClose > FramesReadAfterClose)
+                        {
+                            sendsOn = true;
+                            break;
+                        }
+                        continue;
+                    }
                     if (!withinBudget)
                     {
                         if (Dropped()) continue;
@@ -511,15 +565,14 @@ public sealed class Connection
         }
 
         // Let the sender write the closing frame; a peer that does not take it within the send timeout is dropped.
-        Task? sender;
-        lock (_gate) sender = _sender;
-        if (sender is not null)
-        {
-            if (await Task.WhenAny(sender, Task.Delay(_settings.SendTimeout + TimeSpan.FromSeconds(1))) != sender) Abort();
-            await sender;
-        }
+        Task closeWritten;
+        lock (_gate) closeWritten = _closeWritten!.Task;
+        if (await Task.WhenAny(closeWritten, Task.Delay(_settings.SendTimeout + TimeSpan.FromSeconds(1))) != closeWritten) Abort();
+        await closeWritten;
         lock (_gate) _dropTimer?.Dispose();
-        if (_socket.State != WebSocketState.Closed) _socket.Abort();
+        // Abort drops what is not yet written (it aborts the request): a peer that sends on past our close is left
+        // its close frame, and the connection ends as the request does.
+        if (_socket.State != WebSocketState.Closed && !(sendsOn && _socket.State == WebSocketState.CloseSent)) _socket.Abort();
         _socket.Dispose();
     }
 

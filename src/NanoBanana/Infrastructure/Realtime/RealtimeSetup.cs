@@ -14,6 +14,7 @@ public static class RealtimeSetup
         services.AddSingleton<EventLog>();
         services.AddSingleton<SocketLeases>();
         services.AddSingleton<RealtimeHub>();
+        services.TryAddSingleton<HandshakeGate>();
         services.AddHostedService<SocketLeaseRenewal>();
         services.AddWebSockets(o =>
         {

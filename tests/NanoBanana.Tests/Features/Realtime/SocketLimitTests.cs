@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using NanoBanana.Infrastructure.Realtime;
 
 namespace NanoBanana.Tests.Features.Realtime;
 
@@ -122,5 +123,34 @@ public sealed class SocketLimitTests(AppFixture app, LiveServer server) : Realti
         var (device, _) = await Device.Connect(slow, session, user);
         await device.DisposeAsync();
         Assert.True(good.Elapsed < TimeSpan.FromMilliseconds(1400), $"connected after {good.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task A_handshake_waits_for_a_free_slot_of_the_gate_while_requests_are_answered()
+    {
+        var gate = new HandshakeGate(1);
+        using var gated = LiveServer.Start(services: services => services.AddSingleton(gate));
+        var user = await RegisterUser();
+        var session = await NewSession(user);
+        using var http = new HttpClient { BaseAddress = gated.Address };
+
+        // The test holds the only slot: the socket's handshake queues, the API does not.
+        using var held = gate.NewTurn();
+        Assert.True(await held.Take(CancellationToken.None));
+        var opening = Device.Connect(gated, session, user);
+        for (var i = 0; i < 5; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/sessions");
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", user.Token);
+            using var answer = await http.SendAsync(request);
+            Assert.Equal(System.Net.HttpStatusCode.OK, answer.StatusCode);
+        }
+        Assert.False(opening.IsCompleted, "the handshake ran past a gate with no free slot");
+
+        held.Leave();
+        var (device, connected) = await opening.WaitAsync(Device.Timeout);
+        await using var _d = device;
+        Assert.Equal("connected", connected["type"]!.GetValue<string>());
+        Assert.Equal(0, gate.InProgress);
     }
 }

@@ -36,8 +36,8 @@ public static class GenerateThumbnailsHandler
     /// The outcome is invoked (committed) before the handler returns, not cascaded: the work's lease is acknowledged
     /// only once the image is ready or failed. Run twice, the second run finds the image finished and does nothing.
     /// </summary>
-    public static async Task<RetryLater?> Handle(GenerateThumbnails msg, IDatabase db, IObjectStorage storage, IMessageBus bus,
-        Settings settings, TimeProvider clock, ILogger<GenerateThumbnails> log, CancellationToken ct)
+    public static async Task<RetryLater?> Handle(GenerateThumbnails msg, IDatabase db, IObjectStorage storage, ImagingSlots slots,
+        IMessageBus bus, Settings settings, TimeProvider clock, ILogger<GenerateThumbnails> log, CancellationToken ct)
     {
         var image = await ImageStore.Find(db, msg.UserId, msg.ImageId);
         // Deleted meanwhile, or finished by another instance (the work ran twice): nothing to do.
@@ -46,7 +46,7 @@ public static class GenerateThumbnailsHandler
         ThumbnailsMade outcome;
         try
         {
-            outcome = new ThumbnailsMade(msg.UserId, msg.ImageId, await Make(image, storage, ct), null);
+            outcome = new ThumbnailsMade(msg.UserId, msg.ImageId, await Make(image, storage, slots, ct), null);
         }
         catch (StorageUnavailableException e)
             when (clock.GetUtcNow().ToUnixTimeMilliseconds() - image.CreatedAt < settings.Images.ThumbnailRetryHours * 3_600_000L)
@@ -81,21 +81,21 @@ public static class GenerateThumbnailsHandler
 
     sealed class OriginalMissingException : Exception;
 
-    static async Task<List<StoredThumbnail>> Make(ImageRecord image, IObjectStorage storage, CancellationToken ct)
+    static async Task<List<StoredThumbnail>> Make(ImageRecord image, IObjectStorage storage, ImagingSlots slots, CancellationToken ct)
     {
         IReadOnlyList<Thumbnail> made;
         await using (var stream = await storage.GetAsync(image.Path, ct) ?? throw new OriginalMissingException())
         {
-            if (stream is FileStream file)
-                made = Thumbnailer.Make(file, ImageBlobs.ThumbnailSizes); // the local store: libvips reads the file itself
-            else if (stream is MemoryStream { Position: 0 } memory && memory.TryGetBuffer(out var whole) && whole.Offset == 0 && whole.Count == whole.Array!.Length)
-                made = Thumbnailer.Make(whole.Array, ImageBlobs.ThumbnailSizes); // the S3 store's copy, exactly sized: no second copy
-            else
+            // The local store's file is read by libvips itself; the S3 store's copy is exactly sized (no second copy);
+            // any other stream is read whole before a slot is taken, so the slot holds pixels only.
+            var bytes = stream switch
             {
-                using var buffer = new MemoryStream();
-                await stream.CopyToAsync(buffer, ct);
-                made = Thumbnailer.Make(buffer.ToArray(), ImageBlobs.ThumbnailSizes);
-            }
+                FileStream => null,
+                MemoryStream { Position: 0 } memory when memory.TryGetBuffer(out var whole) && whole.Offset == 0 && whole.Count == whole.Array!.Length => whole.Array,
+                _ => await ReadAll(stream, ct),
+            };
+            using (await slots.Enter(ct))
+                made = bytes is null ? Thumbnailer.Make((FileStream)stream, ImageBlobs.ThumbnailSizes) : Thumbnailer.Make(bytes, ImageBlobs.ThumbnailSizes);
         }
         var stored = new List<StoredThumbnail>(made.Count);
         foreach (var t in made)
@@ -106,6 +106,13 @@ public static class GenerateThumbnailsHandler
             stored.Add(new StoredThumbnail(t.Size, t.Width, t.Height, "image/webp", key));
         }
         return stored;
+    }
+
+    static async Task<byte[]> ReadAll(Stream stream, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer, ct);
+        return buffer.ToArray();
     }
 }
 

@@ -54,36 +54,54 @@ public sealed record UploadedImages(IReadOnlyList<ImageDto> Images);
 public sealed record BatchResults(IReadOnlyList<ImageDto> Successful, IReadOnlyList<object> Failed, int Total);
 public sealed record BatchResponse(BatchResults Results);
 
+/// <summary>
+/// The second half of an upload, decided in its user's turn (<see cref="IChangesUserData"/>): the judged and stored
+/// originals become image records, with their image_uploaded events and thumbnail work, unless a request with the
+/// same Idempotency-Key committed first.
+/// </summary>
+public sealed record RecordUploads(string UserId, UploadIdempotency? Idempotency, IReadOnlyList<ImageRecord> Records) : IChangesUserData;
+
 public static class UploadImagesHandler
 {
     /// <summary>
-    /// All or nothing: every file is judged before any is stored; the originals are stored, then the records
-    /// commit with their image_uploaded events (and the Idempotency-Key's record). Run again on moved data, the
-    /// handler finds its originals stored already (each file's image id is fixed when it arrives) and does not
-    /// send them twice; a concurrent request with the same key that committed first is answered instead, and
-    /// this one's originals are deleted.
+    /// All or nothing: every file is judged before any is stored; the originals are stored, then
+    /// <see cref="RecordUploads"/> commits the records. The blobs are stored outside the user's turn, so a slow store
+    /// holds up none of the user's other changes; the decision inside it meets no change of this instance meanwhile
+    /// (a thumbnail's ready, another upload) and so runs once, not again and again on moved data.
     /// </summary>
-    public static async Task<(UploadedImages, UserChange?, DeleteImageBlobs)> Handle(UploadImages cmd,
-        IDatabase db, IObjectStorage storage, ImageInspector inspector, TimeProvider clock, CancellationToken ct)
+    public static async Task<UploadedImages> Handle(UploadImages cmd, IDatabase db, IObjectStorage storage, ImageInspector inspector,
+        IMessageBus bus, TimeProvider clock, CancellationToken ct)
     {
-        var basis = await UserBasis.Read(db, cmd.UserId);
         var idempotency = UploadIdempotency.For(cmd.UserId, cmd.Batch ? "upload-batch" : "upload", cmd.IdempotencyKey,
             cmd.SessionId, cmd.Type, cmd.Files);
         if (idempotency is not null && await idempotency.Earlier(db) is { } earlier)
-            return (await Earlier(db, storage, cmd.UserId, earlier), null,
-                new DeleteImageBlobs(await ImageIntake.StagedBefore(db, inspector, cmd.UserId, cmd.SessionId ?? "", cmd.Files)));
+            return await Earlier(db, storage, cmd.UserId, earlier);
 
         await ImageStore.EnsureLiveSession(db, cmd.UserId, cmd.SessionId!);
         var judged = cmd.Batch ? JudgeAll(inspector, cmd.Files) : [(cmd.Files[0], ImageIntake.Judge(inspector, cmd.Files[0]))];
         var records = await ImageIntake.Stage(db, storage, clock, cmd.UserId, cmd.SessionId!, cmd.Type!, judged, ct);
+        return await bus.InvokeAsync<UploadedImages>(new RecordUploads(cmd.UserId, idempotency, records), ct);
+    }
 
-        var created = records.Select(r => r.ToDto(storage)).ToList();
+    /// <summary>
+    /// The records commit with their events (and the Idempotency-Key's record) if the session is still live. A
+    /// concurrent request with the same key that committed first is answered instead, and these originals are deleted.
+    /// </summary>
+    public static async Task<(UploadedImages, UserChange?, DeleteImageBlobs)> Handle(RecordUploads cmd, IDatabase db, IObjectStorage storage)
+    {
+        var basis = await UserBasis.Read(db, cmd.UserId);
+        if (cmd.Idempotency is not null && await cmd.Idempotency.Earlier(db) is { } earlier)
+            return (await Earlier(db, storage, cmd.UserId, earlier), null, new DeleteImageBlobs([.. cmd.Records.Select(r => r.BlobFolder)]));
+        // Deleted meanwhile: the staged originals stay listed, for the collector.
+        await ImageStore.EnsureLiveSession(db, cmd.UserId, cmd.Records[0].SessionId);
+
+        var created = cmd.Records.Select(r => r.ToDto(storage)).ToList();
         var change = basis.Change();
-        foreach (var (record, dto) in records.Zip(created))
+        foreach (var (record, dto) in cmd.Records.Zip(created))
             change.Write(tx => ImageStore.WriteNew(tx, record)).Raise(new ImageUploaded(cmd.UserId, dto))
                 .Enqueue(new GenerateThumbnails.GenerateThumbnails(cmd.UserId, record.Id));
-        if (idempotency is not null)
-            change.Write(tx => tx.StringSet(idempotency.Key, idempotency.RecordOf(records), Idempotency.Lifetime));
+        if (cmd.Idempotency is { } idempotency)
+            change.Write(tx => tx.StringSet(idempotency.Key, idempotency.RecordOf(cmd.Records), Idempotency.Lifetime));
         return (new UploadedImages(created), change, DeleteImageBlobs.None);
     }
 

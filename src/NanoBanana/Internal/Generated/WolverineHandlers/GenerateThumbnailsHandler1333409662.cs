@@ -3,6 +3,7 @@
 using Microsoft.Extensions.Logging;
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.Imaging;
 using NanoBanana.Infrastructure.Storage;
 using NanoBanana.Infrastructure.Work;
 using StackExchange.Redis;
@@ -17,16 +18,18 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Microsoft.Extensions.Logging.ILogger<NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnails> _loggerForMessage;
         private readonly NanoBanana.Infrastructure.Configuration.Settings _settings;
         private readonly NanoBanana.Infrastructure.Http.Validators _validators;
+        private readonly NanoBanana.Infrastructure.Imaging.ImagingSlots _imagingSlots;
         private readonly NanoBanana.Infrastructure.Storage.IObjectStorage _objectStorage;
         private readonly NanoBanana.Infrastructure.Work.WorkLeases _workLeases;
         private readonly StackExchange.Redis.IDatabase _database;
         private readonly System.TimeProvider _timeProvider;
 
-        public GenerateThumbnailsHandler1333409662(Microsoft.Extensions.Logging.ILogger<NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnails> loggerForMessage, NanoBanana.Infrastructure.Configuration.Settings settings, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Storage.IObjectStorage objectStorage, NanoBanana.Infrastructure.Work.WorkLeases workLeases, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
+        public GenerateThumbnailsHandler1333409662(Microsoft.Extensions.Logging.ILogger<NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnails> loggerForMessage, NanoBanana.Infrastructure.Configuration.Settings settings, NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Imaging.ImagingSlots imagingSlots, NanoBanana.Infrastructure.Storage.IObjectStorage objectStorage, NanoBanana.Infrastructure.Work.WorkLeases workLeases, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
         {
             _loggerForMessage = loggerForMessage;
             _settings = settings;
             _validators = validators;
+            _imagingSlots = imagingSlots;
             _objectStorage = objectStorage;
             _workLeases = workLeases;
             _database = database;
@@ -48,7 +51,7 @@ namespace Internal.Generated.WolverineHandlers
                 Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnailsHandler");
                 
                 // The actual message execution
-                var outgoing1 = await NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnailsHandler.Handle(generateThumbnails, _database, _objectStorage, context, _settings, _timeProvider, _loggerForMessage, cancellation).ConfigureAwait(false);
+                var outgoing1 = await NanoBanana.Features.Images.GenerateThumbnails.GenerateThumbnailsHandler.Handle(generateThumbnails, _database, _objectStorage, _imagingSlots, context, _settings, _timeProvider, _loggerForMessage, cancellation).ConfigureAwait(false);
 
                 await NanoBanana.Infrastructure.Work.LeasedWorkMiddleware.Postpone(outgoing1, workLease, _workLeases).ConfigureAwait(false);
                 await NanoBanana.Infrastructure.Work.LeasedWorkMiddleware.AfterAsync(workLease, _workLeases).ConfigureAwait(false);

@@ -2,9 +2,7 @@
 #pragma warning disable
 using NanoBanana.Infrastructure.Http;
 using NanoBanana.Infrastructure.Imaging;
-using NanoBanana.Infrastructure.Realtime;
 using NanoBanana.Infrastructure.Storage;
-using NanoBanana.Infrastructure.Work;
 using StackExchange.Redis;
 using System;
 
@@ -16,19 +14,15 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly NanoBanana.Infrastructure.Http.Validators _validators;
         private readonly NanoBanana.Infrastructure.Imaging.ImageInspector _imageInspector;
-        private readonly NanoBanana.Infrastructure.Realtime.EventLog _eventLog;
         private readonly NanoBanana.Infrastructure.Storage.IObjectStorage _objectStorage;
-        private readonly NanoBanana.Infrastructure.Work.WorkLeases _workLeases;
         private readonly StackExchange.Redis.IDatabase _database;
         private readonly System.TimeProvider _timeProvider;
 
-        public UploadImagesHandler1645347820(NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Imaging.ImageInspector imageInspector, NanoBanana.Infrastructure.Realtime.EventLog eventLog, NanoBanana.Infrastructure.Storage.IObjectStorage objectStorage, NanoBanana.Infrastructure.Work.WorkLeases workLeases, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
+        public UploadImagesHandler1645347820(NanoBanana.Infrastructure.Http.Validators validators, NanoBanana.Infrastructure.Imaging.ImageInspector imageInspector, NanoBanana.Infrastructure.Storage.IObjectStorage objectStorage, StackExchange.Redis.IDatabase database, System.TimeProvider timeProvider)
         {
             _validators = validators;
             _imageInspector = imageInspector;
-            _eventLog = eventLog;
             _objectStorage = objectStorage;
-            _workLeases = workLeases;
             _database = database;
             _timeProvider = timeProvider;
         }
@@ -43,19 +37,11 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NanoBanana.Features.Images.UploadImages.UploadImagesHandler");
             
             // The actual message execution
-            (var outgoing1, var outgoing2, var outgoing3) = await NanoBanana.Features.Images.UploadImages.UploadImagesHandler.Handle(uploadImages, _database, _objectStorage, _imageInspector, _timeProvider, cancellation).ConfigureAwait(false);
+            var outgoing1 = await NanoBanana.Features.Images.UploadImages.UploadImagesHandler.Handle(uploadImages, _database, _objectStorage, _imageInspector, context, _timeProvider, cancellation).ConfigureAwait(false);
 
             
             // Outgoing, cascaded message
             await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
-
-            await NanoBanana.Features.Realtime.CommitChanges.Commit(outgoing2, _database, _eventLog, _timeProvider, _workLeases, context).ConfigureAwait(false);
-            if (outgoing3 != null)
-            {
-                
-                // Placed by Wolverine's ISideEffect policy
-                await outgoing3.ExecuteAsync(_database, _objectStorage).ConfigureAwait(false);
-            }
         }
     }
 
