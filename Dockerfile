@@ -28,8 +28,8 @@ ENV ASPNETCORE_ENVIRONMENT=Production \
     UPLOAD_TEMP_PATH=/app/data/spool
 # glibc's malloc keeps up to 8 arenas per core for libvips' threads; two bound the idle resident memory.
 ENV MALLOC_ARENA_MAX=2
-# A 32 MiB young generation: at 1,000+ posts/s over 10,000 sockets the default few-MiB one collected 15 times a second,
+# A 16 MiB young generation: at 1,000+ posts/s over 10,000 sockets the default few-MiB one collected 15 times a second,
 # each pause holding every socket's frames (docs/decisions.md, "Young generation for latency").
-ENV DOTNET_GCgen0size=0x2000000
+ENV DOTNET_GCgen0size=0x1000000
 EXPOSE 3001
 ENTRYPOINT ["dotnet", "NanoBanana.dll"]

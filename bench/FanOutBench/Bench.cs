@@ -163,7 +163,7 @@ static class Bench
                 ? "Latency: from the HTTP response of `POST /api/sessions/:id/messages` to each device's `message_created` frame, "
                   + "both timed as their reads complete. The bench client takes no part in the figure: it reads on the socket engine's "
                   + "threads (inline completions, no thread-pool queue) with a 256 MiB young generation. The app runs with the Dockerfile's "
-                  + "runtime settings (a 32 MiB young generation: docs/decisions.md, \"Young generation for latency\")."
+                  + "runtime settings (`DOTNET_GCgen0size`, its young generation: docs/decisions.md, \"Young generation for latency\")."
                 : "Latency: from the start of the fan-out's append (the seq + log + publish script the fan-out handler runs once a use case's handler has returned its event) to each device's `message_created` frame: Redis round trip, pub/sub, the app's dispatch and the socket write. The HTTP request and Wolverine's local-queue hop before it are not included; `--mode http` measures them once the messages routes exist.")
             .AppendLine(early > 0 ? $"{early} frames arrived before the sender had read its own response (counted as 0 ms)." : "")
             .ToString();
