@@ -7,38 +7,10 @@ namespace NanoBanana.Tests.Infrastructure.Realtime;
 /// <summary>How a live event reaches a socket whose writes complete at once (an output buffer with room).</summary>
 public sealed class ConnectionSendTests(AppFixture app) : IntegrationContext(app)
 {
-    /// <summary>Keeps what the server writes; every write completes at once. Nothing is read from it.</summary>
-    sealed class RecordingClient : Stream
-    {
-        readonly MemoryStream _written = new();
-        public byte[] Written { get { lock (_written) return _written.ToArray(); } }
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
-        {
-            lock (_written) _written.Write(buffer.Span);
-            return ValueTask.CompletedTask;
-        }
-        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count));
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override void Flush() { }
-        public override bool CanRead => true;
-        public override bool CanWrite => true;
-        public override bool CanSeek => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-    }
-
-    /// <summary>Never runs what is queued to it: a write left for later (a hop) never happens.</summary>
-    sealed class HeldWork : SynchronizationContext
-    {
-        public override void Post(SendOrPostCallback d, object? state) { }
-    }
-
     [Fact]
     public async Task A_live_event_is_written_by_the_dispatcher_itself_when_the_socket_takes_it_at_once()
     {
-        var client = new RecordingClient();
+        var client = new ReadyClient([]);
         using var socket = WebSocket.CreateFromStream(client, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
         var connection = new Connection(socket, Guid.NewGuid().ToString("N"), "d", "s", Host.Services.GetRequiredService<EventLog>(),
             Host.Services.GetRequiredService<RealtimeSettings>(), TimeProvider.System);
