@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where a cached read's time goes (docs/BENCHMARKS.md, "Where a cached read's time goes"): starts a Redis and the
+# Where a cached read's time goes: starts a Redis and the
 # app (Release, perf map on), one user reads the newest page of 50 messages with wrk -c32 as bench/load.sh's read
 # route does (after the first reads, from the read cache), `perf record -g` samples the app, and each sample is put to
 # the nearest frame of the table's parts (leaf first). Prints the table (app CPU µs per read). Needs perf.
