@@ -74,29 +74,25 @@ public sealed class HubEndpoint : ICarterModule
             }
             if (!authorized || !await signIns.IsSignedIn(userId!, deviceId!))
             {
-                turn.Leave();
-                await Refuse(socket, CloseCodes.Unauthorized, "unauthorized", realtime, http.RequestAborted);
+                await Refuse(socket, turn, CloseCodes.Unauthorized, "unauthorized", realtime, http.RequestAborted);
                 return;
             }
             if (!Ids.IsValid(sessionId) || !await NanoBanana.Features.Sessions.SessionRecord.IsLive(db, userId!, sessionId))
             {
-                turn.Leave();
-                await Refuse(socket, CloseCodes.SessionNotFound, "session not found", realtime, http.RequestAborted);
+                await Refuse(socket, turn, CloseCodes.SessionNotFound, "session not found", realtime, http.RequestAborted);
                 return;
             }
             connection = new Connection(socket, userId!, deviceId!, sessionId, log, realtime, clock);
             // From here every live event of the user is buffered for this socket.
             if (!await hub.Add(connection))
             {
-                turn.Leave();
-                await Refuse(socket, CloseCodes.TooManyConnections, "too many connections", realtime, http.RequestAborted);
+                await Refuse(socket, turn, CloseCodes.TooManyConnections, "too many connections", realtime, http.RequestAborted);
                 return;
             }
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
-            turn.Leave();
-            await CloseAtOnce(socket, WebSocketCloseStatus.InternalServerError, "service unavailable, retry", realtime);
+            await CloseAtOnce(socket, turn, WebSocketCloseStatus.InternalServerError, "service unavailable, retry", realtime);
             return;
         }
         try
@@ -106,16 +102,14 @@ public sealed class HubEndpoint : ICarterModule
                 // A sign-out that ran between the check above and Add found no socket to close.
                 if (!await signIns.IsSignedIn(userId!, deviceId!, fresh: true))
                 {
-                    turn.Leave();
-                    await Refuse(socket, CloseCodes.Unauthorized, "unauthorized", realtime, http.RequestAborted);
+                    await Refuse(socket, turn, CloseCodes.Unauthorized, "unauthorized", realtime, http.RequestAborted);
                     return;
                 }
                 lastSeq = await log.LastSeq(userId!);
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
-                turn.Leave();
-                await CloseAtOnce(socket, WebSocketCloseStatus.InternalServerError, "service unavailable, retry", realtime);
+                await CloseAtOnce(socket, turn, WebSocketCloseStatus.InternalServerError, "service unavailable, retry", realtime);
                 return;
             }
             // The catch-up waits on the client (room in its queue): out of the gate.
@@ -223,12 +217,14 @@ public sealed class HubEndpoint : ICarterModule
     /// Refuses a handshake after <see cref="RealtimeSettings.RefusalDelay"/>: a client that reconnects at once
     /// after every refusal (the seed's socket class after a 4401) then loops at that pace. Good sockets never wait.
     /// A client gone meanwhile is dropped; neither ends by an exception (a burst of refusals would pay for each).
+    /// The handshake leaves the gate first: the wait is on the client's time, not the gate's.
     /// </summary>
-    static async Task Refuse(WebSocket socket, WebSocketCloseStatus code, string reason, RealtimeSettings realtime, CancellationToken ct)
+    static async Task Refuse(WebSocket socket, HandshakeGate.Turn turn, WebSocketCloseStatus code, string reason, RealtimeSettings realtime, CancellationToken ct)
     {
+        turn.Leave();
         await Task.Delay(realtime.RefusalDelay, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (ct.IsCancellationRequested) socket.Abort();
-        else await CloseAtOnce(socket, code, reason, realtime);
+        else await CloseAtOnce(socket, turn, code, reason, realtime);
     }
 
     /// <summary>The service's own web page (served at /) connects from the origin it was loaded from.</summary>
@@ -247,8 +243,9 @@ public sealed class HubEndpoint : ICarterModule
     /// client's answer: a refused client often goes without one, and waiting for it read the end of the stream
     /// as an error, one exception per refused socket.
     /// </summary>
-    static async Task CloseAtOnce(WebSocket socket, WebSocketCloseStatus code, string reason, RealtimeSettings realtime)
+    static async Task CloseAtOnce(WebSocket socket, HandshakeGate.Turn turn, WebSocketCloseStatus code, string reason, RealtimeSettings realtime)
     {
+        turn.Leave();
         using var timeout = new CancellationTokenSource(realtime.SendTimeout);
         try { await socket.CloseOutputAsync(code, reason, timeout.Token); }
         catch (Exception e) when (e is OperationCanceledException or WebSocketException or IOException) { socket.Abort(); }
