@@ -76,8 +76,10 @@ public static class PageAnswer
     public static async Task<ReadOnlyMemory<byte>[]?> StoredItems(IDatabase db, RedisKey json, RedisKey version, RedisValue[] ids, Task<RedisValue> before)
     {
         // Sent together, in order: the HMGET runs before the second GET.
-        var storedTask = ids.Length == 0 ? null : db.HashGetAsync(json, ids);
-        var after = db.StringGetAsync(version);
+        var reads = db.CreateBatch();
+        var storedTask = ids.Length == 0 ? null : reads.HashGetAsync(json, ids);
+        var after = reads.StringGetAsync(version);
+        reads.Execute();
         var stored = storedTask is null ? [] : await storedTask;
         if ((long?)await before != (long?)await after || !Array.TrueForAll(stored, v => !v.IsNull)) return null;
         return Array.ConvertAll(stored, v => (ReadOnlyMemory<byte>)v);

@@ -69,10 +69,12 @@ public static class ListMessagesHandler
         var (limit, offset) = query.PageOf(defaultLimit: 50);
         var version = Keys.UserVersion(query.UserId);
         var messages = Keys.SessionMessages(query.UserId, query.SessionId);
-        var before = db.StringGetAsync(version);
-        var sessionTask = db.HashGetAsync(Keys.Session(query.UserId, query.SessionId), SessionState);
-        var totalTask = db.SortedSetLengthAsync(messages);
-        var idsTask = db.SortedSetRangeByRankAsync(messages, offset, offset + limit - 1);
+        var reads = db.CreateBatch();
+        var before = reads.StringGetAsync(version);
+        var sessionTask = reads.HashGetAsync(Keys.Session(query.UserId, query.SessionId), SessionState);
+        var totalTask = reads.SortedSetLengthAsync(messages);
+        var idsTask = reads.SortedSetRangeByRankAsync(messages, offset, offset + limit - 1);
+        reads.Execute();
         var session = await sessionTask;
         var total = await totalTask;
         var ids = await idsTask;

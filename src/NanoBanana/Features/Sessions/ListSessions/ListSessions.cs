@@ -57,9 +57,12 @@ public static class ListSessionsHandler
             // One consistent page without a script: the version, the total and the ids sent together, then their stored
             // JSON and the version again (every committed change moves it: docs/decisions.md, "Page reads").
             var version = Keys.UserVersion(userId);
-            var before = db.StringGetAsync(version);
-            var totalTask = db.SortedSetLengthAsync(Keys.Sessions(userId));
-            var idsTask = db.SortedSetRangeByRankAsync(Keys.Sessions(userId), offset, offset + limit - 1, Order.Descending);
+            var sessions = Keys.Sessions(userId);
+            var reads = db.CreateBatch();
+            var before = reads.StringGetAsync(version);
+            var totalTask = reads.SortedSetLengthAsync(sessions);
+            var idsTask = reads.SortedSetRangeByRankAsync(sessions, offset, offset + limit - 1, Order.Descending);
+            reads.Execute();
             var total = await totalTask;
             var ids = await idsTask;
             if (await PageAnswer.StoredItems(db, Keys.SessionsJson(userId), version, ids, before) is { } stored)
