@@ -25,9 +25,6 @@ public sealed record ListMessages(string SessionId, string? Limit, string? Offse
     }
 }
 
-/// <summary>A page of messages as the API writes it (UTF-8 JSON <c>{messages, pagination}</c>): the stored messages put together.</summary>
-public sealed record MessagesPageJson(byte[] Utf8);
-
 public static class ListMessagesHandler
 {
     /// <summary>
@@ -64,7 +61,7 @@ public static class ListMessagesHandler
     /// the version again. Every committed change moves the version, so an unchanged one means all reads saw the same
     /// data (docs/decisions.md, "Page reads").
     /// </summary>
-    public static async Task<MessagesPageJson> Handle(ListMessages query, IDatabase db)
+    public static async Task<PageJson> Handle(ListMessages query, IDatabase db)
     {
         var (limit, offset) = query.PageOf(defaultLimit: 50);
         var version = Keys.UserVersion(query.UserId);
@@ -81,13 +78,13 @@ public static class ListMessagesHandler
         if (session[0].IsNull || !session[1].IsNull) throw ApiProblem.NotFound("session");
 
         return await PageAnswer.StoredItems(db, Keys.SessionMessagesJson(query.UserId, query.SessionId), version, ids, before) is { } stored
-            ? new MessagesPageJson(PageAnswer.Compose(Open, stored, Pagination.Of(limit, offset, total)))
+            ? new PageJson(Open, stored, Pagination.Of(limit, offset, total))
             : await ItemByItem(query, db, limit, offset);
     }
 
     static readonly RedisValue[] SessionState = ["id", "deletedAt"];
 
-    static async Task<MessagesPageJson> ItemByItem(ListMessages query, IDatabase db, int limit, int offset)
+    static async Task<PageJson> ItemByItem(ListMessages query, IDatabase db, int limit, int offset)
     {
         var r = await db.ScriptEvaluateAsync(ItemsScript, new
         {
@@ -105,10 +102,10 @@ public static class ListMessagesHandler
             messages.Add(items[i].Resp2Type == ResultType.Array
                 ? MessageRecord.JsonBytes(MessageRecord.FromValues((RedisResult[])items[i]!))
                 : (byte[])items[i]!);
-        return new MessagesPageJson(PageAnswer.Compose(Open, messages, Pagination.Of(limit, offset, (long)items[0])));
+        return new PageJson(Open, messages, Pagination.Of(limit, offset, (long)items[0]));
     }
 
-    static ReadOnlySpan<byte> Open => "{\"messages\":["u8;
+    static readonly ReadOnlyMemory<byte> Open = "{\"messages\":["u8.ToArray(); // the answer up to its first item
 }
 
 public sealed class ListMessagesEndpoint : ICarterModule
@@ -116,11 +113,7 @@ public sealed class ListMessagesEndpoint : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.SessionMessageRoutes().MapGet("", async (string sessionId, string? limit, string? offset,
                 Caller caller, IMessageBus bus, CancellationToken ct) =>
-            {
-                var answer = await bus.InvokeAsync<MessagesPageJson>(
-                    new ListMessages(sessionId, limit, offset) { UserId = caller.UserId }, ct);
-                return TypedResults.Bytes(answer.Utf8, "application/json; charset=utf-8");
-            })
+                await bus.InvokeAsync<PageJson>(new ListMessages(sessionId, limit, offset) { UserId = caller.UserId }, ct))
             .CachedPerUserVersion()
             .Paged(defaultLimit: 50, maxLimit: 100)
             .WithName("ListMessages")
