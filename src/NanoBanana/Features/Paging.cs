@@ -66,15 +66,50 @@ public sealed class PageJson : IResult
 
     public void WriteTo(IBufferWriter<byte> writer)
     {
-        writer.Write(_open.Span);
+        var to = new Filler(writer);
+        to.Put(_open.Span);
         for (var i = 0; i < _items.Count; i++)
         {
-            if (i > 0) writer.Write(","u8);
-            writer.Write(_items[i].Span);
+            if (i > 0) to.Put(","u8);
+            to.Put(_items[i].Span);
         }
-        writer.Write(Between);
-        writer.Write(_pagination);
-        writer.Write("}"u8);
+        to.Put(Between);
+        to.Put(_pagination);
+        to.Put("}"u8);
+        to.Done();
+    }
+
+    /// <summary>
+    /// Fills the writer's spans one after the other: one GetSpan and Advance per span, not per piece (Kestrel's
+    /// response writer takes a lock for each).
+    /// </summary>
+    ref struct Filler(IBufferWriter<byte> writer)
+    {
+        Span<byte> _span;
+        int _used;
+
+        public void Put(ReadOnlySpan<byte> bytes)
+        {
+            while (!bytes.IsEmpty)
+            {
+                if (_used == _span.Length)
+                {
+                    Done();
+                    _span = writer.GetSpan();
+                }
+                var n = Math.Min(bytes.Length, _span.Length - _used);
+                bytes[..n].CopyTo(_span[_used..]);
+                _used += n;
+                bytes = bytes[n..];
+            }
+        }
+
+        public void Done()
+        {
+            if (_used > 0) writer.Advance(_used);
+            _span = default;
+            _used = 0;
+        }
     }
 
     public async Task ExecuteAsync(HttpContext http)
