@@ -3,17 +3,20 @@
 # app (Release, perf map on), one user reads the newest page of 50 messages with wrk -c32 as bench/load.sh's read
 # route does (after the first reads, from the read cache), `perf record -g` samples the app, and each sample is put to
 # the nearest frame of the table's parts (leaf first). Prints the table (app CPU µs per read). Needs perf.
-# Options: --seconds 15; --miss: each read with a query of its own (load.sh's read-miss route: never from the read cache).
+# Options: --seconds 15; --miss: each read with a query of its own (load.sh's read-miss route: never from the read cache);
+# --list: the session list (first page: 20 of 30, load.sh's list route) instead of the message page.
 # Ports: BENCH_APP_PORT (3353), BENCH_REDIS_PORT (6463).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 seconds=15
 miss=""
+list=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --miss) miss=1; shift ;;
+    --list) list=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -53,6 +56,14 @@ LUA
 # A page of 50 messages of about 360 bytes each (load.sh's page is about 18 KB).
 wrk -t1 -c4 -d2s -s "$work/post.lua" "$url/api/sessions/$session/messages" >/dev/null
 path="/api/sessions/$session/messages?limit=50&offset=0"
+if [ -n "$list" ]; then
+  # 30 sessions (the one above and 29 more): the first page lists 20 of them (about 5 KB).
+  for i in $(seq 2 30); do
+    curl -sf -X POST "$url/api/sessions" -H "authorization: Bearer $token" -H 'content-type: application/json' \
+      -d "{\"title\":\"profile $i\"}" >/dev/null
+  done
+  path="/api/sessions?limit=20"
+fi
 cat >"$work/read.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $token"
 LUA
@@ -81,11 +92,12 @@ wait "$recorder"
 reads=$(grep -oP '\d+(?= requests in)' "$work/wrk.txt")
 perf script -i "$work/perf.data" -F comm,tid,ip,sym,dso 2>/dev/null >"$work/samples.txt"
 
-python3 - "$work" "$reads" "$seconds" "$app0" "$app1" "$(getconf CLK_TCK)" "${miss:-0}" <<'PY'
+python3 - "$work" "$reads" "$seconds" "$app0" "$app1" "$(getconf CLK_TCK)" "${miss:-0}" "${list:-0}" <<'PY'
 import sys, collections
 work, reads, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 app0, app1, tck = map(float, sys.argv[4:7])
 miss = sys.argv[7] == "1"
+what = "list" if sys.argv[8] == "1" else "page"
 app_us = (app1 - app0) / tck * 1e6 / reads
 # The table's parts, each with the frames that name it; a sample goes to the first part named by its
 # innermost frame that names one.
@@ -96,7 +108,7 @@ parts = [
   ("auth: JWT, sign-in check, authorization", ["JwtBearer", "Authentication", "Jwt", "IdentityModel", "SignIns", "Caller", "VerifiedTokens", "AccessTokens", "Authorization", "AuthSetup", "Claims"]),
   ("read cache: lookup (the user's seq) and answer", ["UserDataCache", "UserAnswers", "EventLog"]),
   ("validation (FluentValidation)", ["FluentValidation", "Validator", "Validation"]),
-  ("page read: handler, PageAnswer, the Lua script's arguments", ["ListMessages", "PageAnswer", "Paging", "LuaScript", "ScriptParameter"]),
+  ("page read: handler, PageAnswer, the Lua script's arguments", ["ListMessages", "ListSessions", "PageAnswer", "Paging", "LuaScript", "ScriptParameter"]),
   ("Wolverine pipeline (InvokeAsync, executor, context)", ["Wolverine", "JasperFx", "Lamar"]),
   ("Redis client: writing commands, reading replies", ["StackExchange.Redis", "RESPite", "Pipelines.Sockets"]),
   ("HTTP: Kestrel parsing, routing, headers, answer writing, socket engine", ["Kestrel", "Http1", "AspNetCore.", "Observability.RequestLog+", "HttpPipeline", "RequestMetrics", "System.Net.Sockets", "System.IO.Pipelines"]),
@@ -120,7 +132,7 @@ for line in open(f"{work}/samples.txt", errors="replace"):
 count(sample)
 total = sum(counts.values())
 print(f"{reads} reads in {seconds:.0f} s ({reads / seconds:.0f}/s), {total} samples")
-print(f"| app CPU per {'cache-miss' if miss else 'cached'} read, µs | |\n| --- | --- |")
+print(f"| app CPU per {'cache-miss' if miss else 'cached'} {what} read, µs | |\n| --- | --- |")
 for name, n in counts.most_common():
     print(f"| {name} | {app_us * n / total:.0f} |")
 print(f"| **in all** | **{app_us:.0f}** |")

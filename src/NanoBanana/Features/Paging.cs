@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using FluentValidation;
@@ -41,32 +42,89 @@ public static class Paging
 
 /// <summary>
 /// A page answer, <c>{"&lt;items&gt;":[...],"pagination":{...}}</c>, put together from its items' stored API JSON: each
-/// item is copied once into the answer's bytes, never decoded or re-encoded.
+/// item is copied once, straight into the response, never decoded or re-encoded (no answer-sized array in between).
 /// </summary>
-public static class PageAnswer
+public sealed class PageJson : IResult
 {
+    readonly ReadOnlyMemory<byte> _open;
+    readonly IReadOnlyList<ReadOnlyMemory<byte>> _items;
+    readonly byte[] _pagination;
+
     /// <param name="open">The answer up to its first item, e.g. <c>{"messages":[</c>.</param>
-    public static byte[] Compose(ReadOnlySpan<byte> open, IReadOnlyList<ReadOnlyMemory<byte>> items, Pagination pagination)
+    public PageJson(ReadOnlyMemory<byte> open, IReadOnlyList<ReadOnlyMemory<byte>> items, Pagination pagination)
     {
-        ReadOnlySpan<byte> between = "],\"pagination\":"u8;
-        var tail = JsonSerializer.SerializeToUtf8Bytes(pagination, Json.Api);
-        var length = open.Length + Math.Max(0, items.Count - 1) + between.Length + tail.Length + 1;
-        foreach (var item in items) length += item.Length;
-        // Every byte is written below: no need to clear the array first.
-        var answer = GC.AllocateUninitializedArray<byte>(length);
-        var rest = answer.AsSpan();
-        Put(open, ref rest);
-        for (var i = 0; i < items.Count; i++)
-        {
-            if (i > 0) Put(","u8, ref rest);
-            Put(items[i].Span, ref rest);
-        }
-        Put(between, ref rest);
-        Put(tail, ref rest);
-        rest[0] = (byte)'}';
-        return answer;
+        _open = open;
+        _items = items;
+        _pagination = JsonSerializer.SerializeToUtf8Bytes(pagination, Json.Api);
+        Length = open.Length + Math.Max(0, items.Count - 1) + Between.Length + _pagination.Length + 1;
+        foreach (var item in items) Length += item.Length;
     }
 
+    static ReadOnlySpan<byte> Between => "],\"pagination\":"u8;
+
+    public long Length { get; }
+
+    public void WriteTo(IBufferWriter<byte> writer)
+    {
+        var to = new Filler(writer);
+        to.Put(_open.Span);
+        for (var i = 0; i < _items.Count; i++)
+        {
+            if (i > 0) to.Put(","u8);
+            to.Put(_items[i].Span);
+        }
+        to.Put(Between);
+        to.Put(_pagination);
+        to.Put("}"u8);
+        to.Done();
+    }
+
+    /// <summary>
+    /// Fills the writer's spans one after the other: one GetSpan and Advance per span, not per piece (Kestrel's
+    /// response writer takes a lock for each).
+    /// </summary>
+    ref struct Filler(IBufferWriter<byte> writer)
+    {
+        Span<byte> _span;
+        int _used;
+
+        public void Put(ReadOnlySpan<byte> bytes)
+        {
+            while (!bytes.IsEmpty)
+            {
+                if (_used == _span.Length)
+                {
+                    Done();
+                    _span = writer.GetSpan();
+                }
+                var n = Math.Min(bytes.Length, _span.Length - _used);
+                bytes[..n].CopyTo(_span[_used..]);
+                _used += n;
+                bytes = bytes[n..];
+            }
+        }
+
+        public void Done()
+        {
+            if (_used > 0) writer.Advance(_used);
+            _span = default;
+            _used = 0;
+        }
+    }
+
+    public async Task ExecuteAsync(HttpContext http)
+    {
+        var response = http.Response;
+        response.ContentType = "application/json; charset=utf-8";
+        response.ContentLength = Length;
+        WriteTo(response.BodyWriter);
+        await response.BodyWriter.FlushAsync(http.RequestAborted);
+    }
+}
+
+/// <summary>The reads behind a <see cref="PageJson"/> that the read cache does not answer.</summary>
+public static class PageAnswer
+{
     /// <summary>
     /// The stored JSON of a page's <paramref name="ids"/> (one HMGET) if no change committed since the user's version
     /// was read as <paramref name="before"/>, ahead of the ids: the version is read again after the HMGET, and every
@@ -76,16 +134,12 @@ public static class PageAnswer
     public static async Task<ReadOnlyMemory<byte>[]?> StoredItems(IDatabase db, RedisKey json, RedisKey version, RedisValue[] ids, Task<RedisValue> before)
     {
         // Sent together, in order: the HMGET runs before the second GET.
-        var storedTask = ids.Length == 0 ? null : db.HashGetAsync(json, ids);
-        var after = db.StringGetAsync(version);
+        var reads = db.CreateBatch();
+        var storedTask = ids.Length == 0 ? null : reads.HashGetAsync(json, ids);
+        var after = reads.StringGetAsync(version);
+        reads.Execute();
         var stored = storedTask is null ? [] : await storedTask;
         if ((long?)await before != (long?)await after || !Array.TrueForAll(stored, v => !v.IsNull)) return null;
         return Array.ConvertAll(stored, v => (ReadOnlyMemory<byte>)v);
-    }
-
-    static void Put(ReadOnlySpan<byte> bytes, ref Span<byte> rest)
-    {
-        bytes.CopyTo(rest);
-        rest = rest[bytes.Length..];
     }
 }

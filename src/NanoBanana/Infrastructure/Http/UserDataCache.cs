@@ -50,10 +50,19 @@ public static class UserDataCache
             }
 
             var userId = http.User.UserId();
-            // Read before the route reads its data: what the route then reads is at least this version.
-            var seq = await events.LastSeq(userId);
             var path = http.Request.Path.Value ?? "";
             var query = http.Request.QueryString.Value ?? "";
+            // Read before the route reads its data: what the route then reads is at least this version.
+            var seqRead = events.LastSeq(userId);
+            if (!answers.MayHold(userId, path, query))
+            {
+                // Neither kept nor read before at any seq: this read is not answered or kept whatever the seq is, so
+                // the route reads at once (one round trip less); the seq only marks the read for admission.
+                await next(http);
+                answers.Admits(userId, await seqRead, path, query);
+                return;
+            }
+            var seq = await seqRead;
             if (answers.Find(userId, seq, path, query) is { } kept)
             {
                 var response = http.Response;
@@ -143,6 +152,13 @@ public static class UserDataCache
 
         public bool Admits(string userId, long seq, string path, string query) => _admission.ReadBefore(userId, seq, path, query);
 
+        /// <summary>
+        /// False when no answer to this read is kept at any seq and it was not read recently: then neither
+        /// <see cref="Find"/> nor <see cref="Admits"/> can say yes, whatever the user's seq is.
+        /// </summary>
+        public bool MayHold(string userId, string path, string query) =>
+            _users.TryGetValue(userId, out var v) && v.Answers.ContainsKey((path, query)) || _admission.Seen(userId, path, query);
+
         public void Keep(string userId, long seq, string path, string query, Answer answer)
         {
             long size = answer.Body.Length + 2L * (path.Length + query.Length + answer.ContentType.Length) + Overhead;
@@ -199,25 +215,38 @@ public static class UserDataCache
     /// reach the collector's oldest generation and die there, which grows the process (docs/BENCHMARKS.md,
     /// "Soak: memory with the read cache"). An answer read twice at one version (a reload, a second
     /// device, a client polling) is likely to be read again. Remembers fingerprints of recent reads in a
-    /// fixed table: no allocation, 256 KB, and a collision only costs one more miss or an early
+    /// fixed table: no allocation, 512 KB, and a collision only costs one more miss or an early
     /// admission, never a wrong answer (an answer is found by its exact user, seq, path and query).
     /// </summary>
     internal sealed class SecondReadAdmission
     {
         const int Slots = 1 << 16; // a power of two
-        readonly int[] _seen = new int[Slots];
+        // A read's slot and fingerprint come from its user, path and query; the slot holds the fingerprint (high half)
+        // and the seq it was read at (low half), so a read is found at any seq (Seen) or at its own (ReadBefore).
+        readonly long[] _seen = new long[Slots];
 
-        /// <summary>True when this exact read was seen recently; remembers it otherwise.</summary>
+        /// <summary>True when this exact read was seen recently at this seq; remembers it otherwise.</summary>
         public bool ReadBefore(string userId, long seq, string path, string query)
         {
-            // string.GetHashCode is seeded per process: fingerprints cannot be aimed at each other from outside.
-            var hash = HashCode.Combine(userId, seq, path, query);
-            var fingerprint = hash == 0 ? 1 : hash; // 0 marks an empty slot
+            var hash = Hash(userId, path, query);
+            var entry = (long)Fingerprint(hash) << 32 | (uint)seq;
             ref var slot = ref _seen[hash & (Slots - 1)];
-            if (Volatile.Read(ref slot) == fingerprint) return true;
-            Volatile.Write(ref slot, fingerprint);
+            if (Volatile.Read(ref slot) == entry) return true;
+            Volatile.Write(ref slot, entry);
             return false;
         }
+
+        /// <summary>True when this read was seen recently, at any seq.</summary>
+        public bool Seen(string userId, string path, string query)
+        {
+            var hash = Hash(userId, path, query);
+            return (int)(Volatile.Read(ref _seen[hash & (Slots - 1)]) >>> 32) == Fingerprint(hash);
+        }
+
+        // string.GetHashCode is seeded per process: fingerprints cannot be aimed at each other from outside.
+        static int Hash(string userId, string path, string query) => HashCode.Combine(userId, path, query);
+
+        static int Fingerprint(int hash) => hash == 0 ? 1 : hash; // 0 marks an empty slot
     }
 
     /// <summary>Holds a route's answer in pooled buffers until it is complete.</summary>

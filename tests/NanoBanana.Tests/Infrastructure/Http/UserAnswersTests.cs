@@ -30,6 +30,26 @@ public sealed class UserAnswersTests
     }
 
     [Fact]
+    public void A_read_may_be_held_once_it_was_read_or_kept_at_any_version()
+    {
+        using var answers = new UserDataCache.UserAnswers(new ReadCacheSettings(), new FakeTimeProvider(Start));
+        Assert.False(answers.MayHold("u1", "/api/sessions", "?n=1"));
+
+        // Read once at version 5: held at 5 (the second read is admitted) and possibly at a later version too.
+        Assert.False(answers.Admits("u1", 5, "/api/sessions", "?n=1"));
+        Assert.True(answers.MayHold("u1", "/api/sessions", "?n=1"));
+        Assert.False(answers.MayHold("u1", "/api/sessions", "?n=2"));
+        Assert.False(answers.MayHold("u2", "/api/sessions", "?n=1"));
+        Assert.False(answers.Admits("u1", 6, "/api/sessions", "?n=1")); // a newer version is another read
+        Assert.True(answers.Admits("u1", 6, "/api/sessions", "?n=1"));
+
+        // Kept, though never read through Admits.
+        answers.Keep("u2", 7, "/api/sessions/s1", "", Answer("seven"));
+        Assert.True(answers.MayHold("u2", "/api/sessions/s1", ""));
+        Assert.False(answers.MayHold("u2", "/api/sessions/s2", ""));
+    }
+
+    [Fact]
     public void A_newer_version_drops_the_older_versions_answers_at_once()
     {
         using var answers = new UserDataCache.UserAnswers(new ReadCacheSettings(), new FakeTimeProvider(Start));

@@ -25,9 +25,6 @@ public sealed record ListMessages(string SessionId, string? Limit, string? Offse
     }
 }
 
-/// <summary>A page of messages as the API writes it (UTF-8 JSON <c>{messages, pagination}</c>): the stored messages put together.</summary>
-public sealed record MessagesPageJson(byte[] Utf8);
-
 public static class ListMessagesHandler
 {
     /// <summary>
@@ -64,28 +61,30 @@ public static class ListMessagesHandler
     /// the version again. Every committed change moves the version, so an unchanged one means all reads saw the same
     /// data (docs/decisions.md, "Page reads").
     /// </summary>
-    public static async Task<MessagesPageJson> Handle(ListMessages query, IDatabase db)
+    public static async Task<PageJson> Handle(ListMessages query, IDatabase db)
     {
         var (limit, offset) = query.PageOf(defaultLimit: 50);
         var version = Keys.UserVersion(query.UserId);
         var messages = Keys.SessionMessages(query.UserId, query.SessionId);
-        var before = db.StringGetAsync(version);
-        var sessionTask = db.HashGetAsync(Keys.Session(query.UserId, query.SessionId), SessionState);
-        var totalTask = db.SortedSetLengthAsync(messages);
-        var idsTask = db.SortedSetRangeByRankAsync(messages, offset, offset + limit - 1);
+        var reads = db.CreateBatch();
+        var before = reads.StringGetAsync(version);
+        var sessionTask = reads.HashGetAsync(Keys.Session(query.UserId, query.SessionId), SessionState);
+        var totalTask = reads.SortedSetLengthAsync(messages);
+        var idsTask = reads.SortedSetRangeByRankAsync(messages, offset, offset + limit - 1);
+        reads.Execute();
         var session = await sessionTask;
         var total = await totalTask;
         var ids = await idsTask;
         if (session[0].IsNull || !session[1].IsNull) throw ApiProblem.NotFound("session");
 
         return await PageAnswer.StoredItems(db, Keys.SessionMessagesJson(query.UserId, query.SessionId), version, ids, before) is { } stored
-            ? new MessagesPageJson(PageAnswer.Compose(Open, stored, Pagination.Of(limit, offset, total)))
+            ? new PageJson(Open, stored, Pagination.Of(limit, offset, total))
             : await ItemByItem(query, db, limit, offset);
     }
 
     static readonly RedisValue[] SessionState = ["id", "deletedAt"];
 
-    static async Task<MessagesPageJson> ItemByItem(ListMessages query, IDatabase db, int limit, int offset)
+    static async Task<PageJson> ItemByItem(ListMessages query, IDatabase db, int limit, int offset)
     {
         var r = await db.ScriptEvaluateAsync(ItemsScript, new
         {
@@ -103,10 +102,10 @@ public static class ListMessagesHandler
             messages.Add(items[i].Resp2Type == ResultType.Array
                 ? MessageRecord.JsonBytes(MessageRecord.FromValues((RedisResult[])items[i]!))
                 : (byte[])items[i]!);
-        return new MessagesPageJson(PageAnswer.Compose(Open, messages, Pagination.Of(limit, offset, (long)items[0])));
+        return new PageJson(Open, messages, Pagination.Of(limit, offset, (long)items[0]));
     }
 
-    static ReadOnlySpan<byte> Open => "{\"messages\":["u8;
+    static readonly ReadOnlyMemory<byte> Open = "{\"messages\":["u8.ToArray(); // the answer up to its first item
 }
 
 public sealed class ListMessagesEndpoint : ICarterModule
@@ -114,11 +113,7 @@ public sealed class ListMessagesEndpoint : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.SessionMessageRoutes().MapGet("", async (string sessionId, string? limit, string? offset,
                 Caller caller, IMessageBus bus, CancellationToken ct) =>
-            {
-                var answer = await bus.InvokeAsync<MessagesPageJson>(
-                    new ListMessages(sessionId, limit, offset) { UserId = caller.UserId }, ct);
-                return TypedResults.Bytes(answer.Utf8, "application/json; charset=utf-8");
-            })
+                await bus.InvokeAsync<PageJson>(new ListMessages(sessionId, limit, offset) { UserId = caller.UserId }, ct))
             .CachedPerUserVersion()
             .Paged(defaultLimit: 50, maxLimit: 100)
             .WithName("ListMessages")

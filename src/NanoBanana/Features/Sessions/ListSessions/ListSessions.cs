@@ -27,9 +27,6 @@ public sealed record ListSessions(string? Limit, string? Offset, string? Q) : IP
     }
 }
 
-/// <summary>A page of sessions as the API writes it (UTF-8 JSON <c>{sessions, pagination}</c>, <see cref="SessionsPage"/>'s shape): the stored sessions put together.</summary>
-public sealed record SessionsPageJson(byte[] Utf8);
-
 public static class ListSessionsHandler
 {
     const CompareOptions TitleMatch = CompareOptions.IgnoreCase | CompareOptions.IgnoreNonSpace | CompareOptions.IgnoreWidth;
@@ -47,7 +44,7 @@ public static class ListSessionsHandler
         return out
         """);
 
-    public static async Task<SessionsPageJson> Handle(ListSessions query, IDatabase db)
+    public static async Task<PageJson> Handle(ListSessions query, IDatabase db)
     {
         var userId = query.UserId;
         var (limit, offset) = query.PageOf(defaultLimit: 20);
@@ -57,13 +54,16 @@ public static class ListSessionsHandler
             // One consistent page without a script: the version, the total and the ids sent together, then their stored
             // JSON and the version again (every committed change moves it: docs/decisions.md, "Page reads").
             var version = Keys.UserVersion(userId);
-            var before = db.StringGetAsync(version);
-            var totalTask = db.SortedSetLengthAsync(Keys.Sessions(userId));
-            var idsTask = db.SortedSetRangeByRankAsync(Keys.Sessions(userId), offset, offset + limit - 1, Order.Descending);
+            var sessions = Keys.Sessions(userId);
+            var reads = db.CreateBatch();
+            var before = reads.StringGetAsync(version);
+            var totalTask = reads.SortedSetLengthAsync(sessions);
+            var idsTask = reads.SortedSetRangeByRankAsync(sessions, offset, offset + limit - 1, Order.Descending);
+            reads.Execute();
             var total = await totalTask;
             var ids = await idsTask;
             if (await PageAnswer.StoredItems(db, Keys.SessionsJson(userId), version, ids, before) is { } stored)
-                return new SessionsPageJson(PageAnswer.Compose(Open, stored, Pagination.Of(limit, offset, total)));
+                return new PageJson(Open, stored, Pagination.Of(limit, offset, total));
 
             var r = (RedisResult[])(await db.ScriptEvaluateAsync(ItemsScript, new
             {
@@ -77,7 +77,7 @@ public static class ListSessionsHandler
             for (var i = 1; i < r.Length; i++)
                 if (r[i].Resp2Type == ResultType.BulkString) listed.Add((byte[])r[i]!);
                 else if (SessionRecord.Listed(userId, (RedisValue[])r[i]!) is { } json) listed.Add(Encoding.UTF8.GetBytes(json));
-            return new SessionsPageJson(PageAnswer.Compose(Open, listed, Pagination.Of(limit, offset, (long)r[0])));
+            return new PageJson(Open, listed, Pagination.Of(limit, offset, (long)r[0]));
         }
 
         // A title filter reads every live title of the user: a person has hundreds of sessions, not millions.
@@ -99,20 +99,17 @@ public static class ListSessionsHandler
         var found = new List<ReadOnlyMemory<byte>>(records.Count);
         foreach (var record in records)
             if (SessionRecord.Listed(userId, await record) is { } json) found.Add(Encoding.UTF8.GetBytes(json));
-        return new SessionsPageJson(PageAnswer.Compose(Open, found, Pagination.Of(limit, offset, matching.Count)));
+        return new PageJson(Open, found, Pagination.Of(limit, offset, matching.Count));
     }
 
-    static ReadOnlySpan<byte> Open => "{\"sessions\":["u8;
+    static readonly ReadOnlyMemory<byte> Open = "{\"sessions\":["u8.ToArray(); // the answer up to its first item
 }
 
 public sealed class ListSessionsEndpoint : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.SessionRoutes().MapGet("", async (string? limit, string? offset, string? q, Caller caller, IMessageBus bus, CancellationToken ct) =>
-            {
-                var answer = await bus.InvokeAsync<SessionsPageJson>(new ListSessions(limit, offset, q) { UserId = caller.UserId }, ct);
-                return TypedResults.Bytes(answer.Utf8, "application/json; charset=utf-8");
-            })
+                await bus.InvokeAsync<PageJson>(new ListSessions(limit, offset, q) { UserId = caller.UserId }, ct))
             .CachedPerUserVersion()
             .Paged(defaultLimit: 20, maxLimit: 100)
             .Query("q", "Keep the sessions whose title contains this (case-insensitive, any language).")
