@@ -79,7 +79,7 @@ public static class PageAnswer
         var storedTask = ids.Length == 0 ? null : db.HashGetAsync(json, ids);
         var after = db.StringGetAsync(version);
         var stored = storedTask is null ? [] : await storedTask;
-        if ((long?)await before != (long?)await after || !Array.TrueForAll(stored, v => !v.IsNull)) return null;
+        if (await before != await after || !Array.TrueForAll(stored, v => !v.IsNull)) return null;
         return Array.ConvertAll(stored, v => (ReadOnlyMemory<byte>)v);
     }
 
