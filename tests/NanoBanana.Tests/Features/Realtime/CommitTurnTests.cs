@@ -49,7 +49,8 @@ public sealed class CommitTurnTests
 
         var turn = await gates.Enter(userId, CancellationToken.None);
         var next = gates.Enter(userId, CancellationToken.None);
-        var change = (await UserBasis.Read(db, userId)).Change().Carry("state");
+        var change = (await UserBasis.Read(db, userId)).Change().Raise(new SessionDeleted(userId, "s1")).Raise(new SessionDeleted(userId, "s2"))
+            .Carry("state");
         var commit = CommitChanges.CommitInTurn(change, db, log, TimeProvider.System, leases: null, messages: null, turn);
 
         using var nextTurn = await next;
@@ -57,6 +58,7 @@ public sealed class CommitTurnTests
         var carried = Assert.IsType<CarriedChange>(nextTurn.Carried);
         Assert.Equal("state", carried.State);
         Assert.Equal(await UserBasis.Read(db, userId), carried.Basis);
+        Assert.Equal(2, carried.Basis.LastSeq);
         // Decided on it without reading, it commits.
         await CommitChanges.Commit(carried.Basis.Change(), db, log, TimeProvider.System);
     }
