@@ -10,7 +10,10 @@ public sealed class UserGates
         public readonly SemaphoreSlim Lock = new(1, 1);
         public int Holders;
         // Lives as long as the gate: only while the user's commands follow one another on this instance.
-        public CarriedChange? Carried;
+        public (CarriedChange Change, int Epoch)? Carried;
+        // Moved by each failed commit: a turn that entered before it may have decided on what that commit carried,
+        // and what such a turn carries on is not handed out (else one failure could doom every post after it).
+        public int Epoch;
     }
 
     readonly Dictionary<string, Gate> _gates = new(StringComparer.Ordinal);
@@ -30,7 +33,7 @@ public sealed class UserGates
             Leave(userId, gate, entered: false);
             throw;
         }
-        return new Turn(this, userId, gate);
+        return new Turn(this, userId, gate, Volatile.Read(ref gate.Epoch));
     }
 
     void Leave(string userId, Gate gate, bool entered)
@@ -41,16 +44,17 @@ public sealed class UserGates
     }
 
     /// <summary>One command's turn at a user's data on this instance.</summary>
-    sealed class Turn(UserGates gates, string userId, Gate gate) : UserTurn
+    sealed class Turn(UserGates gates, string userId, Gate gate, int epoch) : UserTurn
     {
         int _left;
 
-        public override CarriedChange? Carried => gate.Carried;
+        public override CarriedChange? Carried =>
+            gate.Carried is var (change, since) && since == epoch && epoch == Volatile.Read(ref gate.Epoch) ? change : null;
 
         internal override void End(CarriedChange? carried)
         {
             if (Interlocked.Exchange(ref _left, 1) != 0) return;
-            gate.Carried = carried;
+            gate.Carried = carried is null ? null : (carried, epoch);
             gates.Leave(userId, gate, entered: true);
         }
 
@@ -59,8 +63,7 @@ public sealed class UserGates
             if (Interlocked.Exchange(ref _left, 1) == 0) gates.Leave(userId, gate, entered: true);
         }
 
-        // Whatever is carried now may descend from the failed commit; a fresh read costs one round trip.
-        internal override void Forget() => gate.Carried = null;
+        internal override void Forget() => Interlocked.Increment(ref gate.Epoch);
     }
 }
 
