@@ -82,10 +82,9 @@ mappings=$(head -8 "$work/mappings.tsv" | awk -F'\t' '{ printf "%s%s %.1f MiB", 
 section="## Footprint
 
 Measured $(date -u '+%Y-%m-%d %H:%M') UTC by \`bash bench/footprint.sh\` (RUNS=$RUNS, SETTLE=$SETTLE s) on this machine ($(nproc) cores,
-$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), load average $load_before at the start and $load_after at the end: the machine is
-shared, so a wall-clock start-up under load waits for a core; \`cpu_ms\`, the CPU time the process used until its first 200, does not).
-The app is published as the Dockerfile does (Release, linux-x64, ReadyToRun) and started with the Dockerfile's runtime
-variables (${runtime_env[*]:-none}) against a Redis of its own; resident memory is read after $SETTLE s idle.
+$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), load average $load_before at the start and $load_after at the end: under load a wall-clock start-up
+waits for a core, the CPU until then does not). The app is published as the Dockerfile does (Release, linux-x64, ReadyToRun),
+started with its runtime variables (${runtime_env[*]:-none}) against a Redis of its own; resident memory is read after $SETTLE s idle.
 
 | runs | process start -> /health 200 (wall) | CPU until then | resident idle | anonymous / file-backed |
 | --- | --- | --- | --- | --- |
