@@ -298,9 +298,6 @@ static class EndToEnd
         lines.Add("");
         lines.Add(string.Format(inv, "CPU per image (user + system, every thread; lowest trial): ours {0:0} ms, the whole app process from the upload's", oursCpu));
         lines.Add(string.Format(inv, "first byte to image_ready (HTTP, judging the bytes, store, Redis, queue, thumbnails, WebSocket); sharp {0:0} ms, the node process.", sharpCpu));
-        lines.Add("");
-        lines.Add("Every trial (images/s, ours / sharp): " + string.Join("; ", new[] { 1, 2 }.Select(k =>
-            $"{k} at a time " + string.Join(", ", ours[k].Zip(sharp[k]).Select(p => string.Format(inv, "{0:0.00}/{1:0.00}", p.First, p.Second))))) + ".");
         BenchShared.BenchmarksDoc.WriteSection(Path.Combine(root, "docs", "BENCHMARKS.md"), "## Images", string.Join('\n', lines) + "\n");
         Console.WriteLine("Wrote docs/BENCHMARKS.md ## Images");
     }
