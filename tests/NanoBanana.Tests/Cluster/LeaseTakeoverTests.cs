@@ -221,7 +221,7 @@ public sealed class LeaseTakeoverTests(AppFixture app) : ImageTestContext(app)
         await dying.Services.GetRequiredService<Wolverine.IMessageBus>().PublishAsync(new CollectGarbage());
         await silent.Reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(1, await db.SortedSetLengthAsync(Keys.WorkLeases("gc")));
-        Assert.Equal(await db.SortedSetLengthAsync(Keys.ImageBlobIndex), 2);
+        Assert.Equal(2, await db.SortedSetLengthAsync(Keys.ImageBlobIndex));
 
         var diedAt = Stopwatch.StartNew();
         var tracked = await survivor.TrackActivity(Lease * 1.2 + TimeSpan.FromSeconds(30)).DoNotAssertOnExceptionsDetected()

@@ -53,10 +53,12 @@ public sealed class LocalStorageTests(AppFixture app) : ObjectStorageContract
             using var copy = new MemoryStream();
             await stored!.CopyToAsync(copy);
             Assert.Equal(bytes, copy.ToArray());
-            Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(((LocalStorage)Storage).FileOf(key))!, "*.tmp"));
+            Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(StoredFile(key))!, "*.tmp"));
         }
         finally { File.Delete(path); }
     }
+
+    string StoredFile(string key) => ((LocalStorage)Storage).FileOf(key) ?? throw new InvalidOperationException($"{key} is not stored.");
 
     [Fact]
     public async Task A_spooled_file_on_the_stores_file_system_is_taken_as_it_is_not_copied()
@@ -69,10 +71,10 @@ public sealed class LocalStorageTests(AppFixture app) : ObjectStorageContract
             await Storage.PutFileAsync(key, path, "image/jpeg");
             // The same file under a second name: a write to the spooled one shows in the stored one (a copy would not).
             await using (var spooled = new FileStream(path, FileMode.Open, FileAccess.Write)) spooled.Write([9]);
-            Assert.Equal([9, 2, 3], await File.ReadAllBytesAsync(((LocalStorage)Storage).FileOf(key)));
+            Assert.Equal([9, 2, 3], await File.ReadAllBytesAsync(StoredFile(key)));
             File.Delete(path);
-            Assert.Equal([9, 2, 3], await File.ReadAllBytesAsync(((LocalStorage)Storage).FileOf(key)));
-            Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(((LocalStorage)Storage).FileOf(key))!, "*.tmp"));
+            Assert.Equal([9, 2, 3], await File.ReadAllBytesAsync(StoredFile(key)));
+            Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(StoredFile(key))!, "*.tmp"));
         }
         finally { File.Delete(path); }
     }
@@ -89,7 +91,7 @@ public sealed class LocalStorageTests(AppFixture app) : ObjectStorageContract
         {
             await Storage.PutFileAsync(key, path, "image/jpeg");
             await using (var spooled = new FileStream(path, FileMode.Open, FileAccess.Write)) spooled.Write([9]);
-            Assert.Equal([1, 2, 3], await File.ReadAllBytesAsync(((LocalStorage)Storage).FileOf(key)));
+            Assert.Equal([1, 2, 3], await File.ReadAllBytesAsync(StoredFile(key)));
         }
         finally { File.Delete(path); }
     }
