@@ -28,37 +28,65 @@ public sealed record ListMessages(string SessionId, string? Limit, string? Offse
 public static class ListMessagesHandler
 {
     /// <summary>
-    /// The whole page in one script, one snapshot: the session's state, the total, the page's ids by rank (ZSET scored
-    /// by chat order, O(log n + page)) and their stored JSON; a message written before its stored JSON existed comes as
-    /// its record's older JSON copy, or as its fields.
+    /// The whole page in one script, item by item: for a message written before its stored JSON existed (it comes as
+    /// its record's older JSON copy, or as its fields), or when a change committed between the ids and their JSON.
     /// </summary>
-    static readonly LuaScript PageScript = LuaScript.Prepare($$"""
+    static readonly LuaScript ItemsScript = LuaScript.Prepare($$"""
         local s = redis.call('HMGET', @session, 'id', 'deletedAt')
         if not s[1] or s[2] then return false end
         local first = tonumber(@offset)
+        local out = {redis.call('ZCARD', @messages)}
         local ids = redis.call('ZRANGE', @messages, first, first + tonumber(@limit) - 1)
-        local total = redis.call('ZCARD', @messages)
-        if #ids == 0 then return {total} end
-        local out = redis.call('HMGET', @json, unpack(ids))
+        if #ids == 0 then return out end
+        local stored = redis.call('HMGET', @json, unpack(ids))
         for i, id in ipairs(ids) do
-          if not out[i] then
+          local json = stored[i]
+          if json then out[#out+1] = json
+          else
             local key = @scope .. 'm:' .. id
-            local json = redis.call('HGET', key, 'json')
-            if json then out[i] = json
+            json = redis.call('HGET', key, 'json')
+            if json then out[#out+1] = json
             else
               local m = redis.call('HMGET', key, {{string.Join(", ", MessageRecord.DtoFields.Select(f => $"'{f}'"))}})
-              out[i] = m[1] and m or false
+              if m[1] then out[#out+1] = m end
             end
           end
         end
-        table.insert(out, 1, total)
         return out
         """);
 
+    /// <summary>
+    /// One consistent page without a script: the user's change version, the session's state, the total and the page's
+    /// ids by rank (ZSET scored by chat order, O(log n + page)), sent together; then the ids' stored JSON (one HMGET) and
+    /// the version again. Every committed change moves the version, so an unchanged one means all reads saw the same
+    /// data (docs/decisions.md, "Page reads").
+    /// </summary>
     public static async Task<PageJson> Handle(ListMessages query, IDatabase db)
     {
         var (limit, offset) = query.PageOf(defaultLimit: 50);
-        var r = await db.ScriptEvaluateAsync(PageScript, new
+        var version = Keys.UserVersion(query.UserId);
+        var messages = Keys.SessionMessages(query.UserId, query.SessionId);
+        var reads = db.CreateBatch();
+        var before = reads.StringGetAsync(version);
+        var sessionTask = reads.HashGetAsync(Keys.Session(query.UserId, query.SessionId), SessionState);
+        var totalTask = reads.SortedSetLengthAsync(messages);
+        var idsTask = reads.SortedSetRangeByRankAsync(messages, offset, offset + limit - 1);
+        reads.Execute();
+        var session = await sessionTask;
+        var total = await totalTask;
+        var ids = await idsTask;
+        if (session[0].IsNull || !session[1].IsNull) throw ApiProblem.NotFound("session");
+
+        return await PageAnswer.StoredItems(db, Keys.SessionMessagesJson(query.UserId, query.SessionId), version, ids, before) is { } stored
+            ? new PageJson(Open, stored, Pagination.Of(limit, offset, total))
+            : await ItemByItem(query, db, limit, offset);
+    }
+
+    static readonly RedisValue[] SessionState = ["id", "deletedAt"];
+
+    static async Task<PageJson> ItemByItem(ListMessages query, IDatabase db, int limit, int offset)
+    {
+        var r = await db.ScriptEvaluateAsync(ItemsScript, new
         {
             session = (RedisKey)Keys.Session(query.UserId, query.SessionId),
             messages = (RedisKey)Keys.SessionMessages(query.UserId, query.SessionId),
@@ -71,13 +99,9 @@ public static class ListMessagesHandler
         var items = (RedisResult[])r!;
         var messages = new List<ReadOnlyMemory<byte>>(items.Length - 1);
         for (var i = 1; i < items.Length; i++)
-        {
-            var item = items[i];
-            if (item.Resp2Type == ResultType.Array)
-                messages.Add(MessageRecord.JsonBytes(MessageRecord.FromValues((RedisResult[])item!)));
-            else if (!item.IsNull)
-                messages.Add((ReadOnlyMemory<byte>)(RedisValue)item);
-        }
+            messages.Add(items[i].Resp2Type == ResultType.Array
+                ? MessageRecord.JsonBytes(MessageRecord.FromValues((RedisResult[])items[i]!))
+                : (byte[])items[i]!);
         return new PageJson(Open, messages, Pagination.Of(limit, offset, (long)items[0]));
     }
 
