@@ -75,17 +75,18 @@ health_verdict=$(verdict "$health_med" 2000); rss_verdict=$(verdict "$rss_med" 2
 echo "load average $load_before at the start, $load_after at the end; /health within 2 s: $health_verdict; 200 MiB idle: $rss_verdict"
 [ -z "${BENCH_BARE:-}" ] || exit 0
 
-runs_table=$(awk -F'\t' '{ printf "| %d | %s ms | %s ms | %s MiB | %s / %s MiB |\n", NR, $1, $2, $3, $4, $5 }' "$work/runs.tsv")
+# One row for the spread of the runs (lowest-highest per column); the median row follows.
+runs_table=$(awk -F'\t' '{ for (i = 1; i <= 5; i++) { if (NR == 1 || $i < lo[i]) lo[i] = $i; if (NR == 1 || $i > hi[i]) hi[i] = $i } }
+  END { printf "| %d runs: lowest-highest | %s-%s ms | %s-%s ms | %s-%s MiB | %s-%s / %s-%s MiB |", NR, lo[1], hi[1], lo[2], hi[2], lo[3], hi[3], lo[4], hi[4], lo[5], hi[5] }' "$work/runs.tsv")
 mappings=$(head -8 "$work/mappings.tsv" | awk -F'\t' '{ printf "%s%s %.1f MiB", (NR > 1 ? ", " : ""), $2, $1 / 1024 }')
 section="## Footprint
 
 Measured $(date -u '+%Y-%m-%d %H:%M') UTC by \`bash bench/footprint.sh\` (RUNS=$RUNS, SETTLE=$SETTLE s) on this machine ($(nproc) cores,
-$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), load average $load_before at the start and $load_after at the end: the machine is
-shared, so a wall-clock start-up under load waits for a core; \`cpu_ms\`, the CPU time the process used until its first 200, does not).
-The app is published as the Dockerfile does (Release, linux-x64, ReadyToRun) and started with the Dockerfile's runtime
-variables (${runtime_env[*]:-none}) against a Redis of its own; resident memory is read after $SETTLE s idle.
+$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), load average $load_before at the start and $load_after at the end: under load a wall-clock start-up
+waits for a core, the CPU until then does not). The app is published as the Dockerfile does (Release, linux-x64, ReadyToRun),
+started with its runtime variables (${runtime_env[*]:-none}) against a Redis of its own; resident memory is read after $SETTLE s idle.
 
-| run | process start -> /health 200 (wall) | CPU until then | resident idle | anonymous / file-backed |
+| runs | process start -> /health 200 (wall) | CPU until then | resident idle | anonymous / file-backed |
 | --- | --- | --- | --- | --- |
 $runs_table
 | **median** | **$health_med ms** | **$cpu_med ms** | **$rss_med MiB** | **$anon_med / $file_med MiB** |

@@ -447,7 +447,7 @@ static class Program
                 "answer is sent, as for a second device or a reload. The `-miss` rows give each request a query of its own, so every request is read " +
                 "afresh, as the first read after a change is (each wrk run draws its queries under a prefix of its own: wrk's Lua repeats its random " +
                 "numbers from run to run, and a repeated query is a second read the cache admits): the message page reads the stored JSON of 50 " +
-                "messages (about 18 KB) in two round trips without a script (docs/decisions.md, \"Page reads\") through Wolverine and validation; the session list that of 20 sessions the same way. A post loads what it decides on and commits the " +
+                "messages (about 18 KB) in two round trips without a script (docs/decisions.md, \"Page reads\") through Wolverine and validation; the session list that of 20 sessions the same way. A post loads what it decides on (one in a row after the user's previous post decides on what that one committed: docs/decisions.md, \"Posts in a row\") and commits the " +
                 "message with its two events (message_created, session_updated) in one script before answering.")
             .AppendLine("- Login is slow on purpose: PBKDF2-SHA256 with 600,000 iterations per password check (about a third of a second of one core here) makes " +
                 $"guessing expensive. It is CPU-bound, so it runs with {o.LoginConnections} connections (one per core) and is not a hot read route; " +

@@ -73,11 +73,9 @@ var postsPerSecond = o.Messages / seeding.Elapsed.TotalSeconds;
 Console.WriteLine($"  {N(postsPerSecond)} posts/s; Redis used_memory grew {(memoryAfter - memoryBefore) / 1048576.0:F1} MiB");
 
 var rows = new List<string>();
-var medians = new List<double>();
 void Report(string what, double[] ms)
 {
     Array.Sort(ms);
-    medians.Add(ms[ms.Length / 2]);
     var row = $"| {what} | {Ms(ms[ms.Length / 2])} | {Ms(ms[(int)(ms.Length * 0.95)])} | {Ms(ms[^1])} |";
     rows.Add(row);
     Console.WriteLine(row);
@@ -188,15 +186,9 @@ section.AppendLine()
         "sequential calls. Medians are the work; p95 and max also hold this shared machine's scheduling (see the load average).")
     .AppendLine("- No row is answered from the read cache (docs/decisions.md, \"Read cache\"): each page request carries a query parameter of its own, so " +
         "every page is read from Redis, as the first read after a change is (a repeated request is a cache hit; see \"Load\"). Search has no cache.")
-    .AppendLine($"- Pages: median {Ms(medians[0])} ms in the session of 10, {Ms(medians.Skip(1).Take(3).Min())}-{Ms(medians.Skip(1).Take(3).Max())} ms in the session of " +
-        $"{N(o.Messages)}, wherever the page is (a range by rank). Every search answers the exact total and the first 20 results, newest first, with " +
-        "highlights; a one-term search (a word, a prefix, a bigram) is one range whatever the hits; several parts cost their intersection, and CJK runs " +
-        "longer than two characters are verified against each candidate's text, so they cost in proportion to the candidates.")
     .AppendLine("- Posts: one user's changes are decided and committed one at a time per instance (docs/decisions.md, \"One change path\"), so this is " +
         "one user's write rate: the posts in flight overlap in HTTP and JSON, and take their turns for the basis read, decision and commit. " +
-        "The CPU per post is what each post costs the app and Redis. Many users posting at once: \"Load\".")
-    .AppendLine("- The delete answers once the session is gone from lists, reads and search; its other messages' index entries are then purged in " +
-        "batches on a local queue, one batch a change, so the user's other requests take their turns in between.");
+        "The CPU per post is what each post costs the app and Redis. Many users posting at once: \"Load\".");
 Console.WriteLine();
 Console.WriteLine(section);
 if (o.Out is { } outPath) BenchShared.BenchmarksDoc.WriteSection(outPath, "## Sessions, messages and search", section.ToString());

@@ -110,6 +110,9 @@ static class Report
         md.AppendLine($"| app RSS, minute 2 -> minute {minutes} | {MemoryLine(rss)} | {(rss.Applicable ? Mark(rss.Stable) : "n/a")} |");
         md.AppendLine($"| app GC heap after the last collection, minute 2 -> minute {minutes} | {(gc.Count == 0 ? x.Memory.GcNote ?? "not measured" : MemoryLine(heap))} | {(heap.Applicable ? Mark(heap.Stable) : "n/a")} |");
         md.AppendLine($"| live managed heap after a full GC (`dotnet-gcdump`), end of minute 2 -> end of the run | {LiveLine(x.Live)} | for information |");
+        md.AppendLine($"| warnings in `combined.log` | {x.Warnings.Count}" + (x.Warnings.Count > 0
+            ? "; first: `" + Shorten(x.Warnings[0]).Replace("|", "\\|", StringComparison.Ordinal) + "`"
+            : "") + " | for information |");
         md.AppendLine();
         md.AppendLine("Memory is judged by the mean of each minute's samples (RSS from `/proc` every 5 s; GC heap from `dotnet-counters` every 5 s). " +
                       "Growth (mean of the last minute - mean of minute 2) passes when it is no larger than the noise: the median, over minutes 2 to the last, of the swing " +
@@ -159,10 +162,6 @@ static class Report
             details.AppendLine($"| `{route.Key}` | {statuses} | {Stats.Percentile(l, 0.5):F1} | {Stats.Percentile(l, 0.99):F1} | {(l.Length > 0 ? l[^1] : double.NaN):F1} |");
         }
         details.AppendLine();
-        md.AppendLine($"Warnings in `combined.log`: {x.Warnings.Count}." + (x.Warnings.Count > 0
-            ? " First: `" + Shorten(x.Warnings[0]) + "`"
-            : ""));
-        md.AppendLine();
         md.AppendLine($"Run it: `{o.Command}` (starts Redis and {(o.Storage.Contains("s3rver", StringComparison.Ordinal) ? "s3rver" : "nothing else")} on their own ports, " +
                       "builds and starts the app in Release, runs bench/Soak, stops everything; exits non-zero when a check fails). " +
                       "`--minutes N` sets the length (default 10), `--scale F` multiplies every rate, `SOAK_STORAGE=local` uses the local store.");

@@ -139,7 +139,7 @@ public static class PageAnswer
         var after = reads.StringGetAsync(version);
         reads.Execute();
         var stored = storedTask is null ? [] : await storedTask;
-        if ((long?)await before != (long?)await after || !Array.TrueForAll(stored, v => !v.IsNull)) return null;
+        if (await before != await after || !Array.TrueForAll(stored, v => !v.IsNull)) return null;
         return Array.ConvertAll(stored, v => (ReadOnlyMemory<byte>)v);
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http.Features;
@@ -19,7 +20,7 @@ public sealed record UploadedFile(string FileName, string TempPath, long Length,
 
 /// <summary>
 /// A multipart/form-data request read part by part with <see cref="MultipartReader"/>: each file is
-/// streamed to a temp file in chunks of up to 64 KiB (never the whole request in memory), its size checked as
+/// streamed to a temp file in chunks of up to 256 KiB (never the whole request in memory), its size checked as
 /// it arrives (413 the moment it passes the limit), and the temp files are deleted on dispose.
 /// A body that sends nothing for <see cref="ImageSettings.UploadIdleSeconds"/> is dropped: Kestrel's
 /// minimum data rate averages over the whole body, so a client that sent 10 MB fast and then vanished
@@ -28,6 +29,7 @@ public sealed record UploadedFile(string FileName, string TempPath, long Length,
 public sealed class MultipartUpload : IAsyncDisposable
 {
     const int MaxFieldBytes = 1024;
+    const int SpoolChunk = 256 * 1024;
     readonly Dictionary<string, string> _fields = new(StringComparer.OrdinalIgnoreCase);
     readonly List<(string Field, UploadedFile File)> _files = [];
 
@@ -123,19 +125,22 @@ public sealed class MultipartUpload : IAsyncDisposable
         var path = Path.Combine(UploadSpool.Folder(folder), Guid.NewGuid().ToString("N"));
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long length = 0;
+        // The buffer is filled before each hash and write: a body arrives in pieces of a few KiB, and each write of
+        // its own was a system call and (through an async FileStream) a thread-pool hop. Page-cache writes are
+        // quick, so they are made synchronously.
+        var buffer = ArrayPool<byte>.Shared.Rent(SpoolChunk);
         try
         {
-            await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, useAsync: true);
-            var buffer = new byte[81920];
+            using var file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
             int read;
-            while ((read = await body.ReadAsync(buffer, ct)) > 0)
+            while ((read = await body.ReadAtLeastAsync(buffer.AsMemory(0, SpoolChunk), SpoolChunk, throwOnEndOfStream: false, ct)) > 0)
             {
                 length += read;
                 if (length > maxBytes)
                     throw new ApiProblem(413, "payload_too_large",
                         $"{fileName} is larger than the {maxBytes / (1024 * 1024.0):0.#} MiB a file may be.");
                 hash.AppendData(buffer, 0, read);
-                await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                RandomAccess.Write(file, buffer.AsSpan(0, read), length - read);
             }
         }
         catch
@@ -143,6 +148,7 @@ public sealed class MultipartUpload : IAsyncDisposable
             File.Delete(path);
             throw;
         }
+        finally { ArrayPool<byte>.Shared.Return(buffer); }
         if (length == 0)
         {
             File.Delete(path);

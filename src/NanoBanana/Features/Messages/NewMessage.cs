@@ -20,10 +20,20 @@ public static class NewMessage
         new(SessionRecord.Live(read, userId, sessionId), SessionOrder.Newest(read, userId, now), SearchIndex.NextNumber(read, userId));
 
     /// <summary>
-    /// Adds the message to <paramref name="before"/> (the live session as read) on the change; gives back the message and
-    /// the session as they are stored. <paramref name="at"/> and <paramref name="number"/> come from <see cref="Read"/>.
+    /// What a change that added a message as its last write leaves (<see cref="UserChange.Carry"/>): the session as
+    /// stored, which is then the newest in the list, and the message's search number.
     /// </summary>
-    public static (MessageDto Message, SessionDto Session) Add(UserChange change, StoredSession before, DateTimeOffset at, long number,
+    public sealed record Added(StoredSession Session, long Number);
+
+    /// <summary>The order and search number <see cref="Read"/> would give the session's next message just after <paramref name="added"/>.</summary>
+    public static (DateTimeOffset At, long Number) Next(Added added, DateTimeOffset now) =>
+        (SessionOrder.After(added.Session.Session.UpdatedAt.ToUnixTimeMilliseconds(), now), added.Number + 1);
+
+    /// <summary>
+    /// Adds the message to <paramref name="before"/> (the live session as read) on the change; gives back the message and
+    /// the session as they are stored (with the message's search number). <paramref name="at"/> and <paramref name="number"/> come from <see cref="Read"/>.
+    /// </summary>
+    public static (MessageDto Message, Added Added) Add(UserChange change, StoredSession before, DateTimeOffset at, long number,
         string role, string text, IReadOnlyList<string> imageIds, JsonObject? messageParams, string? editedOf)
     {
         var userId = change.Basis.UserId;
@@ -39,8 +49,9 @@ public static class NewMessage
             Title = autoTitle.Length > 0 ? autoTitle : before.Session.Title,
         };
         var stored = new StoredMessage(message, at, terms, before.MessageSeq + 1, number);
+        var storedSession = new StoredSession(session, before.Titled || autoTitle.Length > 0, stored.Seq);
 
-        change.Write(tx => SessionRecord.Write(tx, new StoredSession(session, before.Titled || autoTitle.Length > 0, stored.Seq)))
+        change.Write(tx => SessionRecord.Write(tx, storedSession))
             .Write(tx => MessageRecord.Write(tx, userId, stored))
             .Write(tx => tx.SortedSetAdd(Keys.SessionMessages(userId, sessionId), message.Id, stored.Seq))
             .Write(tx => SearchIndex.Add(tx, userId, message.Id, number, terms))
@@ -48,6 +59,6 @@ public static class NewMessage
             .Raise(new SessionUpdated(userId, session));
         foreach (var image in imageIds)
             change.Write(tx => tx.HashIncrement(Keys.Image(userId, image), "refCount", 1));
-        return (message, session);
+        return (message, new Added(storedSession, number));
     }
 }

@@ -44,14 +44,17 @@ public static class CommitChanges
     /// As <see cref="Commit(UserChange?, IDatabase, EventLog, TimeProvider, WorkLeases?, IMessageContext?)"/> for a command
     /// decided in its user's turn (<see cref="OneChangeAtATime"/>): the turn ends as soon as the commit is sent, not
     /// when its reply comes. One connection carries every command in order, so the next change's reads run after this
-    /// commit and see it; were they to run before it, the conditions would still refuse the stale decision.
+    /// commit and see it; were they to run before it, the conditions would still refuse the stale decision. What the
+    /// change carries (<see cref="UserChange.Carry"/>) goes to the next turn with the basis this commit leaves; if the
+    /// commit fails, it is dropped, and a decision made on it meanwhile is refused by its condition (the version is
+    /// this commit's id).
     /// </summary>
     public static Task CommitInTurn(UserChange? change, IDatabase db, EventLog log, TimeProvider clock, WorkLeases? leases,
-        IMessageContext? messages, UserGates.Turn turn) =>
+        IMessageContext? messages, UserTurn turn) =>
         Commit(change, db, log, clock, leases, messages, turn);
 
     static async Task Commit(UserChange? change, IDatabase db, EventLog log, TimeProvider clock, WorkLeases? leases,
-        IMessageContext? messages, UserGates.Turn? turn)
+        IMessageContext? messages, UserTurn? turn)
     {
         if (change is null) return;
         if (change.Work.Count > 0 && (leases is null || messages is null))
@@ -60,7 +63,8 @@ public static class CommitChanges
         // Listed before the work exists, so the sweep of every instance finds it should this one die.
         if (change.Work.Count > 0) await leases!.Index(change.Work[0]);
         var writes = new RedisWrites();
-        writes.StringIncrement(Keys.UserVersion(userId));
+        var id = Ids.New();
+        writes.StringSet(Keys.UserVersion(userId), id);
         foreach (var write in change.Writes) write(writes);
         var at = clock.GetUtcNow();
         log.Append(writes, userId, lastSeq, at, change.Events.Select(e => (TypeOf(e), e.SessionScope, PayloadOf(e))));
@@ -69,8 +73,19 @@ public static class CommitChanges
 
         var committed = db.ScriptEvaluateAsync(CommitScript,
             [Keys.UserVersion(userId), Keys.EventSeq(userId), .. writes.KeyList], [version, lastSeq, .. writes.Arguments]);
-        turn?.Dispose();
-        if ((long)await committed == 0) throw new UserDataMoved(userId);
+        turn?.End(change.Carries is { } state ? new CarriedChange(new UserBasis(userId, id, seq), state) : null);
+        bool applied;
+        try { applied = (long)await committed == 1; }
+        catch
+        {
+            turn?.Forget();
+            throw;
+        }
+        if (!applied)
+        {
+            turn?.Forget();
+            throw new UserDataMoved(userId);
+        }
         foreach (var work in change.Work)
         {
             leases!.Hold(work);
@@ -87,17 +102,16 @@ public static class CommitChanges
         catch (Exception e) when (RedisFailures.IsUnavailable(e)) { }
     }
 
-    // The version and the last seq (KEYS 1 and 2) still those the change was decided on (ARGV 1 and 2; 0: no key yet):
+    // The version (the id of the commit that set it; '': none) and the last seq (KEYS 1 and 2) still those the change was
+    // decided on (ARGV 1 and 2):
     // then the recorded writes (RedisWrites) run, each as its name, key count, argument count and arguments. Checked
     // in the script rather than by WATCH: one round trip, and the connection is never held while conditions are read.
     // Its parameters are lists, not names: LuaScript's @names take one value each. A command of one key or none (all
     // but a multi-key UNLINK) is called straight from KEYS and ARGV, without building a table: a post's commit takes
     // 22 % fewer Redis instructions so (docs/decisions.md, "Commit as one script").
     const string CommitScript = """
-        local function unchanged(key, value)
-          return (tonumber(redis.call('GET', key)) or 0) == tonumber(value)
-        end
-        if not (unchanged(KEYS[1], ARGV[1]) and unchanged(KEYS[2], ARGV[2])) then return 0 end
+        if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1]
+          or (tonumber(redis.call('GET', KEYS[2])) or 0) ~= tonumber(ARGV[2]) then return 0 end
         local k, a, n = 3, 3, #ARGV
         while a <= n do
           local keys, first, last = tonumber(ARGV[a + 1]), a + 3, a + 2 + tonumber(ARGV[a + 2])

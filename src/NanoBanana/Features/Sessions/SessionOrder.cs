@@ -13,7 +13,12 @@ public static class SessionOrder
     public static async Task<DateTimeOffset> Newest(IDatabaseAsync db, string userId, DateTimeOffset at)
     {
         var top = await db.SortedSetRangeByRankWithScoresAsync(Keys.Sessions(userId), 0, 0, Order.Descending);
-        var topMs = top.Length == 0 ? long.MinValue : (long)top[0].Score;
+        return After(top.Length == 0 ? long.MinValue : (long)top[0].Score, at);
+    }
+
+    /// <summary>As <see cref="Newest"/>, the newest session's updatedAt being <paramref name="topMs"/> (Unix ms).</summary>
+    public static DateTimeOffset After(long topMs, DateTimeOffset at)
+    {
         var ms = at.ToUnixTimeMilliseconds();
         return DateTimeOffset.FromUnixTimeMilliseconds(topMs >= ms ? topMs + 1 : ms);
     }

@@ -1,7 +1,7 @@
 namespace NanoBanana.Infrastructure.Imaging;
 
 /// <summary>
-/// How many images libvips works on at once in this process (decode, resize, encode): one per core by default. A
+/// How many images libvips works on at once in this process (decode, resize, encode): one per core plus one by default. A
 /// thumbnail job holds a slot for its pixels only, so its store writes and Redis round trips overlap the next job's pixels.
 /// </summary>
 public sealed class ImagingSlots(int slots)

@@ -210,7 +210,7 @@ public static class ApiDocs
                           "Sign in with /api/auth/login (or register), then press Authorize and paste the token. " +
                           "Register, login, refresh, /health and the /ws handshake are public; every other route needs the token. " +
                           "Every error is problem details (the Problem schema) with a stable `code`.",
-            // The repository has no license file yet (docs/decisions.md, "OpenAPI document"): nothing is granted.
+            // The repository has no license file yet (docs/openapi.md): nothing is granted.
             Contact = new OpenApiContact { Name = "The NanoBanana backend team (see the repository's README)" },
             License = new OpenApiLicense { Name = "Proprietary: no license granted" },
         };

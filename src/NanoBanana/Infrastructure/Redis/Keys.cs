@@ -69,7 +69,7 @@ public static class Keys
     /// <summary>STRING: a create request's Idempotency-Key: <c>body fingerprint \n id of what it created</c>, 24 h.</summary>
     public static string Idempotency(string userId, string scope, string key) => User(userId, $"idem:{scope}:{key}");
 
-    /// <summary>STRING counter: moved by every committed change of the user's data (the basis a decision is checked against).</summary>
+    /// <summary>STRING: the id of the user's last committed change (the basis a decision is checked against).</summary>
     public static string UserVersion(string userId) => User(userId, "ver");
 
     // --- realtime: the per-user event log ---

@@ -25,8 +25,6 @@ public sealed class RedisWrites
         else Command("SET", key, value);
     }
 
-    public void StringIncrement(RedisKey key) => Command("INCR", key);
-
     // UNLINK, not DEL: a deleted session's page hash can hold 100,000 messages, and DEL frees it while every
     // client waits (34 ms measured); UNLINK frees it on a background thread.
     public void KeyDelete(RedisKey key) => Command("UNLINK", key);

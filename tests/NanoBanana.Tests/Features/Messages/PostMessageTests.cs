@@ -88,6 +88,34 @@ public sealed class PostMessageTests(AppFixture app) : ChatContext(app)
     }
 
     [Fact]
+    public async Task Posts_in_a_row_each_get_their_own_search_entry_and_only_the_first_titles_the_session()
+    {
+        var user = await RegisterUser();
+        var id = await NewSessionId(user);
+        // Letters only, so each word is one term of its own; most of these posts decide on what the one before committed.
+        var words = Enumerable.Range(0, 20).Select(i => new string((char)('a' + i), 3) + "quokka").ToList();
+        var posts = words.Select(w => Host.Scenario(s =>
+        {
+            s.As(user);
+            s.Post.Json(new { role = "user", text = $"{w} lighthouse" }).ToUrl($"/api/sessions/{id}/messages");
+            s.StatusCodeShouldBe(201);
+        }));
+        var created = new List<JsonObject>();
+        foreach (var r in await Task.WhenAll(posts)) created.Add((await Json(r))["messageData"]!.AsObject());
+
+        foreach (var (word, message) in words.Zip(created))
+        {
+            var found = (await Get(user, $"/api/search?q={word}"))["results"]!.AsArray();
+            Assert.Equal(Str(message["id"]), Str(Assert.Single(found)!["messageId"]));
+        }
+        Assert.Equal(20, (await Get(user, "/api/search?q=lighthouse&limit=50"))["results"]!.AsArray().Count);
+        var first = created.MinBy(m => DateTimeOffset.Parse(Str(m["createdAt"])))!;
+        var session = (await Get(user, $"/api/sessions/{id}"))["session"]!;
+        Assert.Equal(Str(first["text"]), Str(session["title"]));
+        Assert.Equal(20, session["messageCount"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task Idempotent_retry_returns_the_first_message_with_201_and_stores_one()
     {
         var user = await RegisterUser();
@@ -122,10 +150,11 @@ public sealed class PostMessageTests(AppFixture app) : ChatContext(app)
         var id = await NewSessionId(user);
         var since = await LoggedEvents.Mark(Host, user.Id);
         // The handler decides and returns the change; only the edge commits it (here: never, as when Redis went away).
+        using var turn = await new NanoBanana.Features.Realtime.UserGates().Enter(user.Id, CancellationToken.None);
         var (_, uncommitted) = await NanoBanana.Features.Messages.PostMessage.PostMessageHandler.Handle(
             new NanoBanana.Features.Messages.PostMessage.PostMessage("user", "hello there", null, null, null)
                 { UserId = user.Id, SessionId = id, IdempotencyKey = "post-1" },
-            Redis, TimeProvider.System);
+            Redis, TimeProvider.System, turn);
         Assert.NotNull(uncommitted);
         Assert.Empty(await LoggedEvents.Since(Host, user.Id, since));
         Assert.Equal(0, (await Get(user, $"/api/sessions/{id}/messages"))["pagination"]!["total"]!.GetValue<int>());

@@ -34,6 +34,66 @@ public sealed class CommitTurnTests
         var version = db.StringGetAsync(Keys.UserVersion(userId));
         await admin.GetDatabase().ExecuteAsync("CLIENT", "UNPAUSE");
         await commit;
-        Assert.Equal(1, (long)await version);
+        Assert.False((await version).IsNullOrEmpty);
+    }
+
+    [Fact]
+    public async Task The_next_turn_gets_what_a_sent_commit_carries_with_the_basis_it_leaves()
+    {
+        await using var redis = await OwnRedis.Start();
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
+        var db = mux.GetDatabase();
+        var log = new EventLog(db, new RealtimeSettings());
+        var gates = new UserGates();
+        var userId = Guid.CreateVersion7().ToString("N");
+
+        var turn = await gates.Enter(userId, CancellationToken.None);
+        var next = gates.Enter(userId, CancellationToken.None);
+        var change = (await UserBasis.Read(db, userId)).Change().Raise(new SessionDeleted(userId, "s1")).Raise(new SessionDeleted(userId, "s2"))
+            .Carry("state");
+        var commit = CommitChanges.CommitInTurn(change, db, log, TimeProvider.System, leases: null, messages: null, turn);
+
+        using var nextTurn = await next;
+        await commit;
+        var carried = Assert.IsType<CarriedChange>(nextTurn.Carried);
+        Assert.Equal("state", carried.State);
+        Assert.Equal(await UserBasis.Read(db, userId), carried.Basis);
+        Assert.Equal(2, carried.Basis.LastSeq);
+        // Decided on it without reading, it commits.
+        await CommitChanges.Commit(carried.Basis.Change(), db, log, TimeProvider.System);
+    }
+
+    [Fact]
+    public async Task A_decision_on_what_a_failed_commit_carried_is_refused_and_nothing_decided_on_it_is_carried_on()
+    {
+        await using var redis = await OwnRedis.Start();
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
+        await using var admin = await ConnectionMultiplexer.ConnectAsync($"{redis.Endpoint},allowAdmin=true");
+        var db = mux.GetDatabase();
+        var log = new EventLog(db, new RealtimeSettings());
+        var gates = new UserGates();
+        var userId = Guid.CreateVersion7().ToString("N");
+        var ct = new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token;
+
+        var basis = await UserBasis.Read(db, userId);
+        // Another instance commits first, on the same basis and with as many events (none) as the carried change.
+        await CommitChanges.Commit(basis.Change(), db, log, TimeProvider.System);
+        var turn = await gates.Enter(userId, ct);
+        var secondEntered = gates.Enter(userId, ct);
+        await admin.GetDatabase().ExecuteAsync("CLIENT", "PAUSE", "30000", "WRITE");
+        var stale = CommitChanges.CommitInTurn(basis.Change().Carry("stale"), db, log, TimeProvider.System, leases: null, messages: null, turn);
+
+        var second = await secondEntered;
+        var carried = Assert.IsType<CarriedChange>(second.Carried);
+        await admin.GetDatabase().ExecuteAsync("CLIENT", "UNPAUSE");
+        await Assert.ThrowsAsync<UserDataMoved>(() => stale);
+
+        // The second turn decided on what the failed commit carried; the turn after it must read afresh.
+        var thirdEntered = gates.Enter(userId, ct);
+        var onStale = CommitChanges.CommitInTurn(carried.Basis.Change().Carry("on stale"), db, log, TimeProvider.System,
+            leases: null, messages: null, second);
+        using var third = await thirdEntered;
+        Assert.Null(third.Carried);
+        await Assert.ThrowsAsync<UserDataMoved>(() => onStale);
     }
 }

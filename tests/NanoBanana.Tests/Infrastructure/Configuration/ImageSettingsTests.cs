@@ -5,10 +5,10 @@ namespace NanoBanana.Tests.Infrastructure.Configuration;
 public sealed class ImageSettingsTests
 {
     [Fact]
-    public void By_default_one_thumbnail_job_runs_per_core_and_libvips_is_left_to_choose_its_threads_from_that()
+    public void By_default_one_thumbnail_job_more_than_the_cores_runs_and_libvips_is_left_to_choose_its_threads_from_that()
     {
         var settings = ImageSettings.From((_, _) => null);
-        Assert.Equal(Environment.ProcessorCount, settings.ThumbnailParallelism);
+        Assert.Equal(Environment.ProcessorCount + 1, settings.ThumbnailParallelism);
         Assert.Equal(0, settings.VipsConcurrency); // 0: cores / jobs running
     }
 

@@ -48,14 +48,22 @@ public static class PostMessageHandler
     /// its images' refCounts and the Idempotency-Key's record, with message_created and session_updated.
     /// Concurrent posts of one user each commit on fresh data (the commit runs a post that met a moved
     /// version again), so 50 concurrent posts give 50 messages and a count of 50. A retry under a key whose
-    /// first request committed gets that message as it is now, and changes nothing.
+    /// first request committed gets that message as it is now, and changes nothing. A plain post (no key, image or
+    /// editedOf) that follows this instance's post to the same session in the user's turn decides on what that one
+    /// committed, without reading (docs/decisions.md, "Posts in a row").
     /// </summary>
-    public static async Task<(MessagePostedResponse, UserChange?)> Handle(PostMessage cmd, IDatabase db, TimeProvider clock)
+    public static async Task<(MessagePostedResponse, UserChange?)> Handle(PostMessage cmd, IDatabase db, TimeProvider clock, UserTurn turn)
     {
         var (userId, sessionId) = (cmd.UserId, cmd.SessionId);
-        var fingerprint = cmd.IdempotencyKey is null ? null : Idempotency.Fingerprint("message:" + sessionId, cmd);
         var images = cmd.ImageIds ?? [];
+        if (cmd is { IdempotencyKey: null, EditedOf: null } && images.Length == 0
+            && turn.Carried is { State: NewMessage.Added added } carried && added.Session.Session.Id == sessionId)
+        {
+            var (at, number) = NewMessage.Next(added, clock.GetUtcNow());
+            return Decide(cmd, carried.Basis, added.Session, at, number, fingerprint: null);
+        }
 
+        var fingerprint = cmd.IdempotencyKey is null ? null : Idempotency.Fingerprint("message:" + sessionId, cmd);
         var read = db.CreateBatch();
         var basisRead = UserBasis.Read(read, userId);
         var earlierRead = cmd.IdempotencyKey is null ? Task.FromResult(RedisValue.Null)
@@ -78,14 +86,19 @@ public static class PostMessageHandler
         for (var i = 0; i < images.Length; i++)
             if ((string?)await statusReads[i] is not ("processing" or "ready"))
                 throw ApiProblem.Validation("imageIds", $"Image '{images[i]}' was not found among your images, or it is not ready or processing.");
+        return Decide(cmd, basis, before, await newMessage.At, await newMessage.Number, fingerprint);
+    }
 
+    static (MessagePostedResponse, UserChange) Decide(PostMessage cmd, UserBasis basis, StoredSession before, DateTimeOffset at, long number,
+        string? fingerprint)
+    {
         var change = basis.Change();
-        var (message, _) = NewMessage.Add(change, before, await newMessage.At, await newMessage.Number,
-            cmd.Role, cmd.Text ?? "", images, cmd.Params as JsonObject, cmd.EditedOf);
+        var (message, added) = NewMessage.Add(change, before, at, number,
+            cmd.Role, cmd.Text ?? "", cmd.ImageIds ?? [], cmd.Params as JsonObject, cmd.EditedOf);
         if (cmd.IdempotencyKey is { } key)
-            change.Write(tx => tx.StringSet(Keys.Idempotency(userId, "message", key),
+            change.Write(tx => tx.StringSet(Keys.Idempotency(basis.UserId, "message", key),
                 Idempotency.Record(fingerprint!, message.Id), Idempotency.Lifetime));
-        return (new MessagePostedResponse("Message created.", message), change);
+        return (new MessagePostedResponse("Message created.", message), change.Carry(added));
     }
 }
 

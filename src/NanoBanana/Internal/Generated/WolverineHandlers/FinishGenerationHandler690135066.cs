@@ -39,7 +39,7 @@ namespace Internal.Generated.WolverineHandlers
             var finishGeneration = (NanoBanana.Features.Generation.RunGeneration.FinishGeneration)context.Envelope.Message;
 
             await NanoBanana.Infrastructure.Http.ValidationMiddleware.BeforeAsync(context.Envelope, _validators, cancellation).ConfigureAwait(false);
-            using var turn = await NanoBanana.Features.Realtime.OneChangeAtATime.BeforeAsync(context.Envelope, _userGates, cancellation).ConfigureAwait(false);
+            using var userTurn = await NanoBanana.Features.Realtime.OneChangeAtATime.BeforeAsync(context.Envelope, _userGates, cancellation).ConfigureAwait(false);
             try
             {
                 Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NanoBanana.Features.Generation.RunGeneration.FinishGenerationHandler");
@@ -48,7 +48,7 @@ namespace Internal.Generated.WolverineHandlers
                 // The actual message execution
                 (var outgoing1, var outgoing2) = await NanoBanana.Features.Generation.RunGeneration.FinishGenerationHandler.Handle(finishGeneration, _database, _objectStorage, _timeProvider).ConfigureAwait(false);
 
-                await NanoBanana.Features.Realtime.CommitChanges.CommitInTurn(outgoing1, _database, _eventLog, _timeProvider, _workLeases, context, turn).ConfigureAwait(false);
+                await NanoBanana.Features.Realtime.CommitChanges.CommitInTurn(outgoing1, _database, _eventLog, _timeProvider, _workLeases, context, userTurn).ConfigureAwait(false);
                 if (outgoing2 != null)
                 {
                     
@@ -58,7 +58,7 @@ namespace Internal.Generated.WolverineHandlers
             }
             finally
             {
-                NanoBanana.Features.Realtime.OneChangeAtATime.Finally(turn);
+                NanoBanana.Features.Realtime.OneChangeAtATime.Finally(userTurn);
             }
         }
     }

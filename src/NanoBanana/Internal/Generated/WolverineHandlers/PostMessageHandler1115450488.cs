@@ -36,24 +36,24 @@ namespace Internal.Generated.WolverineHandlers
             var postMessage = (NanoBanana.Features.Messages.PostMessage.PostMessage)context.Envelope.Message;
 
             await NanoBanana.Infrastructure.Http.ValidationMiddleware.BeforeAsync(context.Envelope, _validators, cancellation).ConfigureAwait(false);
-            using var turn = await NanoBanana.Features.Realtime.OneChangeAtATime.BeforeAsync(context.Envelope, _userGates, cancellation).ConfigureAwait(false);
+            using var userTurn = await NanoBanana.Features.Realtime.OneChangeAtATime.BeforeAsync(context.Envelope, _userGates, cancellation).ConfigureAwait(false);
             try
             {
                 Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NanoBanana.Features.Messages.PostMessage.PostMessageHandler");
                 Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "NanoBanana.Features.Messages.PostMessage.PostMessageHandler");
                 
                 // The actual message execution
-                (var outgoing1, var outgoing2) = await NanoBanana.Features.Messages.PostMessage.PostMessageHandler.Handle(postMessage, _database, _timeProvider).ConfigureAwait(false);
+                (var outgoing1, var outgoing2) = await NanoBanana.Features.Messages.PostMessage.PostMessageHandler.Handle(postMessage, _database, _timeProvider, userTurn).ConfigureAwait(false);
 
                 
                 // Outgoing, cascaded message
                 await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
 
-                await NanoBanana.Features.Realtime.CommitChanges.CommitInTurn(outgoing2, _database, _eventLog, _timeProvider, _workLeases, context, turn).ConfigureAwait(false);
+                await NanoBanana.Features.Realtime.CommitChanges.CommitInTurn(outgoing2, _database, _eventLog, _timeProvider, _workLeases, context, userTurn).ConfigureAwait(false);
             }
             finally
             {
-                NanoBanana.Features.Realtime.OneChangeAtATime.Finally(turn);
+                NanoBanana.Features.Realtime.OneChangeAtATime.Finally(userTurn);
             }
         }
     }

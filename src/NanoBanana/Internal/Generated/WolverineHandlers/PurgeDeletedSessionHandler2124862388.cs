@@ -36,7 +36,7 @@ namespace Internal.Generated.WolverineHandlers
             var purgeDeletedSession = (NanoBanana.Features.Sessions.DeleteSession.PurgeDeletedSession)context.Envelope.Message;
 
             await NanoBanana.Infrastructure.Http.ValidationMiddleware.BeforeAsync(context.Envelope, _validators, cancellation).ConfigureAwait(false);
-            using var turn = await NanoBanana.Features.Realtime.OneChangeAtATime.BeforeAsync(context.Envelope, _userGates, cancellation).ConfigureAwait(false);
+            using var userTurn = await NanoBanana.Features.Realtime.OneChangeAtATime.BeforeAsync(context.Envelope, _userGates, cancellation).ConfigureAwait(false);
             try
             {
                 Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NanoBanana.Features.Sessions.DeleteSession.PurgeDeletedSessionHandler");
@@ -45,14 +45,14 @@ namespace Internal.Generated.WolverineHandlers
                 // The actual message execution
                 (var outgoing1, var outgoing2) = await NanoBanana.Features.Sessions.DeleteSession.PurgeDeletedSessionHandler.Handle(purgeDeletedSession, _database).ConfigureAwait(false);
 
-                await NanoBanana.Features.Realtime.CommitChanges.CommitInTurn(outgoing1, _database, _eventLog, _timeProvider, _workLeases, context, turn).ConfigureAwait(false);
+                await NanoBanana.Features.Realtime.CommitChanges.CommitInTurn(outgoing1, _database, _eventLog, _timeProvider, _workLeases, context, userTurn).ConfigureAwait(false);
                 
                 // Outgoing, cascaded message
                 await context.EnqueueCascadingAsync(outgoing2).ConfigureAwait(false);
             }
             finally
             {
-                NanoBanana.Features.Realtime.OneChangeAtATime.Finally(turn);
+                NanoBanana.Features.Realtime.OneChangeAtATime.Finally(userTurn);
             }
         }
     }

@@ -39,7 +39,7 @@ namespace Internal.Generated.WolverineHandlers
             var recordUploads = (NanoBanana.Features.Images.UploadImages.RecordUploads)context.Envelope.Message;
 
             await NanoBanana.Infrastructure.Http.ValidationMiddleware.BeforeAsync(context.Envelope, _validators, cancellation).ConfigureAwait(false);
-            using var turn = await NanoBanana.Features.Realtime.OneChangeAtATime.BeforeAsync(context.Envelope, _userGates, cancellation).ConfigureAwait(false);
+            using var userTurn = await NanoBanana.Features.Realtime.OneChangeAtATime.BeforeAsync(context.Envelope, _userGates, cancellation).ConfigureAwait(false);
             try
             {
                 Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NanoBanana.Features.Images.UploadImages.UploadImagesHandler");
@@ -52,7 +52,7 @@ namespace Internal.Generated.WolverineHandlers
                 // Outgoing, cascaded message
                 await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
 
-                await NanoBanana.Features.Realtime.CommitChanges.CommitInTurn(outgoing2, _database, _eventLog, _timeProvider, _workLeases, context, turn).ConfigureAwait(false);
+                await NanoBanana.Features.Realtime.CommitChanges.CommitInTurn(outgoing2, _database, _eventLog, _timeProvider, _workLeases, context, userTurn).ConfigureAwait(false);
                 if (outgoing3 != null)
                 {
                     
@@ -62,7 +62,7 @@ namespace Internal.Generated.WolverineHandlers
             }
             finally
             {
-                NanoBanana.Features.Realtime.OneChangeAtATime.Finally(turn);
+                NanoBanana.Features.Realtime.OneChangeAtATime.Finally(userTurn);
             }
         }
     }

@@ -36,7 +36,7 @@ namespace Internal.Generated.WolverineHandlers
             var renameSession = (NanoBanana.Features.Sessions.RenameSession.RenameSession)context.Envelope.Message;
 
             await NanoBanana.Infrastructure.Http.ValidationMiddleware.BeforeAsync(context.Envelope, _validators, cancellation).ConfigureAwait(false);
-            using var turn = await NanoBanana.Features.Realtime.OneChangeAtATime.BeforeAsync(context.Envelope, _userGates, cancellation).ConfigureAwait(false);
+            using var userTurn = await NanoBanana.Features.Realtime.OneChangeAtATime.BeforeAsync(context.Envelope, _userGates, cancellation).ConfigureAwait(false);
             try
             {
                 Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "NanoBanana.Features.Sessions.RenameSession.RenameSessionHandler");
@@ -49,11 +49,11 @@ namespace Internal.Generated.WolverineHandlers
                 // Outgoing, cascaded message
                 await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
 
-                await NanoBanana.Features.Realtime.CommitChanges.CommitInTurn(outgoing2, _database, _eventLog, _timeProvider, _workLeases, context, turn).ConfigureAwait(false);
+                await NanoBanana.Features.Realtime.CommitChanges.CommitInTurn(outgoing2, _database, _eventLog, _timeProvider, _workLeases, context, userTurn).ConfigureAwait(false);
             }
             finally
             {
-                NanoBanana.Features.Realtime.OneChangeAtATime.Finally(turn);
+                NanoBanana.Features.Realtime.OneChangeAtATime.Finally(userTurn);
             }
         }
     }
