@@ -35,6 +35,7 @@ builder.WebHost.ConfigureKestrel(k =>
     k.Limits.MaxRequestLineSize = HttpPipeline.MaxRequestLineBytes;
 });
 
+builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, ReceiveBlocks>();
 builder.AddLogging(settings);
 builder.Services.AddTelemetry(builder.Configuration);
 builder.Services.AddSingleton(TimeProvider.System);
