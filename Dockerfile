@@ -28,6 +28,10 @@ ENV ASPNETCORE_ENVIRONMENT=Production \
     UPLOAD_TEMP_PATH=/app/data/spool
 # glibc's malloc keeps up to 8 arenas per core for libvips' threads; two bound the idle resident memory.
 ENV MALLOC_ARENA_MAX=2
+# Blocks under 16 MiB come from malloc's heap, which keeps up to 32 MiB freed: a thumbnail's buffers (the 1024 px copy,
+# the WebP encoder's, a few MiB each) reuse its pages instead of faulting in fresh ones (docs/decisions.md, "Footprint").
+ENV MALLOC_MMAP_THRESHOLD_=16777216
+ENV MALLOC_TRIM_THRESHOLD_=33554432
 # A 16 MiB young generation: at 1,000+ posts/s over 10,000 sockets the default few-MiB one collected 15 times a second,
 # each pause holding every socket's frames (docs/decisions.md, "Young generation for latency").
 ENV DOTNET_GCgen0size=0x1000000

@@ -33,7 +33,7 @@ dotnet publish src/NanoBanana/NanoBanana.csproj -c Release -r linux-x64 --self-c
 # The variables the Dockerfile sets for the runtime (read from it, so the two cannot drift apart).
 runtime_env=()
 if [ -z "${BENCH_BARE:-}" ]; then
-  while read -r kv; do runtime_env+=("$kv"); done < <(sed -n 's/^ENV \(MALLOC_[A-Z_]*=[^ ]*\|DOTNET_[A-Za-z0-9_]*=[^ ]*\).*/\1/p' Dockerfile)
+  while read -r kv; do runtime_env+=("$kv"); done < <(dockerfile_runtime_env)
 fi
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -22,7 +22,7 @@ dotnet build bench/FanOutBench/FanOutBench.csproj -c Release -v q -nologo >/dev/
 
 # The app runs with the variables the Dockerfile sets for the runtime (read from it, as bench/footprint.sh does).
 runtime_env=()
-while read -r kv; do runtime_env+=("$kv"); done < <(sed -n 's/^ENV \(MALLOC_[A-Z_]*=[^ ]*\|DOTNET_[A-Za-z0-9_]*=[^ ]*\).*/\1/p' Dockerfile)
+while read -r kv; do runtime_env+=("$kv"); done < <(dockerfile_runtime_env)
 echo "app runtime env (from the Dockerfile): ${runtime_env[*]}"
 
 # The bench registers its users from one address: the per-address limits (general and password routes) are lifted,

@@ -34,8 +34,10 @@ if [ "${1:-}" = --function ]; then
 fi
 
 rm -rf "$work/e2e" && mkdir -p "$work/e2e"
-# The Dockerfile's runtime settings (MALLOC_ARENA_MAX=2, its 16 MiB young generation), then the bench's own.
-env MALLOC_ARENA_MAX=2 DOTNET_GCgen0size=0x1000000 ${BENCH_APP_ENV:-} ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="bench-secret-bench-secret-bench-secret-0123456789" \
+# The Dockerfile's runtime settings (allocator, young generation), then the bench's own.
+runtime=()
+while read -r kv; do runtime+=("$kv"); done < <(dockerfile_runtime_env)
+env "${runtime[@]}" ${BENCH_APP_ENV:-} ASPNETCORE_ENVIRONMENT=Production JWT_SECRET="bench-secret-bench-secret-bench-secret-0123456789" \
   PASSWORD_HASH_ITERATIONS=1000 PORT="$PORT" REDIS_URL="127.0.0.1:$BENCH_REDIS_PORT" LOG_DIR="$work/e2e/logs" API_DOCS=false \
   LOCAL_STORAGE_PATH="$work/e2e/uploads" UPLOAD_TEMP_PATH="$work/e2e/spool" \
   ${BENCH_APP_WRAP:-} dotnet "$work/e2e-app/NanoBanana.dll" >"$work/e2e/app.log" 2>&1 &

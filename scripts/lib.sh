@@ -78,6 +78,10 @@ wait_for_http() {
   return 1
 }
 
+# dockerfile_runtime_env: the variables the Dockerfile sets for the runtime (allocator, GC), one VAR=value a line, read from it so that
+# benches run the app as the image does.
+dockerfile_runtime_env() { sed -n 's/^ENV \(MALLOC_[A-Z_]*=[^ ]*\|DOTNET_[A-Za-z0-9_]*=[^ ]*\).*/\1/p' Dockerfile; }
+
 # stop_process PID: SIGTERM (the app logs its shutdown and flushes its logs), SIGKILL after 10 s.
 stop_process() {
   local pid=${1:-}

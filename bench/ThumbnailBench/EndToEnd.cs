@@ -288,7 +288,7 @@ static class EndToEnd
             $"the session. Sharp {sharpVersion} (libvips {vips}), idiomatic: one `clone()` pipeline per size from the file's bytes",
             "(bench/sharp/thumbnails.mjs), one or two files at a time, in the same run, alternating with ours;",
             $"best of {trials} trials each, after a warm-up (ours: the set twice with one uploader and twice with two; the app",
-            "published as the Dockerfile does, ReadyToRun, its runtime settings `MALLOC_ARENA_MAX=2` and `DOTNET_GCgen0size=0x1000000`; sharp: two images).",
+            "published as the Dockerfile does, ReadyToRun, with the Dockerfile's runtime variables (allocator and GC); sharp: two images).",
             "",
             "| at a time | ours: upload -> ready, images/s | sharp: thumbnails alone, images/s | ours / sharp |",
             "| --- | --- | --- | --- |",
