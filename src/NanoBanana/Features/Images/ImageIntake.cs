@@ -20,7 +20,7 @@ public static class ImageIntake
     {
         try
         {
-            return inspector.Inspect(file.TempPath);
+            return inspector.Inspect(file.TempPath, file.JpegReachedEnd);
         }
         catch (ImageRejectedException e)
         {

@@ -6,16 +6,19 @@ using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 using NanoBanana.Infrastructure.Configuration;
 using NanoBanana.Infrastructure.Http;
+using NanoBanana.Infrastructure.Imaging;
 
 namespace NanoBanana.Features.Images;
 
 /// <summary>
-/// An uploaded file spooled to a private temp file while it streamed in (hashed on the way). <see cref="ImageId"/>:
-/// the id its image gets if it is stored, fixed as it arrives so that a re-run of the upload finds what it stored.
+/// An uploaded file spooled to a private temp file while it streamed in (hashed and, if a JPEG, its markers walked on the
+/// way: <see cref="JpegReachedEnd"/>). <see cref="ImageId"/>: the id its image gets if it is stored, fixed as it arrives
+/// so that a re-run of the upload finds what it stored.
 /// </summary>
 public sealed record UploadedFile(string FileName, string TempPath, long Length, string Sha256)
 {
     public string ImageId { get; init; } = Guid.CreateVersion7().ToString("N");
+    public bool JpegReachedEnd { get; init; }
 }
 
 /// <summary>
@@ -124,6 +127,7 @@ public sealed class MultipartUpload : IAsyncDisposable
     {
         var path = Path.Combine(UploadSpool.Folder(folder), Guid.NewGuid().ToString("N"));
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var jpeg = new JpegWalk();
         long length = 0;
         // The buffer is filled before each hash and write: a body arrives in pieces of a few KiB, and each write of
         // its own was a system call and (through an async FileStream) a thread-pool hop. Page-cache writes are
@@ -140,6 +144,7 @@ public sealed class MultipartUpload : IAsyncDisposable
                     throw new ApiProblem(413, "payload_too_large",
                         $"{fileName} is larger than the {maxBytes / (1024 * 1024.0):0.#} MiB a file may be.");
                 hash.AppendData(buffer, 0, read);
+                jpeg.Append(buffer.AsSpan(0, read));
                 RandomAccess.Write(file, buffer.AsSpan(0, read), length - read);
             }
         }
@@ -154,7 +159,7 @@ public sealed class MultipartUpload : IAsyncDisposable
             File.Delete(path);
             throw new ApiProblem(400, "empty_file", $"{fileName} is empty.");
         }
-        return new UploadedFile(fileName, path, length, Convert.ToHexStringLower(hash.GetHashAndReset()));
+        return new UploadedFile(fileName, path, length, Convert.ToHexStringLower(hash.GetHashAndReset())) { JpegReachedEnd = jpeg.ReachedEnd };
     }
 
     /// <summary>

@@ -4,7 +4,7 @@ using NetVips;
 
 namespace NanoBanana.Tests.Infrastructure.Imaging;
 
-/// <summary>The upload's truncation check of a JPEG: a walk of its markers to EOI, no decode.</summary>
+/// <summary>The upload's truncation check of a JPEG: a walk of its markers to EOI (<see cref="JpegWalk"/>), no decode.</summary>
 public sealed class JpegStructureTests
 {
     static byte[] Progressive()
@@ -54,5 +54,36 @@ public sealed class JpegStructureTests
         var jpeg = TestImages.NoisyJpeg();
         var sos = jpeg.AsSpan().IndexOf([(byte)0xFF, (byte)0xDA]);
         Assert.False(ImageInspector.JpegReachesEnd([.. jpeg.AsSpan(0, sos), 0xFF, 0xD9]));
+    }
+
+    [Fact]
+    public void A_walk_fed_in_pieces_of_any_size_ends_as_the_walk_of_the_whole()
+    {
+        foreach (var jpeg in new[] { TestImages.NoisyJpeg(), Progressive(), WithRestartMarkers(), TestImages.JpegWithOrientation6AndGps() })
+            for (var length = 0; length <= jpeg.Length; length += 1 + length / 16)
+            {
+                var whole = ImageInspector.JpegReachesEnd(jpeg.AsSpan(0, length));
+                foreach (var piece in new[] { 1, 2, 3, 5, 4096 })
+                {
+                    var walk = new JpegWalk();
+                    for (var at = 0; at < length; at += piece) walk.Append(jpeg.AsSpan(at, Math.Min(piece, length - at)));
+                    Assert.True(whole == walk.ReachedEnd, $"{length} of {jpeg.Length} bytes in pieces of {piece}");
+                }
+            }
+    }
+
+    [Fact]
+    public void A_jpeg_file_is_walked_in_pieces_to_its_end_and_a_cut_one_is_refused()
+    {
+        var jpeg = TestImages.NoisyJpeg();
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(path, jpeg);
+            Assert.True(jpeg.Length > 64 * 1024 && ImageInspector.JpegReachesEnd(path, jpeg.Length));
+            File.WriteAllBytes(path, jpeg[..^1]);
+            Assert.False(ImageInspector.JpegReachesEnd(path, jpeg.Length - 1));
+        }
+        finally { File.Delete(path); }
     }
 }

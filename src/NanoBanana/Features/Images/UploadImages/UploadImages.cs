@@ -126,7 +126,7 @@ public static class UploadImagesHandler
         {
             try
             {
-                judged.Add((file, inspector.Inspect(file.TempPath)));
+                judged.Add((file, inspector.Inspect(file.TempPath, file.JpegReachedEnd)));
             }
             catch (ImageRejectedException e)
             {
