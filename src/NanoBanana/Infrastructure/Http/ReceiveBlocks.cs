@@ -14,7 +14,7 @@ namespace NanoBanana.Infrastructure.Http;
 public sealed class ReceiveBlocks : IMemoryPoolFactory<byte>
 {
     public const int BlockSize = 32 * 1024;
-    public const int RetainedBlocks = 512;
+    public const int RetainedBlocks = 128;
 
     public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => new Pool();
 
