@@ -60,7 +60,7 @@ public sealed class JpegStructureTests
     public void A_walk_fed_in_pieces_of_any_size_ends_as_the_walk_of_the_whole()
     {
         foreach (var jpeg in new[] { TestImages.NoisyJpeg(), Progressive(), WithRestartMarkers(), TestImages.JpegWithOrientation6AndGps() })
-            for (var length = 0; length <= jpeg.Length; length += 1 + length / 16)
+            foreach (var length in CutsAndWhole(jpeg.Length))
             {
                 var whole = ImageInspector.JpegReachesEnd(jpeg.AsSpan(0, length));
                 foreach (var piece in new[] { 1, 2, 3, 5, 4096 })
@@ -85,5 +85,11 @@ public sealed class JpegStructureTests
             Assert.False(ImageInspector.JpegReachesEnd(path, jpeg.Length - 1));
         }
         finally { File.Delete(path); }
+    }
+
+    static IEnumerable<int> CutsAndWhole(int length)
+    {
+        for (var cut = 0; cut < length; cut += 1 + cut / 16) yield return cut;
+        yield return length;
     }
 }
