@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using NetVips;
 
@@ -112,14 +111,14 @@ public sealed class ImageInspector(long maxPixels)
 
     /// <summary>
     /// Cheap structural checks for a cut-off file, without decoding a pixel. JPEG: its markers walked to the end of the
-    /// last scan (<see cref="JpegReachesEnd"/>); the others: their trailer.
+    /// last scan (<see cref="JpegWalk"/>); the others: their trailer.
     /// </summary>
     static bool IsComplete(string format, string path, long length, bool? jpegReachedEnd)
     {
         switch (format)
         {
             case "jpeg":
-                return jpegReachedEnd ?? JpegReachesEnd(path, length);
+                return jpegReachedEnd ?? JpegWalk.ReachesEnd(path, length);
             case "png":
                 return ContainsIend(path);
             case "gif":
@@ -157,33 +156,6 @@ public sealed class ImageInspector(long maxPixels)
                     "HEIC pictures compressed with HEVC cannot be read by this server; send JPEG, PNG, WebP or AVIF.");
             throw new ImageRejectedException(ImageRejection.Corrupt, $"This {format.ToUpperInvariant()} image is truncated or corrupt.");
         }
-    }
-
-    /// <summary>Whether the JPEG file's scans run to its end-of-image marker (<see cref="JpegWalk"/>), read in pieces.</summary>
-    public static bool JpegReachesEnd(string path, long length)
-    {
-        var walk = new JpegWalk();
-        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        try
-        {
-            using var file = File.OpenHandle(path);
-            for (long offset = 0; offset < length && !walk.ReachedEnd;)
-            {
-                var read = RandomAccess.Read(file, buffer, offset);
-                if (read == 0) break;
-                walk.Append(buffer.AsSpan(0, read));
-                offset += read;
-            }
-            return walk.ReachedEnd;
-        }
-        finally { ArrayPool<byte>.Shared.Return(buffer); }
-    }
-
-    public static bool JpegReachesEnd(ReadOnlySpan<byte> jpeg)
-    {
-        var walk = new JpegWalk();
-        walk.Append(jpeg);
-        return walk.ReachedEnd;
     }
 
     static byte[]? Tail(string path, int count)

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace NanoBanana.Infrastructure.Imaging;
 
 /// <summary>
@@ -17,6 +19,34 @@ public sealed class JpegWalk
 
     /// <summary>EOI came after at least one scan (bytes after it are allowed: cameras write trailers).</summary>
     public bool ReachedEnd => _step == Step.Ended;
+
+    /// <summary>Whether the JPEG in <paramref name="jpeg"/> reaches its end.</summary>
+    public static bool ReachesEnd(ReadOnlySpan<byte> jpeg)
+    {
+        var walk = new JpegWalk();
+        walk.Append(jpeg);
+        return walk.ReachedEnd;
+    }
+
+    /// <summary>Whether the JPEG file of <paramref name="length"/> bytes reaches its end, read in 64 KiB pieces.</summary>
+    public static bool ReachesEnd(string path, long length)
+    {
+        var walk = new JpegWalk();
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            using var file = File.OpenHandle(path);
+            for (long offset = 0; offset < length && !walk.ReachedEnd;)
+            {
+                var read = RandomAccess.Read(file, buffer, offset);
+                if (read == 0) break;
+                walk.Append(buffer.AsSpan(0, read));
+                offset += read;
+            }
+            return walk.ReachedEnd;
+        }
+        finally { ArrayPool<byte>.Shared.Return(buffer); }
+    }
 
     public void Append(ReadOnlySpan<byte> bytes)
     {

@@ -24,16 +24,16 @@ public sealed class JpegStructureTests
     [Fact]
     public void Whole_baseline_progressive_and_restart_jpegs_reach_their_end()
     {
-        Assert.True(ImageInspector.JpegReachesEnd(TestImages.NoisyJpeg()));
-        Assert.True(ImageInspector.JpegReachesEnd(TestImages.JpegWithOrientation6AndGps()));
-        Assert.True(ImageInspector.JpegReachesEnd(Progressive()));
-        Assert.True(ImageInspector.JpegReachesEnd(WithRestartMarkers()));
+        Assert.True(JpegWalk.ReachesEnd(TestImages.NoisyJpeg()));
+        Assert.True(JpegWalk.ReachesEnd(TestImages.JpegWithOrientation6AndGps()));
+        Assert.True(JpegWalk.ReachesEnd(Progressive()));
+        Assert.True(JpegWalk.ReachesEnd(WithRestartMarkers()));
     }
 
     [Fact]
     public void Bytes_after_the_end_of_image_are_accepted()
     {
-        Assert.True(ImageInspector.JpegReachesEnd([.. TestImages.NoisyJpeg(), .. "trailer written by a camera"u8]));
+        Assert.True(JpegWalk.ReachesEnd([.. TestImages.NoisyJpeg(), .. "trailer written by a camera"u8]));
     }
 
     [Fact]
@@ -43,8 +43,8 @@ public sealed class JpegStructureTests
         {
             // Every cut: in the headers, in each scan, between progressive scans, and one byte short of EOI.
             for (var length = 0; length < jpeg.Length - 1; length += 1 + length / 64)
-                Assert.False(ImageInspector.JpegReachesEnd(jpeg.AsSpan(0, length)), $"cut at {length} of {jpeg.Length}");
-            Assert.False(ImageInspector.JpegReachesEnd(jpeg.AsSpan(0, jpeg.Length - 1)));
+                Assert.False(JpegWalk.ReachesEnd(jpeg.AsSpan(0, length)), $"cut at {length} of {jpeg.Length}");
+            Assert.False(JpegWalk.ReachesEnd(jpeg.AsSpan(0, jpeg.Length - 1)));
         }
     }
 
@@ -53,7 +53,7 @@ public sealed class JpegStructureTests
     {
         var jpeg = TestImages.NoisyJpeg();
         var sos = jpeg.AsSpan().IndexOf([(byte)0xFF, (byte)0xDA]);
-        Assert.False(ImageInspector.JpegReachesEnd([.. jpeg.AsSpan(0, sos), 0xFF, 0xD9]));
+        Assert.False(JpegWalk.ReachesEnd([.. jpeg.AsSpan(0, sos), 0xFF, 0xD9]));
     }
 
     [Fact]
@@ -62,7 +62,7 @@ public sealed class JpegStructureTests
         foreach (var jpeg in new[] { TestImages.NoisyJpeg(), Progressive(), WithRestartMarkers(), TestImages.JpegWithOrientation6AndGps() })
             foreach (var length in CutsAndWhole(jpeg.Length))
             {
-                var whole = ImageInspector.JpegReachesEnd(jpeg.AsSpan(0, length));
+                var whole = JpegWalk.ReachesEnd(jpeg.AsSpan(0, length));
                 foreach (var piece in new[] { 1, 2, 3, 5, 4096 })
                 {
                     var walk = new JpegWalk();
@@ -80,9 +80,9 @@ public sealed class JpegStructureTests
         try
         {
             File.WriteAllBytes(path, jpeg);
-            Assert.True(jpeg.Length > 64 * 1024 && ImageInspector.JpegReachesEnd(path, jpeg.Length));
+            Assert.True(jpeg.Length > 64 * 1024 && JpegWalk.ReachesEnd(path, jpeg.Length));
             File.WriteAllBytes(path, jpeg[..^1]);
-            Assert.False(ImageInspector.JpegReachesEnd(path, jpeg.Length - 1));
+            Assert.False(JpegWalk.ReachesEnd(path, jpeg.Length - 1));
         }
         finally { File.Delete(path); }
     }
